@@ -245,6 +245,7 @@ export interface components {
         SandboxImageCreate: {
             name: components["schemas"]["SandboxImageName"];
             image: components["schemas"]["SandboxImageReference"];
+            /** @default latest */
             tag?: components["schemas"]["SandboxImageTag"];
             registry_id?: components["schemas"]["SandboxImageRegistryId"];
             description?: components["schemas"]["SandboxImageDescription"];
@@ -252,6 +253,7 @@ export interface components {
             enabled?: boolean;
             /** @default false */
             is_default?: boolean;
+            /** @default 1024 */
             memory_mb?: components["schemas"]["SandboxImageMemory"];
             ttl_seconds?: components["schemas"]["SandboxImageTtl"];
             readiness_port?: components["schemas"]["SandboxImageReadinessPort"];
@@ -296,7 +298,6 @@ export interface components {
         SandboxImageName: string;
         /** @description Image reference without tag, e.g. `ghcr.io/your-org/your-image` or `ubuntu`. */
         SandboxImageReference: string;
-        /** @default latest */
         SandboxImageTag: string;
         /**
          * Format: uuid
@@ -304,10 +305,7 @@ export interface components {
          */
         SandboxImageRegistryId: string | null;
         SandboxImageDescription: string | null;
-        /**
-         * @description Memory of a sandbox, in MiB.
-         * @default 1024
-         */
+        /** @description Memory of a sandbox, in MiB. */
         SandboxImageMemory: number;
         /** @description Sandbox lifetime in seconds; `null` for no limit. */
         SandboxImageTtl: number | null;
@@ -335,7 +333,7 @@ export interface components {
              * @description Stable, machine-readable code: `malformed_request`, `unauthorized`,
              *     `workspace_forbidden`, `not_found`, `method_not_allowed`, `registry_name_taken`,
              *     `registry_not_found`, `payload_too_large`, `unsupported_media_type`,
-             *     `validation_failed`, `invalid_cursor`, `rate_limited`, `internal_error`,
+             *     `validation_failed`, `invalid_cursor`, `insufficient_scope`, `rate_limited`, `internal_error`,
              *     `credential_undecryptable`, `service_unavailable`.
              */
             code: string;
@@ -388,7 +386,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The token is not granted the workspace in `X-Workspace-Id`. */
+        /**
+         * @description The token is not granted the workspace in `X-Workspace-Id` (`workspace_forbidden`), or its
+         *     scope does not allow this operation (`insufficient_scope`).
+         */
         WorkspaceForbidden: {
             headers: {
                 [name: string]: unknown;

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { decodeBase64Strict, decodeBase64UrlStrict } from "./base64.js";
+
+describe("decodeBase64UrlStrict", () => {
+  it("decodes canonical unpadded base64url", () => {
+    const bytes = Buffer.from([0xfb, 0xff, 0x00, 0x10]);
+    expect(decodeBase64UrlStrict(bytes.toString("base64url"))).toEqual(bytes);
+    expect(decodeBase64UrlStrict("")).toEqual(Buffer.alloc(0));
+  });
+
+  it.each([
+    ["padding", "AA=="],
+    ["standard alphabet", "+/8A"],
+    ["whitespace", "AAAA AAAA"],
+    ["impossible length", "AAAAA"],
+    ["non-canonical trailing bits", "AB"],
+    ["foreign characters", "AA.A"],
+  ])("rejects %s", (_, text) => {
+    expect(decodeBase64UrlStrict(text)).toBeUndefined();
+  });
+});
+
+describe("decodeBase64Strict", () => {
+  const bytes = Buffer.from([0xfb, 0xef, 0xbe, 0xff, 0x01]);
+
+  it("accepts standard base64 and base64url, padded or not", () => {
+    const standard = bytes.toString("base64");
+    expect(standard).toMatch(/[+/]/);
+    expect(decodeBase64Strict(standard)).toEqual(bytes);
+    expect(decodeBase64Strict(standard.replace(/=+$/, ""))).toEqual(bytes);
+    expect(decodeBase64Strict(bytes.toString("base64url"))).toEqual(bytes);
+    expect(decodeBase64Strict(`${bytes.toString("base64url")}=`)).toEqual(bytes);
+  });
+
+  it.each([
+    ["mixed alphabets", "+_8A"],
+    ["too much padding", "AAAAAA==="],
+    ["padding where none is due", "AAAA=="],
+    ["short padding", "AA="],
+    ["inner padding", "AA==AAAA"],
+    ["inner whitespace", "AAAA\nAAAA"],
+    ["non-canonical trailing bits", "AB=="],
+    ["foreign characters", "AAA*"],
+  ])("rejects %s", (_, text) => {
+    expect(decodeBase64Strict(text)).toBeUndefined();
+  });
+});

@@ -1,0 +1,203 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { associatedData, canonicalizeContext, type EncryptionContext } from "./context.js";
+import {
+  ENVELOPE_VERSION,
+  IV_LENGTH,
+  TAG_LENGTH,
+  formatEnvelope,
+  parseEnvelope,
+} from "./envelope.js";
+import { DecryptionError, KeyringConfigError } from "./errors.js";
+import { isKeyring, keyFor, type Keyring } from "./keyring.js";
+
+const ALGORITHM = "aes-256-gcm";
+
+/**
+ * NIST SP 800-38D: at most 2^32 encryptions with random 96-bit IVs under one key. Rotate the
+ * active key well before a key gets near it.
+ */
+export const MAX_ENCRYPTIONS_PER_KEY = 2 ** 32;
+
+/** Default count at which {@link CipherOptions.onNonceBudgetWarning} fires: half the budget. */
+export const DEFAULT_NONCE_BUDGET_WARNING_THRESHOLD = 2 ** 31;
+
+/** Options for {@link createCipher}. */
+export interface CipherOptions {
+  /**
+   * Called once per key, synchronously, when this process's encryption count for the key
+   * reaches {@link CipherOptions.nonceBudgetWarningThreshold}. Meant for a log line that asks
+   * for a rotation. Errors thrown by the callback are ignored (the encryption still succeeds).
+   */
+  readonly onNonceBudgetWarning?: (keyId: string, count: number) => void;
+  /**
+   * Count at which the warning fires; an integer from 1 to {@link MAX_ENCRYPTIONS_PER_KEY}.
+   * Defaults to {@link DEFAULT_NONCE_BUDGET_WARNING_THRESHOLD}.
+   */
+  readonly nonceBudgetWarningThreshold?: number;
+}
+
+/** Encrypt/decrypt closures over one keyring. Build it once at start-up and inject it. */
+export interface Cipher {
+  /** The key id new encryptions use. */
+  readonly activeKeyId: string;
+  /**
+   * Encrypts a string with the active key, bound to `context`.
+   * @returns `v1:<keyId>:<base64url(iv ‖ ciphertext ‖ tag)>`.
+   * @throws TypeError if the plaintext is not a well-formed string or the context is invalid.
+   */
+  readonly encrypt: (plaintext: string, context: EncryptionContext) => string;
+  /**
+   * Decrypts with the key named in the envelope (keys are never tried in turn). The context
+   * must equal the one used to encrypt.
+   * @throws DecryptionError on any failure; TypeError if the context is invalid.
+   */
+  readonly decrypt: (ciphertext: string, context: EncryptionContext) => string;
+  /**
+   * The key id in an envelope, without decrypting (e.g. for the rotation's compare-and-set).
+   * @throws DecryptionError `malformed` or `unsupported_version`.
+   */
+  readonly keyIdOf: (ciphertext: string) => string;
+  /**
+   * Whether an envelope is on the active key; rows where it is `false` need re-encryption.
+   * @throws DecryptionError `malformed` or `unsupported_version`.
+   */
+  readonly isOnActiveKey: (ciphertext: string) => boolean;
+  /**
+   * Encrypts and decrypts a random value with every key in the ring and checks that a wrong
+   * context is rejected. Run it at start-up. Its encryptions are counted.
+   * @throws KeyringConfigError naming the first key that fails.
+   */
+  readonly selfTest: () => void;
+  /**
+   * Encryptions done by this process, per key id (every key listed, unused ones at 0). A lower
+   * bound on a key's real use: other processes and earlier runs encrypt too.
+   */
+  readonly encryptionCounts: () => Record<string, number>;
+}
+
+/**
+ * Builds the cipher for a keyring: AES-256-GCM, 12-byte random IV, 16-byte tag, with the
+ * version, key id and encryption context as associated data.
+ *
+ * @throws TypeError if `keyring` was not built by {@link createKeyring} or
+ *   {@link parseKeyringSpec}; RangeError on an invalid warning threshold.
+ *
+ * @example
+ * ```ts
+ * const cipher = createCipher(keyring, {
+ *   onNonceBudgetWarning: (keyId, count) =>
+ *     log.warn({ keyId, count }, "encryption key nears its nonce budget; rotate it"),
+ * });
+ * cipher.selfTest();
+ *
+ * const context = { workspace_id: workspace.id, registry_id: registry.id };
+ * const stored = cipher.encrypt(password, context); // "v1:k2025b:…"
+ * cipher.decrypt(stored, context) === password;     // true
+ * cipher.decrypt(stored, { ...context, workspace_id: other.id }); // throws DecryptionError
+ * ```
+ */
+export function createCipher(keyring: Keyring, options: CipherOptions = {}): Cipher {
+  if (!isKeyring(keyring)) {
+    throw new TypeError("createCipher needs a keyring from createKeyring or parseKeyringSpec.");
+  }
+  const threshold = options.nonceBudgetWarningThreshold ?? DEFAULT_NONCE_BUDGET_WARNING_THRESHOLD;
+  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > MAX_ENCRYPTIONS_PER_KEY) {
+    throw new RangeError(
+      `nonceBudgetWarningThreshold must be an integer from 1 to ${MAX_ENCRYPTIONS_PER_KEY}.`,
+    );
+  }
+  const onWarning = options.onNonceBudgetWarning;
+  const counts = new Map<string, number>(keyring.keyIds.map((id) => [id, 0]));
+
+  function encryptWith(keyId: string, plaintext: string, context: EncryptionContext): string {
+    if (typeof plaintext !== "string") throw new TypeError("Plaintext must be a string.");
+    // A lone surrogate would be silently replaced by U+FFFD when encoded: refuse instead.
+    if (/[\uD800-\uDFFF]/u.test(plaintext)) {
+      throw new TypeError("Plaintext is not well-formed Unicode (lone surrogate).");
+    }
+    const aad = associatedData(ENVELOPE_VERSION, keyId, canonicalizeContext(context));
+    const key = keyFor(keyring, keyId);
+    if (key === undefined) throw new Error(`Key "${keyId}" is missing from the keyring.`);
+    const iv = randomBytes(IV_LENGTH);
+    const gcm = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_LENGTH });
+    gcm.setAAD(aad);
+    const ciphertext = Buffer.concat([gcm.update(plaintext, "utf8"), gcm.final()]);
+    const result = formatEnvelope({ keyId, iv, ciphertext, tag: gcm.getAuthTag() });
+    count(keyId);
+    return result;
+  }
+
+  function count(keyId: string): void {
+    const next = (counts.get(keyId) ?? 0) + 1;
+    counts.set(keyId, next);
+    if (next === threshold && onWarning !== undefined) {
+      try {
+        onWarning(keyId, next);
+      } catch {
+        // A failing log hook must not lose a ciphertext that was already produced.
+      }
+    }
+  }
+
+  const encrypt = (plaintext: string, context: EncryptionContext): string =>
+    encryptWith(keyring.activeKeyId, plaintext, context);
+
+  const decrypt = (ciphertext: string, context: EncryptionContext): string => {
+    const canonical = canonicalizeContext(context);
+    const envelope = parseEnvelope(ciphertext);
+    const key = keyFor(keyring, envelope.keyId);
+    if (key === undefined) throw new DecryptionError("unknown_key");
+    try {
+      const gcm = createDecipheriv(ALGORITHM, key, envelope.iv, { authTagLength: TAG_LENGTH });
+      gcm.setAAD(associatedData(envelope.version, envelope.keyId, canonical));
+      gcm.setAuthTag(envelope.tag);
+      const plaintext = Buffer.concat([gcm.update(envelope.ciphertext), gcm.final()]);
+      return plaintext.toString("utf8");
+    } catch {
+      // No cause: node's error adds nothing safe to know beyond the reason.
+      throw new DecryptionError("authentication_failed");
+    }
+  };
+
+  const keyIdOf = (ciphertext: string): string => parseEnvelope(ciphertext).keyId;
+
+  const isOnActiveKey = (ciphertext: string): boolean =>
+    keyIdOf(ciphertext) === keyring.activeKeyId;
+
+  const selfTest = (): void => {
+    for (const keyId of keyring.keyIds) {
+      const probe = randomBytes(24).toString("base64url");
+      const context = { purpose: "self-test", key_id: keyId };
+      let ok: boolean;
+      try {
+        const stored = encryptWith(keyId, probe, context);
+        ok = keyIdOf(stored) === keyId && decrypt(stored, context) === probe;
+        ok &&= rejects(() => decrypt(stored, { ...context, purpose: "self-test-other" }));
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new KeyringConfigError(`Self-test failed for key "${keyId}".`);
+    }
+  };
+
+  const encryptionCounts = (): Record<string, number> => Object.fromEntries(counts);
+
+  return Object.freeze({
+    activeKeyId: keyring.activeKeyId,
+    encrypt,
+    decrypt,
+    keyIdOf,
+    isOnActiveKey,
+    selfTest,
+    encryptionCounts,
+  });
+}
+
+function rejects(action: () => unknown): boolean {
+  try {
+    action();
+    return false;
+  } catch (error) {
+    return error instanceof DecryptionError && error.reason === "authentication_failed";
+  }
+}

@@ -1,0 +1,166 @@
+import type { Problem, ProblemFieldError } from "./types.js";
+
+// Error messages are built from the status and the server's problem body only. They never
+// include the request body: a registry body carries a password.
+
+/** Base class of every error the SDK throws. */
+export class ModboxError extends Error {
+  override name = "ModboxError";
+}
+
+/** The server answered with a non-2xx status. Subclasses narrow it by status. */
+export class APIError extends ModboxError {
+  override name = "APIError";
+  /** The HTTP status. */
+  readonly status: number;
+  /** The stable machine-readable `code` of the problem (e.g. `registry_name_taken`). */
+  readonly code: string | undefined;
+  /** The problem's short summary. */
+  readonly title: string | undefined;
+  /** The problem's explanation of this occurrence. */
+  readonly detail: string | undefined;
+  /** The request id to quote to support: the problem's `request_id`, else `X-Request-Id`. */
+  readonly requestId: string | undefined;
+  /** The parsed `application/problem+json` body, or `undefined` if the body was not one. */
+  readonly problem: Problem | undefined;
+  /** The response headers. */
+  readonly headers: Headers;
+
+  constructor(status: number, problem: Problem | undefined, headers: Headers) {
+    super(describe(status, problem));
+    this.status = status;
+    this.problem = problem;
+    this.headers = headers;
+    this.code = problem?.code;
+    this.title = problem?.title;
+    this.detail = problem?.detail;
+    this.requestId = problem?.request_id ?? headers.get("x-request-id") ?? undefined;
+  }
+
+  /**
+   * Builds the error class that matches the response status.
+   *
+   * @example
+   * ```ts
+   * const { error, response } = await client.raw.GET("/registries");
+   * if (error !== undefined) throw APIError.from(response, error);
+   * ```
+   */
+  static from(response: Response, body: unknown): APIError {
+    const status = response.status;
+    const ErrorClass =
+      ERROR_CLASS_BY_STATUS[status] ?? (status >= 500 ? InternalServerError : APIError);
+    return new ErrorClass(status, asProblem(body), response.headers);
+  }
+}
+
+/** 400: the body is not valid JSON (`malformed_request`). */
+export class BadRequestError extends APIError {
+  override name = "BadRequestError";
+}
+
+/** 401: the bearer token is missing, malformed, unknown or revoked. */
+export class AuthenticationError extends APIError {
+  override name = "AuthenticationError";
+}
+
+/** 403: the token is not granted this workspace, or not this operation. */
+export class PermissionDeniedError extends APIError {
+  override name = "PermissionDeniedError";
+}
+
+/** 404: no such object in this workspace (another workspace's object is answered the same). */
+export class NotFoundError extends APIError {
+  override name = "NotFoundError";
+}
+
+/** 409: the change conflicts with stored state (e.g. `registry_name_taken`). */
+export class ConflictError extends APIError {
+  override name = "ConflictError";
+}
+
+/** 413: the body is larger than the server accepts. */
+export class PayloadTooLargeError extends APIError {
+  override name = "PayloadTooLargeError";
+}
+
+/** 422: the request breaks a rule of the contract; `errors` lists each failed rule. */
+export class UnprocessableEntityError extends APIError {
+  override name = "UnprocessableEntityError";
+  /** One entry per failed rule: where (`/body/name`) and which rule, never the value. */
+  readonly errors: ProblemFieldError[];
+
+  constructor(status: number, problem: Problem | undefined, headers: Headers) {
+    super(status, problem, headers);
+    this.errors = (problem?.errors ?? []).filter(isFieldError);
+  }
+}
+
+/** 429: too many requests for this token; see `Retry-After`. */
+export class RateLimitError extends APIError {
+  override name = "RateLimitError";
+}
+
+/** 5xx: the server failed. */
+export class InternalServerError extends APIError {
+  override name = "InternalServerError";
+}
+
+/** 503: the server cannot serve now (database down, shutting down); see `Retry-After`. */
+export class ServiceUnavailableError extends InternalServerError {
+  override name = "ServiceUnavailableError";
+}
+
+/** No response arrived: DNS, refused or reset connection, TLS failure. `cause` has the reason. */
+export class ConnectionError extends ModboxError {
+  override name = "ConnectionError";
+
+  constructor(message = "Connection error.", options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** No response arrived within `timeoutMs` (per attempt). */
+export class TimeoutError extends ConnectionError {
+  override name = "TimeoutError";
+
+  constructor(message = "Request timed out.", options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+type APIErrorClass = new (status: number, problem: Problem | undefined, headers: Headers) => APIError;
+
+// One table from status to class; statuses not listed fall back to InternalServerError (5xx)
+// or APIError.
+const ERROR_CLASS_BY_STATUS: Partial<Record<number, APIErrorClass>> = {
+  400: BadRequestError,
+  401: AuthenticationError,
+  403: PermissionDeniedError,
+  404: NotFoundError,
+  409: ConflictError,
+  413: PayloadTooLargeError,
+  422: UnprocessableEntityError,
+  429: RateLimitError,
+  503: ServiceUnavailableError,
+};
+
+function describe(status: number, problem: Problem | undefined): string {
+  if (problem === undefined) return `${status} status code (no problem body)`;
+  const what = problem.detail ?? problem.title;
+  return `${status} ${problem.code}${what ? `: ${what}` : ""}`;
+}
+
+// Lenient on purpose: a proxy's HTML error page is not a problem, but a problem missing an
+// optional member still is.
+function asProblem(body: unknown): Problem | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const candidate = body as Partial<Problem>;
+  return typeof candidate.code === "string" ? (body as Problem) : undefined;
+}
+
+function isFieldError(entry: unknown): entry is ProblemFieldError {
+  if (typeof entry !== "object" || entry === null) return false;
+  const { path, message } = entry as Partial<ProblemFieldError>;
+  return typeof path === "string" && typeof message === "string";
+}

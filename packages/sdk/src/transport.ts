@@ -1,0 +1,82 @@
+import { ConnectionError, TimeoutError } from "./errors.js";
+import { isIdempotent, isRetryableStatus, retryDelay } from "./retry.js";
+
+/** The `fetch` shape openapi-fetch calls: one `Request` in, one `Response` out. */
+export type Fetch = (request: Request) => Promise<Response>;
+
+export interface TransportOptions {
+  /** The fetch to send each attempt with; `globalThis.fetch` (looked up per call) if absent. */
+  fetch?: Fetch | undefined;
+  /** Retries after the first attempt, for idempotent methods only. */
+  maxRetries: number;
+  /** Budget of each attempt, from sending to the end of the response body. */
+  timeoutMs: number;
+  /** Injected by tests so backoff does not cost real seconds. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Injected by tests to pin the jitter. */
+  random?: () => number;
+}
+
+/**
+ * Builds the `fetch` handed to openapi-fetch: it applies the per-attempt timeout and the retry
+ * policy of retry.ts.
+ *
+ * Why a fetch wrapper and not openapi-fetch middleware: a middleware can rewrite one request or
+ * one response, but a retry loop must send the same request several times and decide from each
+ * outcome, including a thrown network error. The fetch seam sees exactly that: every attempt,
+ * and nothing of openapi-fetch's parsing, which runs once on the final response.
+ */
+export function createTransport(options: TransportOptions): Fetch {
+  const { maxRetries, timeoutMs, sleep = abortableSleep, random = Math.random } = options;
+
+  return async function send(request: Request): Promise<Response> {
+    const retryable = isIdempotent(request.method);
+    for (let attempt = 0; ; attempt++) {
+      const mayRetry = retryable && attempt < maxRetries;
+      const timeout = AbortSignal.timeout(timeoutMs);
+      // The caller's signal (request.signal) aborts everything; the timeout only this attempt.
+      const signal = AbortSignal.any([request.signal, timeout]);
+      // Resolved per call, not at createClient: msw and test stubs replace globalThis.fetch
+      // after clients are built. The body can only be read once, so each attempt sends a clone.
+      const fetch = options.fetch ?? globalThis.fetch;
+      let response: Response;
+      try {
+        response = await fetch(new Request(request.clone(), { signal }));
+      } catch (error) {
+        if (request.signal.aborted) throw error; // the caller aborted: not ours to retry or rename
+        const failure = timeout.aborted
+          ? new TimeoutError(`Request timed out after ${timeoutMs} ms.`, { cause: error })
+          : new ConnectionError(`Connection error (${request.method} ${pathOf(request)}).`, {
+              cause: error,
+            });
+        if (!mayRetry) throw failure;
+        await sleep(retryDelay(attempt, null, random), request.signal);
+        continue;
+      }
+      if (!mayRetry || !isRetryableStatus(response.status)) return response;
+      const delay = retryDelay(attempt, response.headers.get("retry-after"), random);
+      await response.body?.cancel().catch(() => undefined); // free the connection for reuse
+      await sleep(delay, request.signal);
+    }
+  };
+}
+
+// Path only: a base URL could carry userinfo, and the query is not needed to diagnose.
+function pathOf(request: Request): string {
+  return new URL(request.url).pathname;
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,32 @@
+import type { components, operations, Readable, Writable } from "./generated/openapi.js";
+
+// Every model type is derived from the generated contract, never written by hand, so the SDK
+// cannot drift from openapi.yaml. Responses go through `Readable` (write-only fields such as
+// `password` vanish), request bodies through `Writable` (read-only fields vanish).
+type Schemas = components["schemas"];
+
+/** A stored registry credential, as returned by the API. It has no `password`. */
+export type Registry = Readable<Schemas["Registry"]>;
+/** The body of `registries.create`: `password` is required, and write-only. */
+export type RegistryCreate = Writable<Schemas["RegistryCreate"]>;
+/** The body of `registries.update`: only the fields sent change. */
+export type RegistryUpdate = Writable<Schemas["RegistryUpdate"]>;
+
+/** A sandbox image, optionally linked to a registry whose credentials pull it. */
+export type SandboxImage = Readable<Schemas["SandboxImage"]>;
+/** The body of `sandboxImages.create`. */
+export type SandboxImageCreate = Writable<Schemas["SandboxImageCreate"]>;
+/** The body of `sandboxImages.update`: only the fields sent change. */
+export type SandboxImageUpdate = Writable<Schemas["SandboxImageUpdate"]>;
+
+/** An RFC 9457 problem detail, the body of every error response. */
+export type Problem = Schemas["Problem"];
+/** One failed validation rule of a `422` problem: where, and which rule (never the value). */
+export type ProblemFieldError = NonNullable<Problem["errors"]>[number];
+
+/** Filters and paging of `registries.list`. */
+export type RegistryListQuery = NonNullable<operations["listRegistries"]["parameters"]["query"]>;
+/** Filters and paging of `sandboxImages.list`. */
+export type SandboxImageListQuery = NonNullable<
+  operations["listSandboxImages"]["parameters"]["query"]
+>;

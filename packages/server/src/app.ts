@@ -1,0 +1,71 @@
+import { fileURLToPath } from "node:url";
+import express from "express";
+import * as OpenApiValidator from "express-openapi-validator";
+import type { Logger } from "pino";
+import { pinoHttp } from "pino-http";
+import type { Authenticator } from "./auth/authenticator.js";
+import { authenticate, requireWorkspace } from "./http/authenticate.js";
+import { errorHandler } from "./http/error-handler.js";
+import { rateLimit } from "./http/rate-limit.js";
+import { requestIdFor, requestLogSerializers } from "./logging.js";
+import { healthRoutes, type Readiness } from "./routes/health.js";
+import { registryRoutes } from "./routes/registries.js";
+import { sandboxImageRoutes } from "./routes/sandbox-images.js";
+import type { RegistryService } from "./services/registries.js";
+import type { SandboxImageService } from "./services/sandbox-images.js";
+
+/** The contract every request (and, when enabled, every response) is checked against. */
+export const OPENAPI_SPEC_PATH = fileURLToPath(new URL("../../../openapi.yaml", import.meta.url));
+
+export interface AppDeps {
+  logger: Logger;
+  authenticate: Authenticator;
+  registries: RegistryService;
+  sandboxImages: SandboxImageService;
+  readiness: Readiness;
+  options: {
+    validateResponses: boolean;
+    bodyLimitBytes: number;
+    /** Per token; 0 turns it off. */
+    rateLimitPerMinute: number;
+  };
+}
+
+/** Builds the HTTP application from its dependencies. No environment, no sockets, no I/O. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: requestIdFor,
+      serializers: requestLogSerializers,
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
+    }),
+  );
+  app.use(healthRoutes(deps.readiness));
+
+  app.use(authenticate(deps.authenticate));
+  app.use(rateLimit(deps.options.rateLimitPerMinute));
+  app.use(express.json({ limit: deps.options.bodyLimitBytes, type: ["application/json", "application/*+json"] }));
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: OPENAPI_SPEC_PATH,
+      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: false },
+      validateResponses: deps.options.validateResponses ? { removeAdditional: false } : false,
+      // Authentication is ours (hashed tokens, workspace grants), done before the body is read.
+      validateSecurity: false,
+      validateFormats: true,
+      ignoreUndocumented: false,
+    }),
+  );
+  app.use(requireWorkspace("workspace"));
+
+  app.use(registryRoutes(deps.registries));
+  app.use(sandboxImageRoutes(deps.sandboxImages));
+
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,101 @@
+import { resolve } from "node:path";
+import { z } from "zod";
+
+/**
+ * Every setting the server reads, parsed once from the environment at start.
+ * Invalid values stop the start with a message naming the variable, never its value
+ * (several of them are secrets).
+ */
+const booleanFlag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+const envSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HOST: z.string().min(1).default("127.0.0.1"),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+      .optional(),
+    MODBOX_DATA_DIR: z.string().min(1).default("./.modbox"),
+    MODBOX_ENCRYPTION_KEYS: z.string().min(1).optional(),
+    MODBOX_ENCRYPTION_ACTIVE_KEY: z.string().min(1).optional(),
+    MODBOX_BOOTSTRAP_TOKEN: z
+      .string()
+      .regex(/^mbx_[A-Za-z0-9_-]{20,200}$/, "must look like mbx_ followed by at least 20 of [A-Za-z0-9_-]")
+      .optional(),
+    MODBOX_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    MODBOX_VALIDATE_RESPONSES: booleanFlag.optional(),
+    MODBOX_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+    MODBOX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+    MODBOX_DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+    MODBOX_DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
+    MODBOX_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+    NODE_ENV: z.string().optional(),
+  })
+  .refine((env) => !(env.MODBOX_ENCRYPTION_ACTIVE_KEY && !env.MODBOX_ENCRYPTION_KEYS), {
+    message: "MODBOX_ENCRYPTION_ACTIVE_KEY is set but MODBOX_ENCRYPTION_KEYS is not",
+    path: ["MODBOX_ENCRYPTION_ACTIVE_KEY"],
+  })
+  .refine((env) => !(env.DATABASE_URL && !env.MODBOX_ENCRYPTION_KEYS), {
+    message:
+      "MODBOX_ENCRYPTION_KEYS is required with DATABASE_URL: a generated key would live on one machine only. " +
+      "Create one with `npm run tokens -- generate-key` and keep it in your secret store",
+    path: ["MODBOX_ENCRYPTION_KEYS"],
+  });
+
+export type DatabaseConfig =
+  | { kind: "postgres"; url: string; poolSize: number; connectTimeoutSeconds: number }
+  | { kind: "pglite"; dataDir: string };
+
+export interface Config {
+  port: number;
+  host: string;
+  database: DatabaseConfig;
+  /** Where the embedded database and a generated key file live. */
+  dataDir: string;
+  encryption: { keysSpec?: string; activeKeyId?: string };
+  bootstrapToken?: string;
+  logLevel: string;
+  validateResponses: boolean;
+  bodyLimitBytes: number;
+  /** Requests per minute per token; 0 turns rate limiting off. */
+  rateLimitPerMinute: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses the environment once; throws ConfigError naming each bad variable (never its value). */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.MODBOX_DATA_DIR);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    database: e.DATABASE_URL
+      ? {
+          kind: "postgres",
+          url: e.DATABASE_URL,
+          poolSize: e.MODBOX_DB_POOL_SIZE,
+          connectTimeoutSeconds: e.MODBOX_DB_CONNECT_TIMEOUT_SECONDS,
+        }
+      : { kind: "pglite", dataDir: resolve(dataDir, "pglite") },
+    encryption: { keysSpec: e.MODBOX_ENCRYPTION_KEYS, activeKeyId: e.MODBOX_ENCRYPTION_ACTIVE_KEY },
+    bootstrapToken: e.MODBOX_BOOTSTRAP_TOKEN,
+    logLevel: e.MODBOX_LOG_LEVEL,
+    // Response validation catches contract drift (and a leaked write-only field) loudly; it costs
+    // time on the hot path, so production may switch it off.
+    validateResponses: e.MODBOX_VALIDATE_RESPONSES ?? e.NODE_ENV !== "production",
+    bodyLimitBytes: e.MODBOX_BODY_LIMIT_BYTES,
+    rateLimitPerMinute: e.MODBOX_RATE_LIMIT_PER_MINUTE,
+    shutdownTimeoutMs: e.MODBOX_SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * Opens the database: PostgreSQL through postgres.js, or PGlite (PostgreSQL in WASM, in-process)
+ * for local runs and tests. Both are handed out as the same drizzle `Db`, so repositories are
+ * written once.
+ */
+import { mkdir } from "node:fs/promises";
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite, type PgliteDatabase } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import * as schema from "./schema.js";
+
+/** The common base of both drivers' databases; transactions (`db.transaction`) included. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export type DatabaseOptions =
+  | {
+      kind: "postgres";
+      /** A postgres:// URL, parsed by postgres.js (Unix sockets: `?host=/run/postgresql`). */
+      url: string;
+      /** Pool size; default 10. */
+      maxConnections?: number;
+      /** Default 5 s (postgres.js' own is 30 s: a down database must fail fast into a 503). */
+      connectTimeoutSeconds?: number;
+    }
+  | {
+      kind: "pglite";
+      /** A directory for the data files, created if missing; undefined = in-memory. */
+      dataDir?: string;
+      /** A tarball from `dumpDataDir()`, e.g. a database migrated once and reused by tests. */
+      loadDataDir?: Blob | File;
+    };
+
+export interface DatabaseHandle {
+  readonly db: Db;
+  readonly kind: DatabaseOptions["kind"];
+  /** Resolves when the database answers a query; rejects with the driver's error otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** PGlite only: the whole data directory as a tarball, for `loadDataDir`. */
+  dumpDataDir?(): Promise<Blob>;
+}
+
+/**
+ * A session whose queries all run on one connection, as a session-level advisory lock needs.
+ * Internal to this folder (the migrator); not re-exported.
+ */
+export type DedicatedSession =
+  | { kind: "postgres"; db: PostgresJsDatabase<typeof schema>; release(): Promise<void> }
+  | { kind: "pglite"; db: PgliteDatabase<typeof schema>; release(): Promise<void> };
+
+const dedicatedSessions = new WeakMap<DatabaseHandle, () => Promise<DedicatedSession>>();
+
+/** Opens a single-connection session on the handle's database (the migrator uses it). */
+export function openDedicatedSession(handle: DatabaseHandle): Promise<DedicatedSession> {
+  const open = dedicatedSessions.get(handle);
+  if (!open) throw new Error("not a handle returned by openDatabase");
+  return open();
+}
+
+const DEFAULT_MAX_CONNECTIONS = 10;
+const DEFAULT_CONNECT_TIMEOUT_SECONDS = 5;
+/** Close idle pooled connections after this long, so a quiet server holds few. */
+const IDLE_TIMEOUT_SECONDS = 30;
+/** How long close() lets in-flight queries finish before cutting connections. */
+const CLOSE_TIMEOUT_SECONDS = 5;
+
+/**
+ * Opens a database handle. Nothing is migrated here: call `migrateDatabase(handle)`.
+ *
+ * @example
+ * const handle = await openDatabase({ kind: "postgres", url: process.env.DATABASE_URL! });
+ * await migrateDatabase(handle);
+ * const registries = createRegistryRepository(handle.db);
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  return options.kind === "postgres" ? openPostgres(options) : openPglite(options);
+}
+
+function openPostgres(options: Extract<DatabaseOptions, { kind: "postgres" }>): DatabaseHandle {
+  const connect = (max: number) =>
+    postgres(options.url, {
+      max,
+      connect_timeout: options.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS,
+      idle_timeout: IDLE_TIMEOUT_SECONDS,
+      // NOTICEs (e.g. "schema already exists, skipping") are noise, and may quote values.
+      onnotice: () => {},
+    });
+  // drizzle() replaces the client's type parsers; fine, this client is ours alone.
+  const client = connect(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+  const db = drizzlePostgres({ client, schema });
+  const handle: DatabaseHandle = {
+    db,
+    kind: "postgres",
+    ping: async () => {
+      await db.execute(sql`select 1`);
+    },
+    close: () => client.end({ timeout: CLOSE_TIMEOUT_SECONDS }),
+  };
+  dedicatedSessions.set(handle, async () => {
+    const single = connect(1);
+    return {
+      kind: "postgres",
+      db: drizzlePostgres({ client: single, schema }),
+      release: () => single.end({ timeout: CLOSE_TIMEOUT_SECONDS }),
+    };
+  });
+  return handle;
+}
+
+async function openPglite(
+  options: Extract<DatabaseOptions, { kind: "pglite" }>,
+): Promise<DatabaseHandle> {
+  const { dataDir, loadDataDir } = options;
+  // "memory://" and "idb://" are PGlite's own schemes; anything else is a filesystem path.
+  if (dataDir !== undefined && !dataDir.includes("://")) await mkdir(dataDir, { recursive: true });
+  const client = await PGlite.create({
+    ...(dataDir !== undefined && { dataDir }),
+    ...(loadDataDir !== undefined && { loadDataDir }),
+  });
+  const db = drizzlePglite({ client, schema });
+  const handle: DatabaseHandle = {
+    db,
+    kind: "pglite",
+    ping: async () => {
+      await db.execute(sql`select 1`);
+    },
+    close: () => client.close(),
+    dumpDataDir: () => client.dumpDataDir("gzip"),
+  };
+  // PGlite is a single connection already: every query shares its session.
+  dedicatedSessions.set(handle, async () => ({
+    kind: "pglite",
+    db,
+    release: async () => {},
+  }));
+  return handle;
+}

@@ -1,0 +1,108 @@
+/**
+ * The shapes the repositories hand to services. They are not API shapes: `dto.ts` maps them.
+ * A registry record never carries its ciphertext; only `findCredential` reads it.
+ */
+
+export interface RegistryRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  server: string;
+  username: string;
+  email: string | null;
+  enabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewRegistry extends RegistryRecord {
+  /** Envelope from @modbox/crypto, bound to { workspace_id, registry_id }. */
+  passwordCiphertext: string;
+  passwordKeyId: string;
+}
+
+export interface RegistryPatch {
+  name?: string;
+  server?: string;
+  username?: string;
+  email?: string | null;
+  enabled?: boolean;
+  passwordCiphertext?: string;
+  passwordKeyId?: string;
+  updatedAt: Date;
+}
+
+export interface RegistryListQuery {
+  limit: number;
+  /** Keyset: only ids strictly before this one (ids are UUIDv7, newest first). */
+  beforeId?: string;
+  enabled?: boolean;
+  server?: string;
+}
+
+export interface SandboxImageRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  image: string;
+  tag: string;
+  registryId: string | null;
+  /** Name of the linked registry; null when unlinked or the registry was deleted. */
+  registryName: string | null;
+  description: string | null;
+  enabled: boolean;
+  isDefault: boolean;
+  memoryMb: number;
+  ttlSeconds: number | null;
+  readinessPort: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type NewSandboxImage = Omit<SandboxImageRecord, "registryName">;
+
+export type SandboxImagePatch = Partial<
+  Pick<
+    SandboxImageRecord,
+    | "name"
+    | "image"
+    | "tag"
+    | "registryId"
+    | "description"
+    | "enabled"
+    | "isDefault"
+    | "memoryMb"
+    | "ttlSeconds"
+    | "readinessPort"
+  >
+> & { updatedAt: Date };
+
+export interface SandboxImageListQuery {
+  limit: number;
+  beforeId?: string;
+  registryId?: string;
+  enabled?: boolean;
+}
+
+export type TokenScope = "workspace" | "provisioner";
+
+export interface ApiTokenRecord {
+  id: string;
+  name: string;
+  scope: TokenScope;
+  /** null: granted every workspace. */
+  workspaceIds: string[] | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface NewApiToken {
+  id: string;
+  name: string;
+  scope: TokenScope;
+  workspaceIds: string[] | null;
+  /** SHA-256 of the whole token, hex. The token itself is never stored. */
+  tokenHash: string;
+  createdAt: Date;
+}

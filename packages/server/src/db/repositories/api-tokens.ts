@@ -1,0 +1,75 @@
+/**
+ * Data access for API tokens. Tokens are not workspace objects (a token is granted workspaces),
+ * so these methods are the only unscoped queries. Only the SHA-256 hash of a token is stored,
+ * and no method returns it.
+ */
+import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
+import type { Db } from "../client.js";
+import type { ApiTokenRecord, NewApiToken } from "../records.js";
+import { apiTokens } from "../schema.js";
+
+const recordColumns = {
+  id: apiTokens.id,
+  name: apiTokens.name,
+  scope: apiTokens.scope,
+  workspaceIds: apiTokens.workspaceIds,
+  createdAt: apiTokens.createdAt,
+  lastUsedAt: apiTokens.lastUsedAt,
+  revokedAt: apiTokens.revokedAt,
+};
+
+export type ApiTokenRepository = ReturnType<typeof createApiTokenRepository>;
+
+export function createApiTokenRepository(db: Db) {
+  return {
+    async insert(t: NewApiToken): Promise<ApiTokenRecord> {
+      const [created] = await db
+        .insert(apiTokens)
+        .values({
+          id: t.id,
+          name: t.name,
+          scope: t.scope,
+          workspaceIds: t.workspaceIds,
+          tokenHash: t.tokenHash,
+          createdAt: t.createdAt,
+        })
+        .returning(recordColumns);
+      return created!;
+    },
+
+    /**
+     * The unrevoked token with this hash. The lookup is by an index on the hash of a
+     * high-entropy secret, so its timing reveals nothing useful about a guess.
+     */
+    async findActiveByHash(tokenHash: string): Promise<ApiTokenRecord | null> {
+      const [found] = await db
+        .select(recordColumns)
+        .from(apiTokens)
+        .where(and(eq(apiTokens.tokenHash, tokenHash), isNull(apiTokens.revokedAt)));
+      return found ?? null;
+    },
+
+    /** Every token, revoked ones included, newest first. */
+    list(): Promise<ApiTokenRecord[]> {
+      return db.select(recordColumns).from(apiTokens).orderBy(desc(apiTokens.createdAt), desc(apiTokens.id));
+    },
+
+    /** Revokes the token; false when missing or already revoked. */
+    async revoke(id: string, at: Date): Promise<boolean> {
+      const revoked = await db
+        .update(apiTokens)
+        .set({ revokedAt: at })
+        .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+        .returning({ id: apiTokens.id });
+      return revoked.length > 0;
+    },
+
+    /** Records a use; never moves `lastUsedAt` backwards (requests finish out of order). */
+    async touchLastUsed(id: string, at: Date): Promise<void> {
+      await db
+        .update(apiTokens)
+        .set({ lastUsedAt: at })
+        .where(and(eq(apiTokens.id, id), or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, at))));
+    },
+  };
+}

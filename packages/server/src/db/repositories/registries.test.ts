@@ -1,0 +1,245 @@
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "../client.js";
+import { classifyDatabaseError } from "../errors.js";
+import type { NewRegistry } from "../records.js";
+import { registries } from "../schema.js";
+import {
+  backends,
+  createTestDatabase,
+  freshWorkspaceId,
+  uuidv7,
+  type TestDatabase,
+} from "../test-databases.js";
+import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js";
+
+const T0 = new Date("2025-01-02T03:04:05.678Z");
+const T1 = new Date("2025-01-03T03:04:05.999Z");
+
+function newRegistry(workspaceId: string, overrides: Partial<NewRegistry> = {}): NewRegistry {
+  const id = uuidv7();
+  return {
+    id,
+    workspaceId,
+    name: `registry-${id}`,
+    server: "ghcr.io",
+    username: "robot",
+    email: "robot@example.com",
+    enabled: true,
+    passwordCiphertext: `v1:k1:ciphertext-${id}`,
+    passwordKeyId: "k1",
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+/** The whole stored row, ciphertext included: only tests look at it this way. */
+async function rawRow(db: Db, id: string) {
+  const [row] = await db
+    .select({
+      name: registries.name,
+      passwordCiphertext: registries.passwordCiphertext,
+      passwordKeyId: registries.passwordKeyId,
+      version: registries.version,
+      deletedAt: registries.deletedAt,
+      updatedAt: registries.updatedAt,
+    })
+    .from(registries)
+    .where(eq(registries.id, id));
+  return row;
+}
+
+describe.each(backends)("registry repository on %s", (backend) => {
+  let testDb: TestDatabase;
+  let db: Db;
+  let repo: ReturnType<typeof createRegistryRepository>;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(backend);
+    db = testDb.handle.db;
+    repo = createRegistryRepository(db);
+  });
+  afterAll(() => testDb?.dispose());
+
+  it("inserts and finds a record without the ciphertext", async () => {
+    const ws = freshWorkspaceId();
+    const row = newRegistry(ws, { email: null });
+    const { passwordCiphertext: _c, passwordKeyId: _k, ...expected } = row;
+
+    expect(await repo.insert(row)).toStrictEqual(expected);
+    expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
+    expect(await repo.findCredential(ws, row.id)).toStrictEqual({ passwordCiphertext: row.passwordCiphertext });
+  });
+
+  it("answers null for a missing id", async () => {
+    expect(await repo.findById(freshWorkspaceId(), uuidv7())).toBeNull();
+  });
+
+  describe("another workspace's registry is invisible and untouched", () => {
+    it.each([
+      ["findById", (ws: string, id: string) => repo.findById(ws, id), null],
+      ["findCredential", (ws: string, id: string) => repo.findCredential(ws, id), null],
+      [
+        "update",
+        (ws: string, id: string) => repo.update(ws, id, { name: "stolen", enabled: false, updatedAt: T1 }),
+        null,
+      ],
+      ["softDelete", (ws: string, id: string) => repo.softDelete(ws, id, T1), false],
+    ] as const)("%s", async (_, operation, answer) => {
+      const owner = freshWorkspaceId();
+      const row = newRegistry(owner);
+      const before = await repo.insert(row);
+
+      expect(await operation(freshWorkspaceId(), row.id)).toBe(answer);
+
+      expect(await repo.findById(owner, row.id)).toStrictEqual(before);
+      expect(await rawRow(db, row.id)).toMatchObject({
+        passwordCiphertext: row.passwordCiphertext,
+        version: 1,
+        deletedAt: null,
+      });
+    });
+
+    it("list", async () => {
+      const owner = freshWorkspaceId();
+      await repo.insert(newRegistry(owner));
+      expect(await repo.list(freshWorkspaceId(), { limit: 10 })).toEqual([]);
+    });
+  });
+
+  describe("list", () => {
+    const ws = freshWorkspaceId();
+    // Created oldest first; ids are UUIDv7, so newest first is the reverse.
+    const rows = [
+      newRegistry(ws, { server: "ghcr.io", enabled: true }),
+      newRegistry(ws, { server: "docker.io", enabled: true }),
+      newRegistry(ws, { server: "ghcr.io", enabled: false }),
+      newRegistry(ws, { server: "ghcr.io", enabled: true }),
+      newRegistry(ws, { server: "docker.io", enabled: false }),
+      newRegistry(ws, { server: "ghcr.io", enabled: true }),
+      newRegistry(ws, { server: "ghcr.io", enabled: true }),
+    ];
+    const newestFirst = (keep: (r: NewRegistry) => boolean) =>
+      rows.filter(keep).map((r) => r.id).reverse();
+
+    beforeAll(async () => {
+      for (const row of rows) await repo.insert(row);
+      // Noise: another workspace, and a deleted registry in this one.
+      await repo.insert(newRegistry(freshWorkspaceId(), { server: "ghcr.io" }));
+      const deleted = await repo.insert(newRegistry(ws, { server: "ghcr.io" }));
+      await repo.softDelete(ws, deleted.id, T1);
+    });
+
+    async function allPages(q: { server?: string; enabled?: boolean }, limit: number) {
+      const pages: string[][] = [];
+      let beforeId: string | undefined;
+      for (;;) {
+        const page = await repo.list(ws, { ...q, limit, ...(beforeId && { beforeId }) });
+        if (page.length === 0) break;
+        pages.push(page.map((r) => r.id));
+        beforeId = page.at(-1)!.id;
+      }
+      return pages;
+    }
+
+    it("pages newest first with a keyset", async () => {
+      const pages = await allPages({}, 3);
+      expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+      expect(pages.flat()).toEqual(newestFirst(() => true));
+    });
+
+    it.each([
+      [{ server: "ghcr.io" }, (r: NewRegistry) => r.server === "ghcr.io"],
+      [{ enabled: false }, (r: NewRegistry) => !r.enabled],
+      [{ server: "ghcr.io", enabled: true }, (r: NewRegistry) => r.server === "ghcr.io" && r.enabled],
+    ])("pages with filter %o", async (q, keep) => {
+      expect((await allPages(q, 2)).flat()).toEqual(newestFirst(keep));
+    });
+
+    it("returns records without the ciphertext", async () => {
+      const [first] = await repo.list(ws, { limit: 1 });
+      expect(Object.keys(first!).sort()).toEqual(
+        ["createdAt", "email", "enabled", "id", "name", "server", "updatedAt", "username", "workspaceId"],
+      );
+    });
+  });
+
+  describe("update", () => {
+    it("changes only the given fields and bumps the version", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+
+      const updated = await repo.update(ws, row.id, { enabled: false, updatedAt: T1 });
+
+      expect(updated).toStrictEqual({ ...row, enabled: false, updatedAt: T1 });
+      expect(await rawRow(db, row.id)).toMatchObject({ version: 2, passwordKeyId: "k1" });
+    });
+
+    it("clears the email with null and replaces the credential", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+
+      await repo.update(ws, row.id, {
+        email: null,
+        passwordCiphertext: "v1:k2:new",
+        passwordKeyId: "k2",
+        updatedAt: T1,
+      });
+
+      expect((await repo.findById(ws, row.id))!.email).toBeNull();
+      expect(await repo.findCredential(ws, row.id)).toEqual({ passwordCiphertext: "v1:k2:new" });
+      expect(await rawRow(db, row.id)).toMatchObject({ passwordKeyId: "k2", version: 2 });
+    });
+  });
+
+  describe("unique name per workspace", () => {
+    it("refuses a second live registry with the name, naming the index", async () => {
+      const ws = freshWorkspaceId();
+      await repo.insert(newRegistry(ws, { name: "prod" }));
+
+      const err = await repo.insert(newRegistry(ws, { name: "prod" })).catch((e: unknown) => e);
+
+      expect(classifyDatabaseError(err)).toEqual({ kind: "unique_violation", constraint: REGISTRY_NAME_UNIQUE });
+    });
+
+    it("refuses a rename onto a taken name", async () => {
+      const ws = freshWorkspaceId();
+      await repo.insert(newRegistry(ws, { name: "prod" }));
+      const other = await repo.insert(newRegistry(ws, { name: "staging" }));
+
+      const err = await repo.update(ws, other.id, { name: "prod", updatedAt: T1 }).catch((e: unknown) => e);
+
+      expect(classifyDatabaseError(err)).toEqual({ kind: "unique_violation", constraint: REGISTRY_NAME_UNIQUE });
+    });
+
+    it("allows the same name in another workspace", async () => {
+      await repo.insert(newRegistry(freshWorkspaceId(), { name: "prod" }));
+      await expect(repo.insert(newRegistry(freshWorkspaceId(), { name: "prod" }))).resolves.toBeTruthy();
+    });
+  });
+
+  describe("softDelete", () => {
+    it("hides the registry, wipes the credential and frees the name", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws, { name: "prod" }));
+
+      expect(await repo.softDelete(ws, row.id, T1)).toBe(true);
+
+      expect(await rawRow(db, row.id)).toEqual({
+        name: "prod",
+        passwordCiphertext: null,
+        passwordKeyId: null,
+        version: 2,
+        deletedAt: T1,
+        updatedAt: T1,
+      });
+      expect(await repo.findById(ws, row.id)).toBeNull();
+      expect(await repo.findCredential(ws, row.id)).toBeNull();
+      expect(await repo.list(ws, { limit: 10 })).toEqual([]);
+      expect(await repo.update(ws, row.id, { enabled: false, updatedAt: T1 })).toBeNull();
+      expect(await repo.softDelete(ws, row.id, T1)).toBe(false);
+      await expect(repo.insert(newRegistry(ws, { name: "prod" }))).resolves.toMatchObject({ name: "prod" });
+    });
+  });
+});

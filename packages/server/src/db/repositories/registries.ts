@@ -1,0 +1,130 @@
+/**
+ * Data access for registries. Every method is scoped by workspace in its WHERE; a deleted
+ * registry (a tombstone kept for linked images) is invisible here. The ciphertext is written
+ * by insert/update and read only by `findCredential`.
+ */
+import { and, desc, eq, isNull, lt, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../client.js";
+import type { NewRegistry, RegistryListQuery, RegistryPatch, RegistryRecord } from "../records.js";
+import { registries } from "../schema.js";
+
+/**
+ * The unique index behind "one live registry per name per workspace": a unique violation
+ * naming it means the name is taken (409).
+ */
+export const REGISTRY_NAME_UNIQUE = "registries_workspace_name_live_key";
+
+/** The columns of a `RegistryRecord`; deliberately not the ciphertext or its key id. */
+const recordColumns = {
+  id: registries.id,
+  workspaceId: registries.workspaceId,
+  name: registries.name,
+  server: registries.server,
+  username: registries.username,
+  email: registries.email,
+  enabled: registries.enabled,
+  createdAt: registries.createdAt,
+  updatedAt: registries.updatedAt,
+};
+
+export type RegistryRepository = ReturnType<typeof createRegistryRepository>;
+
+export function createRegistryRepository(db: Db) {
+  const live = (workspaceId: string, id: string) =>
+    and(eq(registries.workspaceId, workspaceId), eq(registries.id, id), isNull(registries.deletedAt));
+
+  return {
+    /** Inserts a registry; a taken name throws the driver's unique violation (`REGISTRY_NAME_UNIQUE`). */
+    async insert(row: NewRegistry): Promise<RegistryRecord> {
+      const [created] = await db
+        .insert(registries)
+        .values({
+          id: row.id,
+          workspaceId: row.workspaceId,
+          name: row.name,
+          server: row.server,
+          username: row.username,
+          email: row.email,
+          enabled: row.enabled,
+          passwordCiphertext: row.passwordCiphertext,
+          passwordKeyId: row.passwordKeyId,
+          createdAt: row.createdAt,
+          updatedAt: row.updatedAt,
+        })
+        .returning(recordColumns);
+      return created!;
+    },
+
+    /** The registry, or null when missing, deleted, or in another workspace. */
+    async findById(workspaceId: string, id: string): Promise<RegistryRecord | null> {
+      const [found] = await db.select(recordColumns).from(registries).where(live(workspaceId, id));
+      return found ?? null;
+    },
+
+    /** Newest first; `beforeId` continues after the last id of the previous page. */
+    async list(workspaceId: string, q: RegistryListQuery): Promise<RegistryRecord[]> {
+      const filters: (SQL | undefined)[] = [
+        eq(registries.workspaceId, workspaceId),
+        isNull(registries.deletedAt),
+        q.server !== undefined ? eq(registries.server, q.server) : undefined,
+        q.enabled !== undefined ? eq(registries.enabled, q.enabled) : undefined,
+        q.beforeId !== undefined ? lt(registries.id, q.beforeId) : undefined,
+      ];
+      return db
+        .select(recordColumns)
+        .from(registries)
+        .where(and(...filters))
+        .orderBy(desc(registries.id))
+        .limit(q.limit);
+    },
+
+    /** Changes the given fields and bumps `version`; null when missing, deleted or foreign. */
+    async update(workspaceId: string, id: string, patch: RegistryPatch): Promise<RegistryRecord | null> {
+      const [updated] = await db
+        .update(registries)
+        .set({
+          // Listed one by one so that nothing but these columns can ever be written.
+          name: patch.name,
+          server: patch.server,
+          username: patch.username,
+          email: patch.email,
+          enabled: patch.enabled,
+          passwordCiphertext: patch.passwordCiphertext,
+          passwordKeyId: patch.passwordKeyId,
+          updatedAt: patch.updatedAt,
+          version: sql`${registries.version} + 1`,
+        })
+        .where(live(workspaceId, id))
+        .returning(recordColumns);
+      return updated ?? null;
+    },
+
+    /**
+     * Marks the registry deleted and destroys its credential; the name is free again at once.
+     * False when missing, already deleted or foreign.
+     */
+    async softDelete(workspaceId: string, id: string, at: Date): Promise<boolean> {
+      const deleted = await db
+        .update(registries)
+        .set({
+          deletedAt: at,
+          updatedAt: at,
+          passwordCiphertext: null,
+          passwordKeyId: null,
+          version: sql`${registries.version} + 1`,
+        })
+        .where(live(workspaceId, id))
+        .returning({ id: registries.id });
+      return deleted.length > 0;
+    },
+
+    /** The sealed password of a live registry, for decrypting at the point of use only. */
+    async findCredential(workspaceId: string, id: string): Promise<{ passwordCiphertext: string } | null> {
+      const [found] = await db
+        .select({ passwordCiphertext: registries.passwordCiphertext })
+        .from(registries)
+        .where(live(workspaceId, id));
+      return found?.passwordCiphertext ? { passwordCiphertext: found.passwordCiphertext } : null;
+    },
+  };
+}

@@ -1,0 +1,299 @@
+import { and, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "../client.js";
+import { classifyDatabaseError } from "../errors.js";
+import type { NewSandboxImage } from "../records.js";
+import { sandboxImages } from "../schema.js";
+import {
+  backends,
+  createTestDatabase,
+  freshWorkspaceId,
+  uuidv7,
+  type TestDatabase,
+} from "../test-databases.js";
+import { createRegistryRepository } from "./registries.js";
+import { createSandboxImageRepository, SANDBOX_IMAGE_REGISTRY_FK } from "./sandbox-images.js";
+
+const T0 = new Date("2025-01-02T03:04:05.678Z");
+const T1 = new Date("2025-01-03T03:04:05.999Z");
+
+function newImage(workspaceId: string, overrides: Partial<NewSandboxImage> = {}): NewSandboxImage {
+  const id = uuidv7();
+  return {
+    id,
+    workspaceId,
+    name: `image-${id}`,
+    image: "ghcr.io/acme/sandbox",
+    tag: "latest",
+    registryId: null,
+    description: null,
+    enabled: true,
+    isDefault: false,
+    memoryMb: 1024,
+    ttlSeconds: null,
+    readinessPort: null,
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+describe.each(backends)("sandbox image repository on %s", (backend) => {
+  let testDb: TestDatabase;
+  let db: Db;
+  let images: ReturnType<typeof createSandboxImageRepository>;
+  let regs: ReturnType<typeof createRegistryRepository>;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(backend);
+    db = testDb.handle.db;
+    images = createSandboxImageRepository(db);
+    regs = createRegistryRepository(db);
+  });
+  afterAll(() => testDb?.dispose());
+
+  async function newRegistry(workspaceId: string, name = `registry-${uuidv7()}`) {
+    return regs.insert({
+      id: uuidv7(),
+      workspaceId,
+      name,
+      server: "ghcr.io",
+      username: "robot",
+      email: null,
+      enabled: true,
+      passwordCiphertext: "v1:k1:sealed",
+      passwordKeyId: "k1",
+      createdAt: T0,
+      updatedAt: T0,
+    });
+  }
+
+  async function defaultIds(workspaceId: string) {
+    const rows = await db
+      .select({ id: sandboxImages.id })
+      .from(sandboxImages)
+      .where(and(eq(sandboxImages.workspaceId, workspaceId), eq(sandboxImages.isDefault, true)));
+    return rows.map((r) => r.id);
+  }
+
+  it("inserts and finds a public image, every field round-tripping", async () => {
+    const ws = freshWorkspaceId();
+    const row = newImage(ws, { description: "Python", ttlSeconds: 3600, readinessPort: 8080, memoryMb: 2048 });
+
+    const expected = { ...row, registryName: null };
+    expect(await images.insert(row)).toStrictEqual(expected);
+    expect(await images.findById(ws, row.id)).toStrictEqual(expected);
+  });
+
+  it("fills registryName from the linked registry", async () => {
+    const ws = freshWorkspaceId();
+    const registry = await newRegistry(ws, "prod");
+
+    const created = await images.insert(newImage(ws, { registryId: registry.id }));
+
+    expect(created).toMatchObject({ registryId: registry.id, registryName: "prod" });
+    expect(await images.list(ws, { limit: 10 })).toMatchObject([{ registryName: "prod" }]);
+  });
+
+  it("answers registryName null once the registry is deleted, keeping registryId", async () => {
+    const ws = freshWorkspaceId();
+    const registry = await newRegistry(ws, "prod");
+    const image = await images.insert(newImage(ws, { registryId: registry.id }));
+
+    await regs.softDelete(ws, registry.id, T1);
+
+    expect(await images.findById(ws, image.id)).toMatchObject({ registryId: registry.id, registryName: null });
+    expect(await images.list(ws, { limit: 10 })).toMatchObject([{ registryId: registry.id, registryName: null }]);
+    // A new registry reusing the name must not be mistaken for the deleted one.
+    await newRegistry(ws, "prod");
+    expect(await images.findById(ws, image.id)).toMatchObject({ registryName: null });
+  });
+
+  describe("the composite foreign key refuses a link to another workspace's registry", () => {
+    it.each([
+      ["insert", async (ws: string, registryId: string) => images.insert(newImage(ws, { registryId }))],
+      [
+        "update",
+        async (ws: string, registryId: string) => {
+          const image = await images.insert(newImage(ws));
+          return images.update(ws, image.id, { registryId, updatedAt: T1 });
+        },
+      ],
+    ])("on %s", async (_, link) => {
+      const foreign = await newRegistry(freshWorkspaceId());
+      const ws = freshWorkspaceId();
+
+      const err = await link(ws, foreign.id).catch((e: unknown) => e);
+
+      expect(classifyDatabaseError(err)).toEqual({ kind: "foreign_key_violation", constraint: SANDBOX_IMAGE_REGISTRY_FK });
+      expect(await images.list(ws, { limit: 10 })).not.toContainEqual(expect.objectContaining({ registryId: foreign.id }));
+    });
+
+    it("and a registry that does not exist", async () => {
+      const err = await images.insert(newImage(freshWorkspaceId(), { registryId: uuidv7() })).catch((e: unknown) => e);
+      expect(classifyDatabaseError(err)).toMatchObject({ kind: "foreign_key_violation" });
+    });
+  });
+
+  describe("another workspace's image is invisible and untouched", () => {
+    it.each([
+      ["findById", (ws: string, id: string) => images.findById(ws, id), null],
+      ["update", (ws: string, id: string) => images.update(ws, id, { name: "stolen", updatedAt: T1 }), null],
+      [
+        "update to default",
+        (ws: string, id: string) => images.update(ws, id, { isDefault: true, updatedAt: T1 }),
+        null,
+      ],
+      ["delete", (ws: string, id: string) => images.delete(ws, id), false],
+    ] as const)("%s", async (_, operation, answer) => {
+      const owner = freshWorkspaceId();
+      const before = await images.insert(newImage(owner));
+
+      expect(await operation(freshWorkspaceId(), before.id)).toBe(answer);
+
+      expect(await images.findById(owner, before.id)).toStrictEqual(before);
+    });
+
+    it("list", async () => {
+      await images.insert(newImage(freshWorkspaceId()));
+      expect(await images.list(freshWorkspaceId(), { limit: 10 })).toEqual([]);
+    });
+  });
+
+  describe("list", () => {
+    const ws = freshWorkspaceId();
+    let registryId: string;
+    let rows: NewSandboxImage[];
+
+    beforeAll(async () => {
+      registryId = (await newRegistry(ws)).id;
+      rows = [
+        newImage(ws, { registryId, enabled: true }),
+        newImage(ws, { enabled: true }),
+        newImage(ws, { registryId, enabled: false }),
+        newImage(ws, { registryId, enabled: true }),
+        newImage(ws, { enabled: false }),
+        newImage(ws, { registryId, enabled: true }),
+      ];
+      for (const row of rows) await images.insert(row);
+      await images.insert(newImage(freshWorkspaceId()));
+    });
+
+    async function allIds(q: { registryId?: string; enabled?: boolean }, limit: number) {
+      const ids: string[] = [];
+      let beforeId: string | undefined;
+      for (;;) {
+        const page = await images.list(ws, { ...q, limit, ...(beforeId && { beforeId }) });
+        expect(page.length).toBeLessThanOrEqual(limit);
+        if (page.length === 0) return ids;
+        ids.push(...page.map((r) => r.id));
+        beforeId = page.at(-1)!.id;
+      }
+    }
+    const newestFirst = (keep: (r: NewSandboxImage) => boolean) =>
+      rows.filter(keep).map((r) => r.id).reverse();
+
+    it("pages newest first with a keyset", async () => {
+      expect(await allIds({}, 4)).toEqual(newestFirst(() => true));
+    });
+
+    it("pages with a registry filter", async () => {
+      expect(await allIds({ registryId }, 2)).toEqual(newestFirst((r) => r.registryId === registryId));
+    });
+
+    it("pages with registry and enabled filters", async () => {
+      expect(await allIds({ registryId, enabled: true }, 1)).toEqual(
+        newestFirst((r) => r.registryId === registryId && r.enabled),
+      );
+    });
+  });
+
+  describe("update", () => {
+    it("changes only the given fields and bumps the version", async () => {
+      const ws = freshWorkspaceId();
+      const registry = await newRegistry(ws, "prod");
+      const before = await images.insert(newImage(ws, { registryId: registry.id, ttlSeconds: 600 }));
+
+      const after = await images.update(ws, before.id, { description: "new", ttlSeconds: null, updatedAt: T1 });
+
+      expect(after).toStrictEqual({ ...before, description: "new", ttlSeconds: null, updatedAt: T1 });
+      const [row] = await db.select({ version: sandboxImages.version }).from(sandboxImages).where(eq(sandboxImages.id, before.id));
+      expect(row!.version).toBe(2);
+    });
+
+    it("unlinks the registry with null", async () => {
+      const ws = freshWorkspaceId();
+      const registry = await newRegistry(ws);
+      const before = await images.insert(newImage(ws, { registryId: registry.id }));
+
+      expect(await images.update(ws, before.id, { registryId: null, updatedAt: T1 })).toMatchObject({
+        registryId: null,
+        registryName: null,
+      });
+    });
+  });
+
+  describe("one default image per workspace", () => {
+    it("a new default replaces the old one", async () => {
+      const ws = freshWorkspaceId();
+      const first = await images.insert(newImage(ws, { isDefault: true }));
+      const second = await images.insert(newImage(ws, { isDefault: true }));
+
+      expect(await defaultIds(ws)).toEqual([second.id]);
+      expect(await images.findById(ws, first.id)).toMatchObject({ isDefault: false });
+    });
+
+    it("an update to default replaces the old one", async () => {
+      const ws = freshWorkspaceId();
+      const first = await images.insert(newImage(ws, { isDefault: true }));
+      const second = await images.insert(newImage(ws));
+
+      expect(await images.update(ws, second.id, { isDefault: true, updatedAt: T1 })).toMatchObject({ isDefault: true });
+      expect(await defaultIds(ws)).toEqual([second.id]);
+      // Setting the default again on the default is a no-op, not a conflict.
+      await images.update(ws, second.id, { isDefault: true, updatedAt: T1 });
+      expect(await defaultIds(ws)).toEqual([second.id]);
+      expect(first.isDefault).toBe(true);
+    });
+
+    it("a missing image does not clear the default", async () => {
+      const ws = freshWorkspaceId();
+      const current = await images.insert(newImage(ws, { isDefault: true }));
+
+      expect(await images.update(ws, uuidv7(), { isDefault: true, updatedAt: T1 })).toBeNull();
+      expect(await defaultIds(ws)).toEqual([current.id]);
+    });
+
+    it("leaves other workspaces' defaults alone", async () => {
+      const other = freshWorkspaceId();
+      const theirs = await images.insert(newImage(other, { isDefault: true }));
+
+      await images.insert(newImage(freshWorkspaceId(), { isDefault: true }));
+
+      expect(await defaultIds(other)).toEqual([theirs.id]);
+    });
+
+    it("concurrent changes of the default all succeed and leave exactly one", async () => {
+      const ws = freshWorkspaceId();
+      const candidates = [];
+      for (let i = 0; i < 6; i++) candidates.push(await images.insert(newImage(ws, { isDefault: i === 0 })));
+
+      await Promise.all([
+        ...candidates.map((c) => images.update(ws, c.id, { isDefault: true, updatedAt: T1 })),
+        images.insert(newImage(ws, { isDefault: true })),
+        images.insert(newImage(ws, { isDefault: true })),
+      ]);
+
+      expect(await defaultIds(ws)).toHaveLength(1);
+    });
+  });
+
+  it("deletes an image", async () => {
+    const ws = freshWorkspaceId();
+    const image = await images.insert(newImage(ws));
+
+    expect(await images.delete(ws, image.id)).toBe(true);
+    expect(await images.findById(ws, image.id)).toBeNull();
+    expect(await images.delete(ws, image.id)).toBe(false);
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * Data access for sandbox images. Every method is scoped by workspace in its WHERE.
+ * `registryName` comes from a LEFT JOIN in the same query (no N+1); it is null when the image
+ * has no registry or the registry was deleted.
+ */
+import { and, desc, eq, isNull, lt, ne, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../client.js";
+import type {
+  NewSandboxImage,
+  SandboxImageListQuery,
+  SandboxImagePatch,
+  SandboxImageRecord,
+} from "../records.js";
+import { registries, sandboxImages } from "../schema.js";
+
+/** The partial unique index behind "one default image per workspace". */
+export const SANDBOX_IMAGE_DEFAULT_UNIQUE = "sandbox_images_one_default_key";
+/** The composite foreign key (workspace_id, registry_id) → registries: no cross-workspace link. */
+export const SANDBOX_IMAGE_REGISTRY_FK = "sandbox_images_registry_fkey";
+
+/**
+ * First key of the transaction advisory lock taken while changing a workspace's default image
+ * (the second is a hash of the workspace id). Without it, two concurrent "make X the default"
+ * would each clear the old default, then one would fail on the unique index.
+ */
+const DEFAULT_IMAGE_LOCK_CLASS = 730_146_021;
+
+const recordColumns = {
+  id: sandboxImages.id,
+  workspaceId: sandboxImages.workspaceId,
+  name: sandboxImages.name,
+  image: sandboxImages.image,
+  tag: sandboxImages.tag,
+  registryId: sandboxImages.registryId,
+  registryName: registries.name,
+  description: sandboxImages.description,
+  enabled: sandboxImages.enabled,
+  isDefault: sandboxImages.isDefault,
+  memoryMb: sandboxImages.memoryMb,
+  ttlSeconds: sandboxImages.ttlSeconds,
+  readinessPort: sandboxImages.readinessPort,
+  createdAt: sandboxImages.createdAt,
+  updatedAt: sandboxImages.updatedAt,
+};
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+type Queryable = Db | Tx;
+
+/** Images joined to their live registry, so the name comes in the same query. */
+function selectRecords(db: Queryable) {
+  return db
+    .select(recordColumns)
+    .from(sandboxImages)
+    .leftJoin(
+      registries,
+      and(
+        eq(registries.workspaceId, sandboxImages.workspaceId),
+        eq(registries.id, sandboxImages.registryId),
+        isNull(registries.deletedAt),
+      ),
+    );
+}
+
+const byId = (workspaceId: string, id: string) =>
+  and(eq(sandboxImages.workspaceId, workspaceId), eq(sandboxImages.id, id));
+
+async function findRecord(db: Queryable, workspaceId: string, id: string) {
+  const [found] = await selectRecords(db).where(byId(workspaceId, id));
+  return found ?? null;
+}
+
+/** Serialises default changes in one workspace until the transaction ends. */
+async function lockDefault(tx: Tx, workspaceId: string) {
+  await tx.execute(
+    sql`select pg_advisory_xact_lock(${DEFAULT_IMAGE_LOCK_CLASS}::int4, hashtext(${workspaceId}))`,
+  );
+}
+
+/** Clears the workspace's default image, except `keepId`; call under `lockDefault`. */
+async function clearDefault(tx: Tx, workspaceId: string, keepId: string) {
+  await tx
+    .update(sandboxImages)
+    .set({ isDefault: false, version: sql`${sandboxImages.version} + 1` })
+    .where(
+      and(
+        eq(sandboxImages.workspaceId, workspaceId),
+        eq(sandboxImages.isDefault, true),
+        ne(sandboxImages.id, keepId),
+      ),
+    );
+}
+
+export type SandboxImageRepository = ReturnType<typeof createSandboxImageRepository>;
+
+export function createSandboxImageRepository(db: Db) {
+  return {
+    /**
+     * Inserts an image; with `isDefault` it replaces the workspace's default in the same
+     * transaction. A registry of another workspace (or none) throws the driver's foreign-key
+     * violation (`SANDBOX_IMAGE_REGISTRY_FK`).
+     */
+    insert(row: NewSandboxImage): Promise<SandboxImageRecord> {
+      return db.transaction(async (tx) => {
+        if (row.isDefault) {
+          await lockDefault(tx, row.workspaceId);
+          await clearDefault(tx, row.workspaceId, row.id);
+        }
+        await tx.insert(sandboxImages).values({
+          id: row.id,
+          workspaceId: row.workspaceId,
+          name: row.name,
+          image: row.image,
+          tag: row.tag,
+          registryId: row.registryId,
+          description: row.description,
+          enabled: row.enabled,
+          isDefault: row.isDefault,
+          memoryMb: row.memoryMb,
+          ttlSeconds: row.ttlSeconds,
+          readinessPort: row.readinessPort,
+          createdAt: row.createdAt,
+          updatedAt: row.updatedAt,
+        });
+        return (await findRecord(tx, row.workspaceId, row.id))!;
+      });
+    },
+
+    /** The image, or null when missing or in another workspace. */
+    findById(workspaceId: string, id: string): Promise<SandboxImageRecord | null> {
+      return findRecord(db, workspaceId, id);
+    },
+
+    /** Newest first; `beforeId` continues after the last id of the previous page. */
+    list(workspaceId: string, q: SandboxImageListQuery): Promise<SandboxImageRecord[]> {
+      const filters: (SQL | undefined)[] = [
+        eq(sandboxImages.workspaceId, workspaceId),
+        q.registryId !== undefined ? eq(sandboxImages.registryId, q.registryId) : undefined,
+        q.enabled !== undefined ? eq(sandboxImages.enabled, q.enabled) : undefined,
+        q.beforeId !== undefined ? lt(sandboxImages.id, q.beforeId) : undefined,
+      ];
+      return selectRecords(db)
+        .where(and(...filters))
+        .orderBy(desc(sandboxImages.id))
+        .limit(q.limit);
+    },
+
+    /**
+     * Changes the given fields and bumps `version`; null (and nothing changed) when missing or
+     * foreign. `isDefault: true` replaces the workspace's default in the same transaction.
+     */
+    update(workspaceId: string, id: string, patch: SandboxImagePatch): Promise<SandboxImageRecord | null> {
+      return db.transaction(async (tx) => {
+        if (patch.isDefault === true) {
+          // The workspace lock first, then the row (one order everywhere: no deadlock). The row
+          // is checked before clearing so that the old default stays when this one is missing.
+          await lockDefault(tx, workspaceId);
+          const [target] = await tx
+            .select({ id: sandboxImages.id })
+            .from(sandboxImages)
+            .where(byId(workspaceId, id))
+            .for("update");
+          if (!target) return null;
+          await clearDefault(tx, workspaceId, id);
+        }
+        const updated = await tx
+          .update(sandboxImages)
+          .set({
+            // Listed one by one so that nothing but these columns can ever be written.
+            name: patch.name,
+            image: patch.image,
+            tag: patch.tag,
+            registryId: patch.registryId,
+            description: patch.description,
+            enabled: patch.enabled,
+            isDefault: patch.isDefault,
+            memoryMb: patch.memoryMb,
+            ttlSeconds: patch.ttlSeconds,
+            readinessPort: patch.readinessPort,
+            updatedAt: patch.updatedAt,
+            version: sql`${sandboxImages.version} + 1`,
+          })
+          .where(byId(workspaceId, id))
+          .returning({ id: sandboxImages.id });
+        return updated.length > 0 ? findRecord(tx, workspaceId, id) : null;
+      });
+    },
+
+    /** Deletes the image; false when missing or foreign. */
+    async delete(workspaceId: string, id: string): Promise<boolean> {
+      const deleted = await db
+        .delete(sandboxImages)
+        .where(byId(workspaceId, id))
+        .returning({ id: sandboxImages.id });
+      return deleted.length > 0;
+    },
+  };
+}

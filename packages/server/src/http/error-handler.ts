@@ -1,0 +1,142 @@
+import { DecryptionError } from "@modbox/crypto";
+import type { ErrorRequestHandler } from "express";
+import { classifyDatabaseError } from "../db/errors.js";
+import { DomainError } from "../errors.js";
+import type { ProblemInput } from "./problem.js";
+import { sendProblem } from "./problem.js";
+
+/**
+ * Turns any error into a problem+json answer and hands pino-http a *safe* view of it to log.
+ *
+ * Two errors must never be logged or returned as they are: `express.json()` parse errors carry
+ * the raw body (and quote it in their message), and `DrizzleQueryError.message` lists every
+ * bound parameter, ciphertext included. Both are reduced to fixed texts and codes here.
+ */
+export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
+  if (res.headersSent) return next(err);
+  const { problem, log } = toProblem(err);
+  // pino-http logs `res.err`; give it only what is safe to keep.
+  (res as { err?: unknown }).err = log;
+  sendProblem(req, res, problem);
+};
+
+interface Translation {
+  problem: ProblemInput;
+  log?: SafeLoggedError;
+}
+
+class SafeLoggedError extends Error {
+  constructor(name: string, message: string, stack?: string, readonly sqlstate?: string) {
+    super(message);
+    this.name = name;
+    this.stack = stack ?? `${name}: ${message}`;
+  }
+}
+
+function toProblem(err: unknown): Translation {
+  if (err instanceof DomainError) {
+    const problem: ProblemInput = { code: err.code, detail: err.detail };
+    if (err.fieldErrors) problem.errors = err.fieldErrors;
+    return { problem };
+  }
+  const bodyParserProblem = fromBodyParser(err);
+  if (bodyParserProblem) return { problem: bodyParserProblem };
+  const validatorProblem = fromOpenApiValidator(err);
+  if (validatorProblem) return validatorProblem;
+  if (err instanceof DecryptionError) {
+    return {
+      problem: { code: "credential_undecryptable", detail: "The stored credential cannot be decrypted with the configured keys." },
+      log: new SafeLoggedError("DecryptionError", `reason=${err.reason}`),
+    };
+  }
+  const db = classifyDatabaseError(err);
+  if (db.kind === "unavailable") {
+    return {
+      problem: { code: "service_unavailable", detail: "The database is unavailable; retry shortly.", retryAfter: 2 },
+      log: new SafeLoggedError("DatabaseUnavailable", "database unavailable"),
+    };
+  }
+  if (db.kind !== "other" || db.sqlstate) {
+    // A driver error: its message may list bound parameters. Keep the SQLSTATE only.
+    return {
+      problem: internalError(),
+      log: new SafeLoggedError("DatabaseError", `database error kind=${db.kind}`, undefined, "sqlstate" in db ? db.sqlstate : undefined),
+    };
+  }
+  if (isDrizzleQueryError(err)) {
+    return { problem: internalError(), log: new SafeLoggedError("DatabaseError", "query failed") };
+  }
+  const e = err instanceof Error ? err : new Error("non-error thrown");
+  return { problem: internalError(), log: new SafeLoggedError(e.name, e.message, e.stack) };
+}
+
+function internalError(): ProblemInput {
+  return { code: "internal_error", detail: "An unexpected error occurred; the server log has the details under this request id." };
+}
+
+function isDrizzleQueryError(err: unknown): boolean {
+  return err instanceof Error && (err.name === "DrizzleQueryError" || ("query" in err && "params" in err));
+}
+
+/** express.json() / raw-body errors, recognised by their `type`; the body is never read from them. */
+function fromBodyParser(err: unknown): ProblemInput | undefined {
+  const type = (err as { type?: unknown } | null)?.type;
+  switch (type) {
+    case "entity.parse.failed":
+      return { code: "malformed_request", detail: "The request body is not valid JSON." };
+    case "entity.too.large":
+      return { code: "payload_too_large", detail: "The request body is larger than this server accepts." };
+    case "encoding.unsupported":
+    case "charset.unsupported":
+      return { code: "unsupported_media_type", detail: "The request body must be UTF-8 encoded JSON." };
+    case "request.aborted":
+    case "request.size.invalid":
+    case "stream.encoding.set":
+      return { code: "malformed_request", detail: "The request body could not be read." };
+    default:
+      return undefined;
+  }
+}
+
+interface ValidatorError {
+  status: number;
+  errors?: Array<{ path?: string; message?: string }>;
+}
+
+/** express-openapi-validator errors: they carry `status` and `errors[]` with paths and rules. */
+function fromOpenApiValidator(err: unknown): Translation | undefined {
+  const candidate = err as Partial<ValidatorError> | null;
+  if (!(err instanceof Error) || typeof candidate?.status !== "number" || !Array.isArray(candidate.errors)) {
+    return undefined;
+  }
+  const { status, errors = [] } = err as unknown as ValidatorError;
+  const fieldErrors = errors.map((e) => ({ path: normalisePath(e.path), message: e.message ?? "is invalid" }));
+  switch (status) {
+    case 400:
+      return {
+        problem: { code: "validation_failed", detail: "The request does not match the API contract.", errors: fieldErrors },
+      };
+    case 404:
+      return { problem: { code: "not_found", detail: "No such route." } };
+    case 405:
+      return { problem: { code: "method_not_allowed", detail: "This method is not allowed on this route." } };
+    case 413:
+      return { problem: { code: "payload_too_large", detail: "The request body is larger than this server accepts." } };
+    case 415:
+      return { problem: { code: "unsupported_media_type", detail: "The request body must be application/json." } };
+    case 500:
+      // Response validation: our answer broke the contract. Never send it; log the rule that failed.
+      return {
+        problem: internalError(),
+        log: new SafeLoggedError("ResponseValidationError", fieldErrors.map((e) => `${e.path} ${e.message}`).join("; ")),
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** The validator says `.body.name` or `/body/name`; answer JSON-pointer style `/body/name`. */
+function normalisePath(path: string | undefined): string {
+  if (!path) return "/";
+  return path.startsWith("/") ? path : `/${path.replace(/^\./, "").replace(/\./g, "/")}`;
+}

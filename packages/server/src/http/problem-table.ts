@@ -1,0 +1,23 @@
+import type { ProblemCode } from "../errors.js";
+
+/** The one table from a stable problem code to its HTTP status and title. */
+export const problemTable: Record<ProblemCode, { status: number; title: string }> = {
+  malformed_request: { status: 400, title: "Malformed request" },
+  unauthorized: { status: 401, title: "Unauthorized" },
+  workspace_forbidden: { status: 403, title: "Forbidden" },
+  insufficient_scope: { status: 403, title: "Forbidden" },
+  not_found: { status: 404, title: "Not found" },
+  method_not_allowed: { status: 405, title: "Method not allowed" },
+  registry_name_taken: { status: 409, title: "Conflict" },
+  payload_too_large: { status: 413, title: "Payload too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  validation_failed: { status: 422, title: "Validation failed" },
+  registry_not_found: { status: 422, title: "Validation failed" },
+  invalid_cursor: { status: 422, title: "Validation failed" },
+  rate_limited: { status: 429, title: "Too many requests" },
+  internal_error: { status: 500, title: "Internal server error" },
+  credential_undecryptable: { status: 500, title: "Internal server error" },
+  service_unavailable: { status: 503, title: "Service unavailable" },
+};
+
+export const PROBLEM_TYPE_BASE = "https://modbox.dev/problems/";

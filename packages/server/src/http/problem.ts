@@ -1,0 +1,33 @@
+import type { Request, Response } from "express";
+import type { ProblemCode } from "../errors.js";
+import { PROBLEM_TYPE_BASE, problemTable } from "./problem-table.js";
+
+export interface ProblemInput {
+  code: ProblemCode;
+  detail: string;
+  errors?: ReadonlyArray<{ path: string; message: string }>;
+  /** Seconds, for 429 and 503. */
+  retryAfter?: number;
+}
+
+/** Writes an RFC 9457 problem+json response. The one place error bodies are shaped. */
+export function sendProblem(req: Request, res: Response, problem: ProblemInput): void {
+  const { status, title } = problemTable[problem.code];
+  if (problem.retryAfter !== undefined) res.setHeader("Retry-After", String(problem.retryAfter));
+  if (status === 401) res.setHeader("WWW-Authenticate", 'Bearer realm="modbox"');
+  res
+    .status(status)
+    .type("application/problem+json")
+    .send(
+      JSON.stringify({
+        type: PROBLEM_TYPE_BASE + problem.code,
+        title,
+        status,
+        detail: problem.detail,
+        instance: req.originalUrl.split("?")[0],
+        code: problem.code,
+        request_id: String(req.id ?? ""),
+        ...(problem.errors && problem.errors.length > 0 ? { errors: problem.errors } : {}),
+      }),
+    );
+}

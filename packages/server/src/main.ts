@@ -1,0 +1,48 @@
+/**
+ * The process entry point: the only file that reads the environment and handles signals.
+ */
+import { KeyringConfigError } from "@modbox/crypto";
+import { ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./logging.js";
+import { startServer } from "./server.js";
+import { DataDirLockedError } from "./startup/data-dir-lock.js";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message);
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  let server;
+  try {
+    server = await startServer(config, logger);
+  } catch (err) {
+    if (err instanceof KeyringConfigError) return fail(`Invalid encryption keys: ${err.message}`);
+    if (err instanceof DataDirLockedError) return fail(err.message);
+    logger.fatal({ err: { name: (err as Error).name, message: (err as Error).message } }, "start-up failed");
+    process.exit(1);
+  }
+
+  const stop = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    server
+      .close()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      });
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
+
+function fail(message: string): never {
+  process.stderr.write(`modbox: ${message}\n`);
+  process.exit(1);
+}
+
+await main();

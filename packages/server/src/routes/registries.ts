@@ -1,0 +1,44 @@
+import type { components, Writable } from "@modbox/sdk/openapi";
+import { Router } from "express";
+import { toListDto, toRegistryDto } from "../dto.js";
+import { workspaceOf } from "../http/request-context.js";
+import type { RegistryService } from "../services/registries.js";
+import { listQuery, optionalBoolean, optionalString, pathId } from "./query.js";
+
+type CreateBody = Writable<components["schemas"]["RegistryCreate"]>;
+type UpdateBody = Writable<components["schemas"]["RegistryUpdate"]>;
+
+/** Thin: request → service → DTO. Bodies and params were validated against openapi.yaml. */
+export function registryRoutes(registries: RegistryService): Router {
+  const router = Router();
+
+  router.post("/registries", async (req, res) => {
+    const registry = await registries.create(workspaceOf(req), req.body as CreateBody);
+    res.status(201).location(`/registries/${registry.id}`).json(toRegistryDto(registry));
+  });
+
+  router.get("/registries", async (req, res) => {
+    const page = await registries.list(workspaceOf(req), {
+      ...listQuery(req),
+      enabled: optionalBoolean(req, "enabled"),
+      server: optionalString(req, "server"),
+    });
+    res.json(toListDto(page, toRegistryDto));
+  });
+
+  router.get("/registries/:registry_id", async (req, res) => {
+    res.json(toRegistryDto(await registries.get(workspaceOf(req), pathId(req, "registry_id"))));
+  });
+
+  router.put("/registries/:registry_id", async (req, res) => {
+    const registry = await registries.update(workspaceOf(req), pathId(req, "registry_id"), req.body as UpdateBody);
+    res.json(toRegistryDto(registry));
+  });
+
+  router.delete("/registries/:registry_id", async (req, res) => {
+    await registries.delete(workspaceOf(req), pathId(req, "registry_id"));
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,103 @@
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { createCipher } from "@modbox/crypto";
+import type { Logger } from "pino";
+import { createApp } from "./app.js";
+import { composeApp } from "./compose.js";
+import type { Config } from "./config.js";
+import { openDatabase, type DatabaseHandle } from "./db/client.js";
+import { migrateDatabase } from "./db/migrate.js";
+import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
+import { createApiTokenService } from "./services/api-tokens.js";
+import { uuidv7 } from "./services/ids.js";
+import { lockDataDir } from "./startup/data-dir-lock.js";
+import { resolveKeyring } from "./startup/encryption-keys.js";
+import { ensureFirstToken } from "./startup/first-token.js";
+
+export interface RunningServer {
+  url: string;
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the whole server from a parsed config: keys (self-tested), database (migrated under an
+ * advisory lock), the app, and the listening socket. main.ts adds the process concerns (env,
+ * signals); tests call this directly.
+ */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const releaseLock = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, "modbox server") : null;
+  let database: DatabaseHandle | undefined;
+  try {
+    const keyring = await resolveKeyring(config, logger);
+    const cipher = createCipher(keyring, {
+      onNonceBudgetWarning: (keyId, count) =>
+        logger.warn({ keyId, count }, "encryption key is nearing its nonce budget: rotate to a new active key"),
+    });
+    cipher.selfTest();
+
+    database = await openDatabase(
+      config.database.kind === "postgres"
+        ? {
+            kind: "postgres",
+            url: config.database.url,
+            maxConnections: config.database.poolSize,
+            connectTimeoutSeconds: config.database.connectTimeoutSeconds,
+          }
+        : { kind: "pglite", dataDir: config.database.dataDir },
+    );
+    await migrateDatabase(database);
+
+    const tokenService = createApiTokenService({
+      tokens: createApiTokenRepository(database.db),
+      newId: () => uuidv7(),
+      now: () => new Date(),
+    });
+    await ensureFirstToken(config, tokenService);
+
+    let shuttingDown = false;
+    const app = createApp(
+      composeApp({
+        database,
+        cipher,
+        logger,
+        ...(config.bootstrapToken !== undefined && { bootstrapToken: config.bootstrapToken }),
+        validateResponses: config.validateResponses,
+        bodyLimitBytes: config.bodyLimitBytes,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        isShuttingDown: () => shuttingDown,
+      }),
+    );
+    const server = app.listen(config.port, config.host);
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    const url = `http://${host}:${port}`;
+    logger.info(
+      { url, database: database.kind, keyIds: keyring.keyIds, activeKeyId: keyring.activeKeyId },
+      "modbox registries server listening",
+    );
+
+    const db = database;
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      close: () =>
+        (closing ??= (async () => {
+          shuttingDown = true;
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+          await closed;
+          clearTimeout(timer);
+          await db.close();
+          await releaseLock?.();
+          logger.info("server stopped");
+        })()),
+    };
+  } catch (err) {
+    await database?.close().catch(() => {});
+    await releaseLock?.();
+    throw err;
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * A throwaway PostgreSQL 15 server for tests: a fresh cluster in a temp dir, listening on a free
+ * port on 127.0.0.1 only (its Unix socket lives in the temp dir too), stopped and deleted by
+ * `stop()`. Recipe: shared/engineering/real-components.md.
+ *
+ * `initdb` refuses to run as root, so as root the cluster is owned and run by the `postgres`
+ * user (child processes get its uid/gid); as any other user it runs as that user.
+ */
+import { execFileSync, spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Where Debian's postgresql-15 puts its binaries; override with POSTGRES_BIN_DIR. */
+export const postgresBinDir = process.env.POSTGRES_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
+
+export interface PostgresServer {
+  /** Superuser URL (`postgres` user, trust auth) of the `postgres` database. */
+  url: string;
+  /** Stops the server (`pg_ctl stop -m fast`) and deletes its temp dir. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** True when initdb, pg_ctl and postgres of PostgreSQL 15 are installed. */
+export function postgresBinariesAvailable(binDir = postgresBinDir): boolean {
+  return ["initdb", "pg_ctl", "postgres"].every((bin) => existsSync(join(binDir, bin)));
+}
+
+/** Asks the kernel for a free TCP port on 127.0.0.1 (bind to port 0, read it, release it). */
+export function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error("could not get a free port"))));
+    });
+  });
+}
+
+export async function startPostgresServer(options: { binDir?: string } = {}): Promise<PostgresServer> {
+  const binDir = options.binDir ?? postgresBinDir;
+  if (!postgresBinariesAvailable(binDir)) {
+    throw new Error(`PostgreSQL 15 binaries not found in ${binDir} (Debian: apt-get install postgresql-15)`);
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), "modbox-pg-"));
+  const dataDir = join(dir, "data");
+  const logFile = join(dir, "postgres.log");
+  // Run as `postgres` when we are root; cwd is the temp dir because the `postgres` user may not
+  // be allowed into ours (a clone under /root), and initdb/postgres fail on an unreadable cwd.
+  const runAs = process.getuid?.() === 0 ? postgresUser() : undefined;
+  if (runAs) chownSync(dir, runAs.uid, runAs.gid);
+  const spawnOptions: SpawnSyncOptions = { cwd: dir, encoding: "utf8", timeout: 120_000, ...runAs };
+  const run = (bin: string, args: string[]) => {
+    const result = spawnSync(join(binDir, bin), args, spawnOptions);
+    if (result.status !== 0) {
+      const output = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim();
+      throw new Error(`${bin} ${args.join(" ")} failed (${result.error?.message ?? `exit ${result.status}`})\n${output}`);
+    }
+  };
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+
+  try {
+    run("initdb", ["-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"]);
+  } catch (err) {
+    removeDir();
+    throw err;
+  }
+
+  // The port is free when we ask, but another process may grab it before postgres binds it:
+  // retry a few times with a new port.
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    port = await findFreePort();
+    const serverOptions = [
+      `-p ${port}`,
+      "-c listen_addresses=127.0.0.1",
+      `-c unix_socket_directories='${dir}'`,
+      "-c max_connections=200",
+      // A throwaway cluster: durability buys nothing and costs time on a 2-core CI machine.
+      "-c fsync=off",
+      "-c synchronous_commit=off",
+      "-c full_page_writes=off",
+    ].join(" ");
+    try {
+      run("pg_ctl", ["-D", dataDir, "-l", logFile, "-o", serverOptions, "-w", "-t", "60", "start"]);
+      break;
+    } catch (err) {
+      const log = readLog(logFile);
+      if (attempt < 3 && /could not bind|address already in use/i.test(log)) continue;
+      stopProcess(binDir, dataDir, "immediate", spawnOptions);
+      removeDir();
+      throw new Error(`${(err as Error).message}\n--- postgres.log ---\n${log}`);
+    }
+  }
+
+  // Last resort if the test runner exits without calling stop() (vitest turns SIGINT/SIGTERM
+  // into process.exit(), so this covers Ctrl-C too).
+  const onExit = () => {
+    stopProcess(binDir, dataDir, "immediate", spawnOptions);
+    removeDir();
+  };
+  process.once("exit", onExit);
+
+  let stopped = false;
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      process.off("exit", onExit);
+      stopProcess(binDir, dataDir, "fast", spawnOptions);
+      removeDir();
+    },
+  };
+}
+
+/** uid/gid of the `postgres` system user (created by Debian's postgresql-common). */
+function postgresUser(): { uid: number; gid: number } {
+  try {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    return { uid, gid };
+  } catch {
+    throw new Error("running as root but there is no `postgres` user to run initdb as (apt-get install postgresql-15)");
+  }
+}
+
+/**
+ * Stops the server of *our* data dir: `pg_ctl stop`, and if that fails, SIGQUIT (immediate
+ * shutdown) to the postmaster pid recorded in that data dir's postmaster.pid. Never throws.
+ */
+function stopProcess(binDir: string, dataDir: string, mode: "fast" | "immediate", options: SpawnSyncOptions) {
+  const pidFile = join(dataDir, "postmaster.pid");
+  if (!existsSync(pidFile)) return;
+  const result = spawnSync(join(binDir, "pg_ctl"), ["-D", dataDir, "-m", mode, "-w", "-t", "60", "stop"], options);
+  if (result.status === 0 || !existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
+  if (Number.isInteger(pid) && pid > 0) {
+    try {
+      process.kill(pid, "SIGQUIT");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function readLog(logFile: string): string {
+  try {
+    return readFileSync(logFile, "utf8").slice(-4000);
+  } catch {
+    return "(no log)";
+  }
+}

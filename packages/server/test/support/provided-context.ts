@@ -1,0 +1,19 @@
+/**
+ * What the root global setup (test/global-setup.ts) provides to every test through vitest's
+ * `provide`/`inject`. Kept here so that both packages/server's tsconfig (which includes `test/`)
+ * and the root tsconfig (through global-setup's import) see the same typing.
+ */
+import type {} from "vitest";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /**
+     * Superuser URL of a PostgreSQL 15 server for this test run: a throwaway server started by
+     * the global setup, or DATABASE_URL when set. `null` only outside CI when PostgreSQL 15 is not
+     * installed: suites that need it skip (`describe.skipIf(!inject("postgresUrl"))`).
+     * Never create tables in it directly: make a database per test file with
+     * `createPostgresTestDatabase(url)` from ./test-databases.ts.
+     */
+    postgresUrl: string | null;
+  }
+}
