@@ -26,7 +26,8 @@ export function sendProblem(req: Request, res: Response, problem: ProblemInput):
         detail: problem.detail,
         instance: req.originalUrl.split("?")[0],
         code: problem.code,
-        request_id: String(req.id ?? ""),
+        // Set by requestIdFor() before any handler runs (see logging.ts).
+        request_id: String(res.getHeader("X-Request-Id") ?? ""),
         ...(problem.errors && problem.errors.length > 0 ? { errors: problem.errors } : {}),
       }),
     );

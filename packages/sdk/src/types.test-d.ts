@@ -1,0 +1,125 @@
+// Type tests: checked by `vitest` (typecheck mode) and by `tsc -p packages/sdk`; never run.
+import { describe, expectTypeOf, test } from "vitest";
+import {
+  createClient,
+  type Page,
+  type PagePromise,
+  type Registry,
+  type RegistryCreate,
+  type RegistryUpdate,
+  type SandboxImage,
+  type SandboxImageCreate,
+  type UnprocessableEntityError,
+  type components,
+} from "./index.js";
+
+const client = createClient({ baseUrl: "http://api.test", token: "mbx_x", workspaceId: "ws" });
+declare const registry: Registry;
+
+describe("the write-only password", () => {
+  test("cannot be read from a registry", () => {
+    expectTypeOf<Registry>().not.toHaveProperty("password");
+    // @ts-expect-error `password` is write-only: it does not exist on a response
+    void registry.password;
+  });
+
+  test("is not in what the resources return", () => {
+    expectTypeOf(client.registries.get).returns.resolves.toEqualTypeOf<Registry>();
+    expectTypeOf(client.registries.create).returns.resolves.not.toHaveProperty("password");
+    expectTypeOf(client.registries.update).returns.resolves.not.toHaveProperty("password");
+  });
+
+  test("is a plain string in request bodies (the $Write marker is gone)", () => {
+    expectTypeOf<RegistryCreate["password"]>().toEqualTypeOf<string>();
+    expectTypeOf<RegistryUpdate["password"]>().toEqualTypeOf<string | undefined>();
+  });
+
+  test("is not readable through client.raw either", async () => {
+    const { data } = await client.raw.GET("/registries/{registry_id}", {
+      params: { path: { registry_id: "id" } },
+    });
+    expectTypeOf(data).toEqualTypeOf<Registry | undefined>();
+    // @ts-expect-error `password` is write-only
+    void data?.password;
+  });
+});
+
+describe("request bodies", () => {
+  test("create requires password and the other required fields", () => {
+    // @ts-expect-error `password` is required
+    void client.registries.create({ name: "r", server: "ghcr.io", username: "u" });
+    // @ts-expect-error `image` is required
+    void client.sandboxImages.create({ name: "app" });
+    void client.registries.create({ name: "r", server: "ghcr.io", username: "u", password: "p" });
+  });
+
+  test("update accepts a partial body", () => {
+    void client.registries.update("id", { password: "rotated" });
+    void client.registries.update("id", { enabled: false });
+    void client.registries.update("id", { email: null });
+    void client.sandboxImages.update("id", { registry_id: null });
+  });
+
+  test("unknown fields are rejected", () => {
+    const base = { name: "r", server: "ghcr.io", username: "u", password: "p" };
+    // @ts-expect-error `region` is not a registry field
+    void client.registries.create({ ...base, region: "eu" });
+    // @ts-expect-error `passwrd` is a typo
+    void client.registries.update("id", { passwrd: "p" });
+    // @ts-expect-error `memory` is not a sandbox image field (it is `memory_mb`)
+    void client.sandboxImages.update("id", { memory: 512 });
+  });
+
+  test("field types follow the contract", () => {
+    // @ts-expect-error `enabled` is a boolean
+    void client.registries.update("id", { enabled: "no" });
+    expectTypeOf<SandboxImageCreate["memory_mb"]>().toEqualTypeOf<number | undefined>();
+  });
+});
+
+describe("lists", () => {
+  test("await gives a page, iteration gives items", async () => {
+    const list = client.registries.list({ enabled: true, server: "ghcr.io", limit: 10 });
+    expectTypeOf(list).toEqualTypeOf<PagePromise<Registry>>();
+    const page = await list;
+    expectTypeOf(page).toEqualTypeOf<Page<Registry>>();
+    expectTypeOf(page.data).toEqualTypeOf<Registry[]>();
+    expectTypeOf(page.nextCursor).toEqualTypeOf<string | null>();
+    for await (const image of client.sandboxImages.list()) {
+      expectTypeOf(image).toEqualTypeOf<SandboxImage>();
+    }
+  });
+
+  test("unknown filters are rejected", () => {
+    // @ts-expect-error `name` is not a registry filter
+    void client.registries.list({ name: "x" });
+    // @ts-expect-error `enabled` is a boolean
+    void client.sandboxImages.list({ enabled: "true" });
+  });
+});
+
+describe("client.raw", () => {
+  test("unknown paths and methods are type errors", () => {
+    // @ts-expect-error no such path
+    void client.raw.GET("/nope");
+    // @ts-expect-error the contract has no PATCH
+    void client.raw.PATCH("/registries/{registry_id}", { params: { path: { registry_id: "x" } } });
+  });
+
+  test("X-Workspace-Id is optional (the client sends it) but still typed", () => {
+    void client.raw.GET("/registries", { params: { query: { enabled: true } } });
+    void client.raw.GET("/registries", { params: { header: { "X-Workspace-Id": "other" } } });
+    // @ts-expect-error path params stay required
+    void client.raw.GET("/registries/{registry_id}", {});
+  });
+});
+
+test("422 errors carry typed field errors", () => {
+  expectTypeOf<UnprocessableEntityError["errors"]>().toEqualTypeOf<
+    { path: string; message: string }[]
+  >();
+});
+
+test("generated types are exported", () => {
+  expectTypeOf<components["schemas"]["Registry"]["id"]>().toEqualTypeOf<string>();
+});

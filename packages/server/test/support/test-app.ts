@@ -1,0 +1,154 @@
+/**
+ * The real app over real HTTP on 127.0.0.1, on PGlite or on a fresh PostgreSQL 15 database,
+ * with response validation on so any drift from openapi.yaml fails loudly. Logs are captured
+ * line by line so tests can scan them (the canary leak scan does).
+ */
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { readdirSync, readFileSync } from "node:fs";
+import { rename, writeFile, readFile } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { createCipher, formatKeyringSpec, generateKey, parseKeyringSpec } from "@modbox/crypto";
+import { createClient, type ModboxClient } from "@modbox/sdk";
+import { inject } from "vitest";
+import { createApp } from "../../src/app.js";
+import { generateApiToken } from "../../src/auth/api-token.js";
+import { composeApp } from "../../src/compose.js";
+import { openDatabase, type DatabaseHandle } from "../../src/db/client.js";
+import { MIGRATIONS_FOLDER, migrateDatabase } from "../../src/db/migrate.js";
+import type { TokenScope } from "../../src/db/records.js";
+import { createApiTokenRepository } from "../../src/db/repositories/api-tokens.js";
+import { createLogger } from "../../src/logging.js";
+import { createApiTokenService } from "../../src/services/api-tokens.js";
+import { uuidv7 } from "../../src/services/ids.js";
+import { createPostgresTestDatabase } from "./test-databases.js";
+import "./provided-context.js";
+
+export type Backend = "pglite" | "postgres";
+
+/** PGlite always; PostgreSQL whenever the global setup provided one (always in CI). */
+export function availableBackends(): Backend[] {
+  return inject("postgresUrl") ? ["pglite", "postgres"] : ["pglite"];
+}
+
+export interface TestApp {
+  backend: Backend;
+  url: string;
+  database: DatabaseHandle;
+  /** A bootstrap token: every workspace, workspace scope. */
+  token: string;
+  /** Every log line the app wrote, as raw text. */
+  logs: string[];
+  /** An SDK client on this app for one workspace (no retries, so tests see every answer). */
+  client(workspaceId: string, token?: string): ModboxClient;
+  /** Creates a real API token through the token service. */
+  createToken(options: { workspaceIds: string[] | null; scope?: TokenScope }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  rateLimitPerMinute?: number;
+  bodyLimitBytes?: number;
+}
+
+export async function startTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
+  const { database, dispose } = await openTestDatabase(backend);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger("debug", sink);
+  const cipher = createCipher(parseKeyringSpec(formatKeyringSpec([generateKey()])));
+  const token = generateApiToken();
+  const app = createApp(
+    composeApp({
+      database,
+      cipher,
+      logger,
+      bootstrapToken: token,
+      validateResponses: true,
+      bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
+      rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
+    }),
+  );
+  const server: Server = app.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const tokens = createApiTokenService({
+    tokens: createApiTokenRepository(database.db),
+    newId: () => uuidv7(),
+    now: () => new Date(),
+  });
+
+  return {
+    backend,
+    url,
+    database,
+    token,
+    logs,
+    client: (workspaceId, clientToken = token) =>
+      createClient({ baseUrl: url, token: clientToken, workspaceId, maxRetries: 0 }),
+    createToken: async ({ workspaceIds, scope = "workspace" }) =>
+      (await tokens.create({ name: "test", scope, workspaceIds })).token,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await database.close();
+      await dispose();
+    },
+  };
+}
+
+async function openTestDatabase(backend: Backend): Promise<{ database: DatabaseHandle; dispose: () => Promise<void> }> {
+  if (backend === "postgres") {
+    const adminUrl = inject("postgresUrl");
+    if (!adminUrl) throw new Error("PostgreSQL backend requested but the global setup provided none");
+    const created = await createPostgresTestDatabase(adminUrl);
+    const database = await openDatabase({ kind: "postgres", url: created.url, maxConnections: 5 });
+    await migrateDatabase(database);
+    return { database, dispose: () => created.drop() };
+  }
+  const database = await openDatabase({ kind: "pglite", loadDataDir: await migratedPgliteDump() });
+  return { database, dispose: async () => {} };
+}
+
+/**
+ * A fresh PGlite takes ~4 s to create and migrate; loading a dump of a migrated one takes well
+ * under a second. The dump is shared by every test file through a temp file named after the
+ * migrations it contains, written atomically so parallel workers never read half of one.
+ */
+async function migratedPgliteDump(): Promise<Blob> {
+  const file = join(tmpdir(), `modbox-pglite-${migrationsFingerprint()}.tar.gz`);
+  try {
+    return new Blob([new Uint8Array(await readFile(file))]);
+  } catch {
+    const fresh = await openDatabase({ kind: "pglite" });
+    await migrateDatabase(fresh);
+    const dump = await fresh.dumpDataDir!();
+    await fresh.close();
+    const partial = `${file}.${process.pid}.${Date.now()}`;
+    await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
+    await rename(partial, file);
+    return dump;
+  }
+}
+
+function migrationsFingerprint(): string {
+  const hash = createHash("sha256");
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else hash.update(entry.name).update(readFileSync(path));
+    }
+  };
+  walk(MIGRATIONS_FOLDER);
+  return hash.digest("hex").slice(0, 16);
+}
