@@ -99,15 +99,16 @@ export class PagePromise<Item> implements PromiseLike<Page<Item>>, AsyncIterable
     this.#fetchPage = fetchPage;
   }
 
+  // `reason: any`, as in lib.es5's Promise, so handlers written for a Promise fit unchanged.
   then<Fulfilled = Page<Item>, Rejected = never>(
     onFulfilled?: ((page: Page<Item>) => Fulfilled | PromiseLike<Fulfilled>) | null,
-    onRejected?: ((reason: unknown) => Rejected | PromiseLike<Rejected>) | null,
+    onRejected?: ((reason: any) => Rejected | PromiseLike<Rejected>) | null,
   ): Promise<Fulfilled | Rejected> {
     return this.#first().then(onFulfilled, onRejected);
   }
 
   catch<Rejected = never>(
-    onRejected?: ((reason: unknown) => Rejected | PromiseLike<Rejected>) | null,
+    onRejected?: ((reason: any) => Rejected | PromiseLike<Rejected>) | null,
   ): Promise<Page<Item> | Rejected> {
     return this.#first().catch(onRejected);
   }

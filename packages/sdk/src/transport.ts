@@ -55,7 +55,9 @@ export function createTransport(options: TransportOptions): Fetch {
       }
       if (!mayRetry || !isRetryableStatus(response.status)) return response;
       const delay = retryDelay(attempt, response.headers.get("retry-after"), random);
-      await response.body?.cancel().catch(() => undefined); // free the connection for reuse
+      // Free the connection for reuse. Not awaited: cancelling a tee'd body (a cloned Response)
+      // only settles once every branch is cancelled, which must not stall the retry.
+      response.body?.cancel().catch(() => undefined);
       await sleep(delay, request.signal);
     }
   };

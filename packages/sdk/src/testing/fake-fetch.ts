@@ -23,9 +23,9 @@ export function hangingFetch() {
   return vi.fn(
     (request: Request) =>
       new Promise<Response>((_resolve, reject) => {
-        request.signal.addEventListener("abort", () => reject(request.signal.reason), {
-          once: true,
-        });
+        const { signal } = request;
+        if (signal.aborted) return reject(signal.reason);
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
       }),
   );
 }

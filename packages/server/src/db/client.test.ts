@@ -7,7 +7,7 @@ import { openDatabase } from "./client.js";
 import { classifyDatabaseError } from "./errors.js";
 import { migrateDatabase } from "./migrate.js";
 import { createRegistryRepository } from "./repositories/registries.js";
-import { requireDatabaseUrl, uuidv7 } from "./test-databases.js";
+import { postgresAdminUrl, requirePostgresAdminUrl, uuidv7 } from "./test-databases.js";
 
 const T0 = new Date("2025-01-02T03:04:05.678Z");
 
@@ -52,8 +52,8 @@ describe("openDatabase with PostgreSQL", () => {
     }
   });
 
-  it.skipIf(!process.env.DATABASE_URL)("pings a running server", async () => {
-    const handle = await openDatabase({ kind: "postgres", url: requireDatabaseUrl(), maxConnections: 2 });
+  it.skipIf(!postgresAdminUrl)("pings a running server", async () => {
+    const handle = await openDatabase({ kind: "postgres", url: requirePostgresAdminUrl(), maxConnections: 2 });
     try {
       await expect(handle.ping()).resolves.toBeUndefined();
       expect(handle.kind).toBe("postgres");

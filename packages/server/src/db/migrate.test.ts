@@ -2,9 +2,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { sql, type SQL } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { createPostgresTestDatabase } from "../../test/support/test-databases.js";
 import { openDatabase, type DatabaseHandle } from "./client.js";
 import { migrateDatabase, MIGRATIONS_FOLDER } from "./migrate.js";
-import { createFreshPostgresDatabase, requireDatabaseUrl } from "./test-databases.js";
+import { postgresAdminUrl, requirePostgresAdminUrl } from "./test-databases.js";
 
 /** Rows of a raw query: `execute` answers an array on postgres.js and `{ rows }` on PGlite. */
 async function query(handle: DatabaseHandle, q: SQL): Promise<unknown[]> {
@@ -42,17 +43,19 @@ describe("migrateDatabase on PGlite", () => {
   });
 });
 
-describe.skipIf(!process.env.DATABASE_URL)("migrateDatabase on PostgreSQL", () => {
+describe.skipIf(!postgresAdminUrl)("migrateDatabase on PostgreSQL", () => {
   // Each round is three "instances" (their own pools) starting at once on one empty database.
   const ROUNDS = 10;
   const INSTANCES = 3;
 
   it(`lets ${INSTANCES} instances migrate one fresh database at once, ${ROUNDS} times`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
-      const fresh = await createFreshPostgresDatabase(requireDatabaseUrl());
+      const fresh = await createPostgresTestDatabase(requirePostgresAdminUrl());
       const handles: DatabaseHandle[] = [];
       try {
-        for (let i = 0; i < INSTANCES; i++) handles.push(await openDatabase({ kind: "postgres", url: fresh.url }));
+        for (let i = 0; i < INSTANCES; i++) {
+          handles.push(await openDatabase({ kind: "postgres", url: fresh.url }));
+        }
 
         const results = await Promise.allSettled(handles.map((h) => migrateDatabase(h)));
 

@@ -1,17 +1,23 @@
 /**
  * Test support: fresh, migrated databases on every available backend. PGlite (in-memory)
- * always; PostgreSQL too when `DATABASE_URL` points at a server where we may create databases.
- * Not exported from `index.ts`: tests import it directly.
+ * always; PostgreSQL too when one is available: the root global setup's server
+ * (`inject("postgresUrl")`, see test/global-setup.ts) or, when running this package alone,
+ * `DATABASE_URL`. Imports vitest: tests only, never re-exported from `index.ts`.
  */
 import { randomBytes } from "node:crypto";
-import postgres from "postgres";
+import { inject } from "vitest";
+import { createPostgresTestDatabase } from "../../test/support/test-databases.js";
 import { openDatabase, type DatabaseHandle } from "./client.js";
 import { migrateDatabase } from "./migrate.js";
 
 export type Backend = "pglite" | "postgres";
 
+/** Superuser URL of the PostgreSQL server to create test databases on; undefined: none. */
+export const postgresAdminUrl: string | undefined =
+  inject("postgresUrl") ?? process.env.DATABASE_URL ?? undefined;
+
 /** The backends to run database tests on, for `describe.each`. */
-export const backends: Backend[] = process.env.DATABASE_URL ? ["pglite", "postgres"] : ["pglite"];
+export const backends: Backend[] = postgresAdminUrl ? ["pglite", "postgres"] : ["pglite"];
 
 export interface TestDatabase {
   handle: DatabaseHandle;
@@ -26,61 +32,24 @@ export async function createTestDatabase(backend: Backend): Promise<TestDatabase
     await migrateDatabase(handle);
     return { handle, dispose: () => handle.close() };
   }
-  const fresh = await createFreshPostgresDatabase(requireDatabaseUrl());
+  const fresh = await createPostgresTestDatabase(requirePostgresAdminUrl());
   const handle = await openDatabase({ kind: "postgres", url: fresh.url });
+  const dispose = async () => {
+    await handle.close();
+    await fresh.drop();
+  };
   try {
     await migrateDatabase(handle);
   } catch (err) {
-    await handle.close();
-    await fresh.drop();
+    await dispose();
     throw err;
   }
-  return {
-    handle,
-    dispose: async () => {
-      await handle.close();
-      await fresh.drop();
-    },
-  };
+  return { handle, dispose };
 }
 
-export interface FreshPostgresDatabase {
-  /** `adminUrl` with its database replaced by the new one. */
-  url: string;
-  /** Drops the database, disconnecting whoever is still connected. */
-  drop(): Promise<void>;
-}
-
-/** Creates an empty database with a random name through an admin connection. */
-export async function createFreshPostgresDatabase(adminUrl: string): Promise<FreshPostgresDatabase> {
-  const name = `modbox_test_${randomBytes(8).toString("hex")}`;
-  const admin = () => postgres(adminUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
-  const sql = admin();
-  try {
-    await sql`create database ${sql(name)}`;
-  } finally {
-    await sql.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const sql = admin();
-      try {
-        // WITH (FORCE) (PostgreSQL 13+): a leaked connection must not leave the database behind.
-        await sql`drop database if exists ${sql(name)} with (force)`;
-      } finally {
-        await sql.end();
-      }
-    },
-  };
-}
-
-export function requireDatabaseUrl(): string {
-  const url = process.env.DATABASE_URL;
-  if (!url) throw new Error("DATABASE_URL is not set");
-  return url;
+export function requirePostgresAdminUrl(): string {
+  if (!postgresAdminUrl) throw new Error("no PostgreSQL for tests: set DATABASE_URL");
+  return postgresAdminUrl;
 }
 
 let lastMillis = 0;

@@ -53,7 +53,10 @@ describe.each(backends)("API token repository on %s", (backend) => {
 
     const err = await tokens.insert({ ...newToken(), tokenHash: t.tokenHash }).catch((e: unknown) => e);
 
-    expect(classifyDatabaseError(err)).toEqual({ kind: "unique_violation", constraint: "api_tokens_token_hash_key" });
+    expect(classifyDatabaseError(err)).toEqual({
+      kind: "unique_violation",
+      constraint: "api_tokens_token_hash_key",
+    });
   });
 
   it("refuses an unknown scope", async () => {

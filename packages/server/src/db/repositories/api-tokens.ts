@@ -51,7 +51,10 @@ export function createApiTokenRepository(db: Db) {
 
     /** Every token, revoked ones included, newest first. */
     list(): Promise<ApiTokenRecord[]> {
-      return db.select(recordColumns).from(apiTokens).orderBy(desc(apiTokens.createdAt), desc(apiTokens.id));
+      return db
+        .select(recordColumns)
+        .from(apiTokens)
+        .orderBy(desc(apiTokens.createdAt), desc(apiTokens.id));
     },
 
     /** Revokes the token; false when missing or already revoked. */
@@ -69,7 +72,12 @@ export function createApiTokenRepository(db: Db) {
       await db
         .update(apiTokens)
         .set({ lastUsedAt: at })
-        .where(and(eq(apiTokens.id, id), or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, at))));
+        .where(
+          and(
+            eq(apiTokens.id, id),
+            or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, at)),
+          ),
+        );
     },
   };
 }

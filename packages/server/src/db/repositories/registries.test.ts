@@ -69,7 +69,9 @@ describe.each(backends)("registry repository on %s", (backend) => {
 
     expect(await repo.insert(row)).toStrictEqual(expected);
     expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
-    expect(await repo.findCredential(ws, row.id)).toStrictEqual({ passwordCiphertext: row.passwordCiphertext });
+    expect(await repo.findCredential(ws, row.id)).toStrictEqual({
+      passwordCiphertext: row.passwordCiphertext,
+    });
   });
 
   it("answers null for a missing id", async () => {
@@ -200,7 +202,10 @@ describe.each(backends)("registry repository on %s", (backend) => {
 
       const err = await repo.insert(newRegistry(ws, { name: "prod" })).catch((e: unknown) => e);
 
-      expect(classifyDatabaseError(err)).toEqual({ kind: "unique_violation", constraint: REGISTRY_NAME_UNIQUE });
+      expect(classifyDatabaseError(err)).toEqual({
+        kind: "unique_violation",
+        constraint: REGISTRY_NAME_UNIQUE,
+      });
     });
 
     it("refuses a rename onto a taken name", async () => {
@@ -208,9 +213,14 @@ describe.each(backends)("registry repository on %s", (backend) => {
       await repo.insert(newRegistry(ws, { name: "prod" }));
       const other = await repo.insert(newRegistry(ws, { name: "staging" }));
 
-      const err = await repo.update(ws, other.id, { name: "prod", updatedAt: T1 }).catch((e: unknown) => e);
+      const err = await repo
+        .update(ws, other.id, { name: "prod", updatedAt: T1 })
+        .catch((e: unknown) => e);
 
-      expect(classifyDatabaseError(err)).toEqual({ kind: "unique_violation", constraint: REGISTRY_NAME_UNIQUE });
+      expect(classifyDatabaseError(err)).toEqual({
+        kind: "unique_violation",
+        constraint: REGISTRY_NAME_UNIQUE,
+      });
     });
 
     it("allows the same name in another workspace", async () => {

@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, test } from "vitest";
+import { startTestApp, type TestApp } from "../support/test-app.js";
+import { send } from "./http.js";
+
+describe.each(["pglite", "postgres"] as const)("probe %s", (backend) => {
+  let app: TestApp;
+  beforeAll(async () => { app = await startTestApp(backend); });
+  afterAll(() => app?.close());
+  test("probe", async () => {
+    const w = "probe-ws";
+    const t = app.token;
+    const show = async (label: string, r: Parameters<typeof send>[1]) => {
+      const res = await send(app.url, { workspace: w, token: t, ...r });
+      console.log(backend, label, res.status, JSON.stringify(res.headers.filter(([n]) => !["date","x-request-id","keep-alive","connection"].includes(n))), res.text.slice(0, 400));
+      return res;
+    };
+    const base = { name: "n1", server: "ghcr.io", username: "u", password: "p" };
+    const created = await show("create", { method: "POST", path: "/registries", json: base });
+    const id = (created.json as any).id;
+    await show("nul name", { method: "POST", path: "/registries", json: { ...base, name: "a\u0000b" } });
+    await show("nul password", { method: "POST", path: "/registries", json: { ...base, name: "nulpw", password: "a\u0000b" } });
+    await show("nul image", { method: "POST", path: "/sandbox-images", json: { name: "x\u0000", image: "i" } });
+    await show("lone surrogate", { method: "POST", path: "/registries", json: { ...base, name: "a\ud800b" } });
+    await show("bom", { method: "POST", path: "/registries", body: "\ufeff" + JSON.stringify({ ...base, name: "bom" }), headers: { "content-type": "application/json" } });
+    await show("empty", { method: "POST", path: "/registries", body: "", headers: { "content-type": "application/json" } });
+    await show("empty put", { method: "PUT", path: `/registries/${id}`, body: "", headers: { "content-type": "application/json" } });
+    await show("no body put", { method: "PUT", path: `/registries/${id}` });
+    await show("string lit", { method: "POST", path: "/registries", body: '"hello"', headers: { "content-type": "application/json" } });
+    await show("utf16 utf8 bytes", { method: "POST", path: "/registries", body: JSON.stringify({ ...base, name: "u16" }), headers: { "content-type": "application/json; charset=utf-16" } });
+    const u16 = Buffer.from("\ufeff" + JSON.stringify({ ...base, name: "u16real" }), "utf16le");
+    await show("utf16 real", { method: "POST", path: "/registries", body: u16, headers: { "content-type": "application/json; charset=utf-16" } });
+    await show("latin1", { method: "POST", path: "/registries", body: JSON.stringify({ ...base, name: "l1" }), headers: { "content-type": "application/json; charset=iso-8859-1" } });
+    await show("text/plain", { method: "POST", path: "/registries", body: JSON.stringify({ ...base, name: "tp" }), headers: { "content-type": "text/plain" } });
+    await show("problem+json ct", { method: "POST", path: "/registries", body: JSON.stringify({ ...base, name: "pj" }), headers: { "content-type": "application/problem+json" } });
+    await show("patch", { method: "PATCH", path: `/registries/${id}`, json: { name: "z" } });
+    await show("unknown route", { method: "GET", path: `/nope` });
+    await show("unknown field name", { method: "POST", path: "/registries", json: { ...base, name: "uf", "canary-xyz": 1 } });
+    await show("bad email", { method: "POST", path: "/registries", json: { ...base, name: "be", email: "canary-email" } });
+    await show("head", { method: "HEAD", path: `/registries/${id}` });
+    await show("options", { method: "OPTIONS", path: `/registries/${id}` });
+    await show("no ws", { method: "GET", path: `/registries`, workspace: undefined });
+    await show("big", { method: "POST", path: "/registries", json: { ...base, name: "x".repeat(70000) } });
+    await show("trailing slash", { method: "GET", path: `/registries/` });
+    await show("double encoded", { method: "GET", path: `/registries/${id}%00` });
+    await show("limit float", { method: "GET", path: `/registries?limit=1.5` });
+    await show("dup query", { method: "GET", path: `/registries?limit=1&limit=2` });
+    await show("array enabled", { method: "GET", path: `/registries?enabled=true&enabled=false` });
+    await show("image ws id", { method: "POST", path: "/sandbox-images", json: { name: "n", image: "i", memory_mb: 1024.0 } });
+    await show("is_default twice", { method: "POST", path: "/sandbox-images", json: { name: "n", image: "i", is_default: true } });
+    await show("proto", { method: "POST", path: "/registries", body: '{"__proto__":{"x":1},"name":"pp","server":"s","username":"u","password":"p"}', headers: { "content-type": "application/json" } });
+    await show("ctor", { method: "POST", path: "/registries", body: '{"constructor":{"prototype":{"x":1}},"name":"pp","server":"s","username":"u","password":"p"}', headers: { "content-type": "application/json" } });
+    console.log(app.logs.slice(-5).join("\n"));
+  });
+});
