@@ -58,7 +58,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
 
   async function touch(tokenId: string): Promise<void> {
     const at = now();
-    if ((lastTouched.get(tokenId) ?? 0) + touchIntervalMs > at) return;
+    const last = lastTouched.get(tokenId);
+    if (last !== undefined && last + touchIntervalMs > at) return;
     lastTouched.set(tokenId, at);
     await deps.tokens.touchLastUsed(tokenId, new Date(at));
   }

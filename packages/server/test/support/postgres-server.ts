@@ -20,6 +20,10 @@ export interface PostgresServer {
   url: string;
   /** Stops the server (`pg_ctl stop -m fast`) and deletes its temp dir. Safe to call twice. */
   stop(): Promise<void>;
+  /** An outage: stops the server at once (`-m immediate`) but keeps its data and port. */
+  halt(): Promise<void>;
+  /** Ends an outage: starts the halted server again on the same port. */
+  resume(): Promise<void>;
 }
 
 /** True when initdb, pg_ctl and postgres of PostgreSQL 15 are installed. */
@@ -73,10 +77,8 @@ export async function startPostgresServer(options: { binDir?: string } = {}): Pr
 
   // The port is free when we ask, but another process may grab it before postgres binds it:
   // retry a few times with a new port.
-  let port = 0;
-  for (let attempt = 1; ; attempt++) {
-    port = await findFreePort();
-    const serverOptions = [
+  const serverOptionsFor = (port: number) =>
+    [
       `-p ${port}`,
       "-c listen_addresses=127.0.0.1",
       `-c unix_socket_directories='${dir}'`,
@@ -86,8 +88,13 @@ export async function startPostgresServer(options: { binDir?: string } = {}): Pr
       "-c synchronous_commit=off",
       "-c full_page_writes=off",
     ].join(" ");
+  const pgCtlStart = (port: number) =>
+    run("pg_ctl", ["-D", dataDir, "-l", logFile, "-o", serverOptionsFor(port), "-w", "-t", "60", "start"]);
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    port = await findFreePort();
     try {
-      run("pg_ctl", ["-D", dataDir, "-l", logFile, "-o", serverOptions, "-w", "-t", "60", "start"]);
+      pgCtlStart(port);
       break;
     } catch (err) {
       const log = readLog(logFile);
@@ -115,6 +122,12 @@ export async function startPostgresServer(options: { binDir?: string } = {}): Pr
       process.off("exit", onExit);
       stopProcess(binDir, dataDir, "fast", spawnOptions);
       removeDir();
+    },
+    async halt() {
+      stopProcess(binDir, dataDir, "immediate", spawnOptions);
+    },
+    async resume() {
+      pgCtlStart(port);
     },
   };
 }

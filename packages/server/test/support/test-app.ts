@@ -53,10 +53,12 @@ export interface TestApp {
 export interface TestAppOptions {
   rateLimitPerMinute?: number;
   bodyLimitBytes?: number;
+  /** Another PostgreSQL server than the global one (e.g. one a test stops and starts). */
+  postgresAdminUrl?: string;
 }
 
 export async function startTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
-  const { database, dispose } = await openTestDatabase(backend);
+  const { database, dispose } = await openTestDatabase(backend, options.postgresAdminUrl);
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -106,12 +108,15 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
   };
 }
 
-async function openTestDatabase(backend: Backend): Promise<{ database: DatabaseHandle; dispose: () => Promise<void> }> {
+async function openTestDatabase(
+  backend: Backend,
+  postgresAdminUrl?: string,
+): Promise<{ database: DatabaseHandle; dispose: () => Promise<void> }> {
   if (backend === "postgres") {
-    const adminUrl = inject("postgresUrl");
+    const adminUrl = postgresAdminUrl ?? inject("postgresUrl");
     if (!adminUrl) throw new Error("PostgreSQL backend requested but the global setup provided none");
     const created = await createPostgresTestDatabase(adminUrl);
-    const database = await openDatabase({ kind: "postgres", url: created.url, maxConnections: 5 });
+    const database = await openDatabase({ kind: "postgres", url: created.url, maxConnections: 5, connectTimeoutSeconds: 2 });
     await migrateDatabase(database);
     return { database, dispose: () => created.drop() };
   }

@@ -252,10 +252,11 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     it("a new default replaces the old one", async () => {
       const ws = freshWorkspaceId();
       const first = await images.insert(newImage(ws, { isDefault: true }));
-      const second = await images.insert(newImage(ws, { isDefault: true }));
+      const second = await images.insert(newImage(ws, { isDefault: true, updatedAt: T1 }));
 
       expect(await defaultIds(ws)).toEqual([second.id]);
-      expect(await images.findById(ws, first.id)).toMatchObject({ isDefault: false });
+      // The old default changed visibly, at the time of the change that cleared it.
+      expect(await images.findById(ws, first.id)).toMatchObject({ isDefault: false, updatedAt: T1 });
     });
 
     it("an update to default replaces the old one", async () => {

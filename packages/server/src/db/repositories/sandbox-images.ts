@@ -76,11 +76,14 @@ async function lockDefault(tx: Tx, workspaceId: string) {
   );
 }
 
-/** Clears the workspace's default image, except `keepId`; call under `lockDefault`. */
-async function clearDefault(tx: Tx, workspaceId: string, keepId: string) {
+/**
+ * Clears the workspace's default image, except `keepId`; call under `lockDefault`. The old
+ * default visibly changed, so its `updatedAt` and `version` move too.
+ */
+async function clearDefault(tx: Tx, workspaceId: string, keepId: string, at: Date) {
   await tx
     .update(sandboxImages)
-    .set({ isDefault: false, version: sql`${sandboxImages.version} + 1` })
+    .set({ isDefault: false, updatedAt: at, version: sql`${sandboxImages.version} + 1` })
     .where(
       and(
         eq(sandboxImages.workspaceId, workspaceId),
@@ -103,7 +106,7 @@ export function createSandboxImageRepository(db: Db) {
       return db.transaction(async (tx) => {
         if (row.isDefault) {
           await lockDefault(tx, row.workspaceId);
-          await clearDefault(tx, row.workspaceId, row.id);
+          await clearDefault(tx, row.workspaceId, row.id, row.updatedAt);
         }
         await tx.insert(sandboxImages).values({
           id: row.id,
@@ -160,7 +163,7 @@ export function createSandboxImageRepository(db: Db) {
             .where(byId(workspaceId, id))
             .for("update");
           if (!target) return null;
-          await clearDefault(tx, workspaceId, id);
+          await clearDefault(tx, workspaceId, id, patch.updatedAt);
         }
         const updated = await tx
           .update(sandboxImages)

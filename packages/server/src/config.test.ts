@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./config.js";
+
+describe("loadConfig", () => {
+  it("defaults to the embedded database in ./.modbox on 127.0.0.1:8080", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 8080, host: "127.0.0.1", validateResponses: true, bodyLimitBytes: 65536 });
+    expect(config.database.kind).toBe("pglite");
+    expect(config.dataDir).toMatch(/\.modbox$/);
+  });
+
+  it("uses PostgreSQL when DATABASE_URL is set, and then requires keys", () => {
+    expect(() => loadConfig({ DATABASE_URL: "postgres://u@h/db" })).toThrow(/MODBOX_ENCRYPTION_KEYS is required/);
+    const config = loadConfig({ DATABASE_URL: "postgres://u@h/db", MODBOX_ENCRYPTION_KEYS: "k1:x" });
+    expect(config.database).toMatchObject({ kind: "postgres", url: "postgres://u@h/db", poolSize: 10 });
+  });
+
+  it("switches response validation off in production unless asked", () => {
+    expect(loadConfig({ NODE_ENV: "production" }).validateResponses).toBe(false);
+    expect(loadConfig({ NODE_ENV: "production", MODBOX_VALIDATE_RESPONSES: "true" }).validateResponses).toBe(true);
+  });
+
+  it("names bad variables without echoing their values", () => {
+    const secret = "mbx_!!notvalid!!secretvalue";
+    let error: unknown;
+    try {
+      loadConfig({ PORT: "eighty", MODBOX_BOOTSTRAP_TOKEN: secret, DATABASE_URL: "mysql://secretvalue" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain("PORT");
+    expect(message).toContain("MODBOX_BOOTSTRAP_TOKEN");
+    expect(message).toContain("DATABASE_URL");
+    expect(message).not.toContain("secretvalue");
+  });
+});
