@@ -12,6 +12,7 @@ import {
   type UnprocessableEntityError,
   type components,
 } from "./index.js";
+import type { Readable } from "./generated/openapi.js";
 
 const client = createClient({ baseUrl: "http://api.test", token: "mbx_x", workspaceId: "ws" });
 declare const registry: Registry;
@@ -21,6 +22,15 @@ describe("the write-only password", () => {
     expectTypeOf<Registry>().not.toHaveProperty("password");
     // @ts-expect-error `password` is write-only: it does not exist on a response
     void registry.password;
+  });
+
+  test("is stripped by the readable view even where the schema declares it", () => {
+    // RegistryCreate declares `password` (writeOnly): its response view drops it. This is
+    // what keeps it out of Registry should the schema ever list it there too.
+    expectTypeOf<components["schemas"]["RegistryCreate"]>().toHaveProperty("password");
+    expectTypeOf<Readable<components["schemas"]["RegistryCreate"]>>().not.toHaveProperty(
+      "password",
+    );
   });
 
   test("is not in what the resources return", () => {

@@ -45,7 +45,16 @@ export function findFreePort(): Promise<number> {
   });
 }
 
-export async function startPostgresServer(options: { binDir?: string } = {}): Promise<PostgresServer> {
+export interface StartPostgresOptions {
+  binDir?: string;
+  /**
+   * Keep PostgreSQL's crash safety (fsync, synchronous commit). Off by default for speed; a test
+   * that crashes the server (`halt()`) and counts acknowledged writes needs it on.
+   */
+  durable?: boolean;
+}
+
+export async function startPostgresServer(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const binDir = options.binDir ?? postgresBinDir;
   if (!postgresBinariesAvailable(binDir)) {
     throw new Error(`PostgreSQL 15 binaries not found in ${binDir} (Debian: apt-get install postgresql-15)`);
@@ -84,9 +93,7 @@ export async function startPostgresServer(options: { binDir?: string } = {}): Pr
       `-c unix_socket_directories='${dir}'`,
       "-c max_connections=200",
       // A throwaway cluster: durability buys nothing and costs time on a 2-core CI machine.
-      "-c fsync=off",
-      "-c synchronous_commit=off",
-      "-c full_page_writes=off",
+      ...(options.durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
     ].join(" ");
   const pgCtlStart = (port: number) =>
     run("pg_ctl", ["-D", dataDir, "-l", logFile, "-o", serverOptionsFor(port), "-w", "-t", "60", "start"]);
