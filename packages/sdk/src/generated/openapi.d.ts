@@ -351,6 +351,7 @@ export interface components {
         /** @description The body is not valid JSON. */
         MalformedRequest: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -370,6 +371,7 @@ export interface components {
         /** @description Missing, malformed, unknown or revoked bearer token. */
         Unauthorized: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 "WWW-Authenticate"?: string;
                 [name: string]: unknown;
             };
@@ -392,6 +394,7 @@ export interface components {
          */
         WorkspaceForbidden: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -410,6 +413,7 @@ export interface components {
         /** @description No such object in this workspace (an object of another workspace is answered the same way). */
         NotFound: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -428,6 +432,7 @@ export interface components {
         /** @description The change conflicts with stored state (e.g. a registry name already used in the workspace). */
         Conflict: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -446,6 +451,7 @@ export interface components {
         /** @description The body is larger than the server accepts (64 KiB by default). */
         PayloadTooLarge: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -455,6 +461,7 @@ export interface components {
         /** @description The body is not `application/json`. */
         UnsupportedMediaType: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -468,6 +475,7 @@ export interface components {
          */
         ValidationFailed: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -492,6 +500,7 @@ export interface components {
         /** @description Too many requests for this token; retry after `Retry-After` seconds. */
         RateLimited: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 "Retry-After": components["headers"]["Retry-After"];
                 [name: string]: unknown;
             };
@@ -502,6 +511,7 @@ export interface components {
         /** @description An unexpected server error (details are in the server log under `request_id`). */
         InternalError: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -511,6 +521,7 @@ export interface components {
         /** @description The database cannot be reached, or the server is shutting down; retry after `Retry-After` seconds. */
         ServiceUnavailable: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 "Retry-After": components["headers"]["Retry-After"];
                 [name: string]: unknown;
             };

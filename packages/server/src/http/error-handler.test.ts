@@ -1,0 +1,90 @@
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
+import { DecryptionError } from "@modbox/crypto";
+import express from "express";
+import { pinoHttp } from "pino-http";
+import { afterEach, describe, expect, it } from "vitest";
+import { DomainError } from "../errors.js";
+import { createLogger, requestIdFor, requestLogSerializers } from "../logging.js";
+import { errorHandler } from "./error-handler.js";
+
+const SECRET = "canary-secret-0f9e8d7c6b5a";
+
+/** A driver error as drizzle wraps it: the message and params hold bound values. */
+function drizzleQueryError(sqlstate: string): Error {
+  const cause = Object.assign(new Error(`duplicate key value (${SECRET})`), { code: sqlstate });
+  return Object.assign(new Error(`Failed query: insert … params: ${SECRET}`), {
+    name: "DrizzleQueryError",
+    query: "insert into registries …",
+    params: [SECRET],
+    cause,
+  });
+}
+
+let close: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+async function answerFor(thrown: unknown) {
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _e, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const app = express();
+  app.use(pinoHttp({ logger: createLogger("info", sink), genReqId: requestIdFor, serializers: requestLogSerializers }));
+  app.get("/boom", () => {
+    throw thrown;
+  });
+  app.use(errorHandler);
+  const server = app.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  close = () => new Promise((resolve) => server.close(() => resolve()));
+  const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/boom`);
+  const text = await response.text();
+  await new Promise((r) => setTimeout(r, 20));
+  return { response, text, body: JSON.parse(text) as Record<string, unknown>, logs: logs.join("") };
+}
+
+describe("errorHandler", () => {
+  it.each([
+    ["a domain error", new DomainError("registry_name_taken", "Taken."), 409, "registry_name_taken"],
+    ["an unknown error", new Error(`something broke with ${SECRET}`), 500, "internal_error"],
+    ["a DrizzleQueryError (bound params in its message)", drizzleQueryError("XX000"), 500, "internal_error"],
+    ["a unique violation nobody handled", drizzleQueryError("23505"), 500, "internal_error"],
+    ["a lost database connection", Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }), 503, "service_unavailable"],
+    ["a decryption failure", new DecryptionError("authentication_failed"), 500, "credential_undecryptable"],
+    ["a JSON parse error (carries the raw body)", Object.assign(new SyntaxError(`Unexpected token in ${SECRET}`), { type: "entity.parse.failed", body: SECRET, status: 400 }), 400, "malformed_request"],
+    ["a too-large body", Object.assign(new Error("request entity too large"), { type: "entity.too.large", status: 413 }), 413, "payload_too_large"],
+  ])("answers %s as problem+json", async (_label, thrown, status, code) => {
+    const { response, body, text } = await answerFor(thrown);
+    expect(response.status).toBe(status);
+    expect(response.headers.get("content-type")).toContain("application/problem+json");
+    expect(body).toMatchObject({ status, code, type: `https://modbox.dev/problems/${code}`, request_id: response.headers.get("x-request-id") });
+    expect(text).not.toContain(SECRET);
+    if (status === 503) expect(response.headers.get("retry-after")).toMatch(/^\d+$/);
+  });
+
+  it("never logs a driver error's message or bound parameters, but keeps the SQLSTATE", async () => {
+    const { logs } = await answerFor(drizzleQueryError("XX000"));
+    expect(logs).not.toContain(SECRET);
+    expect(logs).toContain("XX000");
+  });
+
+  it("never logs a JSON parse error's body", async () => {
+    const { logs } = await answerFor(
+      Object.assign(new SyntaxError(`Unexpected token in ${SECRET}`), { type: "entity.parse.failed", body: SECRET }),
+    );
+    expect(logs).not.toContain(SECRET);
+  });
+
+  it("logs an unknown error's message for operators (it is ours, not the caller's input)", async () => {
+    const { logs } = await answerFor(new Error("invariant broken"));
+    expect(logs).toContain("invariant broken");
+  });
+});
