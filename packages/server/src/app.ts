@@ -7,6 +7,7 @@ import type { Authenticator } from "./auth/authenticator.js";
 import { authenticate, requireWorkspace } from "./http/authenticate.js";
 import { errorHandler } from "./http/error-handler.js";
 import { rateLimit } from "./http/rate-limit.js";
+import { rejectUnstorableText } from "./http/reject-unstorable-text.js";
 import { requestIdFor, requestLogSerializers } from "./logging.js";
 import { healthRoutes, type Readiness } from "./routes/health.js";
 import { registryRoutes } from "./routes/registries.js";
@@ -31,6 +32,16 @@ export interface AppDeps {
   };
 }
 
+/**
+ * body-parser decodes UTF-16 and treats an empty JSON body as `{}`; the contract wants UTF-8
+ * (415 otherwise) and an empty body is not JSON (400). The thrown `type`s are the ones the
+ * error handler already maps.
+ */
+function requireUtf8NonEmptyBody(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (encoding.toLowerCase() !== "utf-8") throw Object.assign(new Error("unsupported charset"), { type: "charset.unsupported" });
+  if (body.length === 0) throw Object.assign(new Error("empty body"), { type: "entity.parse.failed" });
+}
+
 /** Builds the HTTP application from its dependencies. No environment, no sockets, no I/O. */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -49,7 +60,13 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(authenticate(deps.authenticate));
   app.use(rateLimit(deps.options.rateLimitPerMinute));
-  app.use(express.json({ limit: deps.options.bodyLimitBytes, type: ["application/json", "application/*+json"] }));
+  app.use(
+    express.json({
+      limit: deps.options.bodyLimitBytes,
+      type: ["application/json", "application/*+json"],
+      verify: requireUtf8NonEmptyBody,
+    }),
+  );
   app.use(
     OpenApiValidator.middleware({
       apiSpec: OPENAPI_SPEC_PATH,
@@ -61,6 +78,7 @@ export function createApp(deps: AppDeps): express.Express {
       ignoreUndocumented: false,
     }),
   );
+  app.use(rejectUnstorableText);
   app.use(requireWorkspace("workspace"));
 
   app.use(registryRoutes(deps.registries));

@@ -17,6 +17,9 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   const { problem, log } = toProblem(err);
   // pino-http logs `res.err`; give it only what is safe to keep.
   (res as { err?: unknown }).err = log;
+  // RFC 9110: a 405 says which methods the route does allow.
+  const allow = (err as { headers?: { Allow?: unknown } } | null)?.headers?.Allow;
+  if (problem.code === "method_not_allowed" && typeof allow === "string") res.setHeader("Allow", allow);
   sendProblem(req, res, problem);
 };
 

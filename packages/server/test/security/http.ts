@@ -16,14 +16,14 @@ export interface RawRequest {
   /** A JSON value, serialised with `JSON.stringify` and sent as `application/json`. */
   json?: unknown;
   /** Exact body bytes or text (sent as is; set `content-type` in `headers` yourself). */
-  body?: string | Uint8Array | undefined;
+  body?: string | Uint8Array<ArrayBuffer> | undefined;
   headers?: Record<string, string>;
 }
 
 export interface RawResponse {
   status: number;
   statusText: string;
-  /** Lower-cased header names, in the order the server sent them. */
+  /** Lower-cased header names, sorted (as fetch's Headers iterates them). */
   headers: Array<[string, string]>;
   text: string;
   /** The parsed body when it is JSON, else undefined. */
@@ -35,7 +35,7 @@ export async function send(baseUrl: string, req: RawRequest): Promise<RawRespons
   const headers: Record<string, string> = {};
   if (req.workspace !== undefined) headers["x-workspace-id"] = req.workspace;
   if (req.token !== undefined) headers.authorization = `Bearer ${req.token}`;
-  let body: string | Uint8Array | undefined = req.body;
+  let body: string | Uint8Array<ArrayBuffer> | undefined = req.body;
   if (req.json !== undefined) {
     body = JSON.stringify(req.json);
     headers["content-type"] = "application/json";
@@ -49,7 +49,9 @@ export async function send(baseUrl: string, req: RawRequest): Promise<RawRespons
   } catch {
     json = undefined;
   }
-  return { status: response.status, statusText: response.statusText, headers: [...response.headers], text, json };
+  const responseHeaders: Array<[string, string]> = [];
+  response.headers.forEach((value, name) => responseHeaders.push([name, value]));
+  return { status: response.status, statusText: response.statusText, headers: responseHeaders, text, json };
 }
 
 export function header(res: RawResponse, name: string): string | undefined {

@@ -1,0 +1,313 @@
+/**
+ * Registry server normalisation: one spelling per registry, so that "is this the same registry?"
+ * is a string comparison.
+ *
+ * What is stored (the `server` column, and what `normaliseServer` returns):
+ * - the bare, lowercase `host[:port]`: no scheme, no path, no trailing slash, no userinfo;
+ * - Docker Hub, whatever the spelling (`docker.io`, `index.docker.io`, `registry-1.docker.io`,
+ *   `registry.hub.docker.com`, `https://index.docker.io/v1/`), as `docker.io`, its canonical
+ *   domain in image references. The host actually contacted is derived from it (`apiHost`), and so
+ *   are the `config.json` key (`configKey`) and the `X-Registry-Auth` server address
+ *   (`serverAddress`);
+ * - an IPv4 address only as four canonical decimal octets; an IPv6 address only in brackets, in
+ *   its RFC 5952 form (`[::1]:5000`);
+ * - the port as written (`ghcr.io:443` and `ghcr.io` are different strings, as they are to Docker).
+ *
+ * Refused rather than repaired: other schemes, paths other than `/`, `/v1/`, `/v2/`, queries,
+ * fragments, userinfo, whitespace, trailing dots, non-ASCII hosts, and every numeric host form that
+ * is not a dotted quad (`2130706433`, `0177.0.0.1`, `0x7f.0.0.1`, `127.1`): URL parsers and resolvers
+ * read those as IP addresses, so they are a classic way around address allow-lists (SSRF).
+ * A single-label host (`myregistry`) is refused unless it has a port or is `localhost`: Docker reads
+ * `myregistry/app` as a Docker Hub namespace, so no image could ever name that registry.
+ *
+ * Reasons are short and generic: they name the rule, never echo the input.
+ */
+
+/** Canonical Docker Hub domain, as stored and as used in canonical image references. */
+export const DOCKER_HUB = "docker.io";
+/** The host that serves Docker Hub's registry v2 API. */
+export const DOCKER_HUB_API_HOST = "registry-1.docker.io";
+/** Docker Hub's key in `config.json` `auths` and `X-Registry-Config`, and the Docker CLI's `serveraddress`. */
+export const DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/";
+/** Every spelling of Docker Hub that is stored as `docker.io`. */
+export const DOCKER_HUB_ALIASES: readonly string[] = [
+  "docker.io",
+  "index.docker.io",
+  "registry-1.docker.io",
+  "registry.hub.docker.com",
+];
+
+const MAX_HOSTNAME_LENGTH = 253;
+const MAX_LABEL_LENGTH = 63;
+const MAX_INPUT_LENGTH = 512;
+
+export type HostKind = "dns" | "ipv4" | "ipv6";
+
+/** A validated `host[:port]`; `host` is lowercase and carries its brackets when it is IPv6. */
+export interface HostAndPort {
+  host: string;
+  port?: number;
+  kind: HostKind;
+}
+
+export type HostResult = ({ ok: true } & HostAndPort) | { ok: false; reason: string };
+export type NormaliseResult = { ok: true; server: string } | { ok: false; reason: string };
+
+/**
+ * Normalises what a user typed as a registry server to the stored form (see the top of the file).
+ *
+ * @example
+ * normaliseServer(" https://GHCR.io/ ")            // { ok: true, server: "ghcr.io" }
+ * normaliseServer("https://index.docker.io/v1/")   // { ok: true, server: "docker.io" }
+ * normaliseServer("localhost:5000")                // { ok: true, server: "localhost:5000" }
+ * normaliseServer("http://0x7f.0.0.1")             // { ok: false, reason: "IPv4 addresses must be …" }
+ */
+export function normaliseServer(input: string): NormaliseResult {
+  if (typeof input !== "string") return fail("server must be a string");
+  let rest = input.trim();
+  if (rest === "") return fail("server is empty");
+  if (rest.length > MAX_INPUT_LENGTH) return fail(`server must be at most ${MAX_INPUT_LENGTH} characters`);
+  if (/[\s\u0000-\u001f\u007f]/.test(rest)) return fail("server must not contain whitespace or control characters");
+  if (rest.includes("\\")) return fail("server must not contain a backslash");
+
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(rest);
+  if (scheme) {
+    const name = scheme[1]!.toLowerCase();
+    if (name !== "https" && name !== "http") return fail("only an https:// or http:// prefix is allowed");
+    rest = rest.slice(scheme[0].length);
+  }
+
+  if (rest.includes("?")) return fail("server must not contain a query (?)");
+  if (rest.includes("#")) return fail("server must not contain a fragment (#)");
+
+  const slash = rest.indexOf("/");
+  const authority = slash === -1 ? rest : rest.slice(0, slash);
+  const path = slash === -1 ? "" : rest.slice(slash).toLowerCase();
+  if (!ALLOWED_PATHS.has(path)) return fail("server must be host[:port] without a path (only /, /v1/ or /v2/ may follow)");
+  if (authority.includes("@")) return fail("server must not contain a user name (user@host)");
+
+  const parsed = parseHostAndPort(authority);
+  if (!parsed.ok) return parsed;
+  if (parsed.kind === "dns" && parsed.port === undefined && !parsed.host.includes(".") && parsed.host !== "localhost") {
+    return fail("a registry host needs a dot, a port or to be localhost (Docker reads a bare name as a Docker Hub namespace)");
+  }
+  return { ok: true, server: formatServer(parsed) };
+}
+
+const ALLOWED_PATHS = new Set(["", "/", "/v1", "/v1/", "/v2", "/v2/"]);
+
+/**
+ * Validates a bare `host[:port]` (no scheme, no path) and lowercases it. Docker Hub aliases are
+ * *not* collapsed here (see `normaliseServer`); IPv6 addresses come back in RFC 5952 form.
+ * Shared by `normaliseServer` and the image reference parser, so both accept the same hosts.
+ */
+export function parseHostAndPort(input: string): HostResult {
+  if (input === "") return fail("host is empty");
+  let hostPart: string;
+  let portPart: string | undefined;
+
+  if (input.startsWith("[")) {
+    const close = input.indexOf("]");
+    if (close === -1) return fail("IPv6 address is missing its closing bracket");
+    const after = input.slice(close + 1);
+    if (after !== "" && !after.startsWith(":")) return fail("only :port may follow an IPv6 address");
+    const ipv6 = parseIPv6(input.slice(1, close));
+    if (ipv6 === undefined) return fail("IPv6 address is not valid");
+    if (after !== "") {
+      const port = parsePort(after.slice(1));
+      if (!port.ok) return port;
+      return { ok: true, host: `[${ipv6}]`, port: port.port, kind: "ipv6" };
+    }
+    return { ok: true, host: `[${ipv6}]`, kind: "ipv6" };
+  }
+
+  const colons = input.split(":").length - 1;
+  if (colons > 1) return fail("IPv6 addresses must be written in brackets, e.g. [::1]:5000");
+  if (colons === 1) {
+    const at = input.indexOf(":");
+    hostPart = input.slice(0, at);
+    portPart = input.slice(at + 1);
+  } else {
+    hostPart = input;
+  }
+
+  if (hostPart === "") return fail("host is empty");
+  const host = hostPart.toLowerCase();
+  const checked = checkHostname(host);
+  if (!checked.ok) return checked;
+
+  if (portPart !== undefined) {
+    const port = parsePort(portPart);
+    if (!port.ok) return port;
+    return { ok: true, host, port: port.port, kind: checked.kind };
+  }
+  return { ok: true, host, kind: checked.kind };
+}
+
+/**
+ * True when both servers normalise to the same stored form (so all Docker Hub aliases are equal).
+ * An invalid server is never the same as anything.
+ *
+ * @example sameRegistry("https://index.docker.io/v1/", "registry-1.docker.io") // true
+ */
+export function sameRegistry(a: string, b: string): boolean {
+  const left = normaliseServer(a);
+  const right = normaliseServer(b);
+  return left.ok && right.ok && left.server === right.server;
+}
+
+/** True when the server is Docker Hub under any of its names. */
+export function isDockerHub(server: string): boolean {
+  const normalised = normaliseServer(server);
+  return normalised.ok && normalised.server === DOCKER_HUB;
+}
+
+/**
+ * The `host[:port]` to contact for the registry HTTP API v2: `registry-1.docker.io` for Docker Hub,
+ * the server itself otherwise. Throws on a server that does not normalise (a programming error:
+ * stored servers always do).
+ */
+export function apiHost(server: string): string {
+  const canonical = requireServer(server);
+  return canonical === DOCKER_HUB ? DOCKER_HUB_API_HOST : canonical;
+}
+
+/**
+ * The key of the registry's entry in `config.json` `auths` (and in `X-Registry-Config`):
+ * `https://index.docker.io/v1/` for Docker Hub, the bare `host[:port]` otherwise.
+ */
+export function configKey(server: string): string {
+  const canonical = requireServer(server);
+  return canonical === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : canonical;
+}
+
+/**
+ * The `serveraddress` of a Docker Engine `X-Registry-Auth` header. wire-formats.md: the server
+ * without a scheme (`ghcr.io`, `registry.example.com:5000`). Docker Hub is the one exception: the
+ * Docker CLI sends its legacy index URL `https://index.docker.io/v1/` (the same string as its
+ * config key), so we do too. The daemon authenticates a pull with the username and password either
+ * way; the address matters for `/auth` and for credential lookups keyed by it.
+ */
+export function serverAddress(server: string): string {
+  return configKey(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function fail(reason: string): { ok: false; reason: string } {
+  return { ok: false, reason };
+}
+
+function requireServer(server: string): string {
+  const normalised = normaliseServer(server);
+  if (!normalised.ok) throw new TypeError(`invalid registry server: ${normalised.reason}`);
+  return normalised.server;
+}
+
+function formatServer(parsed: HostAndPort): string {
+  if (parsed.port !== undefined) return `${parsed.host}:${parsed.port}`;
+  return DOCKER_HUB_ALIASES.includes(parsed.host) ? DOCKER_HUB : parsed.host;
+}
+
+function parsePort(text: string): { ok: true; port: number } | { ok: false; reason: string } {
+  if (!/^[1-9][0-9]{0,4}$/.test(text)) return fail("port must be a number from 1 to 65535 without leading zeros");
+  const port = Number(text);
+  if (port > 65535) return fail("port must be a number from 1 to 65535 without leading zeros");
+  return { ok: true, port };
+}
+
+const IPV4_REASON = "IPv4 addresses must be four decimal octets 0-255 without leading zeros";
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** `host` is lowercase, without brackets or port. */
+function checkHostname(host: string): { ok: true; kind: "dns" | "ipv4" } | { ok: false; reason: string } {
+  if (/[^\x21-\x7e]/.test(host)) return fail("host must be ASCII (write international names in punycode, xn--)");
+  if (host.endsWith(".")) return fail("host must not end with a dot");
+  const labels = host.split(".");
+  const last = labels[labels.length - 1]!;
+  // WHATWG URL rule: a host whose last label is a number (decimal or 0x-hex) is an IPv4 address.
+  // Only the canonical dotted quad is accepted; the other forms are SSRF disguises.
+  if (/^(?:[0-9]+|0x[0-9a-f]*)$/.test(last)) {
+    if (labels.length !== 4 || !labels.every(isCanonicalOctet)) {
+      return fail(IPV4_REASON);
+    }
+    return { ok: true, kind: "ipv4" };
+  }
+  if (host.length > MAX_HOSTNAME_LENGTH) return fail(`host must be at most ${MAX_HOSTNAME_LENGTH} characters`);
+  for (const label of labels) {
+    if (label === "") return fail("host must not contain empty labels (..)");
+    if (label.length > MAX_LABEL_LENGTH) return fail(`each host label must be at most ${MAX_LABEL_LENGTH} characters`);
+    if (!LABEL.test(label)) {
+      return fail("host labels may contain only letters, digits and inner hyphens");
+    }
+  }
+  return { ok: true, kind: "dns" };
+}
+
+/**
+ * Parses the text between the brackets of an IPv6 literal (RFC 4291 §2.2, no zone id) and returns
+ * its RFC 5952 text (lowercase, no leading zeros, longest zero run as `::`, hex only — the WHATWG
+ * URL serialisation), or undefined.
+ */
+export function parseIPv6(text: string): string | undefined {
+  if (text === "" || !/^[0-9A-Fa-f:.]+$/.test(text)) return undefined;
+  const at = text.indexOf("::");
+  if (at === -1) {
+    const groups = parseGroups(text, true);
+    return groups?.length === 8 ? formatIPv6(groups) : undefined;
+  }
+  if (text.indexOf("::", at + 1) !== -1) return undefined;
+  const tailText = text.slice(at + 2);
+  if (tailText.startsWith(":")) return undefined;
+  const head = parseGroups(text.slice(0, at), false);
+  const tail = parseGroups(tailText, true);
+  if (head === undefined || tail === undefined || head.length + tail.length > 7) return undefined;
+  return formatIPv6([...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail]);
+}
+
+/** Colon-separated 16-bit groups; a dotted quad may end the address (it counts as two groups). */
+function parseGroups(side: string, ipv4AllowedAtEnd: boolean): number[] | undefined {
+  if (side === "") return [];
+  const parts = side.split(":");
+  const out: number[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part.includes(".")) {
+      if (!ipv4AllowedAtEnd || i !== parts.length - 1) return undefined;
+      const octets = part.split(".");
+      if (octets.length !== 4 || !octets.every(isCanonicalOctet)) return undefined;
+      const [a, b, c, d] = octets.map(Number) as [number, number, number, number];
+      out.push((a << 8) | b, (c << 8) | d);
+    } else {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return undefined;
+      out.push(parseInt(part, 16));
+    }
+  }
+  return out;
+}
+
+function isCanonicalOctet(text: string): boolean {
+  return /^(?:0|[1-9][0-9]{0,2})$/.test(text) && Number(text) <= 255;
+}
+
+function formatIPv6(groups: number[]): string {
+  // Longest run of two or more zero groups; the first one wins a tie (RFC 5952 §4.2).
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart === -1) return hex.join(":");
+  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
+}

@@ -1,0 +1,454 @@
+/**
+ * Canary leak scan ("Secrets never leave", docs/security.md).
+ *
+ * Random canary passwords go through every path a password can take: created, rejected as a
+ * duplicate, rejected by validation, inside malformed and oversized bodies, rotated, sent to a
+ * missing id, in query strings, as a bearer token and as a workspace id. Every response (status
+ * line, headers, body), every log line and a dump of every table is then searched for every
+ * canary in every encoding a leak could take. Target: 0 hits.
+ *
+ * Failure messages name where a canary was found (source, request, encoding), never the canary
+ * or the text around it.
+ */
+import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
+import { freshWorkspace, header, rowsOf, send, type RawRequest, type RawResponse } from "./http.js";
+
+const BODY_LIMIT = 64 * 1024;
+const USERNAME = "canary-robot";
+
+/** `canary-` + 24 random hex characters: unique in any haystack. */
+function hexCanary(): string {
+  return `canary-${randomBytes(12).toString("hex")}`;
+}
+
+/** A canary that JSON, URL and base64 encode differently from its raw form. */
+function unicodeCanary(): string {
+  return `canary-${randomBytes(12).toString("hex")}-"quoted"\\back\\slash'ü€😀\u2028<&>`;
+}
+
+interface Needle {
+  encoding: string;
+  text: string;
+  caseInsensitive?: boolean;
+}
+
+/**
+ * base64 of `bytes` as it appears inside a longer base64 text: the bytes may start at any offset
+ * modulo 3, so each alignment gives a different text. Only the characters fully determined by
+ * the canary are kept.
+ */
+function base64Alignments(bytes: Buffer, alphabet: "base64" | "base64url"): string[] {
+  const out: string[] = [];
+  for (let shift = 0; shift < 3; shift++) {
+    const encoded = Buffer.concat([Buffer.alloc(shift), bytes]).toString(alphabet);
+    const start = shift === 0 ? 0 : 4;
+    const end = Math.floor((shift + bytes.length) / 3) * 4;
+    out.push(encoded.slice(start, end));
+  }
+  return out;
+}
+
+/** Every form a canary could take on its way out. */
+function needlesFor(canary: string): Needle[] {
+  const bytes = Buffer.from(canary, "utf8");
+  const jsonEscaped = JSON.stringify(canary).slice(1, -1);
+  const asciiJson = jsonEscaped.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const basic = Buffer.from(`${USERNAME}:${canary}`, "utf8");
+  const needles: Needle[] = [
+    { encoding: "raw", text: canary },
+    { encoding: "JSON-escaped", text: jsonEscaped },
+    { encoding: "JSON-escaped (ASCII)", text: asciiJson },
+    // A JSON text logged inside a JSON log line.
+    { encoding: "JSON-escaped twice", text: JSON.stringify(jsonEscaped).slice(1, -1) },
+    { encoding: "URL-encoded", text: encodeURIComponent(canary) },
+    { encoding: "URL-encoded (form)", text: encodeURIComponent(canary).replace(/%20/g, "+") },
+    { encoding: "hex", text: bytes.toString("hex"), caseInsensitive: true },
+    { encoding: "base64", text: bytes.toString("base64") },
+    { encoding: "base64url", text: bytes.toString("base64url") },
+    { encoding: "user:password base64", text: basic.toString("base64") },
+    { encoding: "user:password base64url", text: basic.toString("base64url") },
+    ...base64Alignments(bytes, "base64").map((text, i) => ({ encoding: `base64 (offset ${i})`, text })),
+    ...base64Alignments(bytes, "base64url").map((text, i) => ({ encoding: `base64url (offset ${i})`, text })),
+  ];
+  // Drop duplicates (a hex canary is its own JSON and URL form).
+  const seen = new Set<string>();
+  return needles.filter((n) => n.text.length >= 16 && !seen.has(n.text) && seen.add(n.text));
+}
+
+interface Exchange {
+  label: string;
+  expected: number;
+  response: RawResponse;
+}
+
+/** The whole answer as text: status line, every header, the body. */
+function transcript(res: RawResponse): string {
+  return [`HTTP/1.1 ${res.status} ${res.statusText}`, ...res.headers.map(([n, v]) => `${n}: ${v}`), "", res.text].join("\r\n");
+}
+
+/** Paths of every `password` property in a JSON value. */
+function passwordProperties(value: unknown, path = "$"): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => passwordProperties(v, `${path}[${i}]`));
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, v]) => [
+    ...(key.toLowerCase().includes("password") ? [`${path}.${key}`] : []),
+    ...passwordProperties(v, `${path}.${key}`),
+  ]);
+}
+
+/** JSON of a row with drivers' values (Date, Buffer, bigint, arrays) made plain. */
+function rowText(row: Record<string, unknown>): string {
+  return JSON.stringify(row, (_key, value: unknown) => {
+    if (typeof value === "bigint") return value.toString();
+    if (value instanceof Uint8Array) return Buffer.from(value).toString("hex");
+    return value;
+  });
+}
+
+const CIPHERTEXT = /^v1:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]+)$/;
+
+describe.each(availableBackends())("canary leak scan on %s", (backend) => {
+  let app: TestApp;
+  const W = freshWorkspace("canary");
+  /** Every canary sent anywhere; scanned for at the end. Labels are how failures name them. */
+  const canaries: Array<{ label: string; value: string }> = [];
+  const exchanges: Exchange[] = [];
+  const createdIds: string[] = [];
+  let otherRegistryId: string;
+  let onlyW: string;
+
+  const canary = (label: string, make = hexCanary) => {
+    const value = make();
+    canaries.push({ label, value });
+    return value;
+  };
+
+  /** Sends, records, and returns the answer. */
+  async function exchange(label: string, expected: number, req: RawRequest): Promise<RawResponse> {
+    const response = await send(app.url, { workspace: W, token: app.token, ...req });
+    exchanges.push({ label, expected, response });
+    return response;
+  }
+
+  const validBody = (name: string, password: string) => ({ name, server: "registry.example.com", username: USERNAME, password });
+
+  beforeAll(async () => {
+    app = await startTestApp(backend, { bodyLimitBytes: BODY_LIMIT });
+    onlyW = await app.createToken({ workspaceIds: [W] });
+    const other = await send(app.url, { method: "POST", path: "/registries", workspace: W, token: app.token, json: validBody("taken name", "not-a-canary-1") });
+    expect(other.status).toBe(201);
+    otherRegistryId = (other.json as { id: string }).id;
+
+    // Body paths, for hex canaries and for the one that needs escaping.
+    const makers: Array<[string, () => string]> = [
+      ["hex", hexCanary],
+      ["unicode", unicodeCanary],
+    ];
+    for (const [kind, make] of makers) {
+      const pw = canary(`${kind} create`, make);
+      const created = await exchange(`${kind}: create`, 201, { method: "POST", path: "/registries", json: validBody(`registry ${kind}`, pw) });
+      const id = (created.json as { id?: string } | undefined)?.id ?? "00000000-0000-7000-8000-000000000000";
+      createdIds.push(id);
+
+      await exchange(`${kind}: create, duplicate name`, 409, {
+        method: "POST",
+        path: "/registries",
+        json: validBody("taken name", canary(`${kind} duplicate`, make)),
+      });
+      await exchange(`${kind}: create, name too long`, 422, {
+        method: "POST",
+        path: "/registries",
+        json: validBody("n".repeat(256), canary(`${kind} long name`, make)),
+      });
+      await exchange(`${kind}: create, bad email`, 422, {
+        method: "POST",
+        path: "/registries",
+        json: { ...validBody(`bad email ${kind}`, canary(`${kind} bad email`, make)), email: "not an email" },
+      });
+      await exchange(`${kind}: create, unknown field`, 422, {
+        method: "POST",
+        path: "/registries",
+        json: { ...validBody(`unknown ${kind}`, canary(`${kind} unknown field`, make)), extra: true },
+      });
+      await exchange(`${kind}: create, canary in a misspelt field`, 422, {
+        method: "POST",
+        path: "/registries",
+        json: { name: `misspelt ${kind}`, server: "registry.example.com", username: USERNAME, passwd: canary(`${kind} passwd`, make) },
+      });
+      await exchange(`${kind}: create, canary as an invalid email`, 422, {
+        method: "POST",
+        path: "/registries",
+        json: { ...validBody(`email canary ${kind}`, "pw"), email: canary(`${kind} as email`, make) },
+      });
+      await exchange(`${kind}: create, canary as an invalid server`, 422, {
+        method: "POST",
+        path: "/registries",
+        json: { ...validBody(`server canary ${kind}`, "pw"), server: `has space ${canary(`${kind} as server`, make)}` },
+      });
+      {
+        const c = canary(`${kind} over-long password`, make);
+        await exchange(`${kind}: create, password over 512 characters`, 422, {
+          method: "POST",
+          path: "/registries",
+          json: validBody(`long pw ${kind}`, `${c}${"x".repeat(513)}`),
+        });
+      }
+      await exchange(`${kind}: create, password of the wrong type (array)`, 422, {
+        method: "POST",
+        path: "/registries",
+        json: { ...validBody(`array pw ${kind}`, "pw"), password: [canary(`${kind} in array`, make)] },
+      });
+      await exchange(`${kind}: create, malformed JSON (truncated)`, 400, {
+        method: "POST",
+        path: "/registries",
+        body: `{"name":"malformed","server":"s","username":"u","password":${JSON.stringify(canary(`${kind} malformed`, make))},`,
+        headers: { "content-type": "application/json" },
+      });
+      await exchange(`${kind}: create, malformed JSON (unquoted)`, 400, {
+        method: "POST",
+        path: "/registries",
+        body: `{"password": ${canary(`${kind} unquoted`, make)}}`,
+        headers: { "content-type": "application/json" },
+      });
+      {
+        const c = canary(`${kind} oversized`, make);
+        await exchange(`${kind}: create, body over 64 KiB`, 413, {
+          method: "POST",
+          path: "/registries",
+          json: { ...validBody(`big ${kind}`, c), email: `${"a".repeat(BODY_LIMIT)}@example.com`, username: c },
+        });
+      }
+      {
+        const c = canary(`${kind} text/plain`, make);
+        await exchange(`${kind}: create, text/plain body`, 415, {
+          method: "POST",
+          path: "/registries",
+          body: JSON.stringify(validBody(`plain ${kind}`, c)),
+          headers: { "content-type": "text/plain" },
+        });
+      }
+
+      await exchange(`${kind}: rotate password`, 200, {
+        method: "PUT",
+        path: `/registries/${id}`,
+        json: { password: canary(`${kind} rotated`, make) },
+      });
+      await exchange(`${kind}: rotate, plus an invalid field`, 422, {
+        method: "PUT",
+        path: `/registries/${id}`,
+        json: { password: canary(`${kind} rotate invalid`, make), enabled: "yes" },
+      });
+      await exchange(`${kind}: rotate, plus an unknown field`, 422, {
+        method: "PUT",
+        path: `/registries/${id}`,
+        json: { password: canary(`${kind} rotate unknown`, make), colour: "blue" },
+      });
+      await exchange(`${kind}: rotate, to a taken name`, 409, {
+        method: "PUT",
+        path: `/registries/${id}`,
+        json: { password: canary(`${kind} rotate conflict`, make), name: "taken name" },
+      });
+      await exchange(`${kind}: rotate, malformed JSON`, 400, {
+        method: "PUT",
+        path: `/registries/${id}`,
+        body: `{"password":${JSON.stringify(canary(`${kind} rotate malformed`, make))}`,
+        headers: { "content-type": "application/json" },
+      });
+      await exchange(`${kind}: rotate, missing id`, 404, {
+        method: "PUT",
+        path: "/registries/00000000-0000-7000-8000-000000000000",
+        json: { password: canary(`${kind} rotate missing`, make) },
+      });
+      await exchange(`${kind}: sandbox image linked to the registry`, 201, {
+        method: "POST",
+        path: "/sandbox-images",
+        json: { name: `image ${kind}`, image: "registry.example.com/app", registry_id: id },
+      });
+      await exchange(`${kind}: list images of the registry`, 200, { method: "GET", path: `/sandbox-images?registry_id=${id}` });
+      await exchange(`${kind}: get the registry`, 200, { method: "GET", path: `/registries/${id}` });
+      await exchange(`${kind}: sandbox image with a password field`, 422, {
+        method: "POST",
+        path: "/sandbox-images",
+        json: { name: `image ${kind}`, image: "ubuntu", password: canary(`${kind} image password`, make) },
+      });
+      const q = encodeURIComponent;
+      await exchange(`${kind}: query ?server=`, 200, { method: "GET", path: `/registries?server=${q(canary(`${kind} query server`, make))}` });
+      await exchange(`${kind}: query ?password= (unknown)`, 422, { method: "GET", path: `/registries?password=${q(canary(`${kind} query password`, make))}` });
+      await exchange(`${kind}: query ?cursor=`, 422, { method: "GET", path: `/registries?cursor=${q(canary(`${kind} query cursor`, make))}` });
+      await exchange(`${kind}: query ?registry_id=`, 422, {
+        method: "GET",
+        path: `/sandbox-images?registry_id=${q(canary(`${kind} query registry_id`, make))}`,
+      });
+      await exchange(`${kind}: query on GET /registries/{id}`, 422, { method: "GET", path: `/registries/${id}?password=${q(canary(`${kind} query get`, make))}` });
+    }
+
+    // Header paths: header values must be ByteStrings, so hex canaries only.
+    await exchange("bearer: canary as the token", 401, { method: "GET", path: "/registries", token: canary("bearer raw") });
+    await exchange("bearer: mbx_ + canary", 401, { method: "GET", path: "/registries", token: `mbx_${canary("bearer mbx")}` });
+    await exchange("bearer: canary on a POST with a body", 401, {
+      method: "POST",
+      path: "/registries",
+      token: canary("bearer post"),
+      json: validBody("unauthenticated", canary("unauthenticated body")),
+    });
+    await exchange("authorization: Basic user:canary", 401, {
+      method: "GET",
+      path: "/registries",
+      token: undefined,
+      headers: { authorization: `Basic ${Buffer.from(`${USERNAME}:${canary("basic")}`).toString("base64")}` },
+    });
+    await exchange("authorization: canary with no scheme", 401, {
+      method: "GET",
+      path: "/registries",
+      token: undefined,
+      headers: { authorization: canary("no scheme") },
+    });
+    await exchange("X-Workspace-Id: canary, token not granted it", 403, {
+      method: "GET",
+      path: "/registries",
+      token: onlyW,
+      workspace: canary("workspace forbidden"),
+    });
+    await exchange("X-Workspace-Id: canary, on a POST with a canary password", 403, {
+      method: "POST",
+      path: "/registries",
+      token: onlyW,
+      workspace: canary("workspace forbidden post"),
+      json: validBody("forbidden", canary("forbidden body")),
+    });
+    await exchange("X-Workspace-Id: canary with a bad character", 422, {
+      method: "GET",
+      path: "/registries",
+      workspace: `${canary("workspace invalid")}!`,
+    });
+    await exchange("X-Workspace-Id: canary too long", 422, {
+      method: "GET",
+      path: "/registries",
+      workspace: `${canary("workspace too long")}${"x".repeat(64)}`,
+    });
+
+    // Same password twice: the stored ciphertexts must differ (random IVs).
+    const same = canary("same password twice");
+    for (const n of [1, 2]) {
+      const res = await exchange(`same password, registry ${n}`, 201, { method: "POST", path: "/registries", json: validBody(`same ${n}`, same) });
+      createdIds.push((res.json as { id: string }).id);
+    }
+  });
+  afterAll(() => app?.close());
+
+  test("every path was exercised with the status it is meant to produce", () => {
+    expect(exchanges.length).toBeGreaterThanOrEqual(60);
+    const wrong = exchanges
+      .filter((e) => e.response.status !== e.expected)
+      // Status and code only: a body could hold a canary.
+      .map((e) => `${e.label}: expected ${e.expected}, got ${e.response.status} ${(e.response.json as { code?: string } | undefined)?.code ?? ""}`);
+    expect(wrong).toEqual([]);
+  });
+
+  test("no response ever has a password property", () => {
+    const found = exchanges.flatMap((e) => passwordProperties(e.response.json).map((p) => `${e.label}: ${p}`));
+    expect(found).toEqual([]);
+    // And the bodies that are JSON were parsed (the walk above saw them).
+    const unparsed = exchanges.filter((e) => e.response.text !== "" && e.response.json === undefined).map((e) => e.label);
+    expect(unparsed).toEqual([]);
+  });
+
+  test("0 hits: responses, logs and a database dump, in every encoding", async () => {
+    const haystacks: Array<{ where: string; text: string }> = [];
+    exchanges.forEach((e, i) => haystacks.push({ where: `response #${i} (${e.label}, ${e.response.status})`, text: transcript(e.response) }));
+    expect(app.logs.length, "the app logged every request").toBeGreaterThanOrEqual(exchanges.length);
+    app.logs.forEach((line, i) => haystacks.push({ where: `log line #${i}`, text: line }));
+    for (const table of ["registries", "sandbox_images", "api_tokens"] as const) {
+      const rows = rowsOf(await app.database.db.execute(sql.raw(`select * from ${table}`)));
+      expect(rows.length, `${table} has rows to scan`).toBeGreaterThan(0);
+      rows.forEach((row, i) => haystacks.push({ where: `table ${table} row #${i}`, text: rowText(row) }));
+    }
+
+    expect(canaries.length).toBeGreaterThanOrEqual(50);
+    const hits: string[] = [];
+    for (const { label, value } of canaries) {
+      for (const needle of needlesFor(value)) {
+        const text = needle.caseInsensitive ? needle.text.toLowerCase() : needle.text;
+        for (const haystack of haystacks) {
+          const hay = needle.caseInsensitive ? haystack.text.toLowerCase() : haystack.text;
+          if (hay.includes(text)) hits.push(`canary "${label}" as ${needle.encoding} in ${haystack.where}`);
+        }
+      }
+    }
+    // The message lists every hit's location (never the canary): the failure says where to look.
+    expect(hits.length, `${hits.length} canary hit(s):\n${hits.join("\n")}`).toBe(0);
+  });
+
+  test("the scan finds a canary when there is one (self-check of the needles)", () => {
+    const c = unicodeCanary();
+    const bytes = Buffer.from(`xy${c}z`, "utf8");
+    const haystacks = [
+      `before ${c} after`,
+      JSON.stringify({ p: c }),
+      JSON.stringify({ p: c }).replace(/[\u0080-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`),
+      `?q=${encodeURIComponent(c)}`,
+      bytes.toString("hex").toUpperCase(),
+      bytes.toString("base64"),
+      Buffer.from(`a${c}`).toString("base64url"),
+      `Basic ${Buffer.from(`${USERNAME}:${c}`).toString("base64")}`,
+    ];
+    for (const hay of haystacks) {
+      const found = needlesFor(c).some((n) => (n.caseInsensitive ? hay.toLowerCase().includes(n.text.toLowerCase()) : hay.includes(n.text)));
+      expect(found, `a needle matches ${hay.slice(0, 12)}…`).toBe(true);
+    }
+  });
+
+  test("stored passwords are v1:<keyId>:<base64url(iv ‖ ct ‖ tag)>, 12-byte IV and 16-byte tag", async () => {
+    const rows = rowsOf(
+      await app.database.db.execute(
+        sql`select id, password_ciphertext, password_key_id from registries where workspace_id = ${W} and deleted_at is null`,
+      ),
+    );
+    // "taken name", two created, two with the same password.
+    expect(rows).toHaveLength(5);
+    const passwordLengths = new Map<string, number>();
+    for (const c of canaries) passwordLengths.set(c.label, Buffer.byteLength(c.value, "utf8"));
+    for (const row of rows) {
+      const stored = String(row.password_ciphertext);
+      const match = CIPHERTEXT.exec(stored);
+      expect(match, `registry ${String(row.id)}: ciphertext format`).not.toBeNull();
+      expect(match![1]).toBe(row.password_key_id);
+      const payload = Buffer.from(match![2]!, "base64url");
+      expect(payload.toString("base64url")).toBe(match![2]);
+      // AES-GCM: ciphertext as long as the plaintext, so the payload is 12 + |password| + 16.
+      expect(payload.length - 28, `registry ${String(row.id)}: payload length`).toBeGreaterThan(0);
+    }
+    // The rotated canaries are what the two first registries hold now: pin their exact length.
+    const rotated = canaries.filter((c) => c.label.endsWith(" rotated"));
+    expect(rotated).toHaveLength(2);
+    const byId = new Map(rows.map((r) => [String(r.id), String(r.password_ciphertext)]));
+    rotated.forEach((c, i) => {
+      const payload = Buffer.from(byId.get(createdIds[i]!)!.split(":")[2]!, "base64url");
+      expect(payload.length).toBe(12 + Buffer.byteLength(c.value, "utf8") + 16);
+    });
+  });
+
+  test("the same password stored twice gives two different ciphertexts (random IV)", async () => {
+    const [first, second] = createdIds.slice(-2);
+    const rows = rowsOf(
+      await app.database.db.execute(sql`select id, password_ciphertext from registries where id in (${first}, ${second})`),
+    );
+    expect(rows).toHaveLength(2);
+    const [a, b] = rows.map((r) => String(r.password_ciphertext));
+    expect(a).not.toBe(b);
+    const iv = (s: string) => Buffer.from(s.split(":")[2]!, "base64url").subarray(0, 12).toString("hex");
+    expect(iv(a!)).not.toBe(iv(b!));
+    // Same plaintext length, so same envelope length: only the bytes differ.
+    expect(a!.length).toBe(b!.length);
+  });
+
+  test("responses carry no credentials in headers either", () => {
+    for (const e of exchanges) {
+      expect(header(e.response, "set-cookie"), e.label).toBeUndefined();
+      expect(header(e.response, "authorization"), e.label).toBeUndefined();
+    }
+  });
+});
