@@ -2,6 +2,7 @@ import createOpenApiClient from "openapi-fetch";
 import { ModboxError } from "./errors.js";
 import type { RequestOptions } from "./request-options.js";
 import type { CallInit, RawClient } from "./resources/context.js";
+import { Provisioning } from "./resources/provisioning.js";
 import { Registries } from "./resources/registries.js";
 import { SandboxImages } from "./resources/sandbox-images.js";
 import type { ScopedPaths } from "./scoped-paths.js";
@@ -51,6 +52,8 @@ export class ModboxClient {
   readonly registries: Registries;
   /** Sandbox images, optionally linked to a registry. */
   readonly sandboxImages: SandboxImages;
+  /** Pull credentials for provisioners (needs a `provisioner`-scope token). */
+  readonly provisioning: Provisioning;
   /**
    * The typed openapi-fetch client underneath, for calls the resources do not cover. It shares
    * the headers, retries and timeout, and returns `{ data, error, response }` instead of throwing
@@ -85,6 +88,7 @@ export class ModboxClient {
     const ctx = { raw: this.raw, init: (o?: RequestOptions) => this.#init(o) };
     this.registries = new Registries(ctx);
     this.sandboxImages = new SandboxImages(ctx);
+    this.provisioning = new Provisioning(ctx);
   }
 
   /**

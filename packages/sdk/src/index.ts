@@ -15,6 +15,7 @@ export type { RequestOptions } from "./request-options.js";
 export type { Fetch } from "./transport.js";
 export { Registries } from "./resources/registries.js";
 export { SandboxImages } from "./resources/sandbox-images.js";
+export { Provisioning } from "./resources/provisioning.js";
 export type { RawClient } from "./resources/context.js";
 export { Page, PagePromise, type PageResponse } from "./pagination.js";
 export {
@@ -44,6 +45,11 @@ export type {
   SandboxImageListQuery,
   Problem,
   ProblemFieldError,
+  Verification,
+  CredentialWarning,
+  PullCheck,
+  PullCredentials,
+  RuntimeAuth,
 } from "./types.js";
 export type { ScopedPaths } from "./scoped-paths.js";
 export type { paths, components, operations } from "./generated/openapi.js";

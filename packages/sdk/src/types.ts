@@ -30,3 +30,14 @@ export type RegistryListQuery = NonNullable<operations["listRegistries"]["parame
 export type SandboxImageListQuery = NonNullable<
   operations["listSandboxImages"]["parameters"]["query"]
 >;
+
+/** The outcome of a login against a registry (`registries.verify`, and `registry.verification`). */
+export type Verification = Readable<Schemas["Verification"]>;
+/** Provider advice about a stored credential (never blocks a write). */
+export type CredentialWarning = Readable<Schemas["CredentialWarning"]>;
+/** Whether an image's linked credentials can pull it (`sandboxImages.pullCheck`). */
+export type PullCheck = Readable<Schemas["PullCheck"]>;
+/** Decrypted pull credentials in every runtime format (`provisioning.pullCredentials`). */
+export type PullCredentials = Readable<Schemas["PullCredentials"]>;
+/** One credential as Docker Engine, config.json readers and Kubernetes expect it. */
+export type RuntimeAuth = Readable<Schemas["RuntimeAuth"]>;

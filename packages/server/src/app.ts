@@ -10,8 +10,10 @@ import { rateLimit } from "./http/rate-limit.js";
 import { rejectUnstorableText } from "./http/reject-unstorable-text.js";
 import { requestIdFor, requestLogSerializers } from "./logging.js";
 import { healthRoutes, type Readiness } from "./routes/health.js";
+import { provisioningRoutes } from "./routes/provisioning.js";
 import { registryRoutes } from "./routes/registries.js";
 import { sandboxImageRoutes } from "./routes/sandbox-images.js";
+import type { PullService } from "./services/pulls.js";
 import type { RegistryService } from "./services/registries.js";
 import type { SandboxImageService } from "./services/sandbox-images.js";
 
@@ -23,6 +25,7 @@ export interface AppDeps {
   authenticate: Authenticator;
   registries: RegistryService;
   sandboxImages: SandboxImageService;
+  pulls: PullService;
   readiness: Readiness;
   options: {
     validateResponses: boolean;
@@ -79,10 +82,12 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   app.use(rejectUnstorableText);
-  app.use(requireWorkspace("workspace"));
 
+  // Provisioner routes check their own scope; everything after this needs a workspace token.
+  app.use(provisioningRoutes(deps.pulls));
+  app.use(requireWorkspace("workspace"));
   app.use(registryRoutes(deps.registries));
-  app.use(sandboxImageRoutes(deps.sandboxImages));
+  app.use(sandboxImageRoutes(deps.sandboxImages, deps.pulls));
 
   app.use(errorHandler);
   return app;

@@ -4,9 +4,14 @@ import type { AppDeps } from "./app.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import type { DatabaseHandle } from "./db/client.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
+import { createPullCredentialEventRepository } from "./db/repositories/pull-credential-events.js";
 import { createRegistryRepository } from "./db/repositories/registries.js";
 import { createSandboxImageRepository } from "./db/repositories/sandbox-images.js";
+import { checkPull, verifyLogin } from "./registry-protocol/outbound/v2-client.js";
+import type { OutboundOptions } from "./registry-protocol/outbound/types.js";
 import { uuidv7 } from "./services/ids.js";
+import { createPullService } from "./services/pulls.js";
+import type { RegistryProber } from "./services/registry-prober.js";
 import { createRegistryService } from "./services/registries.js";
 import { createSandboxImageService } from "./services/sandbox-images.js";
 
@@ -18,13 +23,26 @@ export interface ComposeOptions {
   validateResponses: boolean;
   bodyLimitBytes: number;
   rateLimitPerMinute: number;
+  /** How the server may reach registries (SSRF policy, timeouts; tests add a DNS double). */
+  outbound: OutboundOptions;
   isShuttingDown?: () => boolean;
+}
+
+/** The registry v2 client bound to the operator's outbound policy. */
+export function createRegistryProber(outbound: OutboundOptions): RegistryProber {
+  return {
+    verifyLogin: (endpoint, credentials) => verifyLogin(endpoint, credentials, outbound),
+    checkPull: (endpoint, repository, reference, credentials) =>
+      checkPull(endpoint, repository, reference, credentials, outbound),
+  };
 }
 
 /** Wires repositories → services → app dependencies. The one place the object graph is built. */
 export function composeApp(options: ComposeOptions): AppDeps {
   const { db } = options.database;
   const registryRepository = createRegistryRepository(db);
+  const imageRepository = createSandboxImageRepository(db);
+  const prober = createRegistryProber(options.outbound);
   const now = () => new Date();
   const newId = () => uuidv7();
   return {
@@ -33,10 +51,21 @@ export function composeApp(options: ComposeOptions): AppDeps {
       tokens: createApiTokenRepository(db),
       ...(options.bootstrapToken !== undefined && { bootstrapToken: options.bootstrapToken }),
     }),
-    registries: createRegistryService({ registries: registryRepository, cipher: options.cipher, newId, now }),
-    sandboxImages: createSandboxImageService({
-      images: createSandboxImageRepository(db),
+    registries: createRegistryService({
       registries: registryRepository,
+      images: imageRepository,
+      cipher: options.cipher,
+      prober,
+      newId,
+      now,
+    }),
+    sandboxImages: createSandboxImageService({ images: imageRepository, registries: registryRepository, newId, now }),
+    pulls: createPullService({
+      images: imageRepository,
+      registries: registryRepository,
+      events: createPullCredentialEventRepository(db),
+      cipher: options.cipher,
+      prober,
       newId,
       now,
     }),

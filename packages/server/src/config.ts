@@ -29,6 +29,8 @@ const envSchema = z
     MODBOX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
     MODBOX_DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
     MODBOX_DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
+    MODBOX_OUTBOUND_ALLOW_PRIVATE: booleanFlag.default(false),
+    MODBOX_OUTBOUND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
     MODBOX_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
     NODE_ENV: z.string().optional(),
   })
@@ -61,6 +63,8 @@ export interface Config {
   /** Requests per minute per token; 0 turns rate limiting off. */
   rateLimitPerMinute: number;
   shutdownTimeoutMs: number;
+  /** Calls to registries (verification, pull checks): hosts users typed, so guarded against SSRF. */
+  outbound: { allowPrivate: boolean; timeoutMs: number };
 }
 
 export class ConfigError extends Error {
@@ -97,5 +101,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     bodyLimitBytes: e.MODBOX_BODY_LIMIT_BYTES,
     rateLimitPerMinute: e.MODBOX_RATE_LIMIT_PER_MINUTE,
     shutdownTimeoutMs: e.MODBOX_SHUTDOWN_TIMEOUT_MS,
+    outbound: { allowPrivate: e.MODBOX_OUTBOUND_ALLOW_PRIVATE, timeoutMs: e.MODBOX_OUTBOUND_TIMEOUT_MS },
   };
 }

@@ -1,5 +1,9 @@
 import type { components, Readable } from "@modbox/sdk/openapi";
 import type { RegistryRecord, SandboxImageRecord } from "./db/records.js";
+import type { PullService } from "./services/pulls.js";
+import type { VerificationResult } from "./services/registries.js";
+import { detectProvider } from "./registry-protocol/providers.js";
+import { parseImageAndTag, pullReference } from "./registry-protocol/reference.js";
 
 /**
  * The one place records become API shapes. Fields are listed one by one, never spread, so a
@@ -7,6 +11,9 @@ import type { RegistryRecord, SandboxImageRecord } from "./db/records.js";
  */
 export type RegistryDto = Readable<components["schemas"]["Registry"]>;
 export type SandboxImageDto = Readable<components["schemas"]["SandboxImage"]>;
+export type VerificationDto = Readable<components["schemas"]["Verification"]>;
+export type PullCheckDto = Readable<components["schemas"]["PullCheck"]>;
+export type PullCredentialsDto = Readable<components["schemas"]["PullCredentials"]>;
 
 export function toRegistryDto(r: RegistryRecord): RegistryDto {
   return {
@@ -16,6 +23,16 @@ export function toRegistryDto(r: RegistryRecord): RegistryDto {
     username: r.username,
     email: r.email,
     enabled: r.enabled,
+    provider: detectProvider(r.server).provider,
+    ca_certificate: r.caCertificate,
+    verification: {
+      status: r.verificationStatus,
+      checked_at: r.verificationCheckedAt?.toISOString() ?? null,
+      error_code: r.verificationErrorCode,
+      detail: null,
+    },
+    warnings: r.warnings.map((w) => ({ code: w.code, field: w.field, message: w.message })),
+    last_used_at: r.lastUsedAt?.toISOString() ?? null,
     created_at: r.createdAt.toISOString(),
     updated_at: r.updatedAt.toISOString(),
   };
@@ -30,6 +47,7 @@ export function toSandboxImageDto(i: SandboxImageRecord): SandboxImageDto {
     tag: i.tag,
     registry_id: i.registryId,
     registry_name: i.registryName,
+    reference: resolvedReference(i.image, i.tag),
     description: i.description,
     enabled: i.enabled,
     is_default: i.isDefault,
@@ -39,6 +57,39 @@ export function toSandboxImageDto(i: SandboxImageRecord): SandboxImageDto {
     created_at: i.createdAt.toISOString(),
     updated_at: i.updatedAt.toISOString(),
   };
+}
+
+export function toVerificationDto(v: VerificationResult): VerificationDto {
+  return {
+    status: v.verificationStatus,
+    checked_at: v.verificationCheckedAt?.toISOString() ?? null,
+    error_code: v.verificationErrorCode,
+    detail: v.detail,
+  };
+}
+
+export function toPullCheckDto(c: Awaited<ReturnType<PullService["check"]>>): PullCheckDto {
+  return {
+    image_id: c.imageId,
+    reference: c.reference,
+    pullable: c.pullable,
+    digest: c.digest,
+    media_type: c.mediaType,
+    error_code: c.errorCode,
+    detail: c.detail,
+    checked_at: c.checkedAt.toISOString(),
+  };
+}
+
+/** The one response that carries a decrypted credential (provisioner scope only). */
+export function toPullCredentialsDto(c: Awaited<ReturnType<PullService["credentials"]>>): PullCredentialsDto {
+  return { image_id: c.imageId, reference: c.reference, registry: c.registry, auth: c.auth };
+}
+
+/** What a runtime pulls; every write validated the reference, so it always parses. */
+function resolvedReference(image: string, tag: string): string {
+  const parsed = parseImageAndTag(image, tag);
+  return parsed.ok ? pullReference(parsed.ref) : `${image}:${tag}`;
 }
 
 export function toListDto<T, D>(page: { items: T[]; nextCursor: string | null }, map: (item: T) => D) {

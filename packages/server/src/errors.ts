@@ -9,6 +9,10 @@ export class DomainError extends Error {
     readonly code: ProblemCode,
     readonly detail: string,
     readonly fieldErrors?: ReadonlyArray<{ path: string; message: string }>,
+    /** RFC 9457 extension members, e.g. `linked_image_ids` (never a secret, never a submitted value). */
+    readonly extensions?: Readonly<Record<string, unknown>>,
+    /** Overrides the table's status (registry_host_mismatch is 422 at link time, 409 at pull time). */
+    readonly status?: number,
   ) {
     super(detail);
   }
@@ -30,4 +34,10 @@ export type ProblemCode =
   | "rate_limited"
   | "internal_error"
   | "credential_undecryptable"
-  | "service_unavailable";
+  | "service_unavailable"
+  | "invalid_credentials"
+  | "registry_in_use"
+  | "registry_disabled"
+  | "registry_deleted"
+  | "registry_host_mismatch"
+  | "image_disabled";

@@ -65,6 +65,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         validateResponses: config.validateResponses,
         bodyLimitBytes: config.bodyLimitBytes,
         rateLimitPerMinute: config.rateLimitPerMinute,
+        outbound: config.outbound,
         isShuttingDown: () => shuttingDown,
       }),
     );

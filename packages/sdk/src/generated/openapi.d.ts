@@ -64,16 +64,54 @@ export interface paths {
          * Update a registry (partial)
          * @description Only the fields you include are changed; at least one is required. Send `password` to
          *     rotate the credential (e.g. after a token expiry); send `email: null` to clear the email.
+         *     Changing `server`, `username`, `password` or `ca_certificate` resets the verification to
+         *     `unverified` unless `?verify=true` proves the new credential at once.
          */
         put: operations["updateRegistry"];
         post?: never;
         /**
          * Delete a registry
-         * @description Deletes the registry and destroys its encrypted credential. Sandbox images linked to it
-         *     keep their `registry_id` (their `registry_name` becomes `null`) and can no longer be pulled
-         *     with its credentials: update the linked images to use a different registry first.
+         * @description Deletes the registry and destroys its encrypted credential. A registry still linked to
+         *     sandbox images is not deleted: the answer is `409 registry_in_use` with the linked image
+         *     ids (`linked_image_ids`, at most 100, and `linked_image_count`). Update those images to use
+         *     another registry first, or pass `force=true`: the images then keep their `registry_id`
+         *     (their `registry_name` becomes `null`) and every pull of them fails with
+         *     `registry_deleted`, never an anonymous pull.
          */
         delete: operations["deleteRegistry"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/registries/{registry_id}/verify": {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The workspace every call is scoped to. The token must be granted it.
+                 * @example your-workspace-id
+                 */
+                "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+            };
+            path: {
+                registry_id: components["parameters"]["RegistryId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify a registry's credentials
+         * @description Logs in to the registry with the stored credentials (`GET /v2/`, then the Basic or Bearer
+         *     token flow) and records the outcome on the registry. A registry that answers without any
+         *     authentication cannot prove a credential: `unverified`. Failures carry a stable
+         *     `error_code`: `invalid_credentials`, `registry_unreachable`, `unsupported_auth`,
+         *     `tls_error`, `address_not_allowed` (the server's address is private or otherwise not
+         *     allowed by this server's outbound policy), `registry_error`.
+         */
+        post: operations["verifyRegistry"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -128,6 +166,77 @@ export interface paths {
         post?: never;
         /** Delete a sandbox image */
         delete: operations["deleteSandboxImage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sandbox-images/{image_id}/pull-check": {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The workspace every call is scoped to. The token must be granted it.
+                 * @example your-workspace-id
+                 */
+                "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+            };
+            path: {
+                image_id: components["parameters"]["ImageId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check that the image can be pulled
+         * @description Asks the registry whether the linked credentials can pull this repository and tag: a
+         *     token for `repository:<name>:pull`, then `HEAD` of the manifest. Public images (no
+         *     registry) are checked anonymously. The answer is a result, not an error: `pullable`
+         *     with the manifest digest, or an `error_code`: `image_not_found`, `registry_auth_failed`,
+         *     `registry_disabled`, `registry_deleted`, `registry_host_mismatch`, `image_disabled`,
+         *     `registry_unreachable`, `tls_error`, `unsupported_auth`, `address_not_allowed`,
+         *     `registry_error`, `credential_undecryptable`.
+         */
+        post: operations["checkSandboxImagePull"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sandbox-images/{image_id}/pull-credentials": {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The workspace every call is scoped to. The token must be granted it.
+                 * @example your-workspace-id
+                 */
+                "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+            };
+            path: {
+                image_id: components["parameters"]["ImageId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve the image's pull credentials (provisioner only)
+         * @description Decrypts the linked registry's credential and answers the resolved reference with the
+         *     credential in every runtime format a provisioner may need: Docker Engine
+         *     `X-Registry-Auth` (padded base64url JSON), a `config.json` `auths` document (skopeo,
+         *     podman, containerd) and a Kubernetes `kubernetes.io/dockerconfigjson` secret. Needs a
+         *     token with the `provisioner` scope granted this workspace; workspace tokens get
+         *     `403 insufficient_scope`. A public image (no registry) answers `auth: null`. Every call is
+         *     recorded (token, image, registry, outcome; never the secret) and marks the registry used.
+         *     Refusals: `409 image_disabled`, `409 registry_disabled`, `409 registry_deleted`,
+         *     `409 registry_host_mismatch`, `500 credential_undecryptable`. The response is
+         *     `Cache-Control: no-store`.
+         */
+        post: operations["getPullCredentials"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -194,7 +303,11 @@ export interface components {
         RegistryServer: string;
         /** @description Docker registry username. */
         RegistryUsername: string;
-        /** @description Password or access token. Write-only; encrypted at rest and never returned. */
+        /**
+         * @description Password or access token. Write-only; encrypted at rest and never returned. Up to 8192
+         *     characters: Modbox documents 512, which would refuse real AWS ECR tokens and Google
+         *     service-account JSON keys (2–3 KB).
+         */
         RegistryPassword: string;
         /**
          * Format: email
@@ -212,6 +325,7 @@ export interface components {
              * @default true
              */
             enabled?: boolean;
+            ca_certificate?: components["schemas"]["RegistryCaCertificate"];
         };
         /** @description The fields to change; fields left out keep their value. */
         RegistryUpdate: {
@@ -221,6 +335,7 @@ export interface components {
             password?: $Write<components["schemas"]["RegistryPassword"]>;
             email?: components["schemas"]["RegistryEmail"];
             enabled?: boolean;
+            ca_certificate?: components["schemas"]["RegistryCaCertificate"];
         };
         Registry: {
             /**
@@ -234,8 +349,57 @@ export interface components {
             email: components["schemas"]["RegistryEmail"];
             /** @description Whether this registry is active. */
             enabled: boolean;
+            /**
+             * @description Recognised from the server's host.
+             * @enum {string}
+             */
+            provider: "dockerhub" | "ghcr" | "google" | "ecr" | "acr" | "self_hosted";
+            ca_certificate: components["schemas"]["RegistryCaCertificate"];
+            verification: components["schemas"]["Verification"];
+            /**
+             * @description Provider advice about the credential, computed when it was written (e.g. a GHCR
+             *     password that does not look like a personal access token). Warnings never block a
+             *     write; rules a registry would certainly refuse (e.g. an ECR username other than
+             *     `AWS`) are 422 errors instead.
+             */
+            warnings: components["schemas"]["CredentialWarning"][];
+            /**
+             * Format: date-time
+             * @description When the credential was last used for a pull check or handed to a provisioner.
+             */
+            last_used_at: string | null;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @description PEM certificate(s) of a private CA that signs a self-hosted registry's TLS certificate.
+         *     Used instead of the public roots for that registry's connections. Not secret.
+         */
+        RegistryCaCertificate: string | null;
+        Verification: {
+            /**
+             * @description `verified`: the registry accepted the credential. `failed`: see `error_code`.
+             *     `unverified`: never checked since the credential last changed, or the registry
+             *     accepts anonymous access so the credential cannot be proven.
+             * @enum {string}
+             */
+            status: "verified" | "failed" | "unverified";
+            /** Format: date-time */
+            checked_at: string | null;
+            /**
+             * @description `invalid_credentials`, `registry_unreachable`, `unsupported_auth`, `tls_error`,
+             *     `address_not_allowed`, `registry_error`; `anonymous_registry` for an unverified
+             *     anonymous registry.
+             */
+            error_code: string | null;
+            /** @description A human explanation (only on a fresh check). */
+            detail: string | null;
+        };
+        CredentialWarning: {
+            code: string;
+            /** @enum {string} */
+            field: "server" | "username" | "password";
+            message: string;
         };
         RegistryList: {
             data: components["schemas"]["Registry"][];
@@ -281,6 +445,11 @@ export interface components {
             registry_id: components["schemas"]["SandboxImageRegistryId"];
             /** @description Name of the linked registry; `null` when there is none or it was deleted. */
             registry_name: string | null;
+            /**
+             * @description The fully resolved reference a runtime pulls, e.g. `docker.io/library/ubuntu:latest`
+             *     for `image: ubuntu`.
+             */
+            reference: string;
             description: components["schemas"]["SandboxImageDescription"];
             enabled: boolean;
             is_default: boolean;
@@ -296,7 +465,13 @@ export interface components {
             next_cursor: string | null;
         };
         SandboxImageName: string;
-        /** @description Image reference without tag, e.g. `ghcr.io/your-org/your-image` or `ubuntu`. */
+        /**
+         * @description Image reference without a tag, by the Docker reference grammar, e.g.
+         *     `ghcr.io/your-org/your-image`, `ubuntu` (Docker Hub's `library/ubuntu`) or
+         *     `localhost:5000/team/app`. Repository paths are lowercase. It may end in a digest
+         *     (`@sha256:…`), which is then pulled instead of `tag`. When `registry_id` is set, the image's
+         *     host must be served by that registry's `server` (else `422 registry_host_mismatch`).
+         */
         SandboxImageReference: string;
         SandboxImageTag: string;
         /**
@@ -311,6 +486,72 @@ export interface components {
         SandboxImageTtl: number | null;
         /** @description Port that must accept connections before a sandbox counts as ready. */
         SandboxImageReadinessPort: number | null;
+        PullCheck: {
+            /** Format: uuid */
+            image_id: string;
+            /** @description The reference that was checked. */
+            reference: string;
+            pullable: boolean;
+            /** @description The manifest digest (`Docker-Content-Digest`) when pullable. */
+            digest: string | null;
+            media_type: string | null;
+            error_code: string | null;
+            detail: string | null;
+            checked_at: components["schemas"]["Timestamp"];
+        };
+        PullCredentials: {
+            /** Format: uuid */
+            image_id: string;
+            /** @description The fully resolved reference to pull, e.g. `ghcr.io/your-org/your-image:latest`. */
+            reference: string;
+            /** @description The registry whose credentials these are; `null` for a public image. */
+            registry: null | {
+                /** Format: uuid */
+                id: string;
+                name: string;
+                server: string;
+            };
+            /** @description The credential in each runtime's format; `null` for a public image. */
+            auth: null | components["schemas"]["RuntimeAuth"];
+        };
+        RuntimeAuth: {
+            /** @description The registry host the credential is for (`docker.io` for Docker Hub). */
+            server: string;
+            /**
+             * @description The Docker Engine `X-Registry-Auth` header value for `POST /images/create`: base64url
+             *     **with padding** of `{"username","password","serveraddress"}`.
+             */
+            x_registry_auth: string;
+            /**
+             * @description A `config.json` document (`{"auths": {"<server>": {"auth": "<base64 user:pass>"}}}`)
+             *     for the docker CLI, skopeo `--authfile`, podman and containerd. Docker Hub's key is
+             *     `https://index.docker.io/v1/`.
+             */
+            docker_config: {
+                auths: {
+                    [key: string]: {
+                        auth: string;
+                        email?: string;
+                    };
+                };
+            };
+            /** @description A `kubernetes.io/dockerconfigjson` Secret manifest, ready to apply. */
+            kubernetes_secret: {
+                /** @constant */
+                apiVersion: "v1";
+                /** @constant */
+                kind: "Secret";
+                /** @constant */
+                type: "kubernetes.io/dockerconfigjson";
+                metadata: {
+                    name: string;
+                };
+                data: {
+                    /** @description base64 of the dockerconfigjson document. */
+                    ".dockerconfigjson": string;
+                };
+            };
+        };
         Health: {
             /** @enum {string} */
             status: "ok" | "ready";
@@ -334,10 +575,20 @@ export interface components {
              *     `workspace_forbidden`, `not_found`, `method_not_allowed`, `registry_name_taken`,
              *     `registry_not_found`, `payload_too_large`, `unsupported_media_type`,
              *     `validation_failed`, `invalid_cursor`, `insufficient_scope`, `rate_limited`, `internal_error`,
-             *     `credential_undecryptable`, `service_unavailable`.
+             *     `credential_undecryptable`, `service_unavailable`, `invalid_credentials`,
+             *     `registry_in_use`, `registry_disabled`, `registry_deleted`, `registry_host_mismatch`,
+             *     `image_disabled`.
              */
             code: string;
             request_id?: string;
+            /** @description `registry_in_use`: the sandbox images still linked (at most 100). */
+            linked_image_ids?: string[];
+            /** @description `registry_in_use`: how many images are linked. */
+            linked_image_count?: number;
+            /** @description `registry_host_mismatch`: the image's registry host. */
+            image_host?: string;
+            /** @description `registry_host_mismatch`: the linked registry's server. */
+            registry_server?: string;
             /** @description One entry per failed validation rule. */
             errors?: {
                 /** @description Where, e.g. `/body/name` or `/query/limit`. */
@@ -448,6 +699,29 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The registry (or image) cannot be used in its current state: `registry_disabled`,
+         *     `registry_deleted`, `registry_host_mismatch` (the registry's server does not serve the
+         *     image's host), `image_disabled`.
+         */
+        RegistryUnusable: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://modbox.dev/problems/registry_disabled",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "code": "registry_disabled",
+                 *       "detail": "The registry linked to this image is disabled; enable it or link another registry."
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is larger than the server accepts (64 KiB by default). */
         PayloadTooLarge: {
             headers: {
@@ -469,9 +743,12 @@ export interface components {
             };
         };
         /**
-         * @description The request breaks a rule of this contract (types, limits, formats, unknown fields), or a
-         *     referenced object does not exist in the workspace (`registry_not_found`), or the cursor is
-         *     not one this server issued for these filters (`invalid_cursor`).
+         * @description The request breaks a rule of this contract (types, limits, formats, unknown fields, the
+         *     image reference grammar, a provider's username rules), or a referenced object does not
+         *     exist in the workspace (`registry_not_found`), or the cursor is not one this server issued
+         *     for these filters (`invalid_cursor`), or the image's host is not served by the linked
+         *     registry (`registry_host_mismatch`), or `?verify=true` found the credentials invalid
+         *     (`invalid_credentials`).
          */
         ValidationFailed: {
             headers: {
@@ -538,6 +815,12 @@ export interface components {
         WorkspaceId: components["schemas"]["WorkspaceId"];
         RegistryId: string;
         ImageId: string;
+        /**
+         * @description Log in to the registry before saving. Invalid credentials are then refused with
+         *     `422 invalid_credentials` and nothing is stored; any other outcome (unreachable, anonymous,
+         *     …) is stored as the registry's verification and the write goes through.
+         */
+        VerifyOnSave: boolean;
         /** @description Page size. */
         Limit: number;
         /** @description The `next_cursor` of the previous page. Opaque; valid only with the same filters. */
@@ -598,7 +881,14 @@ export interface operations {
     };
     createRegistry: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Log in to the registry before saving. Invalid credentials are then refused with
+                 *     `422 invalid_credentials` and nothing is stored; any other outcome (unreachable, anonymous,
+                 *     …) is stored as the registry's verification and the write goes through.
+                 */
+                verify?: components["parameters"]["VerifyOnSave"];
+            };
             header: {
                 /**
                  * @description The workspace every call is scoped to. The token must be granted it.
@@ -677,7 +967,14 @@ export interface operations {
     };
     updateRegistry: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Log in to the registry before saving. Invalid credentials are then refused with
+                 *     `422 invalid_credentials` and nothing is stored; any other outcome (unreachable, anonymous,
+                 *     …) is stored as the registry's verification and the write goes through.
+                 */
+                verify?: components["parameters"]["VerifyOnSave"];
+            };
             header: {
                 /**
                  * @description The workspace every call is scoped to. The token must be granted it.
@@ -721,7 +1018,10 @@ export interface operations {
     };
     deleteRegistry: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Delete even when sandbox images are still linked to the registry. */
+                force?: boolean;
+            };
             header: {
                 /**
                  * @description The workspace every call is scoped to. The token must be granted it.
@@ -747,6 +1047,66 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["WorkspaceForbidden"];
             404: components["responses"]["NotFound"];
+            /** @description The registry is still linked to sandbox images (`registry_in_use`). */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://modbox.dev/problems/registry_in_use",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "code": "registry_in_use",
+                     *       "detail": "1 sandbox image still uses this registry; relink it or delete with force=true.",
+                     *       "linked_image_ids": [
+                     *         "0193b3c5-1f2e-7a3b-8c4d-5e6f7a8b9c0d"
+                     *       ],
+                     *       "linked_image_count": 1
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    verifyRegistry: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The workspace every call is scoped to. The token must be granted it.
+                 * @example your-workspace-id
+                 */
+                "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+            };
+            path: {
+                registry_id: components["parameters"]["RegistryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The outcome of the login, also stored as the registry's `verification`. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Verification"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["WorkspaceForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["RegistryUnusable"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -944,6 +1304,80 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["WorkspaceForbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    checkSandboxImagePull: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The workspace every call is scoped to. The token must be granted it.
+                 * @example your-workspace-id
+                 */
+                "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+            };
+            path: {
+                image_id: components["parameters"]["ImageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The outcome of the check. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PullCheck"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["WorkspaceForbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPullCredentials: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The workspace every call is scoped to. The token must be granted it.
+                 * @example your-workspace-id
+                 */
+                "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+            };
+            path: {
+                image_id: components["parameters"]["ImageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resolved reference and credentials. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control"?: "no-store";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PullCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["WorkspaceForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["RegistryUnusable"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];

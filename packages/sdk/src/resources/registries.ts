@@ -1,7 +1,7 @@
 import { paginate, type PagePromise } from "../pagination.js";
 import type { RequestOptions } from "../request-options.js";
 import { unwrap } from "../response.js";
-import type { Registry, RegistryCreate, RegistryListQuery, RegistryUpdate } from "../types.js";
+import type { Registry, RegistryCreate, RegistryListQuery, RegistryUpdate, Verification } from "../types.js";
 import type { ResourceContext } from "./context.js";
 
 /** Encrypted Docker registry credentials of the client's workspace. */
@@ -15,6 +15,8 @@ export class Registries {
   /**
    * Stores a registry credential. The password is encrypted at rest and never returned.
    * Never retried: a POST whose answer was lost may have created the registry already.
+   * With `{ verify: true }` the server logs in to the registry first and refuses invalid
+   * credentials (`UnprocessableEntityError`, code `invalid_credentials`).
    *
    * @example
    * ```ts
@@ -26,8 +28,14 @@ export class Registries {
    * });
    * ```
    */
-  create(body: RegistryCreate, options?: RequestOptions): Promise<Registry> {
-    return unwrap(this.#ctx.raw.POST("/registries", { body, ...this.#ctx.init(options) }));
+  create(body: RegistryCreate, options?: RequestOptions & { verify?: boolean }): Promise<Registry> {
+    return unwrap(
+      this.#ctx.raw.POST("/registries", {
+        params: { query: verifyQuery(options) },
+        body,
+        ...this.#ctx.init(options),
+      }),
+    );
   }
 
   /**
@@ -65,17 +73,17 @@ export class Registries {
 
   /**
    * Changes only the fields sent. Send `password` to rotate the credential, `email: null` to
-   * clear the email.
+   * clear the email. `{ verify: true }` proves the resulting credential before saving.
    *
    * @example
    * ```ts
    * await client.registries.update(registry.id, { password: newToken });
    * ```
    */
-  update(id: string, body: RegistryUpdate, options?: RequestOptions): Promise<Registry> {
+  update(id: string, body: RegistryUpdate, options?: RequestOptions & { verify?: boolean }): Promise<Registry> {
     return unwrap(
       this.#ctx.raw.PUT("/registries/{registry_id}", {
-        params: { path: { registry_id: id } },
+        params: { path: { registry_id: id }, query: verifyQuery(options) },
         body,
         ...this.#ctx.init(options),
       }),
@@ -83,20 +91,45 @@ export class Registries {
   }
 
   /**
-   * Deletes the registry and destroys its credential. Images linked to it can no longer be
-   * pulled with it.
+   * Logs in to the registry with the stored credentials and records the outcome:
+   * `verified`, `failed` (with `error_code`) or `unverified` (an anonymous registry).
+   * Throws `ConflictError` (`registry_disabled`) for a disabled registry.
    *
    * @example
    * ```ts
-   * await client.registries.delete(registry.id);
+   * const { status, error_code } = await client.registries.verify(registry.id);
    * ```
    */
-  async delete(id: string, options?: RequestOptions): Promise<void> {
-    await unwrap(
-      this.#ctx.raw.DELETE("/registries/{registry_id}", {
+  verify(id: string, options?: RequestOptions): Promise<Verification> {
+    return unwrap(
+      this.#ctx.raw.POST("/registries/{registry_id}/verify", {
         params: { path: { registry_id: id } },
         ...this.#ctx.init(options),
       }),
     );
   }
+
+  /**
+   * Deletes the registry and destroys its credential. A registry still linked to sandbox images
+   * throws `ConflictError` (`registry_in_use`, with `problem.linked_image_ids`) unless
+   * `{ force: true }`; the images then fail to pull with `registry_deleted`.
+   *
+   * @example
+   * ```ts
+   * await client.registries.delete(registry.id);
+   * await client.registries.delete(registry.id, { force: true });
+   * ```
+   */
+  async delete(id: string, options?: RequestOptions & { force?: boolean }): Promise<void> {
+    await unwrap(
+      this.#ctx.raw.DELETE("/registries/{registry_id}", {
+        params: { path: { registry_id: id }, query: options?.force === undefined ? {} : { force: options.force } },
+        ...this.#ctx.init(options),
+      }),
+    );
+  }
+}
+
+function verifyQuery(options: { verify?: boolean } | undefined): { verify?: boolean } {
+  return options?.verify === undefined ? {} : { verify: options.verify };
 }

@@ -25,6 +25,7 @@ const image: SandboxImage = {
   tag: "latest",
   registry_id: null,
   registry_name: null,
+  reference: "ghcr.io/acme/app:latest",
   description: null,
   enabled: true,
   is_default: false,
@@ -62,6 +63,27 @@ describe("registries", () => {
       { method: "GET", path: `/v0/registries/${ID}`, search: "", body: undefined },
       { method: "PUT", path: `/v0/registries/${ID}`, search: "", body: { enabled: false } },
       { method: "DELETE", path: `/v0/registries/${ID}`, search: "", body: undefined },
+    ]);
+  });
+
+  test("verify on save, verify, and a forced delete send their query and path", async () => {
+    const verification = { status: "verified", checked_at: "2026-11-28T12:10:00.000Z", error_code: null, detail: null };
+    const { client, requests } = setup(
+      json(registry(), 201),
+      json(registry()),
+      json(verification),
+      new Response(null, { status: 204 }),
+    );
+    const body = { name: "GHCR", server: "ghcr.io", username: "u", password: "p" };
+    await client.registries.create(body, { verify: true });
+    await client.registries.update(ID, { password: "q" }, { verify: true });
+    expect(await client.registries.verify(ID)).toEqual(verification);
+    await client.registries.delete(ID, { force: true });
+    expect(await Promise.all(requests.map(describeRequest))).toEqual([
+      { method: "POST", path: "/v0/registries", search: "?verify=true", body },
+      { method: "PUT", path: `/v0/registries/${ID}`, search: "?verify=true", body: { password: "q" } },
+      { method: "POST", path: `/v0/registries/${ID}/verify`, search: "", body: undefined },
+      { method: "DELETE", path: `/v0/registries/${ID}`, search: "?force=true", body: undefined },
     ]);
   });
 
@@ -149,4 +171,27 @@ test("client.raw shares headers and transport, and returns { data, error, respon
   expect(failed.error).toEqual({ code: "x" });
   expect(failed.response.status).toBe(418);
   expect(requests.map((r) => r.headers.get("x-workspace-id"))).toEqual(["ws", "ws"]);
+});
+
+describe("pull checks and pull credentials", () => {
+  test("pullCheck and provisioning.pullCredentials POST to the image's sub-resources", async () => {
+    const check = {
+      image_id: ID,
+      reference: "ghcr.io/acme/app:latest",
+      pullable: false,
+      digest: null,
+      media_type: null,
+      error_code: "registry_deleted",
+      detail: "deleted",
+      checked_at: "2026-11-28T12:15:00.000Z",
+    };
+    const credentials = { image_id: ID, reference: "docker.io/library/ubuntu:latest", registry: null, auth: null };
+    const { client, requests } = setup(json(check), json(credentials));
+    expect(await client.sandboxImages.pullCheck(ID)).toEqual(check);
+    expect(await client.provisioning.pullCredentials(ID)).toEqual(credentials);
+    expect(await Promise.all(requests.map(describeRequest))).toEqual([
+      { method: "POST", path: `/v0/sandbox-images/${ID}/pull-check`, search: "", body: undefined },
+      { method: "POST", path: `/v0/sandbox-images/${ID}/pull-credentials`, search: "", body: undefined },
+    ]);
+  });
 });

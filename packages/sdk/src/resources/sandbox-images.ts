@@ -2,6 +2,7 @@ import { paginate, type PagePromise } from "../pagination.js";
 import type { RequestOptions } from "../request-options.js";
 import { unwrap } from "../response.js";
 import type {
+  PullCheck,
   SandboxImage,
   SandboxImageCreate,
   SandboxImageListQuery,
@@ -99,6 +100,26 @@ export class SandboxImages {
   async delete(id: string, options?: RequestOptions): Promise<void> {
     await unwrap(
       this.#ctx.raw.DELETE("/sandbox-images/{image_id}", {
+        params: { path: { image_id: id } },
+        ...this.#ctx.init(options),
+      }),
+    );
+  }
+
+  /**
+   * Asks the registry whether the linked credentials can pull this image (public images are
+   * checked anonymously). Failures are answers, not exceptions: `pullable: false` with an
+   * `error_code` such as `image_not_found`, `registry_auth_failed` or `registry_deleted`.
+   *
+   * @example
+   * ```ts
+   * const check = await client.sandboxImages.pullCheck(image.id);
+   * if (check.pullable) console.log(check.digest);
+   * ```
+   */
+  pullCheck(id: string, options?: RequestOptions): Promise<PullCheck> {
+    return unwrap(
+      this.#ctx.raw.POST("/sandbox-images/{image_id}/pull-check", {
         params: { path: { image_id: id } },
         ...this.#ctx.init(options),
       }),

@@ -3,7 +3,22 @@
  * A registry record never carries its ciphertext; only `findCredential` reads it.
  */
 
-export interface RegistryRecord {
+export type VerificationStatus = "verified" | "failed" | "unverified";
+
+export interface CredentialWarning {
+  code: string;
+  field: "server" | "username" | "password";
+  message: string;
+}
+
+/** The outcome of the last login against the registry. */
+export interface VerificationState {
+  verificationStatus: VerificationStatus;
+  verificationCheckedAt: Date | null;
+  verificationErrorCode: string | null;
+}
+
+export interface RegistryRecord extends VerificationState {
   id: string;
   workspaceId: string;
   name: string;
@@ -11,25 +26,40 @@ export interface RegistryRecord {
   username: string;
   email: string | null;
   enabled: boolean;
+  caCertificate: string | null;
+  warnings: CredentialWarning[];
+  lastUsedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
-export interface NewRegistry extends RegistryRecord {
+/** A registry to insert; the optional fields default to "none yet" (no CA, no warnings, never verified or used). */
+export interface NewRegistry
+  extends Omit<RegistryRecord, "caCertificate" | "warnings" | "lastUsedAt" | keyof VerificationState>,
+    Partial<Pick<RegistryRecord, "caCertificate" | "warnings" | "lastUsedAt"> & VerificationState> {
   /** Envelope from @modbox/crypto, bound to { workspace_id, registry_id }. */
   passwordCiphertext: string;
   passwordKeyId: string;
 }
 
-export interface RegistryPatch {
+export interface RegistryPatch extends Partial<VerificationState> {
   name?: string;
   server?: string;
   username?: string;
   email?: string | null;
   enabled?: boolean;
+  caCertificate?: string | null;
+  warnings?: CredentialWarning[];
   passwordCiphertext?: string;
   passwordKeyId?: string;
   updatedAt: Date;
+}
+
+/** A registry as the point of use sees it: tombstones included, with the sealed password. */
+export interface RegistryForUse extends RegistryRecord {
+  deletedAt: Date | null;
+  /** null once deleted. */
+  passwordCiphertext: string | null;
 }
 
 export interface RegistryListQuery {

@@ -14,6 +14,7 @@ import {
   foreignKey,
   index,
   integer,
+  jsonb,
   pgTable,
   text,
   timestamp,
@@ -24,6 +25,14 @@ import {
 
 /** Millisecond precision: what JS `Date` holds, so a value read back equals the value written. */
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
+
+export const VERIFICATION_STATUSES = ["verified", "failed", "unverified"] as const;
+
+export interface CredentialWarning {
+  code: string;
+  field: "server" | "username" | "password";
+  message: string;
+}
 
 export const registries = pgTable(
   "registries",
@@ -39,6 +48,16 @@ export const registries = pgTable(
     passwordCiphertext: text("password_ciphertext"),
     /** The key that sealed the envelope, so rotation finds rows still on an old key by index. */
     passwordKeyId: text("password_key_id"),
+    /** PEM of a private CA that signs the registry's TLS certificate (self-hosted registries). */
+    caCertificate: text("ca_certificate"),
+    /** The last login against the registry: verified | failed | unverified (never checked, or anonymous). */
+    verificationStatus: text("verification_status", { enum: VERIFICATION_STATUSES }).notNull().default("unverified"),
+    verificationCheckedAt: timestamptz("verification_checked_at"),
+    verificationErrorCode: text("verification_error_code"),
+    /** Provider advice about the credential, computed when it is written (the password is not kept readable). */
+    warnings: jsonb("warnings").$type<CredentialWarning[]>().notNull().default([]),
+    /** When the credential was last used to pull (pull check or pull credentials). */
+    lastUsedAt: timestamptz("last_used_at"),
     version: integer("version").notNull().default(1),
     createdAt: timestamptz("created_at").notNull(),
     updatedAt: timestamptz("updated_at").notNull(),
@@ -61,6 +80,7 @@ export const registries = pgTable(
       .on(t.workspaceId, t.enabled, t.id)
       .where(sql`deleted_at IS NULL`),
     index("registries_password_key_id_idx").on(t.passwordKeyId),
+    check("registries_verification_status_check", sql`verification_status IN ('verified', 'failed', 'unverified')`),
   ],
 );
 
@@ -120,4 +140,24 @@ export const apiTokens = pgTable(
     unique("api_tokens_token_hash_key").on(t.tokenHash),
     check("api_tokens_scope_check", sql`scope IN ('workspace', 'provisioner')`),
   ],
+);
+
+/**
+ * Every hand-out of decrypted pull credentials (and every refusal), for audit: who, when, which
+ * image and registry, and the outcome. Never the secret.
+ */
+export const pullCredentialEvents = pgTable(
+  "pull_credential_events",
+  {
+    id: uuid("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    imageId: uuid("image_id").notNull(),
+    registryId: uuid("registry_id"),
+    /** The API token that asked (`bootstrap` for MODBOX_BOOTSTRAP_TOKEN). */
+    tokenId: text("token_id").notNull(),
+    /** `issued`, or the stable error code that refused it. */
+    outcome: text("outcome").notNull(),
+    createdAt: timestamptz("created_at").notNull(),
+  },
+  (t) => [index("pull_credential_events_image_idx").on(t.workspaceId, t.imageId, t.id)],
 );

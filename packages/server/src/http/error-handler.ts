@@ -40,6 +40,8 @@ function toProblem(err: unknown): Translation {
   if (err instanceof DomainError) {
     const problem: ProblemInput = { code: err.code, detail: err.detail };
     if (err.fieldErrors) problem.errors = err.fieldErrors;
+    if (err.extensions) problem.extensions = err.extensions;
+    if (err.status !== undefined) problem.status = err.status;
     return { problem };
   }
   const bodyParserProblem = fromBodyParser(err);

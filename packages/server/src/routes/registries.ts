@@ -1,6 +1,6 @@
 import type { components, Writable } from "@modbox/sdk/openapi";
 import { Router } from "express";
-import { toListDto, toRegistryDto } from "../dto.js";
+import { toListDto, toRegistryDto, toVerificationDto } from "../dto.js";
 import { workspaceOf } from "../http/request-context.js";
 import type { RegistryService } from "../services/registries.js";
 import { listQuery, optionalBoolean, optionalString, pathId } from "./query.js";
@@ -13,7 +13,9 @@ export function registryRoutes(registries: RegistryService): Router {
   const router = Router();
 
   router.post("/registries", async (req, res) => {
-    const registry = await registries.create(workspaceOf(req), req.body as CreateBody);
+    const registry = await registries.create(workspaceOf(req), req.body as CreateBody, {
+      verify: optionalBoolean(req, "verify"),
+    });
     res.status(201).location(`/registries/${registry.id}`).json(toRegistryDto(registry));
   });
 
@@ -31,12 +33,18 @@ export function registryRoutes(registries: RegistryService): Router {
   });
 
   router.put("/registries/:registry_id", async (req, res) => {
-    const registry = await registries.update(workspaceOf(req), pathId(req, "registry_id"), req.body as UpdateBody);
+    const registry = await registries.update(workspaceOf(req), pathId(req, "registry_id"), req.body as UpdateBody, {
+      verify: optionalBoolean(req, "verify"),
+    });
     res.json(toRegistryDto(registry));
   });
 
+  router.post("/registries/:registry_id/verify", async (req, res) => {
+    res.json(toVerificationDto(await registries.verify(workspaceOf(req), pathId(req, "registry_id"))));
+  });
+
   router.delete("/registries/:registry_id", async (req, res) => {
-    await registries.delete(workspaceOf(req), pathId(req, "registry_id"));
+    await registries.delete(workspaceOf(req), pathId(req, "registry_id"), { force: optionalBoolean(req, "force") });
     res.status(204).end();
   });
 

@@ -1,21 +1,36 @@
 import type { Cipher } from "@modbox/crypto";
-import { REGISTRY_NAME_UNIQUE } from "../db/repositories/registries.js";
 import { classifyDatabaseError } from "../db/errors.js";
-import type { RegistryListQuery, RegistryPatch, RegistryRecord, NewRegistry } from "../db/records.js";
+import type {
+  NewRegistry,
+  RegistryForUse,
+  RegistryListQuery,
+  RegistryPatch,
+  RegistryRecord,
+  VerificationState,
+} from "../db/records.js";
+import { REGISTRY_NAME_UNIQUE } from "../db/repositories/registries.js";
 import { DomainError } from "../errors.js";
+import { apiHost, normaliseServer } from "../registry-protocol/hosts.js";
 import { decodeCursor, toPage } from "./pagination.js";
+import { checkCaCertificate, normaliseServerOrThrow, providerWarningsOrThrow } from "./registry-input.js";
+import type { LoginOutcome, RegistryProber } from "./registry-prober.js";
 
 export interface RegistryRepositoryPort {
   insert(row: NewRegistry): Promise<RegistryRecord>;
   findById(workspaceId: string, id: string): Promise<RegistryRecord | null>;
+  findForUse(workspaceId: string, id: string): Promise<RegistryForUse | null>;
   list(workspaceId: string, query: RegistryListQuery): Promise<RegistryRecord[]>;
   update(workspaceId: string, id: string, patch: RegistryPatch): Promise<RegistryRecord | null>;
+  recordVerification(workspaceId: string, id: string, state: VerificationState): Promise<RegistryRecord | null>;
   softDelete(workspaceId: string, id: string, at: Date): Promise<boolean>;
 }
 
 export interface RegistryServiceDeps {
   registries: RegistryRepositoryPort;
-  cipher: Pick<Cipher, "encrypt" | "keyIdOf">;
+  /** Which images still use a registry (for a safe delete). */
+  images: { linkedTo(workspaceId: string, registryId: string, limit: number): Promise<{ ids: string[]; count: number }> };
+  cipher: Pick<Cipher, "encrypt" | "decrypt" | "keyIdOf">;
+  prober: Pick<RegistryProber, "verifyLogin">;
   newId: () => string;
   now: () => Date;
 }
@@ -27,6 +42,7 @@ export interface CreateRegistryInput {
   password: string;
   email?: string | null;
   enabled?: boolean;
+  ca_certificate?: string | null;
 }
 
 export type UpdateRegistryInput = Partial<CreateRegistryInput>;
@@ -38,23 +54,55 @@ export interface ListRegistriesInput {
   server?: string;
 }
 
+/** A fresh login's outcome, as `POST /registries/{id}/verify` answers it. */
+export interface VerificationResult extends VerificationState {
+  detail: string | null;
+}
+
 export type RegistryService = ReturnType<typeof createRegistryService>;
+
+const LINKED_IDS_LISTED = 100;
 
 /**
  * Registry credentials: the password is encrypted here, before anything reaches the database,
  * bound to its workspace and registry id so a ciphertext moved to another row fails to decrypt.
- * Nothing in this service decrypts.
+ * It is decrypted only to log in to the registry (verification) or to re-check provider rules
+ * when the server or username changes without a new password.
  */
 export function createRegistryService(deps: RegistryServiceDeps) {
   const { registries, cipher } = deps;
+  const context = (workspaceId: string, registryId: string) => ({ workspace_id: workspaceId, registry_id: registryId });
 
   function seal(workspaceId: string, registryId: string, password: string) {
-    const passwordCiphertext = cipher.encrypt(password, { workspace_id: workspaceId, registry_id: registryId });
+    const passwordCiphertext = cipher.encrypt(password, context(workspaceId, registryId));
     return { passwordCiphertext, passwordKeyId: cipher.keyIdOf(passwordCiphertext) };
   }
 
+  async function login(server: string, caCertificate: string | null, username: string, password: string) {
+    const outcome = await deps.prober.verifyLogin(
+      { host: apiHost(server), ...(caCertificate ? { caCertPem: caCertificate } : {}) },
+      { username, password },
+    );
+    return toVerification(outcome, deps.now());
+  }
+
+  /** `?verify=true`: a registry that refuses the credential refuses the write; other outcomes are recorded. */
+  function refuseInvalid(result: VerificationResult): VerificationResult {
+    if (result.verificationErrorCode === "invalid_credentials") {
+      throw new DomainError("invalid_credentials", "The registry refused these credentials; nothing was saved.");
+    }
+    return result;
+  }
+
   return {
-    async create(workspaceId: string, input: CreateRegistryInput): Promise<RegistryRecord> {
+    async create(workspaceId: string, input: CreateRegistryInput, options: { verify?: boolean } = {}): Promise<RegistryRecord> {
+      const server = normaliseServerOrThrow(input.server);
+      checkCaCertificate(input.ca_certificate);
+      const warnings = providerWarningsOrThrow(server, input.username, input.password);
+      const caCertificate = input.ca_certificate ?? null;
+      const verification = options.verify
+        ? refuseInvalid(await login(server, caCertificate, input.username, input.password))
+        : undefined;
       const id = deps.newId();
       const now = deps.now();
       return withNameConflict(() =>
@@ -62,10 +110,13 @@ export function createRegistryService(deps: RegistryServiceDeps) {
           id,
           workspaceId,
           name: input.name,
-          server: input.server,
+          server,
           username: input.username,
           email: input.email ?? null,
           enabled: input.enabled ?? true,
+          caCertificate,
+          warnings,
+          ...(verification && stateOf(verification)),
           createdAt: now,
           updatedAt: now,
           ...seal(workspaceId, id, input.password),
@@ -78,24 +129,123 @@ export function createRegistryService(deps: RegistryServiceDeps) {
     },
 
     async list(workspaceId: string, input: ListRegistriesInput) {
-      const filters = { enabled: input.enabled, server: input.server };
+      // The filter is compared with stored (normalised) servers; a value that does not
+      // normalise can match nothing, which the query then answers.
+      const normalised = input.server === undefined ? undefined : normaliseServer(input.server);
+      const server = normalised === undefined ? undefined : normalised.ok ? normalised.server : input.server;
+      const filters = { enabled: input.enabled, server };
       const beforeId = decodeCursor(input.cursor, filters);
       const rows = await registries.list(workspaceId, { ...filters, beforeId, limit: input.limit + 1 });
       return toPage(rows, input.limit, filters);
     },
 
-    async update(workspaceId: string, id: string, input: UpdateRegistryInput): Promise<RegistryRecord> {
-      const { password, ...fields } = input;
+    async update(
+      workspaceId: string,
+      id: string,
+      input: UpdateRegistryInput,
+      options: { verify?: boolean } = {},
+    ): Promise<RegistryRecord> {
+      const current = await registries.findForUse(workspaceId, id);
+      if (!current || current.deletedAt) return notFound();
+      const { password, ca_certificate: caInput, ...fields } = input;
       const patch: RegistryPatch = { ...fields, updatedAt: deps.now() };
+      if (fields.server !== undefined) patch.server = normaliseServerOrThrow(fields.server);
+      if (caInput !== undefined) {
+        checkCaCertificate(caInput);
+        patch.caCertificate = caInput;
+      }
+
+      const credentialChanged =
+        fields.server !== undefined || fields.username !== undefined || password !== undefined || caInput !== undefined;
+      if (credentialChanged || options.verify) {
+        const next = {
+          server: patch.server ?? current.server,
+          username: patch.username ?? current.username,
+          caCertificate: caInput !== undefined ? caInput : current.caCertificate,
+          password: password ?? decryptStored(current),
+        };
+        patch.warnings = providerWarningsOrThrow(next.server, next.username, next.password);
+        const verification = options.verify
+          ? refuseInvalid(await login(next.server, next.caCertificate, next.username, next.password))
+          : undefined;
+        // A proof about the old credential says nothing about the new one.
+        Object.assign(patch, verification ? stateOf(verification) : neverVerified());
+      }
       if (password !== undefined) Object.assign(patch, seal(workspaceId, id, password));
       const updated = await withNameConflict(() => registries.update(workspaceId, id, patch));
       return updated ?? notFound();
     },
 
-    async delete(workspaceId: string, id: string): Promise<void> {
+    /** Logs in with the stored credentials and records the outcome. A disabled registry is never used. */
+    async verify(workspaceId: string, id: string): Promise<VerificationResult> {
+      const current = await registries.findForUse(workspaceId, id);
+      if (!current || current.deletedAt) return notFound();
+      if (!current.enabled) {
+        throw new DomainError("registry_disabled", "This registry is disabled; enable it before using it.");
+      }
+      const result = await login(current.server, current.caCertificate, current.username, decryptStored(current));
+      if (!(await registries.recordVerification(workspaceId, id, stateOf(result)))) return notFound();
+      return result;
+    },
+
+    /**
+     * Deletes the registry and destroys its credential. A registry that images still use is kept
+     * unless `force`: a silent delete would turn their next pull into a surprise.
+     */
+    async delete(workspaceId: string, id: string, options: { force?: boolean } = {}): Promise<void> {
+      if (!(await registries.findById(workspaceId, id))) return notFound();
+      if (!options.force) {
+        const linked = await deps.images.linkedTo(workspaceId, id, LINKED_IDS_LISTED);
+        if (linked.count > 0) {
+          throw new DomainError(
+            "registry_in_use",
+            `${linked.count} sandbox image(s) still use this registry; link them to another registry first, or delete with force=true.`,
+            undefined,
+            { linked_image_ids: linked.ids, linked_image_count: linked.count },
+          );
+        }
+      }
       if (!(await registries.softDelete(workspaceId, id, deps.now()))) notFound();
     },
   };
+
+  function decryptStored(registry: RegistryForUse): string {
+    if (!registry.passwordCiphertext) return notFound();
+    return cipher.decrypt(registry.passwordCiphertext, context(registry.workspaceId, registry.id));
+  }
+}
+
+export function toVerification(outcome: LoginOutcome, checkedAt: Date): VerificationResult {
+  switch (outcome.status) {
+    case "verified":
+      return { verificationStatus: "verified", verificationCheckedAt: checkedAt, verificationErrorCode: null, detail: null };
+    case "unverified":
+      return {
+        verificationStatus: "unverified",
+        verificationCheckedAt: checkedAt,
+        verificationErrorCode: outcome.reason,
+        detail: "The registry allows anonymous access, so these credentials cannot be proven.",
+      };
+    case "failed":
+      return {
+        verificationStatus: "failed",
+        verificationCheckedAt: checkedAt,
+        verificationErrorCode: outcome.code,
+        detail: outcome.detail,
+      };
+  }
+}
+
+function stateOf(result: VerificationResult): VerificationState {
+  return {
+    verificationStatus: result.verificationStatus,
+    verificationCheckedAt: result.verificationCheckedAt,
+    verificationErrorCode: result.verificationErrorCode,
+  };
+}
+
+function neverVerified(): VerificationState {
+  return { verificationStatus: "unverified", verificationCheckedAt: null, verificationErrorCode: null };
 }
 
 function notFound(): never {

@@ -5,6 +5,8 @@ import type {
   SandboxImageRecord,
 } from "../db/records.js";
 import { DomainError } from "../errors.js";
+import { sameRegistry } from "../registry-protocol/hosts.js";
+import { parseImageAndTag, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
 import { decodeCursor, toPage } from "./pagination.js";
 
 export interface SandboxImageRepositoryPort {
@@ -17,8 +19,8 @@ export interface SandboxImageRepositoryPort {
 
 export interface SandboxImageServiceDeps {
   images: SandboxImageRepositoryPort;
-  /** Only existence in the workspace matters here: a deleted or foreign registry is not linkable. */
-  registries: { findById(workspaceId: string, id: string): Promise<{ id: string } | null> };
+  /** A deleted or foreign registry is not linkable; a live one must serve the image's host. */
+  registries: { findById(workspaceId: string, id: string): Promise<{ id: string; server: string } | null> };
   newId: () => string;
   now: () => Date;
 }
@@ -53,18 +55,29 @@ const DEFAULTS = { tag: "latest", enabled: true, isDefault: false, memoryMb: 102
 export function createSandboxImageService(deps: SandboxImageServiceDeps) {
   const { images } = deps;
 
-  async function assertLinkable(workspaceId: string, registryId: string | null | undefined): Promise<void> {
-    if (registryId == null) return;
-    if (!(await deps.registries.findById(workspaceId, registryId))) {
+  /** The image and tag must parse, and a linked registry must exist here and serve the image's host. */
+  async function assertPullable(
+    workspaceId: string,
+    target: { image: string; tag: string; registryId: string | null },
+  ): Promise<void> {
+    const ref = parseReferenceOrThrow(target.image, target.tag);
+    if (target.registryId === null) return;
+    const registry = await deps.registries.findById(workspaceId, target.registryId);
+    if (!registry) {
       throw new DomainError("registry_not_found", "registry_id does not name a registry of this workspace.", [
         { path: "/body/registry_id", message: "must name an existing registry of this workspace" },
       ]);
     }
+    assertSameHost(ref, registry.server);
   }
 
   return {
     async create(workspaceId: string, input: CreateSandboxImageInput): Promise<SandboxImageRecord> {
-      await assertLinkable(workspaceId, input.registryId);
+      await assertPullable(workspaceId, {
+        image: input.image,
+        tag: input.tag ?? DEFAULTS.tag,
+        registryId: input.registryId ?? null,
+      });
       const now = deps.now();
       return images.insert({
         id: deps.newId(),
@@ -101,8 +114,15 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
     },
 
     async update(workspaceId: string, id: string, input: UpdateSandboxImageInput): Promise<SandboxImageRecord> {
-      if (!(await images.findById(workspaceId, id))) notFound();
-      await assertLinkable(workspaceId, input.registryId);
+      const current = await images.findById(workspaceId, id);
+      if (!current) return notFound();
+      if (input.image !== undefined || input.tag !== undefined || input.registryId !== undefined) {
+        await assertPullable(workspaceId, {
+          image: input.image ?? current.image,
+          tag: input.tag ?? current.tag,
+          registryId: input.registryId !== undefined ? input.registryId : current.registryId,
+        });
+      }
       return (await images.update(workspaceId, id, { ...input, updatedAt: deps.now() })) ?? notFound();
     },
 
@@ -114,4 +134,31 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
 
 function notFound(): never {
   throw new DomainError("not_found", "Sandbox image not found.");
+}
+
+function parseReferenceOrThrow(image: string, tag: string): ImageReference & { tag: string } {
+  const parsed = parseImageAndTag(image, tag);
+  if (!parsed.ok) {
+    throw new DomainError("validation_failed", "The image reference does not follow the Docker reference grammar.", [
+      { path: `/body/${parsed.field}`, message: parsed.reason },
+    ]);
+  }
+  return parsed.ref;
+}
+
+/**
+ * The registry's credentials are for its server only: linking them to an image on another host
+ * would either leak them to that host or silently pull anonymously.
+ */
+export function assertSameHost(ref: Pick<ImageReference, "domain" | "port">, registryServer: string, status?: number): void {
+  const imageHost = referenceServer(ref);
+  if (sameRegistry(imageHost, registryServer)) return;
+  throw new DomainError(
+    "registry_host_mismatch",
+    `The image is hosted on ${imageHost}, but the registry's server is ${registryServer}: ` +
+      `link a registry for ${imageHost}, or use an image from ${registryServer}.`,
+    [{ path: "/body/registry_id", message: "the registry's server must serve the image's host" }],
+    { image_host: imageHost, registry_server: registryServer },
+    status,
+  );
 }

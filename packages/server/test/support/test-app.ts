@@ -23,6 +23,7 @@ import { MIGRATIONS_FOLDER, migrateDatabase } from "../../src/db/migrate.js";
 import type { TokenScope } from "../../src/db/records.js";
 import { createApiTokenRepository } from "../../src/db/repositories/api-tokens.js";
 import { createLogger } from "../../src/logging.js";
+import type { OutboundOptions } from "../../src/registry-protocol/outbound/types.js";
 import { createApiTokenService } from "../../src/services/api-tokens.js";
 import { uuidv7 } from "../../src/services/ids.js";
 import { createPostgresTestDatabase } from "./test-databases.js";
@@ -55,6 +56,11 @@ export interface TestAppOptions {
   bodyLimitBytes?: number;
   /** Another PostgreSQL server than the global one (e.g. one a test stops and starts). */
   postgresAdminUrl?: string;
+  /**
+   * How the app may reach registries. Default: private addresses allowed, since the test
+   * registries listen on 127.0.0.1 (the SSRF tests turn it off).
+   */
+  outbound?: OutboundOptions;
 }
 
 export async function startTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
@@ -78,6 +84,7 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
       validateResponses: true,
       bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
       rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
+      outbound: options.outbound ?? { allowPrivate: true, timeoutMs: 5000 },
     }),
   );
   const server: Server = app.listen(0, "127.0.0.1");

@@ -5,7 +5,14 @@
  */
 import { and, desc, eq, isNull, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
-import type { NewRegistry, RegistryListQuery, RegistryPatch, RegistryRecord } from "../records.js";
+import type {
+  NewRegistry,
+  RegistryForUse,
+  RegistryListQuery,
+  RegistryPatch,
+  RegistryRecord,
+  VerificationState,
+} from "../records.js";
 import { registries } from "../schema.js";
 
 /**
@@ -23,6 +30,12 @@ const recordColumns = {
   username: registries.username,
   email: registries.email,
   enabled: registries.enabled,
+  caCertificate: registries.caCertificate,
+  warnings: registries.warnings,
+  verificationStatus: registries.verificationStatus,
+  verificationCheckedAt: registries.verificationCheckedAt,
+  verificationErrorCode: registries.verificationErrorCode,
+  lastUsedAt: registries.lastUsedAt,
   createdAt: registries.createdAt,
   updatedAt: registries.updatedAt,
 };
@@ -46,6 +59,12 @@ export function createRegistryRepository(db: Db) {
           username: row.username,
           email: row.email,
           enabled: row.enabled,
+          caCertificate: row.caCertificate ?? null,
+          warnings: row.warnings ?? [],
+          verificationStatus: row.verificationStatus ?? "unverified",
+          verificationCheckedAt: row.verificationCheckedAt ?? null,
+          verificationErrorCode: row.verificationErrorCode ?? null,
+          lastUsedAt: row.lastUsedAt ?? null,
           passwordCiphertext: row.passwordCiphertext,
           passwordKeyId: row.passwordKeyId,
           createdAt: row.createdAt,
@@ -89,6 +108,11 @@ export function createRegistryRepository(db: Db) {
           username: patch.username,
           email: patch.email,
           enabled: patch.enabled,
+          caCertificate: patch.caCertificate,
+          warnings: patch.warnings,
+          verificationStatus: patch.verificationStatus,
+          verificationCheckedAt: patch.verificationCheckedAt,
+          verificationErrorCode: patch.verificationErrorCode,
           passwordCiphertext: patch.passwordCiphertext,
           passwordKeyId: patch.passwordKeyId,
           updatedAt: patch.updatedAt,
@@ -116,6 +140,40 @@ export function createRegistryRepository(db: Db) {
         .where(live(workspaceId, id))
         .returning({ id: registries.id });
       return deleted.length > 0;
+    },
+
+    /**
+     * The registry with its sealed password, tombstones included, so the point of use can tell
+     * "deleted" from "never existed". Decrypt only there.
+     */
+    async findForUse(workspaceId: string, id: string): Promise<RegistryForUse | null> {
+      const [found] = await db
+        .select({ ...recordColumns, deletedAt: registries.deletedAt, passwordCiphertext: registries.passwordCiphertext })
+        .from(registries)
+        .where(and(eq(registries.workspaceId, workspaceId), eq(registries.id, id)));
+      return found ?? null;
+    },
+
+    /** Records a login attempt's outcome. Does not bump `version` or `updated_at`: no field the user set changed. */
+    async recordVerification(workspaceId: string, id: string, state: VerificationState): Promise<RegistryRecord | null> {
+      const [updated] = await db
+        .update(registries)
+        .set({
+          verificationStatus: state.verificationStatus,
+          verificationCheckedAt: state.verificationCheckedAt,
+          verificationErrorCode: state.verificationErrorCode,
+        })
+        .where(live(workspaceId, id))
+        .returning(recordColumns);
+      return updated ?? null;
+    },
+
+    /** Marks the credential used; never moves the timestamp backwards. */
+    async touchLastUsed(workspaceId: string, id: string, at: Date): Promise<void> {
+      await db
+        .update(registries)
+        .set({ lastUsedAt: sql`greatest(${registries.lastUsedAt}, ${at.toISOString()}::timestamptz)` })
+        .where(live(workspaceId, id));
     },
 
     /** The sealed password of a live registry, for decrypting at the point of use only. */

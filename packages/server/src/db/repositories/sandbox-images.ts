@@ -196,5 +196,15 @@ export function createSandboxImageRepository(db: Db) {
         .returning({ id: sandboxImages.id });
       return deleted.length > 0;
     },
+
+    /** The images that use a registry: up to `limit` ids (newest first) and how many there are. */
+    async linkedTo(workspaceId: string, registryId: string, limit: number): Promise<{ ids: string[]; count: number }> {
+      const linked = and(eq(sandboxImages.workspaceId, workspaceId), eq(sandboxImages.registryId, registryId));
+      const [rows, [total]] = await Promise.all([
+        db.select({ id: sandboxImages.id }).from(sandboxImages).where(linked).orderBy(desc(sandboxImages.id)).limit(limit),
+        db.select({ count: sql<number>`count(*)::int` }).from(sandboxImages).where(linked),
+      ]);
+      return { ids: rows.map((r) => r.id), count: Number(total?.count ?? 0) };
+    },
   };
 }

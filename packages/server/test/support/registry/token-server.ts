@@ -91,9 +91,18 @@ function base64url(input: Buffer | string): string {
   return Buffer.from(input).toString("base64").replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
 }
 
-/** `type:name:actions` (name may contain `:`, e.g. a host:port prefix); space-separated lists too. */
+/**
+ * `type:name:actions` (name may contain `:`, e.g. a host:port prefix); space-separated lists too.
+ * Repeated scopes for one resource are merged (skopeo sends the challenge's scope and its own,
+ * often the same one twice).
+ */
 export function parseScopes(scopeParams: string[]): TokenAccessEntry[] {
   const entries: TokenAccessEntry[] = [];
+  const add = (entry: TokenAccessEntry) => {
+    const existing = entries.find((e) => e.type === entry.type && e.name === entry.name);
+    if (existing) existing.actions = [...new Set([...existing.actions, ...entry.actions])];
+    else entries.push({ ...entry, actions: [...new Set(entry.actions)] });
+  };
   for (const param of scopeParams) {
     for (const scope of param.split(" ").filter(Boolean)) {
       const first = scope.indexOf(":");
@@ -103,7 +112,7 @@ export function parseScopes(scopeParams: string[]): TokenAccessEntry[] {
       const name = scope.slice(first + 1, last);
       const actions = scope.slice(last + 1).split(",").filter(Boolean);
       if (!name) continue;
-      entries.push({ type, name, actions });
+      add({ type, name, actions });
     }
   }
   return entries;
@@ -121,7 +130,7 @@ function grant(requested: TokenAccessEntry, policy: TokenAccessPolicy | undefine
       ? true
       : requested.type === "repository" && policy.repositories.some((glob) => globToRegExp(glob).test(requested.name));
   const actions = repoAllowed
-    ? [...new Set(requested.actions)].filter((a) => allowedActions.includes(a) || allowedActions.includes("*"))
+    ? requested.actions.filter((a) => allowedActions.includes(a) || allowedActions.includes("*"))
     : [];
   return { type: requested.type, name: requested.name, actions };
 }

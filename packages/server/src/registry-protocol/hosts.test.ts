@@ -1,0 +1,235 @@
+import { describe, expect, it } from "vitest";
+import {
+  apiHost,
+  configKey,
+  isDockerHub,
+  normaliseServer,
+  parseHostAndPort,
+  parseIPv6,
+  sameRegistry,
+  serverAddress,
+} from "./hosts.js";
+
+const IPV4 = /IPv4 addresses must be four decimal octets/;
+
+describe("normaliseServer: accepted spellings", () => {
+  it.each([
+    ["ghcr.io", "ghcr.io"],
+    ["GHCR.io", "ghcr.io"],
+    ["ghcr.io/", "ghcr.io"],
+    ["https://ghcr.io/", "ghcr.io"],
+    [" https://GHCR.io/ ", "ghcr.io"],
+    ["HTTPS://ghcr.io", "ghcr.io"],
+    ["Http://ghcr.io/v2/", "ghcr.io"],
+    ["\tghcr.io\n", "ghcr.io"],
+    ["http://registry.example.com:5000", "registry.example.com:5000"],
+    ["https://registry.example.com:5000/v2", "registry.example.com:5000"],
+    ["https://registry.example.com/V2/", "registry.example.com"],
+    ["docker.io", "docker.io"],
+    ["Docker.IO", "docker.io"],
+    ["index.docker.io", "docker.io"],
+    ["https://index.docker.io/v1/", "docker.io"],
+    ["https://index.docker.io/v1", "docker.io"],
+    ["registry-1.docker.io", "docker.io"],
+    ["https://registry-1.docker.io/v2/", "docker.io"],
+    ["registry.hub.docker.com", "docker.io"],
+    ["docker.io:443", "docker.io:443"],
+    ["localhost", "localhost"],
+    ["LOCALHOST:5000", "localhost:5000"],
+    ["registry:5000", "registry:5000"],
+    ["127.0.0.1:5000", "127.0.0.1:5000"],
+    ["10.0.0.1", "10.0.0.1"],
+    ["0.0.0.0", "0.0.0.0"],
+    ["255.255.255.255:65535", "255.255.255.255:65535"],
+    ["[::1]", "[::1]"],
+    ["[::1]:5000", "[::1]:5000"],
+    ["http://[::1]:5000/", "[::1]:5000"],
+    ["[2001:DB8:0:0:0:0:0:1]", "[2001:db8::1]"],
+    ["[::ffff:127.0.0.1]", "[::ffff:7f00:1]"],
+    ["123456789012.dkr.ecr.us-east-1.amazonaws.com", "123456789012.dkr.ecr.us-east-1.amazonaws.com"],
+    ["https://myregistry.azurecr.io/v2", "myregistry.azurecr.io"],
+    ["europe-west1-docker.pkg.dev", "europe-west1-docker.pkg.dev"],
+    ["xn--bcher-kva.example", "xn--bcher-kva.example"],
+    ["1.2.3.a", "1.2.3.a"],
+    ["123.example.com", "123.example.com"],
+    [`${"a".repeat(63)}.com`, `${"a".repeat(63)}.com`],
+    [`${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`, `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`],
+  ])("%j → %s", (input, server) => {
+    expect(normaliseServer(input)).toEqual({ ok: true, server });
+  });
+});
+
+describe("normaliseServer: refused", () => {
+  it.each([
+    ["", /server is empty/],
+    ["   ", /server is empty/],
+    ["ftp://ghcr.io", /only an https:\/\/ or http:\/\/ prefix/],
+    ["oci://ghcr.io", /only an https:\/\/ or http:\/\/ prefix/],
+    ["https://ghcr.io/org", /without a path/],
+    ["https://ghcr.io/v3/", /without a path/],
+    ["ghcr.io/v2/extra", /without a path/],
+    ["ghcr.io//", /without a path/],
+    ["ghcr.io?x=1", /query/],
+    ["ghcr.io/?x=1", /query/],
+    ["ghcr.io#frag", /fragment/],
+    ["user@ghcr.io", /user name/],
+    ["https://user:pass@ghcr.io", /user name/],
+    ["ghcr.io\\@evil.com", /backslash/],
+    ["ghcr .io", /whitespace/],
+    ["gh\tcr.io", /whitespace/],
+    ["ghcr.io\u0000", /control/],
+    ["https://", /host is empty/],
+    [":5000", /host is empty/],
+    ["ghcr.io:", /port must be/],
+    ["ghcr.io:0", /port must be/],
+    ["ghcr.io:65536", /port must be/],
+    ["ghcr.io:05000", /port must be/],
+    ["ghcr.io:abc", /port must be/],
+    ["ghcr.io:-1", /port must be/],
+    // Every numeric SSRF disguise of 127.0.0.1 and friends.
+    ["2130706433", IPV4],
+    ["http://2130706433:5000/", IPV4],
+    ["0177.0.0.1", IPV4],
+    ["017700000001", IPV4],
+    ["0x7f.0.0.1", IPV4],
+    ["0X7F.0.0.1", IPV4],
+    ["0x7f000001", IPV4],
+    ["127.0x0.0.1", IPV4],
+    ["127.1", IPV4],
+    ["127.0.1", IPV4],
+    ["127.0.0.01", IPV4],
+    ["256.0.0.1", IPV4],
+    ["1.2.3.4.5", IPV4],
+    ["1.2.3.0x4", IPV4],
+    ["example.123", IPV4],
+    ["::1", /brackets/],
+    ["2001:db8::1", /brackets/],
+    ["[::1", /closing bracket/],
+    ["[::1]x", /only :port/],
+    ["[::1]:", /port must be/],
+    ["[::1%eth0]", /IPv6 address is not valid/],
+    ["[1::2::3]", /IPv6 address is not valid/],
+    ["[::g]", /IPv6 address is not valid/],
+    ["[1:2:3:4:5:6:7:8:9]", /IPv6 address is not valid/],
+    ["[1:2:3:4:5:6:7]", /IPv6 address is not valid/],
+    ["[1.2.3.4::]", /IPv6 address is not valid/],
+    ["[::ffff:127.1]", /IPv6 address is not valid/],
+    ["[]", /IPv6 address is not valid/],
+    ["ghcr.io.", /must not end with a dot/],
+    ["-ghcr.io", /letters, digits and inner hyphens/],
+    ["ghcr-.io", /letters, digits and inner hyphens/],
+    ["gh_cr.io", /letters, digits and inner hyphens/],
+    ["%67hcr.io", /letters, digits and inner hyphens/],
+    ["a..b", /empty labels/],
+    [".ghcr.io", /empty labels/],
+    ["bücher.de", /ASCII/],
+    [`${"a".repeat(64)}.com`, /at most 63 characters/],
+    [`${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(62)}`, /at most 253 characters/],
+    ["x".repeat(600), /at most 512 characters/],
+    ["myregistry", /needs a dot, a port or to be localhost/],
+  ])("%j is refused", (input, reason) => {
+    const result = normaliseServer(input);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+
+  it("never echoes the input in its reason", () => {
+    for (const input of ["https://secret-marker.example/path", "secret-marker@ghcr.io", "secret-marker:99999"]) {
+      const result = normaliseServer(input);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.reason).not.toContain("secret-marker");
+    }
+  });
+});
+
+describe("parseHostAndPort", () => {
+  it("does not collapse Docker Hub aliases and reports the host kind", () => {
+    expect(parseHostAndPort("Index.Docker.io")).toEqual({ ok: true, host: "index.docker.io", kind: "dns" });
+    expect(parseHostAndPort("10.1.2.3:80")).toEqual({ ok: true, host: "10.1.2.3", port: 80, kind: "ipv4" });
+    expect(parseHostAndPort("[0:0::1]:5000")).toEqual({ ok: true, host: "[::1]", port: 5000, kind: "ipv6" });
+  });
+
+  it("accepts a single label (an image reference decides separately whether it is a domain)", () => {
+    expect(parseHostAndPort("registry")).toEqual({ ok: true, host: "registry", kind: "dns" });
+  });
+});
+
+describe("parseIPv6 (RFC 5952 output)", () => {
+  it.each([
+    ["::", "::"],
+    ["::1", "::1"],
+    ["1::", "1::"],
+    ["0000:0000:0000:0000:0000:0000:0000:0001", "::1"],
+    ["2001:DB8::0001", "2001:db8::1"],
+    ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
+    ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"],
+    ["1:0:0:2:0:0:0:3", "1:0:0:2::3"],
+    ["::ffff:192.0.2.128", "::ffff:c000:280"],
+    ["1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:102:304"],
+  ])("%s → %s", (input, output) => {
+    expect(parseIPv6(input)).toBe(output);
+  });
+
+  it.each([":::", "1:::2", ":1::2", "1::2:", "12345::", "1:2:3:4:5:6:7:8::", "::1.2.3", "::01.2.3.4", "1.2.3.4"])(
+    "%s is not an IPv6 address",
+    (input) => {
+      expect(parseIPv6(input)).toBeUndefined();
+    },
+  );
+});
+
+describe("sameRegistry", () => {
+  it.each([
+    ["docker.io", "registry-1.docker.io", true],
+    ["https://index.docker.io/v1/", "registry.hub.docker.com", true],
+    ["Docker.io", "docker.io/", true],
+    ["ghcr.io", "https://GHCR.IO/", true],
+    ["[::1]:5000", "[0::1]:5000", true],
+    ["ghcr.io", "ghcr.io:443", false],
+    ["docker.io", "docker.io:443", false],
+    ["ghcr.io", "gcr.io", false],
+    ["localhost:5000", "localhost:5001", false],
+    ["not a host", "not a host", false],
+    ["", "", false],
+  ])("%j vs %j → %s", (a, b, same) => {
+    expect(sameRegistry(a, b)).toBe(same);
+    expect(sameRegistry(b, a)).toBe(same);
+  });
+});
+
+describe("apiHost, configKey, serverAddress", () => {
+  it.each([
+    // server, apiHost, configKey, serverAddress
+    ["docker.io", "registry-1.docker.io", "https://index.docker.io/v1/", "https://index.docker.io/v1/"],
+    ["https://index.docker.io/v1/", "registry-1.docker.io", "https://index.docker.io/v1/", "https://index.docker.io/v1/"],
+    ["registry-1.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/", "https://index.docker.io/v1/"],
+    ["ghcr.io", "ghcr.io", "ghcr.io", "ghcr.io"],
+    ["https://GHCR.io/", "ghcr.io", "ghcr.io", "ghcr.io"],
+    ["localhost:5000", "localhost:5000", "localhost:5000", "localhost:5000"],
+    ["[::1]:5000", "[::1]:5000", "[::1]:5000", "[::1]:5000"],
+    ["docker.io:443", "docker.io:443", "docker.io:443", "docker.io:443"],
+  ])("%s", (server, api, key, address) => {
+    expect(apiHost(server)).toBe(api);
+    expect(configKey(server)).toBe(key);
+    expect(serverAddress(server)).toBe(address);
+  });
+
+  it("throws on a server that does not normalise, without echoing it", () => {
+    expect(() => apiHost("secret-marker@host")).toThrow(TypeError);
+    expect(() => configKey("https://x/secret-marker")).toThrow(/invalid registry server/);
+    try {
+      serverAddress("secret-marker@host");
+    } catch (error) {
+      expect((error as Error).message).not.toContain("secret-marker");
+    }
+  });
+
+  it("isDockerHub recognises every alias and nothing else", () => {
+    for (const alias of ["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "https://index.docker.io/v1/"]) {
+      expect(isDockerHub(alias)).toBe(true);
+    }
+    for (const other of ["docker.io:443", "hub.docker.com", "ghcr.io", "docker.io.evil.com", "registry-2.docker.io"]) {
+      expect(isDockerHub(other)).toBe(false);
+    }
+  });
+});

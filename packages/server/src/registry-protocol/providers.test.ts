@@ -1,0 +1,203 @@
+import { describe, expect, it } from "vitest";
+import { checkCredentialsForProvider, detectProvider, type Issue, type ProviderName, providerHints } from "./providers.js";
+
+const ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+const GAR = "europe-west1-docker.pkg.dev";
+const ACR = "myregistry.azurecr.io";
+
+const serviceAccount = {
+  type: "service_account",
+  project_id: "demo",
+  private_key_id: "k1",
+  private_key: "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n",
+  client_email: "puller@demo.iam.gserviceaccount.com",
+};
+const SA_JSON = JSON.stringify(serviceAccount, null, 2);
+const SA_BASE64 = Buffer.from(SA_JSON).toString("base64");
+const ECR_PASSWORD = Buffer.from(JSON.stringify({ payload: "x".repeat(40), datakey: "y".repeat(20), version: "2" })).toString("base64");
+const ECR_WHOLE_TOKEN = Buffer.from(`AWS:${ECR_PASSWORD}`).toString("base64");
+
+describe("detectProvider", () => {
+  it.each([
+    // Docker Hub, every alias and spelling
+    ["docker.io", { provider: "dockerhub", server: "docker.io" }],
+    ["index.docker.io", { provider: "dockerhub", server: "docker.io" }],
+    ["registry-1.docker.io", { provider: "dockerhub", server: "docker.io" }],
+    ["registry.hub.docker.com", { provider: "dockerhub", server: "docker.io" }],
+    ["https://index.docker.io/v1/", { provider: "dockerhub", server: "docker.io" }],
+    // GHCR
+    ["ghcr.io", { provider: "ghcr", server: "ghcr.io" }],
+    ["https://GHCR.io/", { provider: "ghcr", server: "ghcr.io" }],
+    // Google
+    [GAR, { provider: "google", server: GAR, product: "artifact_registry", location: "europe-west1" }],
+    ["us-docker.pkg.dev", { provider: "google", server: "us-docker.pkg.dev", product: "artifact_registry", location: "us" }],
+    ["gcr.io", { provider: "google", server: "gcr.io", product: "container_registry", location: null }],
+    ["eu.gcr.io", { provider: "google", server: "eu.gcr.io", product: "container_registry", location: null }],
+    ["https://asia.gcr.io/", { provider: "google", server: "asia.gcr.io", product: "container_registry", location: null }],
+    // ECR
+    [ECR, { provider: "ecr", server: ECR, accountId: "123456789012", region: "us-east-1", fips: false }],
+    [
+      "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+      { provider: "ecr", server: "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com", accountId: "123456789012", region: "us-gov-west-1", fips: true },
+    ],
+    [
+      "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
+      { provider: "ecr", server: "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", accountId: "123456789012", region: "cn-north-1", fips: false },
+    ],
+    // ACR
+    [ACR, { provider: "acr", server: ACR, registryName: "myregistry" }],
+    ["https://MyRegistry.azurecr.io/v2/", { provider: "acr", server: ACR, registryName: "myregistry" }],
+    // self-hosted, including near misses that must not be mistaken for a provider
+    ["registry.example.com:5000", { provider: "self_hosted", server: "registry.example.com:5000" }],
+    ["localhost:5000", { provider: "self_hosted", server: "localhost:5000" }],
+    ["123.dkr.ecr.us-east-1.amazonaws.com", { provider: "self_hosted", server: "123.dkr.ecr.us-east-1.amazonaws.com" }],
+    ["1234567890123.dkr.ecr.us-east-1.amazonaws.com", { provider: "self_hosted", server: "1234567890123.dkr.ecr.us-east-1.amazonaws.com" }],
+    [`${ECR}.evil.com`, { provider: "self_hosted", server: `${ECR}.evil.com` }],
+    ["123456789012.dkr.ecr.us-east-1.amazonaws.co", { provider: "self_hosted", server: "123456789012.dkr.ecr.us-east-1.amazonaws.co" }],
+    [`${ECR}:443`, { provider: "self_hosted", server: `${ECR}:443` }],
+    ["evilazurecr.io", { provider: "self_hosted", server: "evilazurecr.io" }],
+    ["azurecr.io", { provider: "self_hosted", server: "azurecr.io" }],
+    ["azurecr.io.evil.com", { provider: "self_hosted", server: "azurecr.io.evil.com" }],
+    ["my-registry.azurecr.io", { provider: "self_hosted", server: "my-registry.azurecr.io" }],
+    ["a.b.azurecr.io", { provider: "self_hosted", server: "a.b.azurecr.io" }],
+    ["europe-docker.pkg.dev.evil.com", { provider: "self_hosted", server: "europe-docker.pkg.dev.evil.com" }],
+    ["docker.pkg.dev", { provider: "self_hosted", server: "docker.pkg.dev" }],
+    ["europe-west1-npm.pkg.dev", { provider: "self_hosted", server: "europe-west1-npm.pkg.dev" }],
+    ["gcr.io.evil.com", { provider: "self_hosted", server: "gcr.io.evil.com" }],
+    ["evilgcr.io", { provider: "self_hosted", server: "evilgcr.io" }],
+    ["a.b.gcr.io", { provider: "self_hosted", server: "a.b.gcr.io" }],
+    ["ghcr.io.evil.com", { provider: "self_hosted", server: "ghcr.io.evil.com" }],
+    ["ghcr.io:5000", { provider: "self_hosted", server: "ghcr.io:5000" }],
+    ["docker.io.evil.com", { provider: "self_hosted", server: "docker.io.evil.com" }],
+    ["hub.docker.com", { provider: "self_hosted", server: "hub.docker.com" }],
+    ["public.ecr.aws", { provider: "self_hosted", server: "public.ecr.aws" }],
+  ] as const)("%s", (server, expected) => {
+    expect(detectProvider(server)).toEqual(expected);
+  });
+
+  it("reports a server that does not normalise as self_hosted", () => {
+    expect(detectProvider(" ghcr.io/org ")).toEqual({ provider: "self_hosted", server: "ghcr.io/org" });
+  });
+});
+
+const codes = (issues: Issue[]) => issues.map((issue) => issue.code).sort();
+
+describe("checkCredentialsForProvider", () => {
+  it.each([
+    // server, username, password, error codes, warning codes
+    // ECR
+    [ECR, "AWS", ECR_PASSWORD, [], ["ecr_token_expiry"]],
+    [ECR, "aws", ECR_PASSWORD, ["ecr_username"], ["ecr_token_expiry"]],
+    [ECR, "admin", ECR_PASSWORD, ["ecr_username"], ["ecr_token_expiry"]],
+    [ECR, "AWS", ECR_WHOLE_TOKEN, ["ecr_password_encoded"], ["ecr_token_expiry"]],
+    [ECR, "AWS ", ECR_PASSWORD, ["ecr_username"], ["ecr_token_expiry", "username_whitespace"]],
+    // Google
+    [GAR, "_json_key", SA_JSON, [], []],
+    ["gcr.io", "_json_key", `  ${SA_JSON}`, [], ["password_whitespace"]],
+    [GAR, "_json_key_base64", SA_BASE64, [], []],
+    [GAR, "_json_key_base64", SA_BASE64.replace(/(.{76})/g, "$1\n"), [], []],
+    [GAR, "oauth2accesstoken", "ya29.a0AfH6SMBexample", [], ["google_token_expiry"]],
+    [GAR, "user@example.com", SA_JSON, ["google_username"], []],
+    [GAR, "_JSON_KEY", SA_JSON, ["google_username"], []],
+    [GAR, "_json_key", "not json", ["google_json_key"], []],
+    [GAR, "_json_key", "{not json", ["google_json_key"], []],
+    [GAR, "_json_key", JSON.stringify({ ...serviceAccount, type: "authorized_user" }), ["google_json_key"], []],
+    [GAR, "_json_key", JSON.stringify({ type: "service_account" }), ["google_json_key"], []],
+    [GAR, "_json_key", "[]", ["google_json_key"], []],
+    [GAR, "_json_key", SA_BASE64, ["google_json_key"], []],
+    [GAR, "_json_key_base64", SA_JSON, ["google_json_key_base64"], []],
+    [GAR, "_json_key_base64", "bm90IGpzb24=", ["google_json_key_base64"], []],
+    [GAR, "_json_key_base64", "!!!not base64!!!", ["google_json_key_base64"], []],
+    [GAR, "_json_key_base64", Buffer.from(JSON.stringify({ ...serviceAccount, type: "user" })).toString("base64"), ["google_json_key_base64"], []],
+    [GAR, "oauth2accesstoken", SA_JSON, ["google_access_token"], []],
+    [GAR, "oauth2accesstoken", SA_BASE64, ["google_access_token"], []],
+    // GHCR
+    ["ghcr.io", "octocat", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", [], []],
+    ["ghcr.io", "octocat", "gho_abcdefghijklmnopqrstuvwxyz0123456789", [], []],
+    ["ghcr.io", "octocat", "ghs_abcdefghijklmnopqrstuvwxyz0123456789", [], []],
+    ["ghcr.io", "octocat", "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", [], ["ghcr_fine_grained_token"]],
+    ["ghcr.io", "octocat", "hunter2", [], ["ghcr_token_format"]],
+    ["ghcr.io", "octocat", "ghp_x\n", [], ["password_whitespace"]],
+    // Docker Hub
+    ["docker.io", "octocat", "dckr_pat_abcdefghijklmnop", [], []],
+    ["registry-1.docker.io", "octocat", "dckr_oat_abcdefghijklmnop", [], []],
+    ["https://index.docker.io/v1/", "octocat", "hunter2", [], ["dockerhub_password"]],
+    ["docker.io", "me@example.com", "dckr_pat_abcdefghijklmnop", [], ["dockerhub_username_email"]],
+    // ACR
+    [ACR, "myregistry", "s3cret", [], []],
+    [ACR, "00000000-0000-0000-0000-000000000000", "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.x.y", [], []],
+    [ACR, "me@example.com", "s3cret", [], ["acr_username_email"]],
+    // self-hosted: anything goes, except near misses worth a hint
+    ["registry.example.com:5000", "anyone", "anything", [], []],
+    ["123.dkr.ecr.us-east-1.amazonaws.com", "AWS", "x", [], ["ecr_host"]],
+    ["api.ecr.us-east-1.amazonaws.com", "AWS", "x", [], ["ecr_host"]],
+    ["europe-west1-npm.pkg.dev", "_json_key", SA_JSON, [], ["google_host"]],
+    ["evilazurecr.io", "me@example.com", "x", [], []],
+    // invalid server
+    ["https://ghcr.io/org", "u", "p", ["server_invalid"], []],
+  ] as const)("%s as %j", (server, username, password, errors, warnings) => {
+    const result = checkCredentialsForProvider(server, username, password);
+    expect(codes(result.errors)).toEqual([...errors].sort());
+    expect(codes(result.warnings)).toEqual([...warnings].sort());
+  });
+
+  it("puts each issue on the right field", () => {
+    const ecr = checkCredentialsForProvider(ECR, "admin", ECR_WHOLE_TOKEN);
+    expect(ecr.errors).toEqual([
+      { code: "ecr_username", field: "username", message: "ECR expects the username AWS" },
+      expect.objectContaining({ code: "ecr_password_encoded", field: "password" }),
+    ]);
+    expect(checkCredentialsForProvider("europe-west1-npm.pkg.dev", "u", "p").warnings[0]?.field).toBe("server");
+    expect(checkCredentialsForProvider(GAR, "bob", "p").errors[0]?.field).toBe("username");
+  });
+
+  it("tells the user which Google username fits the key they pasted", () => {
+    expect(checkCredentialsForProvider(GAR, "_json_key", SA_BASE64).errors[0]?.message).toMatch(/_json_key_base64/);
+    expect(checkCredentialsForProvider(GAR, "_json_key_base64", SA_JSON).errors[0]?.message).toMatch(/use the username _json_key/);
+  });
+
+  it("never puts any part of the password (or the username) in a message", () => {
+    const secret = "Zq9SECRETxK2";
+    const attempts: Array<[string, string, string]> = [
+      [ECR, `u${secret}`, `${secret}`],
+      [ECR, "AWS", Buffer.from(`AWS:${secret}`).toString("base64")],
+      [GAR, "_json_key", `{"type":"${secret}"`],
+      [GAR, "_json_key", `{"type":"user","x":"${secret}"}`],
+      [GAR, "_json_key_base64", Buffer.from(`{${secret}`).toString("base64")],
+      [GAR, "_json_key_base64", `${secret}!`],
+      [GAR, "oauth2accesstoken", ` ${secret} `],
+      [GAR, secret, secret],
+      ["ghcr.io", secret, `${secret} `],
+      ["docker.io", `${secret}@example.com`, secret],
+      [ACR, `${secret}@example.com`, secret],
+      ["https://ghcr.io/org", secret, secret],
+    ];
+    for (const [server, username, password] of attempts) {
+      const { errors, warnings } = checkCredentialsForProvider(server, username, password);
+      expect(errors.length + warnings.length).toBeGreaterThan(0);
+      for (const issue of [...errors, ...warnings]) {
+        expect(issue.message).not.toContain(secret);
+        expect(issue.message).not.toContain(secret.slice(0, 6));
+        expect(issue.message).not.toContain(secret.slice(-6));
+      }
+    }
+  });
+});
+
+describe("providerHints", () => {
+  const providers: ProviderName[] = ["dockerhub", "ghcr", "google", "ecr", "acr", "self_hosted"];
+
+  it.each(providers)("%s has short username and password hints", (provider) => {
+    const hints = providerHints(provider);
+    expect(Object.keys(hints).sort()).toEqual(["passwordHint", "usernameHint"]);
+    expect(hints.usernameHint.length).toBeGreaterThan(0);
+    expect(hints.passwordHint.length).toBeLessThanOrEqual(120);
+  });
+
+  it("names the usernames providers insist on", () => {
+    expect(providerHints("ecr").usernameHint).toBe("AWS");
+    expect(providerHints("google").usernameHint).toMatch(/_json_key.*_json_key_base64.*oauth2accesstoken/);
+    expect(providerHints("dockerhub").passwordHint).toMatch(/dckr_pat_/);
+    expect(providerHints("ghcr").passwordHint).toMatch(/read:packages/);
+  });
+});

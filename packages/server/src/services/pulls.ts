@@ -1,0 +1,174 @@
+import { DecryptionError, type Cipher } from "@modbox/crypto";
+import type { RegistryForUse, SandboxImageRecord } from "../db/records.js";
+import type { PullCredentialEvent } from "../db/repositories/pull-credential-events.js";
+import { DomainError, type ProblemCode } from "../errors.js";
+import { apiHost, sameRegistry } from "../registry-protocol/hosts.js";
+import { parseImageAndTag, pullReference, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
+import type { RegistryProber } from "./registry-prober.js";
+import { runtimeAuth } from "./runtime-auth.js";
+
+export interface PullServiceDeps {
+  images: { findById(workspaceId: string, id: string): Promise<SandboxImageRecord | null> };
+  registries: {
+    findForUse(workspaceId: string, id: string): Promise<RegistryForUse | null>;
+    touchLastUsed(workspaceId: string, id: string, at: Date): Promise<void>;
+  };
+  events: { record(event: PullCredentialEvent): Promise<void> };
+  cipher: Pick<Cipher, "decrypt">;
+  prober: Pick<RegistryProber, "checkPull">;
+  newId: () => string;
+  now: () => Date;
+}
+
+/** Why an image cannot be pulled with its registry right now (before any network call). */
+type Refusal = { code: Extract<ProblemCode, "image_disabled" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch">; detail: string };
+
+interface Resolved {
+  image: SandboxImageRecord;
+  ref: ImageReference & { tag: string };
+  reference: string;
+  registry: RegistryForUse | null;
+  refusal: Refusal | null;
+}
+
+export type PullService = ReturnType<typeof createPullService>;
+
+/**
+ * The point of use: the only place a registry password is decrypted to leave the server.
+ * Disabled, deleted and mismatched registries are refused before anything is decrypted, and a
+ * deleted registry never degrades into an anonymous pull.
+ */
+export function createPullService(deps: PullServiceDeps) {
+  async function resolve(workspaceId: string, imageId: string): Promise<Resolved> {
+    const image = await deps.images.findById(workspaceId, imageId);
+    if (!image) throw new DomainError("not_found", "Sandbox image not found.");
+    const parsed = parseImageAndTag(image.image, image.tag);
+    // Every write validates the reference, so a stored one always parses.
+    if (!parsed.ok) throw new Error("stored sandbox image has an unparseable reference");
+    const ref = parsed.ref;
+    const base = { image, ref, reference: pullReference(ref) };
+    if (!image.enabled) {
+      return { ...base, registry: null, refusal: { code: "image_disabled", detail: "This sandbox image is disabled." } };
+    }
+    if (image.registryId === null) return { ...base, registry: null, refusal: null };
+    const registry = await deps.registries.findForUse(workspaceId, image.registryId);
+    if (!registry || registry.deletedAt) {
+      return {
+        ...base,
+        registry: null,
+        refusal: { code: "registry_deleted", detail: "The registry linked to this image was deleted; link another registry." },
+      };
+    }
+    if (!registry.enabled) {
+      return {
+        ...base,
+        registry,
+        refusal: { code: "registry_disabled", detail: "The registry linked to this image is disabled; enable it or link another registry." },
+      };
+    }
+    const imageHost = referenceServer(ref);
+    if (!sameRegistry(imageHost, registry.server)) {
+      return {
+        ...base,
+        registry,
+        refusal: {
+          code: "registry_host_mismatch",
+          detail: `The image is hosted on ${imageHost}, but the linked registry's server is ${registry.server}.`,
+        },
+      };
+    }
+    return { ...base, registry, refusal: null };
+  }
+
+  function decryptPassword(registry: RegistryForUse): string {
+    if (!registry.passwordCiphertext) throw new DecryptionError("malformed");
+    return deps.cipher.decrypt(registry.passwordCiphertext, { workspace_id: registry.workspaceId, registry_id: registry.id });
+  }
+
+  return {
+    /** Can the linked credentials pull this image? A result, never an error, except a missing image (404). */
+    async check(workspaceId: string, imageId: string) {
+      const resolved = await resolve(workspaceId, imageId);
+      const checkedAt = deps.now();
+      const answer = (fields: { digest?: string; mediaType?: string | null; errorCode?: string; detail?: string }) => ({
+        imageId,
+        reference: resolved.reference,
+        pullable: fields.digest !== undefined,
+        digest: fields.digest ?? null,
+        mediaType: fields.mediaType ?? null,
+        errorCode: fields.errorCode ?? null,
+        detail: fields.detail ?? null,
+        checkedAt,
+      });
+      if (resolved.refusal) return answer({ errorCode: resolved.refusal.code, detail: resolved.refusal.detail });
+
+      const { registry, ref } = resolved;
+      let credentials = null;
+      if (registry) {
+        try {
+          credentials = { username: registry.username, password: decryptPassword(registry) };
+        } catch (err) {
+          if (!(err instanceof DecryptionError)) throw err;
+          return answer({ errorCode: "credential_undecryptable", detail: "The stored credential cannot be decrypted with the configured keys." });
+        }
+      }
+      const server = registry?.server ?? referenceServer(ref);
+      const outcome = await deps.prober.checkPull(
+        { host: apiHost(server), ...(registry?.caCertificate ? { caCertPem: registry.caCertificate } : {}) },
+        ref.repository,
+        ref.digest ?? ref.tag,
+        credentials,
+      );
+      if (registry) await deps.registries.touchLastUsed(workspaceId, registry.id, checkedAt);
+      return outcome.ok
+        ? answer({ digest: outcome.digest, mediaType: outcome.mediaType })
+        : answer({ errorCode: outcome.code, detail: outcome.detail });
+    },
+
+    /**
+     * The provisioner's credentials in every runtime format. Each call, granted or refused, is
+     * recorded before it answers: no hand-out goes unaudited.
+     */
+    async credentials(workspaceId: string, imageId: string, tokenId: string) {
+      const resolved = await resolve(workspaceId, imageId);
+      const at = deps.now();
+      const record = (outcome: string) =>
+        deps.events.record({
+          id: deps.newId(),
+          workspaceId,
+          imageId,
+          registryId: resolved.image.registryId,
+          tokenId,
+          outcome,
+          createdAt: at,
+        });
+      if (resolved.refusal) {
+        await record(resolved.refusal.code);
+        throw new DomainError(resolved.refusal.code, resolved.refusal.detail, undefined, undefined, 409);
+      }
+      const { registry } = resolved;
+      if (!registry) {
+        await record("issued");
+        return { imageId, reference: resolved.reference, registry: null, auth: null };
+      }
+      let password: string;
+      try {
+        password = decryptPassword(registry);
+      } catch (err) {
+        if (err instanceof DecryptionError) await record("credential_undecryptable");
+        throw err;
+      }
+      await deps.registries.touchLastUsed(workspaceId, registry.id, at);
+      await record("issued");
+      return {
+        imageId,
+        reference: resolved.reference,
+        registry: { id: registry.id, name: registry.name, server: registry.server },
+        auth: runtimeAuth(
+          { server: registry.server, username: registry.username, password, email: registry.email },
+          `modbox-pull-${imageId}`,
+        ),
+      };
+    },
+  };
+}

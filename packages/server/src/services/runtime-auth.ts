@@ -1,0 +1,50 @@
+import { configKey, serverAddress } from "../registry-protocol/hosts.js";
+
+export interface PlainCredential {
+  /** Normalised registry server (`docker.io` for Docker Hub). */
+  server: string;
+  username: string;
+  password: string;
+  email: string | null;
+}
+
+/**
+ * One decrypted credential in every format a container runtime reads. Exact formats:
+ * - Docker Engine `X-Registry-Auth`: base64url WITH `=` padding (Go's `base64.URLEncoding`
+ *   rejects unpadded input; Node's "base64url" drops it) of `{username, password, serveraddress}`.
+ * - `config.json`: `{"auths": {"<key>": {"auth": base64("user:pass")}}}`, Docker Hub's key being
+ *   `https://index.docker.io/v1/`.
+ * - A `kubernetes.io/dockerconfigjson` Secret whose `.dockerconfigjson` is base64 of the same
+ *   document with `username`/`password`/`email` spelled out, as kubectl writes it.
+ */
+export function runtimeAuth(credential: PlainCredential, secretName: string) {
+  const key = configKey(credential.server);
+  const basic = Buffer.from(`${credential.username}:${credential.password}`, "utf8").toString("base64");
+  const email = credential.email ? { email: credential.email } : {};
+  const dockerConfigJson = {
+    auths: { [key]: { username: credential.username, password: credential.password, ...email, auth: basic } },
+  };
+  return {
+    server: credential.server,
+    x_registry_auth: paddedBase64Url(
+      JSON.stringify({
+        username: credential.username,
+        password: credential.password,
+        serveraddress: serverAddress(credential.server),
+      }),
+    ),
+    docker_config: { auths: { [key]: { auth: basic, ...email } } },
+    kubernetes_secret: {
+      apiVersion: "v1" as const,
+      kind: "Secret" as const,
+      type: "kubernetes.io/dockerconfigjson" as const,
+      metadata: { name: secretName },
+      data: { ".dockerconfigjson": Buffer.from(JSON.stringify(dockerConfigJson), "utf8").toString("base64") },
+    },
+  };
+}
+
+/** RFC 4648 §5 with padding: standard base64 with the URL alphabet swapped in. */
+export function paddedBase64Url(text: string): string {
+  return Buffer.from(text, "utf8").toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
+}
