@@ -1,0 +1,306 @@
+import type { ServerResponse } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OutboundError } from "./errors.js";
+import { outboundRequest, type OutboundRequest } from "./http.js";
+import { followRedirects } from "./redirects.js";
+import {
+  countSocketConnects,
+  fakeLookup,
+  makeCertificate,
+  startHttpsServer,
+  startTcpServer,
+  type TestCertificate,
+  type TestServer,
+} from "./test-support.js";
+import { classifyTransportError } from "./transport-errors.js";
+
+let tls: TestCertificate;
+let server: TestServer;
+let blackhole: TestServer;
+let refused: TestServer;
+let untrusted: TestCertificate;
+
+const lookup = fakeLookup({
+  "registry.test": ["127.0.0.1"],
+  "other.test": ["127.0.0.1"],
+  "wronghost.test": ["127.0.0.1"],
+  "metadata.test": ["169.254.169.254"],
+});
+
+function stream(res: ServerResponse, bytes: number, withLength: boolean): void {
+  res.writeHead(200, withLength ? { "content-length": String(bytes) } : {});
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let sent = 0;
+  const pump = () => {
+    while (sent < bytes) {
+      sent += chunk.length;
+      if (!res.write(chunk)) return void res.once("drain", pump);
+    }
+    res.end();
+  };
+  res.on("error", () => undefined);
+  pump();
+}
+
+beforeAll(async () => {
+  tls = makeCertificate();
+  untrusted = makeCertificate(["registry.test"]);
+  server = await startHttpsServer(tls, (req, res) => {
+    const url = new URL(req.url ?? "/", "https://x");
+    const port = server.port;
+    switch (url.pathname) {
+      case "/ok":
+        return void res.end("hello");
+      case "/big":
+        return stream(res, 10 * 1024 * 1024, false);
+      case "/big-declared":
+        return stream(res, 10 * 1024 * 1024, true);
+      case "/head-large":
+        res.writeHead(200, { "content-length": String(50 * 1024 * 1024), "docker-content-digest": "sha256:x" });
+        return void res.end();
+      case "/hang":
+        return; // never answers
+      case "/to-same":
+        res.writeHead(302, { location: "/ok" });
+        return void res.end();
+      case "/to-other":
+        res.writeHead(307, { location: `https://other.test:${port}/ok` });
+        return void res.end();
+      case "/to-other-then-back":
+        res.writeHead(302, { location: `https://other.test:${port}/to-registry` });
+        return void res.end();
+      case "/to-registry":
+        res.writeHead(302, { location: `https://registry.test:${port}/ok` });
+        return void res.end();
+      case "/to-http":
+        res.writeHead(301, { location: `http://registry.test:${port}/ok` });
+        return void res.end();
+      case "/to-metadata":
+        res.writeHead(302, { location: `https://metadata.test:${port}/latest/meta-data/` });
+        return void res.end();
+      case "/to-unspecified":
+        res.writeHead(308, { location: `https://0.0.0.0:${port}/ok` });
+        return void res.end();
+      case "/loop":
+        res.writeHead(302, { location: "/loop" });
+        return void res.end();
+      case "/no-location":
+        res.writeHead(302);
+        return void res.end("no location");
+      case "/to-userinfo":
+        res.writeHead(302, { location: `https://robot:s3cret@registry.test:${port}/ok` });
+        return void res.end();
+      default:
+        res.writeHead(404);
+        return void res.end();
+    }
+  });
+  blackhole = await startTcpServer({ hang: true });
+  refused = await startTcpServer({ hang: false });
+});
+
+afterAll(async () => {
+  await Promise.all([server.close(), blackhole.close(), refused.close()]);
+});
+
+function base(path: string, overrides: Partial<OutboundRequest> = {}): OutboundRequest {
+  return {
+    url: `https://registry.test:${server.port}${path}`,
+    method: "GET",
+    caCertPem: tls.cert,
+    timeoutMs: 3000,
+    maxResponseBytes: 1024 * 1024,
+    allowPrivate: true,
+    lookup,
+    ...overrides,
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<OutboundError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OutboundError);
+  return err as OutboundError;
+}
+
+describe("outboundRequest", () => {
+  it("connects to the checked address; SNI and Host stay the host name; DNS asked once", async () => {
+    const calls = lookup.calls.length;
+    const res = await outboundRequest(base("/ok"));
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe("hello");
+    expect(lookup.calls.slice(calls)).toEqual(["registry.test"]);
+    expect(server.requests.at(-1)).toMatchObject({ host: `registry.test:${server.port}`, servername: "registry.test" });
+  });
+
+  it("uses the pinned answer even if DNS would answer differently later (rebinding)", async () => {
+    let call = 0;
+    const rebinding = async () => [{ address: call++ === 0 ? "127.0.0.1" : "169.254.169.254", family: 4 }];
+    const res = await outboundRequest(base("/ok", { lookup: rebinding }));
+    expect(res.status).toBe(200);
+    expect(call).toBe(1);
+  });
+
+  it("offers every checked address to the connection (an IPv6 answer first, the server on IPv4)", async () => {
+    const dual = fakeLookup({ "registry.test": ["::1", "127.0.0.1"] });
+    const res = await outboundRequest(base("/ok", { lookup: dual }));
+    expect(res.status).toBe(200);
+    expect(dual.calls).toEqual(["registry.test"]);
+  });
+
+  it("refuses http: before any connection", async () => {
+    const counter = countSocketConnects();
+    try {
+      const err = await failure(outboundRequest(base("/ok", { url: `http://registry.test:${server.port}/ok` })));
+      expect(err.code).toBe("insecure_scheme");
+      expect(counter.count()).toBe(0);
+    } finally {
+      counter.restore();
+    }
+  });
+
+  it("refuses URLs with userinfo without repeating them", async () => {
+    const err = await failure(outboundRequest(base("/ok", { url: `https://robot:s3cret@registry.test:${server.port}/ok` })));
+    expect(err.code).toBe("invalid_target");
+    expect(err.detail).not.toContain("s3cret");
+    expect((await failure(outboundRequest(base("/ok", { url: "not a url" })))).code).toBe("invalid_target");
+  });
+
+  it("trusts a custom CA for that request only; without it the handshake fails", async () => {
+    expect((await outboundRequest(base("/ok"))).status).toBe(200);
+    const noCa = await failure(outboundRequest(base("/ok", { caCertPem: undefined })));
+    expect(noCa).toMatchObject({ code: "tls_error", detail: expect.stringContaining("self-signed") });
+    const otherCa = await failure(outboundRequest(base("/ok", { caCertPem: untrusted.cert })));
+    expect(otherCa.code).toBe("tls_error");
+  });
+
+  it("fails TLS when the certificate does not name the host", async () => {
+    const err = await failure(outboundRequest(base("/ok", { url: `https://wronghost.test:${server.port}/ok` })));
+    expect(err).toMatchObject({ code: "tls_error", detail: "the server's certificate does not name this host" });
+  });
+
+  it("times out a handshake that never completes", async () => {
+    const started = Date.now();
+    const err = await failure(outboundRequest(base("/", { url: `https://127.0.0.1:${blackhole.port}/`, timeoutMs: 300 })));
+    expect(err.code).toBe("timeout");
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("times out a server that accepts the request and never answers", async () => {
+    const started = Date.now();
+    const err = await failure(outboundRequest(base("/hang", { timeoutMs: 300 })));
+    expect(err.code).toBe("timeout");
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("reports refused and reset connections and unknown names as unreachable", async () => {
+    expect((await failure(outboundRequest(base("/", { url: `https://127.0.0.1:${refused.port}/` })))).code).toBe("unreachable");
+    expect((await failure(outboundRequest(base("/", { url: "https://nowhere.test/" })))).code).toBe("unreachable");
+  });
+
+  it("stops reading a streamed body past maxResponseBytes", async () => {
+    const started = Date.now();
+    const err = await failure(outboundRequest(base("/big", { maxResponseBytes: 1024 * 1024 })));
+    expect(err).toMatchObject({ code: "response_too_large", detail: "the response body exceeds 1048576 bytes" });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("refuses a declared Content-Length past maxResponseBytes without reading", async () => {
+    const err = await failure(outboundRequest(base("/big-declared", { maxResponseBytes: 1000 })));
+    expect(err.code).toBe("response_too_large");
+  });
+
+  it("accepts a HEAD answer announcing a large body", async () => {
+    const res = await outboundRequest(base("/head-large", { method: "HEAD", maxResponseBytes: 1000 }));
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBe(0);
+    expect(res.headers["docker-content-digest"]).toEqual(["sha256:x"]);
+  });
+
+  it("does not follow redirects by itself", async () => {
+    const res = await outboundRequest(base("/to-same"));
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toEqual(["/ok"]);
+  });
+});
+
+describe("followRedirects", () => {
+  const auth = { authorization: "Bearer secret-token" };
+
+  it("follows a same-host redirect and keeps Authorization", async () => {
+    const res = await followRedirects(base("/to-same", { headers: auth }));
+    expect(res.status).toBe(200);
+    expect(res.url).toBe(`https://registry.test:${server.port}/ok`);
+    expect(server.requests.at(-1)).toMatchObject({ url: "/ok", authorization: "Bearer secret-token" });
+  });
+
+  it("drops Authorization when the redirect changes host, and does not restore it on the way back", async () => {
+    await followRedirects(base("/to-other", { headers: auth }));
+    expect(server.requests.at(-1)).toMatchObject({ host: `other.test:${server.port}`, authorization: undefined });
+
+    await followRedirects(base("/to-other-then-back", { headers: auth }));
+    expect(server.requests.at(-1)).toMatchObject({ host: `registry.test:${server.port}`, url: "/ok", authorization: undefined });
+  });
+
+  it("refuses a redirect to http, to metadata, to 0.0.0.0, or with userinfo, before connecting there", async () => {
+    // allowPrivate is on (the first hop is on 127.0.0.1): these targets are refused regardless.
+    const cases: ReadonlyArray<readonly [string, OutboundError["code"]]> = [
+      ["/to-http", "insecure_scheme"],
+      ["/to-metadata", "address_not_allowed"],
+      ["/to-unspecified", "address_not_allowed"],
+      ["/to-userinfo", "invalid_target"],
+    ];
+    for (const [path, code] of cases) {
+      const before = server.connections();
+      const counter = countSocketConnects();
+      try {
+        const err = await failure(followRedirects(base(path, { headers: auth })));
+        expect(err.code, path).toBe(code);
+      } finally {
+        counter.restore();
+      }
+      // Exactly one connection: the first hop; nothing towards the refused target.
+      expect(counter.count(), path).toBe(1);
+      expect(server.connections() - before, path).toBe(1);
+    }
+  });
+
+  it("gives up after 3 redirects", async () => {
+    const err = await failure(followRedirects(base("/loop")));
+    expect(err).toMatchObject({ code: "too_many_redirects" });
+    expect(server.requests.filter((r) => r.url === "/loop").length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("returns a redirect without Location as is", async () => {
+    expect((await followRedirects(base("/no-location"))).status).toBe(302);
+  });
+});
+
+describe("classifyTransportError", () => {
+  it.each([
+    ["CERT_HAS_EXPIRED", "tls_error", "the server's certificate has expired"],
+    ["CERT_NOT_YET_VALID", "tls_error", "the server's certificate is not valid yet"],
+    ["DEPTH_ZERO_SELF_SIGNED_CERT", "tls_error", "the server's certificate is self-signed and not trusted (configure its CA)"],
+    ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "tls_error", "the server's certificate is signed by an unknown CA (configure its CA)"],
+    ["ERR_TLS_CERT_ALTNAME_INVALID", "tls_error", "the server's certificate does not name this host"],
+    ["ERR_SSL_WRONG_VERSION_NUMBER", "tls_error", "the TLS handshake failed (ERR_SSL_WRONG_VERSION_NUMBER)"],
+    ["EPROTO", "tls_error", "the TLS handshake failed (EPROTO)"],
+    ["ECONNREFUSED", "unreachable", "the connection was refused"],
+    ["ECONNRESET", "unreachable", "the connection was reset"],
+    ["ENOTFOUND", "unreachable", "the host name was not found"],
+    ["EHOSTUNREACH", "unreachable", "the host is unreachable"],
+    ["HPE_HEADER_OVERFLOW", "response_too_large", "the response headers are too large"],
+    ["HPE_INVALID_CONSTANT", "unreachable", "the server did not answer valid HTTP (HPE_INVALID_CONSTANT)"],
+  ])("%s → %s", (code, expected, detail) => {
+    const err = classifyTransportError(Object.assign(new Error("boom with secret"), { code }));
+    expect(err).toMatchObject({ code: expected, detail });
+  });
+
+  it("never copies a message or an odd code", () => {
+    const err = classifyTransportError(Object.assign(new Error("s3cret in message"), { code: "weird code s3cret" }));
+    expect(err).toMatchObject({ code: "unreachable", detail: "the connection failed" });
+    expect(classifyTransportError("a string").detail).toBe("the connection failed");
+  });
+});
