@@ -373,7 +373,8 @@ export interface components {
         };
         /**
          * @description PEM certificate(s) of a private CA that signs a self-hosted registry's TLS certificate.
-         *     Used instead of the public roots for that registry's connections. Not secret.
+         *     Trusted in addition to the public roots for that registry's connections, as Docker,
+         *     containerd and skopeo do. Not secret.
          */
         RegistryCaCertificate: string | null;
         Verification: {
