@@ -16,10 +16,10 @@
  * `stop()` kills exactly the process this module started (by pid), closes the token server and
  * removes the temp dir; a `process.once("exit")` fallback kills what is still running.
  */
+import { findFreePort } from "../postgres-server.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { createSigningCertificate, createTestCertificateAuthority, opensslBin } from "./tls.js";
@@ -125,18 +125,6 @@ function installExitHook(): void {
   });
 }
 
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error("could not get a free port"))));
-    });
-  });
-}
 
 function tail(path: string, lines = 30): string {
   try {
