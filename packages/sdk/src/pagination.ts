@@ -89,7 +89,7 @@ export class Page<Item> implements AsyncIterable<Item> {
  * item across all pages. The first request is sent when it is first awaited or iterated, and
  * only once however often it is.
  */
-export class PagePromise<Item> implements PromiseLike<Page<Item>>, AsyncIterable<Item> {
+export class PagePromise<Item> implements Promise<Page<Item>>, AsyncIterable<Item> {
   readonly #query: CursorQuery;
   readonly #fetchPage: PageFetcher<CursorQuery, Item>;
   #firstPage: Promise<Page<Item>> | undefined;
@@ -97,6 +97,11 @@ export class PagePromise<Item> implements PromiseLike<Page<Item>>, AsyncIterable
   constructor(query: CursorQuery, fetchPage: PageFetcher<CursorQuery, Item>) {
     this.#query = query;
     this.#fetchPage = fetchPage;
+  }
+
+  /** A full `Promise`, so it fits wherever one is expected (`Promise.all`, `expect().rejects`, …). */
+  get [Symbol.toStringTag](): string {
+    return "PagePromise";
   }
 
   // `reason: any`, as in lib.es5's Promise, so handlers written for a Promise fit unchanged.
