@@ -53,7 +53,6 @@ export function composeApp(options: ComposeOptions): AppDeps {
     }),
     registries: createRegistryService({
       registries: registryRepository,
-      images: imageRepository,
       cipher: options.cipher,
       prober,
       newId,

@@ -108,7 +108,8 @@ export interface paths {
          *     authentication cannot prove a credential: `unverified`. Failures carry a stable
          *     `error_code`: `invalid_credentials`, `registry_unreachable`, `unsupported_auth`,
          *     `tls_error`, `address_not_allowed` (the server's address is private or otherwise not
-         *     allowed by this server's outbound policy), `registry_error`.
+         *     allowed by this server's outbound policy), `insecure_realm` (the Bearer token service is
+         *     not https: credentials are never sent over http), `registry_error`.
          */
         post: operations["verifyRegistry"];
         delete?: never;
@@ -196,7 +197,7 @@ export interface paths {
          *     with the manifest digest, or an `error_code`: `image_not_found`, `registry_auth_failed`,
          *     `registry_disabled`, `registry_deleted`, `registry_host_mismatch`, `image_disabled`,
          *     `registry_unreachable`, `tls_error`, `unsupported_auth`, `address_not_allowed`,
-         *     `registry_error`, `credential_undecryptable`.
+         *     `insecure_realm`, `registry_error`, `credential_undecryptable`.
          */
         post: operations["checkSandboxImagePull"];
         delete?: never;
@@ -232,8 +233,8 @@ export interface paths {
          *     `403 insufficient_scope`. A public image (no registry) answers `auth: null`. Every call is
          *     recorded (token, image, registry, outcome; never the secret) and marks the registry used.
          *     Refusals: `409 image_disabled`, `409 registry_disabled`, `409 registry_deleted`,
-         *     `409 registry_host_mismatch`, `500 credential_undecryptable`. The response is
-         *     `Cache-Control: no-store`.
+         *     `409 registry_host_mismatch`, `500 credential_undecryptable`; they are audited too, as
+         *     are `403` and `404` answers. The response is `Cache-Control: no-store`.
          */
         post: operations["getPullCredentials"];
         delete?: never;
@@ -389,8 +390,8 @@ export interface components {
             checked_at: string | null;
             /**
              * @description `invalid_credentials`, `registry_unreachable`, `unsupported_auth`, `tls_error`,
-             *     `address_not_allowed`, `registry_error`; `anonymous_registry` for an unverified
-             *     anonymous registry.
+             *     `address_not_allowed`, `insecure_realm`, `registry_error`; `anonymous_registry` for
+             *     an unverified anonymous registry.
              */
             error_code: string | null;
             /** @description A human explanation (only on a fresh check). */
@@ -819,7 +820,8 @@ export interface components {
         /**
          * @description Log in to the registry before saving. Invalid credentials are then refused with
          *     `422 invalid_credentials` and nothing is stored; any other outcome (unreachable, anonymous,
-         *     …) is stored as the registry's verification and the write goes through.
+         *     …) is stored as the registry's verification and the write goes through. A registry that
+         *     is (or would be) disabled is never contacted: `409 registry_disabled`.
          */
         VerifyOnSave: boolean;
         /** @description Page size. */
@@ -886,7 +888,8 @@ export interface operations {
                 /**
                  * @description Log in to the registry before saving. Invalid credentials are then refused with
                  *     `422 invalid_credentials` and nothing is stored; any other outcome (unreachable, anonymous,
-                 *     …) is stored as the registry's verification and the write goes through.
+                 *     …) is stored as the registry's verification and the write goes through. A registry that
+                 *     is (or would be) disabled is never contacted: `409 registry_disabled`.
                  */
                 verify?: components["parameters"]["VerifyOnSave"];
             };
@@ -972,7 +975,8 @@ export interface operations {
                 /**
                  * @description Log in to the registry before saving. Invalid credentials are then refused with
                  *     `422 invalid_credentials` and nothing is stored; any other outcome (unreachable, anonymous,
-                 *     …) is stored as the registry's verification and the write goes through.
+                 *     …) is stored as the registry's verification and the write goes through. A registry that
+                 *     is (or would be) disabled is never contacted: `409 registry_disabled`.
                  */
                 verify?: components["parameters"]["VerifyOnSave"];
             };

@@ -1,5 +1,6 @@
 import type { RequestHandler } from "express";
-import type { Authenticator } from "../auth/authenticator.js";
+import type { Authenticator, Principal } from "../auth/authenticator.js";
+import { DomainError } from "../errors.js";
 import type { TokenScope } from "../db/records.js";
 import { sendProblem } from "./problem.js";
 import "./request-context.js";
@@ -20,6 +21,24 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
   };
 }
 
+/** Why a principal may not act in a workspace with a scope, or null when it may. */
+export function workspaceAccessDenial(
+  principal: Principal,
+  workspaceId: string,
+  scope: TokenScope,
+): DomainError | null {
+  if (principal.scope !== scope) {
+    return new DomainError(
+      "insufficient_scope",
+      `This operation needs a ${scope} token; this token's scope is ${principal.scope}.`,
+    );
+  }
+  if (principal.workspaceIds && !principal.workspaceIds.has(workspaceId)) {
+    return new DomainError("workspace_forbidden", "This token is not granted the requested workspace.");
+  }
+  return null;
+}
+
 /**
  * Checks the token may act in `X-Workspace-Id` with the scope this route needs. Runs after the
  * OpenAPI validator, so the header is present and well-formed here.
@@ -32,17 +51,8 @@ export function requireWorkspace(scope: TokenScope): RequestHandler {
       sendProblem(req, res, { code: "unauthorized", detail: "A valid bearer token is required." });
       return;
     }
-    if (principal.scope !== scope) {
-      sendProblem(req, res, {
-        code: "insufficient_scope",
-        detail: `This operation needs a ${scope} token; this token's scope is ${principal.scope}.`,
-      });
-      return;
-    }
-    if (principal.workspaceIds && !principal.workspaceIds.has(workspaceId)) {
-      sendProblem(req, res, { code: "workspace_forbidden", detail: "This token is not granted the requested workspace." });
-      return;
-    }
+    const denial = workspaceAccessDenial(principal, workspaceId, scope);
+    if (denial) return next(denial);
     req.workspaceId = workspaceId;
     next();
   };

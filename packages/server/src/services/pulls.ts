@@ -21,7 +21,11 @@ export interface PullServiceDeps {
 }
 
 /** Why an image cannot be pulled with its registry right now (before any network call). */
-type Refusal = { code: Extract<ProblemCode, "image_disabled" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch">; detail: string };
+type Refusal = {
+  code: Extract<ProblemCode, "image_disabled" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch">;
+  detail: string;
+  extensions?: Record<string, string>;
+};
 
 interface Resolved {
   image: SandboxImageRecord;
@@ -74,10 +78,16 @@ export function createPullService(deps: PullServiceDeps) {
         refusal: {
           code: "registry_host_mismatch",
           detail: `The image is hosted on ${imageHost}, but the linked registry's server is ${registry.server}.`,
+          extensions: { image_host: imageHost, registry_server: registry.server },
         },
       };
     }
     return { ...base, registry, refusal: null };
+  }
+
+  /** Audits a refusal that happened before the image was resolved (scope, workspace, missing image). */
+  async function recordRefusal(workspaceId: string, imageId: string, tokenId: string, outcome: string): Promise<void> {
+    await deps.events.record({ id: deps.newId(), workspaceId, imageId, registryId: null, tokenId, outcome, createdAt: deps.now() });
   }
 
   function decryptPassword(registry: RegistryForUse): string {
@@ -86,6 +96,8 @@ export function createPullService(deps: PullServiceDeps) {
   }
 
   return {
+    recordRefusal,
+
     /** Can the linked credentials pull this image? A result, never an error, except a missing image (404). */
     async check(workspaceId: string, imageId: string) {
       const resolved = await resolve(workspaceId, imageId);
@@ -130,7 +142,13 @@ export function createPullService(deps: PullServiceDeps) {
      * recorded before it answers: no hand-out goes unaudited.
      */
     async credentials(workspaceId: string, imageId: string, tokenId: string) {
-      const resolved = await resolve(workspaceId, imageId);
+      let resolved: Resolved;
+      try {
+        resolved = await resolve(workspaceId, imageId);
+      } catch (err) {
+        if (err instanceof DomainError && err.code === "not_found") await recordRefusal(workspaceId, imageId, tokenId, "not_found");
+        throw err;
+      }
       const at = deps.now();
       const record = (outcome: string) =>
         deps.events.record({
@@ -144,7 +162,7 @@ export function createPullService(deps: PullServiceDeps) {
         });
       if (resolved.refusal) {
         await record(resolved.refusal.code);
-        throw new DomainError(resolved.refusal.code, resolved.refusal.detail, undefined, undefined, 409);
+        throw new DomainError(resolved.refusal.code, resolved.refusal.detail, undefined, resolved.refusal.extensions, 409);
       }
       const { registry } = resolved;
       if (!registry) {

@@ -22,13 +22,16 @@ export interface RegistryRepositoryPort {
   list(workspaceId: string, query: RegistryListQuery): Promise<RegistryRecord[]>;
   update(workspaceId: string, id: string, patch: RegistryPatch): Promise<RegistryRecord | null>;
   recordVerification(workspaceId: string, id: string, state: VerificationState): Promise<RegistryRecord | null>;
-  softDelete(workspaceId: string, id: string, at: Date): Promise<boolean>;
+  softDeleteUnlessLinked(
+    workspaceId: string,
+    id: string,
+    at: Date,
+    options: { force: boolean; listLimit: number },
+  ): Promise<{ outcome: "deleted" | "not_found" } | { outcome: "in_use"; ids: string[]; count: number }>;
 }
 
 export interface RegistryServiceDeps {
   registries: RegistryRepositoryPort;
-  /** Which images still use a registry (for a safe delete). */
-  images: { linkedTo(workspaceId: string, registryId: string, limit: number): Promise<{ ids: string[]; count: number }> };
   cipher: Pick<Cipher, "encrypt" | "decrypt" | "keyIdOf">;
   prober: Pick<RegistryProber, "verifyLogin">;
   newId: () => string;
@@ -86,6 +89,13 @@ export function createRegistryService(deps: RegistryServiceDeps) {
     return toVerification(outcome, deps.now());
   }
 
+  /** A disabled registry is never used, not even to verify on save. */
+  function assertUsable(enabled: boolean): void {
+    if (!enabled) {
+      throw new DomainError("registry_disabled", "This registry is disabled; enable it before using it (verify=true contacts the registry).");
+    }
+  }
+
   /** `?verify=true`: a registry that refuses the credential refuses the write; other outcomes are recorded. */
   function refuseInvalid(result: VerificationResult): VerificationResult {
     if (result.verificationErrorCode === "invalid_credentials") {
@@ -100,6 +110,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
       checkCaCertificate(input.ca_certificate);
       const warnings = providerWarningsOrThrow(server, input.username, input.password);
       const caCertificate = input.ca_certificate ?? null;
+      if (options.verify) assertUsable(input.enabled ?? true);
       const verification = options.verify
         ? refuseInvalid(await login(server, caCertificate, input.username, input.password))
         : undefined;
@@ -155,8 +166,13 @@ export function createRegistryService(deps: RegistryServiceDeps) {
         patch.caCertificate = caInput;
       }
 
+      // Sending a field with its current value (e.g. `GHCR.io` for `ghcr.io`) changes nothing.
       const credentialChanged =
-        fields.server !== undefined || fields.username !== undefined || password !== undefined || caInput !== undefined;
+        (patch.server !== undefined && patch.server !== current.server) ||
+        (fields.username !== undefined && fields.username !== current.username) ||
+        (caInput !== undefined && caInput !== current.caCertificate) ||
+        password !== undefined;
+      if (options.verify) assertUsable(fields.enabled ?? current.enabled);
       if (credentialChanged || options.verify) {
         const next = {
           server: patch.server ?? current.server,
@@ -180,9 +196,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
     async verify(workspaceId: string, id: string): Promise<VerificationResult> {
       const current = await registries.findForUse(workspaceId, id);
       if (!current || current.deletedAt) return notFound();
-      if (!current.enabled) {
-        throw new DomainError("registry_disabled", "This registry is disabled; enable it before using it.");
-      }
+      assertUsable(current.enabled);
       const result = await login(current.server, current.caCertificate, current.username, decryptStored(current));
       if (!(await registries.recordVerification(workspaceId, id, stateOf(result)))) return notFound();
       return result;
@@ -193,19 +207,19 @@ export function createRegistryService(deps: RegistryServiceDeps) {
      * unless `force`: a silent delete would turn their next pull into a surprise.
      */
     async delete(workspaceId: string, id: string, options: { force?: boolean } = {}): Promise<void> {
-      if (!(await registries.findById(workspaceId, id))) return notFound();
-      if (!options.force) {
-        const linked = await deps.images.linkedTo(workspaceId, id, LINKED_IDS_LISTED);
-        if (linked.count > 0) {
-          throw new DomainError(
-            "registry_in_use",
-            `${linked.count} sandbox image(s) still use this registry; link them to another registry first, or delete with force=true.`,
-            undefined,
-            { linked_image_ids: linked.ids, linked_image_count: linked.count },
-          );
-        }
+      const result = await registries.softDeleteUnlessLinked(workspaceId, id, deps.now(), {
+        force: options.force ?? false,
+        listLimit: LINKED_IDS_LISTED,
+      });
+      if (result.outcome === "not_found") return notFound();
+      if (result.outcome === "in_use") {
+        throw new DomainError(
+          "registry_in_use",
+          `${result.count} sandbox image(s) still use this registry; link them to another registry first, or delete with force=true.`,
+          undefined,
+          { linked_image_ids: result.ids, linked_image_count: result.count },
+        );
       }
-      if (!(await registries.softDelete(workspaceId, id, deps.now()))) notFound();
     },
   };
 

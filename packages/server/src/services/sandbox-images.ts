@@ -4,6 +4,7 @@ import type {
   SandboxImagePatch,
   SandboxImageRecord,
 } from "../db/records.js";
+import { RegistryNotLinkableError } from "../db/repositories/sandbox-images.js";
 import { DomainError } from "../errors.js";
 import { sameRegistry } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
@@ -56,6 +57,16 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
   const { images } = deps;
 
   /** The image and tag must parse, and a linked registry must exist here and serve the image's host. */
+  /** A registry deleted between the check above and the write: the same answer as a missing one. */
+  async function linking<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (err instanceof RegistryNotLinkableError) throw registryNotFound();
+      throw err;
+    }
+  }
+
   async function assertPullable(
     workspaceId: string,
     target: { image: string; tag: string; registryId: string | null },
@@ -63,11 +74,7 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
     const ref = parseReferenceOrThrow(target.image, target.tag);
     if (target.registryId === null) return;
     const registry = await deps.registries.findById(workspaceId, target.registryId);
-    if (!registry) {
-      throw new DomainError("registry_not_found", "registry_id does not name a registry of this workspace.", [
-        { path: "/body/registry_id", message: "must name an existing registry of this workspace" },
-      ]);
-    }
+    if (!registry) throw registryNotFound();
     assertSameHost(ref, registry.server);
   }
 
@@ -79,7 +86,7 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
         registryId: input.registryId ?? null,
       });
       const now = deps.now();
-      return images.insert({
+      return linking(() => images.insert({
         id: deps.newId(),
         workspaceId,
         name: input.name,
@@ -94,7 +101,7 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
         readinessPort: input.readinessPort ?? null,
         createdAt: now,
         updatedAt: now,
-      });
+      }));
     },
 
     async get(workspaceId: string, id: string): Promise<SandboxImageRecord> {
@@ -123,7 +130,7 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
           registryId: input.registryId !== undefined ? input.registryId : current.registryId,
         });
       }
-      return (await images.update(workspaceId, id, { ...input, updatedAt: deps.now() })) ?? notFound();
+      return (await linking(() => images.update(workspaceId, id, { ...input, updatedAt: deps.now() }))) ?? notFound();
     },
 
     async delete(workspaceId: string, id: string): Promise<void> {
@@ -134,6 +141,12 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
 
 function notFound(): never {
   throw new DomainError("not_found", "Sandbox image not found.");
+}
+
+function registryNotFound(): DomainError {
+  return new DomainError("registry_not_found", "registry_id does not name a registry of this workspace.", [
+    { path: "/body/registry_id", message: "must name an existing registry of this workspace" },
+  ]);
 }
 
 function parseReferenceOrThrow(image: string, tag: string): ImageReference & { tag: string } {

@@ -38,10 +38,17 @@ describe.each(availableBackends())("registries contract on %s", (backend) => {
       username: "your-github-username",
       email: "you@yourcompany.com",
       enabled: true,
+      provider: "ghcr",
+      ca_certificate: null,
+      verification: { status: "unverified", checked_at: null, error_code: null, detail: null },
+      // The test password is not a GitHub token: saved, with the provider's advice.
+      warnings: [{ code: "ghcr_token_format", field: "password", message: expect.any(String) }],
+      last_used_at: null,
       created_at: expect.any(String),
       updated_at: registry.created_at,
     });
     expect(new Date(registry.created_at).toISOString()).toBe(registry.created_at);
+    expect(JSON.stringify(registry.warnings)).not.toContain(input.password);
     expect(JSON.stringify(registry)).not.toContain(input.password);
   });
 

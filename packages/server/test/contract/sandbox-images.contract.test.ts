@@ -38,6 +38,7 @@ describe.each(availableBackends())("sandbox images contract on %s", (backend) =>
       tag: "latest",
       registry_id: registryId,
       registry_name: "GitHub Container Registry",
+      reference: "ghcr.io/your-org/your-image:latest",
       description: null,
       enabled: true,
       is_default: false,
@@ -62,13 +63,22 @@ describe.each(availableBackends())("sandbox images contract on %s", (backend) =>
       ttl_seconds: 3600,
       readiness_port: 8080,
     });
-    expect(image).toMatchObject({ registry_id: null, registry_name: null, memory_mb: 2048, ttl_seconds: 3600, readiness_port: 8080, enabled: false });
+    expect(image).toMatchObject({
+      registry_id: null,
+      registry_name: null,
+      reference: "docker.io/library/python:3.12-slim",
+      memory_mb: 2048,
+      ttl_seconds: 3600,
+      readiness_port: 8080,
+      enabled: false,
+    });
     expect(await client.sandboxImages.get(image.id)).toEqual(image);
   });
 
   it("defaults tag to latest", async () => {
     const image = await client.sandboxImages.create({ name: "No tag", image: "ubuntu" });
     expect(image.tag).toBe("latest");
+    expect(image.reference).toBe("docker.io/library/ubuntu:latest");
   });
 
   it("422 registry_not_found when registry_id names no registry of the workspace", async () => {
@@ -85,7 +95,7 @@ describe.each(availableBackends())("sandbox images contract on %s", (backend) =>
   it("updates partially: only the fields sent change; registry_id null unlinks", async () => {
     const image = await client.sandboxImages.create({ name: "Partial", image: "ghcr.io/o/i", registry_id: registryId, memory_mb: 512, ttl_seconds: 120 });
     const updated = await client.sandboxImages.update(image.id, { tag: "v2" });
-    expect(updated).toEqual({ ...image, tag: "v2", updated_at: expect.any(String) });
+    expect(updated).toEqual({ ...image, tag: "v2", reference: "ghcr.io/o/i:v2", updated_at: expect.any(String) });
     const unlinked = await client.sandboxImages.update(image.id, { registry_id: null, ttl_seconds: null });
     expect(unlinked).toMatchObject({ registry_id: null, registry_name: null, ttl_seconds: null, memory_mb: 512, tag: "v2" });
     await expect(client.sandboxImages.update(image.id, { registry_id: randomUUID() })).rejects.toMatchObject({ status: 422, code: "registry_not_found" });
@@ -104,8 +114,10 @@ describe.each(availableBackends())("sandbox images contract on %s", (backend) =>
   it("after the registry is deleted the image keeps registry_id and loses registry_name", async () => {
     const registry = await client.registries.create({ name: `doomed ${randomUUID()}`, server: "ghcr.io", username: "u", password: "p" });
     const image = await client.sandboxImages.create({ name: "Linked", image: "ghcr.io/o/i", registry_id: registry.id });
-    await client.registries.delete(registry.id);
-    expect(await client.sandboxImages.get(image.id)).toMatchObject({ registry_id: registry.id, registry_name: null });
+    // Still linked: a plain delete is refused (409 registry_in_use); forcing it is the caller's choice.
+    await expect(client.registries.delete(registry.id)).rejects.toMatchObject({ status: 409, code: "registry_in_use" });
+    await client.registries.delete(registry.id, { force: true });
+    expect(await client.sandboxImages.get(image.id)).toEqual({ ...image, registry_id: registry.id, registry_name: null });
     await expect(client.sandboxImages.create({ name: "Late", image: "ghcr.io/o/i", registry_id: registry.id })).rejects.toMatchObject({
       code: "registry_not_found",
     });

@@ -2,15 +2,23 @@
  * Canary leak scan ("Secrets never leave", docs/security.md).
  *
  * Random canary passwords go through every path a password can take: created, rejected as a
- * duplicate, rejected by validation, inside malformed and oversized bodies, rotated, sent to a
- * missing id, in query strings, as a bearer token and as a workspace id. Every response (status
- * line, headers, body), every log line and a dump of every table is then searched for every
- * canary in every encoding a leak could take. Target: 0 hits.
+ * duplicate, rejected by validation or by a provider's rules, inside malformed and oversized
+ * bodies, rotated, sent to a missing id, in query strings, as a bearer token and as a workspace
+ * id; verified on save and on demand against a registry that cannot be reached, pull-checked,
+ * disabled, deleted, and handed to a provisioner. Every response (status line, headers, body),
+ * every log line and a dump of every table is then searched for every canary in every encoding a
+ * leak could take. Target: 0 hits.
+ *
+ * The one exception is the point of the provisioner's route: a 200 from
+ * `POST /sandbox-images/{id}/pull-credentials` carries the credential, and only in its three
+ * documented fields (`auth.x_registry_auth`, `auth.docker_config.auths.*.auth`,
+ * `auth.kubernetes_secret.data[".dockerconfigjson"]`). Those answers are checked to decode to the
+ * canary, then scanned like every other with exactly those three values blanked.
  *
  * Failure messages name where a canary was found (source, request, encoding), never the canary
  * or the text around it.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
@@ -81,7 +89,58 @@ function needlesFor(canary: string): Needle[] {
 interface Exchange {
   label: string;
   expected: number;
+  /** Method and path as sent (ids included), for the coverage check. */
+  method: string;
+  path: string;
   response: RawResponse;
+  /** A provisioner's pull-credentials answer: the credential is meant to be in it (see the top). */
+  handsOutCredential?: boolean;
+}
+
+interface PullCredentialsBody {
+  auth: {
+    server: string;
+    x_registry_auth: string;
+    docker_config: { auths: Record<string, { auth: string; email?: string }> };
+    kubernetes_secret: { data: { ".dockerconfigjson": string } };
+  } | null;
+}
+
+/**
+ * A pull-credentials answer with the three documented credential fields blanked, as text: what
+ * is left is scanned like any other answer.
+ */
+function withoutCredentialFields(res: RawResponse): string {
+  const body = JSON.parse(res.text) as PullCredentialsBody;
+  if (body.auth) {
+    body.auth.x_registry_auth = "<exempt>";
+    for (const entry of Object.values(body.auth.docker_config.auths)) entry.auth = "<exempt>";
+    body.auth.kubernetes_secret.data[".dockerconfigjson"] = "<exempt>";
+  }
+  return transcript({ ...res, text: JSON.stringify(body) });
+}
+
+/** Go's base64.URLEncoding (padded): what the Docker daemon decodes X-Registry-Auth with. */
+function decodePaddedBase64Url(text: string): string {
+  expect(text).toMatch(/^[A-Za-z0-9_-]*={0,2}$/);
+  expect(text.length % 4, "padded to a multiple of 4").toBe(0);
+  return Buffer.from(text.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("utf8");
+}
+
+/** Go's base64.StdEncoding (padded): config.json `auth` and Kubernetes secret data. */
+function decodeStdBase64(text: string): string {
+  expect(text).toMatch(/^[A-Za-z0-9+/]*={0,2}$/);
+  expect(text.length % 4, "padded to a multiple of 4").toBe(0);
+  return Buffer.from(text, "base64").toString("utf8");
+}
+
+/** `POST /registries/{id}` → `POST /registries/{registry_id}`: the operation of openapi.yaml a request hit. */
+function operationOf(method: string, path: string): string {
+  const template = path
+    .split("?")[0]!
+    .replace(/^\/registries\/[^/]+/, "/registries/{registry_id}")
+    .replace(/^\/sandbox-images\/[^/]+/, "/sandbox-images/{image_id}");
+  return `${method} ${template}`;
 }
 
 /** The whole answer as text: status line, every header, the body. */
@@ -119,6 +178,11 @@ describe.each(availableBackends())("canary leak scan on %s", (backend) => {
   const createdIds: string[] = [];
   let otherRegistryId: string;
   let onlyW: string;
+  let provisioner: string;
+  /** The issue-3 paths run in their own workspace, so W's row counts below stay as they were. */
+  const P = freshWorkspace("canary-pull");
+  /** What the pull-credentials answer must hand out: the credential after the rotation. */
+  const handedOut: { kind: string; canary: string; server: string }[] = [];
 
   const canary = (label: string, make = hexCanary) => {
     const value = make();
@@ -129,7 +193,7 @@ describe.each(availableBackends())("canary leak scan on %s", (backend) => {
   /** Sends, records, and returns the answer. */
   async function exchange(label: string, expected: number, req: RawRequest): Promise<RawResponse> {
     const response = await send(app.url, { workspace: W, token: app.token, ...req });
-    exchanges.push({ label, expected, response });
+    exchanges.push({ label, expected, method: req.method, path: req.path, response });
     return response;
   }
 
@@ -138,6 +202,7 @@ describe.each(availableBackends())("canary leak scan on %s", (backend) => {
   beforeAll(async () => {
     app = await startTestApp(backend, { bodyLimitBytes: BODY_LIMIT });
     onlyW = await app.createToken({ workspaceIds: [W] });
+    provisioner = await app.createToken({ workspaceIds: [P], scope: "provisioner" });
     const other = await send(app.url, { method: "POST", path: "/registries", workspace: W, token: app.token, json: validBody("taken name", "not-a-canary-1") });
     expect(other.status).toBe(201);
     otherRegistryId = (other.json as { id: string }).id;
@@ -190,10 +255,10 @@ describe.each(availableBackends())("canary leak scan on %s", (backend) => {
       });
       {
         const c = canary(`${kind} over-long password`, make);
-        await exchange(`${kind}: create, password over 512 characters`, 422, {
+        await exchange(`${kind}: create, password over 8192 characters`, 422, {
           method: "POST",
           path: "/registries",
-          json: validBody(`long pw ${kind}`, `${c}${"x".repeat(513)}`),
+          json: validBody(`long pw ${kind}`, `${c}${"x".repeat(8192)}`),
         });
       }
       await exchange(`${kind}: create, password of the wrong type (array)`, 422, {
@@ -330,6 +395,134 @@ describe.each(availableBackends())("canary leak scan on %s", (backend) => {
       workspace: `${canary("workspace too long")}${"x".repeat(64)}`,
     });
 
+    // ─── Issue 3: provider rules, verification, pull checks, delete, the provisioner ──────────
+    for (const [kind, make] of makers) {
+      const inP = (req: RawRequest): RawRequest => ({ workspace: P, ...req });
+      const create = (label: string, expected: number, json: Record<string, unknown>, query = "") =>
+        exchange(`${kind}: ${label}`, expected, inP({ method: "POST", path: `/registries${query}`, json }));
+
+      // Provider errors (422) and warnings (201): messages name the rule, never the value.
+      await create("ECR with a username other than AWS", 422, {
+        name: `ecr ${kind}`,
+        server: "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        username: USERNAME,
+        password: canary(`${kind} ecr username`, make),
+      });
+      await create("ECR with the whole base64 AWS:<password> token", 422, {
+        name: `ecr token ${kind}`,
+        server: "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        username: "AWS",
+        password: Buffer.from(`AWS:${canary(`${kind} ecr encoded`, make)}`, "utf8").toString("base64"),
+      });
+      await create("Google _json_key with a password that is not JSON", 422, {
+        name: `google ${kind}`,
+        server: "europe-west1-docker.pkg.dev",
+        username: "_json_key",
+        password: canary(`${kind} google not json`, make),
+      });
+      await create("Google _json_key_base64 with the raw JSON key", 422, {
+        name: `google b64 ${kind}`,
+        server: "europe-west1-docker.pkg.dev",
+        username: "_json_key_base64",
+        password: JSON.stringify({
+          type: "service_account",
+          client_email: "robot@project.iam.gserviceaccount.com",
+          private_key: canary(`${kind} google raw key`, make),
+        }),
+      });
+      await create("GHCR with a password that is not a GitHub token (a warning)", 201, {
+        name: `ghcr ${kind}`,
+        server: "https://GHCR.io/",
+        username: USERNAME,
+        password: canary(`${kind} ghcr warning`, make),
+      });
+      await create("Docker Hub with an account password (a warning)", 201, {
+        name: `hub ${kind}`,
+        server: "index.docker.io",
+        username: USERNAME,
+        password: canary(`${kind} dockerhub warning`, make),
+      });
+      await create("a server with a path", 422, {
+        name: `path ${kind}`,
+        server: "ghcr.io/your-org",
+        username: USERNAME,
+        password: canary(`${kind} server path`, make),
+      });
+      await create("a CA certificate that is not PEM", 422, {
+        ...validBody(`bad ca ${kind}`, canary(`${kind} bad ca`, make)),
+        ca_certificate: "not a certificate",
+      });
+      await create("a CA certificate whose PEM block is the canary", 422, {
+        ...validBody(`canary ca ${kind}`, "pw"),
+        ca_certificate: `-----BEGIN CERTIFICATE-----\n${canary(`${kind} as ca`, make)}\n-----END CERTIFICATE-----\n`,
+      });
+      await create("?verify=true with a provider error (refused before any login)", 422, {
+        name: `ecr verify ${kind}`,
+        server: "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        username: USERNAME,
+        password: canary(`${kind} ecr verify`, make),
+      }, "?verify=true");
+
+      // A registry nothing listens on (the test app's outbound policy allows loopback): verify on
+      // save records registry_unreachable and saves; the password never left.
+      const unreachable = "127.0.0.1:9";
+      const created = await create("create ?verify=true, unreachable registry", 201, {
+        name: `unreachable ${kind}`,
+        server: unreachable,
+        username: USERNAME,
+        password: canary(`${kind} verify on create`, make),
+        email: "robot@example.com",
+      }, "?verify=true");
+      const id = (created.json as { id?: string } | undefined)?.id ?? "00000000-0000-7000-8000-000000000000";
+      const rotatedTo = canary(`${kind} verify rotate`, make);
+      await exchange(`${kind}: rotate ?verify=true, unreachable registry`, 200, inP({
+        method: "PUT",
+        path: `/registries/${id}?verify=true`,
+        json: { password: rotatedTo },
+      }));
+      handedOut.push({ kind, canary: rotatedTo, server: unreachable });
+      await exchange(`${kind}: verify on demand, unreachable registry`, 200, inP({ method: "POST", path: `/registries/${id}/verify` }));
+      await exchange(`${kind}: verify a missing registry`, 404, inP({ method: "POST", path: `/registries/${randomUUID()}/verify` }));
+
+      const image = await exchange(`${kind}: image linked to the unreachable registry`, 201, inP({
+        method: "POST",
+        path: "/sandbox-images",
+        json: { name: `pull ${kind}`, image: `${unreachable}/team/app`, tag: "v1", registry_id: id },
+      }));
+      const imageId = (image.json as { id?: string } | undefined)?.id ?? "00000000-0000-7000-8000-000000000000";
+      await exchange(`${kind}: an image on another host linked to it`, 422, inP({
+        method: "POST",
+        path: "/sandbox-images",
+        json: { name: `mismatch ${kind}`, image: "ghcr.io/team/app", registry_id: id },
+      }));
+      await exchange(`${kind}: get the image`, 200, inP({ method: "GET", path: `/sandbox-images/${imageId}` }));
+      await exchange(`${kind}: pull check, unreachable registry`, 200, inP({ method: "POST", path: `/sandbox-images/${imageId}/pull-check` }));
+
+      const pull = (label: string, expected: number, token = provisioner) =>
+        exchange(`${kind}: pull credentials, ${label}`, expected, inP({ method: "POST", path: `/sandbox-images/${imageId}/pull-credentials`, token }));
+      await pull("workspace token", 403, app.token);
+      await pull("token of another workspace", 403, await app.createToken({ workspaceIds: [W], scope: "provisioner" }));
+      await pull("provisioner", 200);
+      exchanges.at(-1)!.handsOutCredential = true;
+
+      await exchange(`${kind}: disable the registry`, 200, inP({ method: "PUT", path: `/registries/${id}`, json: { enabled: false } }));
+      await exchange(`${kind}: pull check, disabled registry`, 200, inP({ method: "POST", path: `/sandbox-images/${imageId}/pull-check` }));
+      await exchange(`${kind}: verify, disabled registry`, 409, inP({ method: "POST", path: `/registries/${id}/verify` }));
+      await pull("disabled registry", 409);
+      await exchange(`${kind}: enable the registry`, 200, inP({ method: "PUT", path: `/registries/${id}`, json: { enabled: true } }));
+      await exchange(`${kind}: disable the image`, 200, inP({ method: "PUT", path: `/sandbox-images/${imageId}`, json: { enabled: false } }));
+      await pull("disabled image", 409);
+      await exchange(`${kind}: enable the image`, 200, inP({ method: "PUT", path: `/sandbox-images/${imageId}`, json: { enabled: true } }));
+
+      await exchange(`${kind}: delete the linked registry`, 409, inP({ method: "DELETE", path: `/registries/${id}` }));
+      await exchange(`${kind}: delete it with force=true`, 204, inP({ method: "DELETE", path: `/registries/${id}?force=true` }));
+      await exchange(`${kind}: pull check, deleted registry`, 200, inP({ method: "POST", path: `/sandbox-images/${imageId}/pull-check` }));
+      await pull("deleted registry", 409);
+      await exchange(`${kind}: list the images`, 200, inP({ method: "GET", path: "/sandbox-images" }));
+      await exchange(`${kind}: list the registries`, 200, inP({ method: "GET", path: "/registries" }));
+      await exchange(`${kind}: delete the image`, 204, inP({ method: "DELETE", path: `/sandbox-images/${imageId}` }));
+    }
+
     // Same password twice: the stored ciphertexts must differ (random IVs).
     const same = canary("same password twice");
     for (const n of [1, 2]) {
@@ -348,6 +541,77 @@ describe.each(availableBackends())("canary leak scan on %s", (backend) => {
     expect(wrong).toEqual([]);
   });
 
+  test("verify on save and on demand answer failed / registry_unreachable; pull checks answer their codes", () => {
+    const answer = (label: string) => exchanges.find((e) => e.label === label)!.response.json as Record<string, unknown>;
+    const unreachable = { status: "failed", checked_at: expect.any(String), error_code: "registry_unreachable", detail: null };
+    for (const kind of ["hex", "unicode"]) {
+      expect(answer(`${kind}: create ?verify=true, unreachable registry`).verification).toEqual(unreachable);
+      expect(answer(`${kind}: rotate ?verify=true, unreachable registry`).verification).toEqual(unreachable);
+      expect(answer(`${kind}: verify on demand, unreachable registry`)).toEqual({ ...unreachable, detail: expect.any(String) });
+      expect(answer(`${kind}: pull check, unreachable registry`)).toMatchObject({ pullable: false, error_code: "registry_unreachable" });
+      expect(answer(`${kind}: pull check, disabled registry`)).toMatchObject({ pullable: false, error_code: "registry_disabled" });
+      expect(answer(`${kind}: pull check, deleted registry`)).toMatchObject({ pullable: false, error_code: "registry_deleted" });
+      expect(answer(`${kind}: pull credentials, workspace token`)).toMatchObject({ code: "insufficient_scope" });
+      expect(answer(`${kind}: pull credentials, token of another workspace`)).toMatchObject({ code: "workspace_forbidden" });
+      expect(answer(`${kind}: pull credentials, disabled registry`)).toMatchObject({ code: "registry_disabled" });
+      expect(answer(`${kind}: pull credentials, disabled image`)).toMatchObject({ code: "image_disabled" });
+      expect(answer(`${kind}: pull credentials, deleted registry`)).toMatchObject({ code: "registry_deleted" });
+      expect(answer(`${kind}: GHCR with a password that is not a GitHub token (a warning)`)).toMatchObject({
+        server: "ghcr.io",
+        warnings: [{ code: "ghcr_token_format", field: "password" }],
+      });
+      expect(answer(`${kind}: Docker Hub with an account password (a warning)`)).toMatchObject({
+        server: "docker.io",
+        warnings: [{ code: "dockerhub_password", field: "password" }],
+      });
+    }
+  });
+
+  test("every operation of the contract went through the scan", () => {
+    const hit = new Set(exchanges.map((e) => operationOf(e.method, e.path)));
+    const operations = [
+      "POST /registries",
+      "GET /registries",
+      "GET /registries/{registry_id}",
+      "PUT /registries/{registry_id}",
+      "DELETE /registries/{registry_id}",
+      "POST /registries/{registry_id}/verify",
+      "POST /sandbox-images",
+      "GET /sandbox-images",
+      "GET /sandbox-images/{image_id}",
+      "PUT /sandbox-images/{image_id}",
+      "DELETE /sandbox-images/{image_id}",
+      "POST /sandbox-images/{image_id}/pull-check",
+      "POST /sandbox-images/{image_id}/pull-credentials",
+    ];
+    expect(operations.filter((op) => !hit.has(op))).toEqual([]);
+  });
+
+  test("pull-credentials hands the rotated credential out, only in its documented fields, never cached", () => {
+    const answers = exchanges.filter((e) => e.handsOutCredential);
+    expect(answers.map((e) => e.response.status)).toEqual([200, 200]);
+    // Nothing but a provisioner's 200 from that route is exempt.
+    for (const e of answers) expect(operationOf(e.method, e.path)).toBe("POST /sandbox-images/{image_id}/pull-credentials");
+    answers.forEach((e, i) => {
+      const { canary: password, server } = handedOut[i]!;
+      expect(header(e.response, "cache-control"), e.label).toBe("no-store");
+      const { auth } = e.response.json as PullCredentialsBody;
+      expect(auth, e.label).not.toBeNull();
+      expect(JSON.parse(decodePaddedBase64Url(auth!.x_registry_auth))).toEqual({ username: USERNAME, password, serveraddress: server });
+      expect(Object.keys(auth!.docker_config.auths)).toEqual([server]);
+      expect(decodeStdBase64(auth!.docker_config.auths[server]!.auth)).toBe(`${USERNAME}:${password}`);
+      expect(JSON.parse(decodeStdBase64(auth!.kubernetes_secret.data[".dockerconfigjson"]))).toEqual({
+        auths: {
+          [server]: { username: USERNAME, password, email: "robot@example.com", auth: Buffer.from(`${USERNAME}:${password}`).toString("base64") },
+        },
+      });
+      // Control for the scan below: the whole answer does contain the canary, the rest does not.
+      const needles = needlesFor(password);
+      expect(needles.some((n) => transcript(e.response).includes(n.text)), e.label).toBe(true);
+      expect(needles.filter((n) => withoutCredentialFields(e.response).includes(n.text)).map((n) => n.encoding), e.label).toEqual([]);
+    });
+  });
+
   test("no response ever has a password property", () => {
     const found = exchanges.flatMap((e) => passwordProperties(e.response.json).map((p) => `${e.label}: ${p}`));
     expect(found).toEqual([]);
@@ -358,16 +622,22 @@ describe.each(availableBackends())("canary leak scan on %s", (backend) => {
 
   test("0 hits: responses, logs and a database dump, in every encoding", async () => {
     const haystacks: Array<{ where: string; text: string }> = [];
-    exchanges.forEach((e, i) => haystacks.push({ where: `response #${i} (${e.label}, ${e.response.status})`, text: transcript(e.response) }));
+    exchanges.forEach((e, i) =>
+      haystacks.push({
+        where: `response #${i} (${e.label}, ${e.response.status})`,
+        // The provisioner's answers are scanned with their three credential fields blanked.
+        text: e.handsOutCredential ? withoutCredentialFields(e.response) : transcript(e.response),
+      }),
+    );
     expect(app.logs.length, "the app logged every request").toBeGreaterThanOrEqual(exchanges.length);
     app.logs.forEach((line, i) => haystacks.push({ where: `log line #${i}`, text: line }));
-    for (const table of ["registries", "sandbox_images", "api_tokens"] as const) {
+    for (const table of ["registries", "sandbox_images", "api_tokens", "pull_credential_events"] as const) {
       const rows = rowsOf(await app.database.db.execute(sql.raw(`select * from ${table}`)));
       expect(rows.length, `${table} has rows to scan`).toBeGreaterThan(0);
       rows.forEach((row, i) => haystacks.push({ where: `table ${table} row #${i}`, text: rowText(row) }));
     }
 
-    expect(canaries.length).toBeGreaterThanOrEqual(50);
+    expect(canaries.length).toBeGreaterThanOrEqual(70);
     const hits: string[] = [];
     for (const { label, value } of canaries) {
       for (const needle of needlesFor(value)) {
@@ -421,6 +691,14 @@ describe.each(availableBackends())("canary leak scan on %s", (backend) => {
       // AES-GCM: ciphertext as long as the plaintext, so the payload is 12 + |password| + 16.
       expect(payload.length - 28, `registry ${String(row.id)}: payload length`).toBeGreaterThan(0);
     }
+    // Every live registry, in any workspace, holds the same envelope format.
+    const all = rowsOf(await app.database.db.execute(sql`select id, password_ciphertext from registries where deleted_at is null`));
+    expect(all.length).toBeGreaterThan(rows.length);
+    for (const row of all) expect(String(row.password_ciphertext), `registry ${String(row.id)}`).toMatch(CIPHERTEXT);
+    // A deleted registry's credential is destroyed, not kept.
+    const deleted = rowsOf(await app.database.db.execute(sql`select password_ciphertext, password_key_id from registries where deleted_at is not null`));
+    expect(deleted.length).toBeGreaterThanOrEqual(2);
+    for (const row of deleted) expect(row).toEqual({ password_ciphertext: null, password_key_id: null });
     // The rotated canaries are what the two first registries hold now: pin their exact length.
     const rotated = canaries.filter((c) => c.label.endsWith(" rotated"));
     expect(rotated).toHaveLength(2);

@@ -7,8 +7,8 @@
  * A's objects, and cannot even tell they exist. Afterwards A's objects and rows are unchanged.
  *
  * Then the token checks: a token granted only A is refused B on every route
- * (`workspace_forbidden`), and a provisioner token is refused every workspace route
- * (`insufficient_scope`), before anything is read or changed.
+ * (`workspace_forbidden`), a provisioner token is refused every workspace route and a workspace
+ * token the provisioner's route (`insufficient_scope`), before anything is read or changed.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -80,6 +80,8 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
     aImage: SandboxImage;
     bRegistry: Registry;
     bImage: SandboxImage;
+    /** A provisioner token granted every workspace: it reaches pull-credentials in B. */
+    provisioner: string;
     aRows: Record<string, Record<string, unknown>>;
     bRows: Record<string, Record<string, unknown>>;
   };
@@ -98,12 +100,13 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
     fx.aRegistry2 = await a.registries.create({ name: "A second", server: serverOfA, username: "alice", password: "pw-2" });
     fx.aImage = await a.sandboxImages.create({
       name: "A private image",
-      image: "ghcr.io/a/app",
+      image: `${serverOfA}/a/app`,
       registry_id: fx.aRegistry.id,
       is_default: true,
     });
     fx.bRegistry = await b.registries.create({ name: "B registry", server: "ghcr.io", username: "bob", password: "b-secret" });
     fx.bImage = await b.sandboxImages.create({ name: "B image", image: "ghcr.io/b/app", registry_id: fx.bRegistry.id });
+    fx.provisioner = await app.createToken({ workspaceIds: null, scope: "provisioner" });
     fx.aRows = {
       registry: await storedRow(app, "registries", fx.aRegistry.id),
       registry2: await storedRow(app, "registries", fx.aRegistry2.id),
@@ -134,6 +137,7 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
     check?: (res: RawResponse) => void;
   }
   const fromB = (req: Omit<RawRequest, "workspace" | "token">): RawRequest => ({ ...req, workspace: B, token: app.token });
+  const provisionerFromB = (req: Omit<RawRequest, "workspace" | "token">): RawRequest => ({ ...req, workspace: B, token: fx.provisioner });
   const aRegistryId = () => fx.aRegistry.id;
   const aImageId = () => fx.aImage.id;
   const listed = (res: RawResponse) => (res.json as { data: Array<{ id: string }> }).data.map((item) => item.id);
@@ -252,7 +256,8 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
     {
       operation: "POST /sandbox-images with registry_id = A's registry",
       covers: "POST /sandbox-images",
-      request: (id) => fromB({ method: "POST", path: "/sandbox-images", json: { name: "Stolen", image: "ghcr.io/a/app", registry_id: id } }),
+      // The image is on A's server: were A's registry found, the link would succeed.
+      request: (id) => fromB({ method: "POST", path: "/sandbox-images", json: { name: "Stolen", image: `${serverOfA}/a/app`, registry_id: id } }),
       foreign: aRegistryId,
       status: 422,
       code: "registry_not_found",
@@ -282,10 +287,42 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
       check: (res) => expect(res.json).toEqual({ data: [], next_cursor: null }),
     },
     {
+      operation: "POST /registries/{A's registry}/verify",
+      covers: "POST /registries/{registry_id}/verify",
+      request: (id) => fromB({ method: "POST", path: `/registries/${id}/verify` }),
+      foreign: aRegistryId,
+      status: 404,
+      code: "not_found",
+    },
+    {
+      operation: "POST /sandbox-images/{A's image}/pull-check",
+      covers: "POST /sandbox-images/{image_id}/pull-check",
+      request: (id) => fromB({ method: "POST", path: `/sandbox-images/${id}/pull-check` }),
+      foreign: aImageId,
+      status: 404,
+      code: "not_found",
+    },
+    {
+      operation: "POST /sandbox-images/{A's image}/pull-credentials (provisioner granted every workspace)",
+      covers: "POST /sandbox-images/{image_id}/pull-credentials",
+      request: (id) => provisionerFromB({ method: "POST", path: `/sandbox-images/${id}/pull-credentials` }),
+      foreign: aImageId,
+      status: 404,
+      code: "not_found",
+    },
+    {
       operation: "DELETE /sandbox-images/{A's image}",
       covers: "DELETE /sandbox-images/{image_id}",
       request: (id) => fromB({ method: "DELETE", path: `/sandbox-images/${id}` }),
       foreign: aImageId,
+      status: 404,
+      code: "not_found",
+    },
+    {
+      operation: "DELETE /registries/{A's registry}?force=true",
+      covers: "DELETE /registries/{registry_id}",
+      request: (id) => fromB({ method: "DELETE", path: `/registries/${id}?force=true` }),
+      foreign: aRegistryId,
       status: 404,
       code: "not_found",
     },
@@ -352,25 +389,32 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
 
   describe("a token granted only workspace A", () => {
     let onlyA: string;
+    /** The provisioner's route takes a provisioner token: the same grant, the other scope. */
+    let onlyAProvisioner: string;
     beforeAll(async () => {
       onlyA = await app.createToken({ workspaceIds: [A] });
+      onlyAProvisioner = await app.createToken({ workspaceIds: [A], scope: "provisioner" });
     });
+    const tokenFor = (req: RawRequest) => (req.path.endsWith("/pull-credentials") ? onlyAProvisioner : onlyA);
 
-    /** Every workspace route, with valid bodies (so only the grant can refuse) and real ids of `ws`. */
+    /** Every route, with valid bodies (so only the grant can refuse) and real ids of `ws`. */
     const everyRoute = (ids: { registry: string; image: string; registryForImage: string }): Array<[string, RawRequest]> => {
       const routes: Array<Omit<RawRequest, "workspace" | "token">> = [
         { method: "GET", path: "/registries" },
         { method: "POST", path: "/registries", json: { name: `new-${randomBytes(3).toString("hex")}`, server: "ghcr.io", username: "u", password: "p" } },
         { method: "GET", path: `/registries/${ids.registry}` },
         { method: "PUT", path: `/registries/${ids.registry}`, json: { name: "Hijacked", password: "hijacked-pw" } },
-        { method: "DELETE", path: `/registries/${ids.registry}` },
+        { method: "DELETE", path: `/registries/${ids.registry}?force=true` },
+        { method: "POST", path: `/registries/${ids.registry}/verify` },
         { method: "GET", path: "/sandbox-images" },
-        { method: "POST", path: "/sandbox-images", json: { name: "new", image: "ubuntu", registry_id: ids.registryForImage } },
+        { method: "POST", path: "/sandbox-images", json: { name: "new", image: "ghcr.io/b/new", registry_id: ids.registryForImage } },
         { method: "GET", path: `/sandbox-images/${ids.image}` },
         { method: "PUT", path: `/sandbox-images/${ids.image}`, json: { name: "Hijacked", is_default: true } },
         { method: "DELETE", path: `/sandbox-images/${ids.image}` },
+        { method: "POST", path: `/sandbox-images/${ids.image}/pull-check` },
+        { method: "POST", path: `/sandbox-images/${ids.image}/pull-credentials` },
       ];
-      return routes.map((r) => [`${r.method} ${r.path.replace(/[0-9a-f-]{36}/, "{id}")}`, r as RawRequest]);
+      return routes.map((r) => [`${r.method} ${r.path.replace(/[0-9a-f-]{36}/, "{id}").split("?")[0]}`, r as RawRequest]);
     };
 
     test("every route is listed (the table matches openapi.yaml)", () => {
@@ -383,15 +427,18 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
       expect([...listed].sort()).toEqual([...expected].sort());
     });
 
-    test("is accepted in A (control: the token itself is valid)", async () => {
+    test("is accepted in A (control: the tokens themselves are valid)", async () => {
       const res = await send(app.url, { method: "GET", path: `/registries/${fx.aRegistry.id}`, workspace: A, token: onlyA });
       expect(res.status, res.text).toBe(200);
+      // Past the scope and the grant, to the lookup: a missing image of A (nothing read or recorded).
+      const missing = await send(app.url, { method: "POST", path: `/sandbox-images/${randomUUID()}/pull-credentials`, workspace: A, token: onlyAProvisioner });
+      expectProblem(missing, 404, "not_found");
     });
 
     test("gets 403 workspace_forbidden in B on every route, and B's objects are untouched", async () => {
       const routes = everyRoute({ registry: fx.bRegistry.id, image: fx.bImage.id, registryForImage: fx.bRegistry.id });
       for (const [name, req] of routes) {
-        const res = await send(app.url, { ...req, workspace: B, token: onlyA });
+        const res = await send(app.url, { ...req, workspace: B, token: tokenFor(req) });
         const problem = expectProblem(res, 403, "workspace_forbidden", name);
         expect(JSON.stringify(problem), name).not.toContain(fx.bRegistry.name);
       }
@@ -402,7 +449,7 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
     test("gets 403 workspace_forbidden in a workspace nobody uses, on every route", async () => {
       const nowhere = freshWorkspace("bola-none");
       for (const [name, req] of everyRoute({ registry: randomUUID(), image: randomUUID(), registryForImage: randomUUID() })) {
-        expectProblem(await send(app.url, { ...req, workspace: nowhere, token: onlyA }), 403, "workspace_forbidden", name);
+        expectProblem(await send(app.url, { ...req, workspace: nowhere, token: tokenFor(req) }), 403, "workspace_forbidden", name);
       }
     });
   });
@@ -417,18 +464,37 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
         { method: "GET", path: `/registries/${fx.aRegistry.id}` },
         { method: "PUT", path: `/registries/${fx.aRegistry.id}`, json: { password: "prov-pw" } },
         { method: "DELETE", path: `/registries/${fx.aRegistry.id}` },
+        { method: "POST", path: `/registries/${fx.aRegistry.id}/verify` },
         { method: "GET", path: "/sandbox-images" },
         { method: "POST", path: "/sandbox-images", json: { name: "prov", image: "ubuntu" } },
         { method: "GET", path: `/sandbox-images/${fx.aImage.id}` },
         { method: "PUT", path: `/sandbox-images/${fx.aImage.id}`, json: { enabled: false } },
         { method: "DELETE", path: `/sandbox-images/${fx.aImage.id}` },
+        { method: "POST", path: `/sandbox-images/${fx.aImage.id}/pull-check` },
       ];
-      expect(routes).toHaveLength(contractOperations().filter((op) => !HEALTH_OPERATIONS.has(op)).length);
+      // Every operation but the health probes and the provisioner's own route.
+      expect(routes).toHaveLength(
+        contractOperations().filter((op) => !HEALTH_OPERATIONS.has(op) && op !== "POST /sandbox-images/{image_id}/pull-credentials").length,
+      );
       for (const token of [granted, everywhere]) {
         for (const req of routes) {
           const res = await send(app.url, { ...req, workspace: A, token });
           const problem = expectProblem(res, 403, "insufficient_scope", `${req.method} ${req.path}`);
           expect(JSON.stringify(problem)).not.toContain(fx.aRegistry.name);
+        }
+      }
+    });
+  });
+
+  describe("a workspace-scope token", () => {
+    test("gets 403 insufficient_scope on pull-credentials, even granted every workspace, even A's own image", async () => {
+      const onlyA = await app.createToken({ workspaceIds: [A] });
+      for (const token of [app.token, onlyA]) {
+        for (const id of [fx.aImage.id, randomUUID()]) {
+          const res = await send(app.url, { method: "POST", path: `/sandbox-images/${id}/pull-credentials`, workspace: A, token });
+          const problem = expectProblem(res, 403, "insufficient_scope");
+          expect(JSON.stringify(problem)).not.toContain(fx.aRegistry.name);
+          expect(header(res, "cache-control")).toBeUndefined();
         }
       }
     });
@@ -460,5 +526,9 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
     )[0]!;
     expect(Number(counts.registries)).toBe(2);
     expect(Number(counts.images)).toBe(1);
+    // No credential was handed out, and no audit row of another workspace names A's registries.
+    const events = rowsOf(await app.database.db.execute(sql`select workspace_id, registry_id, outcome from pull_credential_events`));
+    expect(events.filter((e) => e.outcome === "issued")).toEqual([]);
+    expect(events.filter((e) => e.workspace_id !== A && [fx.aRegistry.id, fx.aRegistry2.id].includes(String(e.registry_id)))).toEqual([]);
   });
 });

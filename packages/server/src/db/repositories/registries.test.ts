@@ -65,7 +65,17 @@ describe.each(backends)("registry repository on %s", (backend) => {
   it("inserts and finds a record without the ciphertext", async () => {
     const ws = freshWorkspaceId();
     const row = newRegistry(ws, { email: null });
-    const { passwordCiphertext: _c, passwordKeyId: _k, ...expected } = row;
+    const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
+    // What a registry that was only just written is: no CA, no warnings, never verified or used.
+    const expected = {
+      ...fields,
+      caCertificate: null,
+      warnings: [],
+      verificationStatus: "unverified",
+      verificationCheckedAt: null,
+      verificationErrorCode: null,
+      lastUsedAt: null,
+    };
 
     expect(await repo.insert(row)).toStrictEqual(expected);
     expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
@@ -162,7 +172,23 @@ describe.each(backends)("registry repository on %s", (backend) => {
     it("returns records without the ciphertext", async () => {
       const [first] = await repo.list(ws, { limit: 1 });
       expect(Object.keys(first!).sort()).toEqual(
-        ["createdAt", "email", "enabled", "id", "name", "server", "updatedAt", "username", "workspaceId"],
+        [
+          "caCertificate",
+          "createdAt",
+          "email",
+          "enabled",
+          "id",
+          "lastUsedAt",
+          "name",
+          "server",
+          "updatedAt",
+          "username",
+          "verificationCheckedAt",
+          "verificationErrorCode",
+          "verificationStatus",
+          "warnings",
+          "workspaceId",
+        ],
       );
     });
   });
@@ -192,6 +218,95 @@ describe.each(backends)("registry repository on %s", (backend) => {
       expect((await repo.findById(ws, row.id))!.email).toBeNull();
       expect(await repo.findCredential(ws, row.id)).toEqual({ passwordCiphertext: "v1:k2:new" });
       expect(await rawRow(db, row.id)).toMatchObject({ passwordKeyId: "k2", version: 2 });
+    });
+  });
+
+  describe("verification, CA, warnings and last use", () => {
+    const CA = "-----BEGIN CERTIFICATE-----\nnot parsed here\n-----END CERTIFICATE-----\n";
+    const warning = { code: "ghcr_token_format", field: "password" as const, message: "a rule" };
+
+    it("stores and returns what insert is given", async () => {
+      const ws = freshWorkspaceId();
+      const row = newRegistry(ws, {
+        caCertificate: CA,
+        warnings: [warning],
+        verificationStatus: "failed",
+        verificationCheckedAt: T0,
+        verificationErrorCode: "registry_unreachable",
+        lastUsedAt: T1,
+      });
+      const { passwordCiphertext: _c, passwordKeyId: _k, ...expected } = row;
+      expect(await repo.insert(row)).toStrictEqual(expected);
+      expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
+    });
+
+    it("update writes the CA, the warnings and the verification, and bumps the version", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      const updated = await repo.update(ws, row.id, {
+        caCertificate: CA,
+        warnings: [warning],
+        verificationStatus: "verified",
+        verificationCheckedAt: T1,
+        verificationErrorCode: null,
+        updatedAt: T1,
+      });
+      expect(updated).toStrictEqual({
+        ...row,
+        caCertificate: CA,
+        warnings: [warning],
+        verificationStatus: "verified",
+        verificationCheckedAt: T1,
+        updatedAt: T1,
+      });
+      expect(await rawRow(db, row.id)).toMatchObject({ version: 2 });
+      // null clears the CA; fields left out keep their value.
+      const cleared = await repo.update(ws, row.id, { caCertificate: null, updatedAt: T1 });
+      expect(cleared).toStrictEqual({ ...updated, caCertificate: null });
+    });
+
+    it("the database refuses a verification status outside verified | failed | unverified", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      const err = await repo
+        .update(ws, row.id, { verificationStatus: "maybe" as "verified", updatedAt: T1 })
+        .catch((e: unknown) => e);
+      expect(classifyDatabaseError(err)).toEqual({ kind: "other", sqlstate: "23514" });
+    });
+
+    it("recordVerification changes only the verification: no version bump, updated_at kept", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      const state = { verificationStatus: "failed", verificationCheckedAt: T1, verificationErrorCode: "invalid_credentials" } as const;
+      expect(await repo.recordVerification(ws, row.id, state)).toStrictEqual({ ...row, ...state });
+      expect(await rawRow(db, row.id)).toMatchObject({ version: 1, updatedAt: T0 });
+      expect(await repo.recordVerification(freshWorkspaceId(), row.id, state)).toBeNull();
+      await repo.softDelete(ws, row.id, T1);
+      expect(await repo.recordVerification(ws, row.id, state)).toBeNull();
+    });
+
+    it("touchLastUsed sets last_used_at, never moves it backwards, and ignores other workspaces", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      await repo.touchLastUsed(freshWorkspaceId(), row.id, T1);
+      expect((await repo.findById(ws, row.id))!.lastUsedAt).toBeNull();
+      await repo.touchLastUsed(ws, row.id, T0);
+      expect((await repo.findById(ws, row.id))!.lastUsedAt).toEqual(T0);
+      await repo.touchLastUsed(ws, row.id, T1);
+      expect((await repo.findById(ws, row.id))!.lastUsedAt).toEqual(T1);
+      await repo.touchLastUsed(ws, row.id, T0);
+      expect((await repo.findById(ws, row.id))!.lastUsedAt).toEqual(T1);
+      expect(await rawRow(db, row.id)).toMatchObject({ version: 1, updatedAt: T0 });
+    });
+
+    it("findForUse sees tombstones (without their credential), never another workspace's registry", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      const live = await repo.findForUse(ws, row.id);
+      expect(live).toStrictEqual({ ...row, deletedAt: null, passwordCiphertext: `v1:k1:ciphertext-${row.id}` });
+      expect(await repo.findForUse(freshWorkspaceId(), row.id)).toBeNull();
+      await repo.softDelete(ws, row.id, T1);
+      expect(await repo.findForUse(ws, row.id)).toStrictEqual({ ...row, updatedAt: T1, deletedAt: T1, passwordCiphertext: null });
     });
   });
 

@@ -14,6 +14,7 @@ import type {
   VerificationState,
 } from "../records.js";
 import { registries } from "../schema.js";
+import { linkedImages } from "./sandbox-images.js";
 
 /**
  * The unique index behind "one live registry per name per workspace": a unique violation
@@ -46,7 +47,42 @@ export function createRegistryRepository(db: Db) {
   const live = (workspaceId: string, id: string) =>
     and(eq(registries.workspaceId, workspaceId), eq(registries.id, id), isNull(registries.deletedAt));
 
+  /**
+   * Deletes the registry unless images still use it (or `force`), in one transaction: the row
+   * is locked for update before the images are counted, and image writes share-lock it before
+   * linking, so no image can slip in between the count and the delete. The credential is
+   * destroyed and the name is free again at once.
+   */
+  function softDeleteUnlessLinked(
+    workspaceId: string,
+    id: string,
+    at: Date,
+    options: { force: boolean; listLimit: number },
+  ): Promise<{ outcome: "deleted" | "not_found" } | { outcome: "in_use"; ids: string[]; count: number }> {
+    return db.transaction(async (tx) => {
+      const [target] = await tx.select({ id: registries.id }).from(registries).where(live(workspaceId, id)).for("update");
+      if (!target) return { outcome: "not_found" as const };
+      if (!options.force) {
+        const linked = await linkedImages(tx, workspaceId, id, options.listLimit);
+        if (linked.count > 0) return { outcome: "in_use" as const, ...linked };
+      }
+      await tx
+        .update(registries)
+        .set({
+          deletedAt: at,
+          updatedAt: at,
+          passwordCiphertext: null,
+          passwordKeyId: null,
+          version: sql`${registries.version} + 1`,
+        })
+        .where(live(workspaceId, id));
+      return { outcome: "deleted" as const };
+    });
+  }
+
   return {
+    softDeleteUnlessLinked,
+
     /** Inserts a registry; a taken name throws the driver's unique violation (`REGISTRY_NAME_UNIQUE`). */
     async insert(row: NewRegistry): Promise<RegistryRecord> {
       const [created] = await db
@@ -124,25 +160,6 @@ export function createRegistryRepository(db: Db) {
     },
 
     /**
-     * Marks the registry deleted and destroys its credential; the name is free again at once.
-     * False when missing, already deleted or foreign.
-     */
-    async softDelete(workspaceId: string, id: string, at: Date): Promise<boolean> {
-      const deleted = await db
-        .update(registries)
-        .set({
-          deletedAt: at,
-          updatedAt: at,
-          passwordCiphertext: null,
-          passwordKeyId: null,
-          version: sql`${registries.version} + 1`,
-        })
-        .where(live(workspaceId, id))
-        .returning({ id: registries.id });
-      return deleted.length > 0;
-    },
-
-    /**
      * The registry with its sealed password, tombstones included, so the point of use can tell
      * "deleted" from "never existed". Decrypt only there.
      */
@@ -174,6 +191,15 @@ export function createRegistryRepository(db: Db) {
         .update(registries)
         .set({ lastUsedAt: sql`greatest(${registries.lastUsedAt}, ${at.toISOString()}::timestamptz)` })
         .where(live(workspaceId, id));
+    },
+
+    /**
+     * Marks the registry deleted (linked images or not) and destroys its credential; the name is
+     * free again at once. False when missing, already deleted or foreign.
+     */
+    async softDelete(workspaceId: string, id: string, at: Date): Promise<boolean> {
+      const result = await softDeleteUnlessLinked(workspaceId, id, at, { force: true, listLimit: 0 });
+      return result.outcome === "deleted";
     },
 
     /** The sealed password of a live registry, for decrypting at the point of use only. */

@@ -12,7 +12,7 @@ import {
   type TestDatabase,
 } from "../test-databases.js";
 import { createRegistryRepository } from "./registries.js";
-import { createSandboxImageRepository, SANDBOX_IMAGE_REGISTRY_FK } from "./sandbox-images.js";
+import { createSandboxImageRepository, RegistryNotLinkableError, SANDBOX_IMAGE_REGISTRY_FK } from "./sandbox-images.js";
 
 const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
@@ -116,7 +116,32 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     expect(await images.findById(ws, image.id)).toMatchObject({ registryName: null });
   });
 
-  describe("the composite foreign key refuses a link to another workspace's registry", () => {
+  describe("linkedTo (the safe delete's question)", () => {
+    it("answers the linked image ids, newest first, up to the limit, and the full count", async () => {
+      const ws = freshWorkspaceId();
+      const registry = await newRegistry(ws);
+      const other = await newRegistry(ws);
+      const linked = [];
+      for (let i = 0; i < 3; i++) linked.push(await images.insert(newImage(ws, { registryId: registry.id })));
+      await images.insert(newImage(ws, { registryId: other.id }));
+      await images.insert(newImage(ws));
+
+      expect(await images.linkedTo(ws, registry.id, 100)).toEqual({ ids: linked.map((i) => i.id).reverse(), count: 3 });
+      expect(await images.linkedTo(ws, registry.id, 2)).toEqual({ ids: [linked[2]!.id, linked[1]!.id], count: 3 });
+      expect(await images.linkedTo(ws, uuidv7(), 100)).toEqual({ ids: [], count: 0 });
+    });
+
+    it("sees nothing of another workspace, and still counts images of a deleted registry", async () => {
+      const ws = freshWorkspaceId();
+      const registry = await newRegistry(ws);
+      const image = await images.insert(newImage(ws, { registryId: registry.id }));
+      expect(await images.linkedTo(freshWorkspaceId(), registry.id, 100)).toEqual({ ids: [], count: 0 });
+      await regs.softDelete(ws, registry.id, T1);
+      expect(await images.linkedTo(ws, registry.id, 100)).toEqual({ ids: [image.id], count: 1 });
+    });
+  });
+
+  describe("a link to another workspace's registry is refused", () => {
     it.each([
       ["insert", async (ws: string, registryId: string) => images.insert(newImage(ws, { registryId }))],
       [
@@ -126,25 +151,52 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
           return images.update(ws, image.id, { registryId, updatedAt: T1 });
         },
       ],
-    ])("on %s", async (_, link) => {
+    ])("by the repository, on %s", async (_, link) => {
       const foreign = await newRegistry(freshWorkspaceId());
       const ws = freshWorkspaceId();
 
       const err = await link(ws, foreign.id).catch((e: unknown) => e);
 
-      expect(classifyDatabaseError(err)).toEqual({
-        kind: "foreign_key_violation",
-        constraint: SANDBOX_IMAGE_REGISTRY_FK,
-      });
+      expect(err).toBeInstanceOf(RegistryNotLinkableError);
       const linked = (await images.list(ws, { limit: 10 })).filter((i) => i.registryId === foreign.id);
       expect(linked).toEqual([]);
     });
 
-    it("and a registry that does not exist", async () => {
-      const missing = newImage(freshWorkspaceId(), { registryId: uuidv7() });
-      const err = await images.insert(missing).catch((e: unknown) => e);
-      expect(classifyDatabaseError(err)).toMatchObject({ kind: "foreign_key_violation" });
+    it("by the repository for a registry that does not exist or was deleted", async () => {
+      await expect(images.insert(newImage(freshWorkspaceId(), { registryId: uuidv7() }))).rejects.toBeInstanceOf(
+        RegistryNotLinkableError,
+      );
+      const ws = freshWorkspaceId();
+      const registry = await newRegistry(ws);
+      await regs.softDelete(ws, registry.id, T1);
+      await expect(images.insert(newImage(ws, { registryId: registry.id }))).rejects.toBeInstanceOf(RegistryNotLinkableError);
     });
+
+    it("and by the composite foreign key underneath it (defence in depth)", async () => {
+      const foreign = await newRegistry(freshWorkspaceId());
+      const row = newImage(freshWorkspaceId(), { registryId: foreign.id });
+      const err = await db
+        .insert(sandboxImages)
+        .values({ ...row, registryId: foreign.id })
+        .catch((e: unknown) => e);
+      expect(classifyDatabaseError(err)).toEqual({ kind: "foreign_key_violation", constraint: SANDBOX_IMAGE_REGISTRY_FK });
+    });
+  });
+
+  it("a delete without force and a concurrent link never leave an image on a deleted registry", async () => {
+    for (let round = 0; round < 20; round++) {
+      const ws = freshWorkspaceId();
+      const registry = await newRegistry(ws);
+      const [deleted, linked] = await Promise.allSettled([
+        regs.softDeleteUnlessLinked(ws, registry.id, T1, { force: false, listLimit: 10 }),
+        images.insert(newImage(ws, { registryId: registry.id })),
+      ]);
+      const wasDeleted = deleted.status === "fulfilled" && deleted.value.outcome === "deleted";
+      const wasLinked = linked.status === "fulfilled";
+      // Exactly one wins: the delete (and the link is refused) or the link (and the delete says in_use).
+      expect(wasDeleted !== wasLinked, `round ${round}: deleted=${wasDeleted} linked=${wasLinked}`).toBe(true);
+      if (!wasLinked) expect((linked as PromiseRejectedResult).reason).toBeInstanceOf(RegistryNotLinkableError);
+    }
   });
 
   describe("another workspace's image is invisible and untouched", () => {

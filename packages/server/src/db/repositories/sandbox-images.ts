@@ -44,7 +44,39 @@ const recordColumns = {
 };
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-type Queryable = Db | Tx;
+export type Queryable = Db | Tx;
+
+/** Thrown inside an image write when its registry was deleted (or never was) meanwhile. */
+export class RegistryNotLinkableError extends Error {
+  override name = "RegistryNotLinkableError";
+}
+
+/**
+ * Takes a share lock on the live registry an image is about to link to, so a concurrent delete
+ * (which locks the row for update, then counts linked images) either sees this image or runs
+ * first and makes this write fail: no image is ever linked to a registry deleted without force.
+ */
+async function lockLiveRegistry(tx: Tx, workspaceId: string, registryId: string): Promise<void> {
+  const [live] = await tx
+    .select({ id: registries.id })
+    .from(registries)
+    .where(and(eq(registries.workspaceId, workspaceId), eq(registries.id, registryId), isNull(registries.deletedAt)))
+    .for("share");
+  if (!live) throw new RegistryNotLinkableError("registry is not live in this workspace");
+}
+
+/** The images that use a registry: up to `limit` ids (newest first) and how many there are. */
+export async function linkedImages(
+  db: Queryable,
+  workspaceId: string,
+  registryId: string,
+  limit: number,
+): Promise<{ ids: string[]; count: number }> {
+  const linked = and(eq(sandboxImages.workspaceId, workspaceId), eq(sandboxImages.registryId, registryId));
+  const rows = await db.select({ id: sandboxImages.id }).from(sandboxImages).where(linked).orderBy(desc(sandboxImages.id)).limit(limit);
+  const [total] = await db.select({ count: sql<number>`count(*)::int` }).from(sandboxImages).where(linked);
+  return { ids: rows.map((r) => r.id), count: Number(total?.count ?? 0) };
+}
 
 /** Images joined to their live registry, so the name comes in the same query. */
 function selectRecords(db: Queryable) {
@@ -108,6 +140,7 @@ export function createSandboxImageRepository(db: Db) {
           await lockDefault(tx, row.workspaceId);
           await clearDefault(tx, row.workspaceId, row.id, row.updatedAt);
         }
+        if (row.registryId !== null) await lockLiveRegistry(tx, row.workspaceId, row.registryId);
         await tx.insert(sandboxImages).values({
           id: row.id,
           workspaceId: row.workspaceId,
@@ -165,6 +198,7 @@ export function createSandboxImageRepository(db: Db) {
           if (!target) return null;
           await clearDefault(tx, workspaceId, id, patch.updatedAt);
         }
+        if (patch.registryId) await lockLiveRegistry(tx, workspaceId, patch.registryId);
         const updated = await tx
           .update(sandboxImages)
           .set({
@@ -198,13 +232,8 @@ export function createSandboxImageRepository(db: Db) {
     },
 
     /** The images that use a registry: up to `limit` ids (newest first) and how many there are. */
-    async linkedTo(workspaceId: string, registryId: string, limit: number): Promise<{ ids: string[]; count: number }> {
-      const linked = and(eq(sandboxImages.workspaceId, workspaceId), eq(sandboxImages.registryId, registryId));
-      const [rows, [total]] = await Promise.all([
-        db.select({ id: sandboxImages.id }).from(sandboxImages).where(linked).orderBy(desc(sandboxImages.id)).limit(limit),
-        db.select({ count: sql<number>`count(*)::int` }).from(sandboxImages).where(linked),
-      ]);
-      return { ids: rows.map((r) => r.id), count: Number(total?.count ?? 0) };
+    linkedTo(workspaceId: string, registryId: string, limit: number): Promise<{ ids: string[]; count: number }> {
+      return linkedImages(db, workspaceId, registryId, limit);
     },
   };
 }
