@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
 // (inject("postgresUrl"), see test/global-setup.ts).
 export default defineConfig({
   test: {
-    projects: ["packages/*"],
+    projects: ["packages/*", "bench"],
     globalSetup: ["./test/global-setup.ts"],
   },
 });

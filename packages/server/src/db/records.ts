@@ -1,6 +1,6 @@
 /**
  * The shapes the repositories hand to services. They are not API shapes: `dto.ts` maps them.
- * A registry record never carries its ciphertext; only `findCredential` reads it.
+ * A registry record never carries its ciphertext; only `RegistryForUse` (the point of use) does.
  */
 
 export type VerificationStatus = "verified" | "failed" | "unverified";

@@ -79,9 +79,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
 
     expect(await repo.insert(row)).toStrictEqual(expected);
     expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
-    expect(await repo.findCredential(ws, row.id)).toStrictEqual({
-      passwordCiphertext: row.passwordCiphertext,
-    });
+    expect((await repo.findForUse(ws, row.id))?.passwordCiphertext).toBe(row.passwordCiphertext);
   });
 
   it("answers null for a missing id", async () => {
@@ -91,7 +89,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
   describe("another workspace's registry is invisible and untouched", () => {
     it.each([
       ["findById", (ws: string, id: string) => repo.findById(ws, id), null],
-      ["findCredential", (ws: string, id: string) => repo.findCredential(ws, id), null],
+      ["findForUse", (ws: string, id: string) => repo.findForUse(ws, id), null],
       [
         "update",
         (ws: string, id: string) => repo.update(ws, id, { name: "stolen", enabled: false, updatedAt: T1 }),
@@ -216,7 +214,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       });
 
       expect((await repo.findById(ws, row.id))!.email).toBeNull();
-      expect(await repo.findCredential(ws, row.id)).toEqual({ passwordCiphertext: "v1:k2:new" });
+      expect((await repo.findForUse(ws, row.id))?.passwordCiphertext).toBe("v1:k2:new");
       expect(await rawRow(db, row.id)).toMatchObject({ passwordKeyId: "k2", version: 2 });
     });
   });
@@ -360,7 +358,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
         updatedAt: T1,
       });
       expect(await repo.findById(ws, row.id)).toBeNull();
-      expect(await repo.findCredential(ws, row.id)).toBeNull();
+      expect((await repo.findForUse(ws, row.id))?.passwordCiphertext).toBeNull();
       expect(await repo.list(ws, { limit: 10 })).toEqual([]);
       expect(await repo.update(ws, row.id, { enabled: false, updatedAt: T1 })).toBeNull();
       expect(await repo.softDelete(ws, row.id, T1)).toBe(false);

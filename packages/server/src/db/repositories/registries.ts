@@ -1,7 +1,7 @@
 /**
  * Data access for registries. Every method is scoped by workspace in its WHERE; a deleted
  * registry (a tombstone kept for linked images) is invisible here. The ciphertext is written
- * by insert/update and read only by `findCredential`.
+ * by insert/update and read only by `findForUse`, at the point of use.
  */
 import { and, desc, eq, isNull, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
@@ -200,15 +200,6 @@ export function createRegistryRepository(db: Db) {
     async softDelete(workspaceId: string, id: string, at: Date): Promise<boolean> {
       const result = await softDeleteUnlessLinked(workspaceId, id, at, { force: true, listLimit: 0 });
       return result.outcome === "deleted";
-    },
-
-    /** The sealed password of a live registry, for decrypting at the point of use only. */
-    async findCredential(workspaceId: string, id: string): Promise<{ passwordCiphertext: string } | null> {
-      const [found] = await db
-        .select({ passwordCiphertext: registries.passwordCiphertext })
-        .from(registries)
-        .where(live(workspaceId, id));
-      return found?.passwordCiphertext ? { passwordCiphertext: found.passwordCiphertext } : null;
     },
   };
 }

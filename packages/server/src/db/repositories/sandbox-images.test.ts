@@ -12,7 +12,7 @@ import {
   type TestDatabase,
 } from "../test-databases.js";
 import { createRegistryRepository } from "./registries.js";
-import { createSandboxImageRepository, RegistryNotLinkableError, SANDBOX_IMAGE_REGISTRY_FK } from "./sandbox-images.js";
+import { createSandboxImageRepository, linkedImages, RegistryNotLinkableError, SANDBOX_IMAGE_REGISTRY_FK } from "./sandbox-images.js";
 
 const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
@@ -116,7 +116,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     expect(await images.findById(ws, image.id)).toMatchObject({ registryName: null });
   });
 
-  describe("linkedTo (the safe delete's question)", () => {
+  describe("linkedImages (the safe delete's question)", () => {
     it("answers the linked image ids, newest first, up to the limit, and the full count", async () => {
       const ws = freshWorkspaceId();
       const registry = await newRegistry(ws);
@@ -126,18 +126,18 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       await images.insert(newImage(ws, { registryId: other.id }));
       await images.insert(newImage(ws));
 
-      expect(await images.linkedTo(ws, registry.id, 100)).toEqual({ ids: linked.map((i) => i.id).reverse(), count: 3 });
-      expect(await images.linkedTo(ws, registry.id, 2)).toEqual({ ids: [linked[2]!.id, linked[1]!.id], count: 3 });
-      expect(await images.linkedTo(ws, uuidv7(), 100)).toEqual({ ids: [], count: 0 });
+      expect(await linkedImages(db, ws, registry.id, 100)).toEqual({ ids: linked.map((i) => i.id).reverse(), count: 3 });
+      expect(await linkedImages(db, ws, registry.id, 2)).toEqual({ ids: [linked[2]!.id, linked[1]!.id], count: 3 });
+      expect(await linkedImages(db, ws, uuidv7(), 100)).toEqual({ ids: [], count: 0 });
     });
 
     it("sees nothing of another workspace, and still counts images of a deleted registry", async () => {
       const ws = freshWorkspaceId();
       const registry = await newRegistry(ws);
       const image = await images.insert(newImage(ws, { registryId: registry.id }));
-      expect(await images.linkedTo(freshWorkspaceId(), registry.id, 100)).toEqual({ ids: [], count: 0 });
+      expect(await linkedImages(db, freshWorkspaceId(), registry.id, 100)).toEqual({ ids: [], count: 0 });
       await regs.softDelete(ws, registry.id, T1);
-      expect(await images.linkedTo(ws, registry.id, 100)).toEqual({ ids: [image.id], count: 1 });
+      expect(await linkedImages(db, ws, registry.id, 100)).toEqual({ ids: [image.id], count: 1 });
     });
   });
 

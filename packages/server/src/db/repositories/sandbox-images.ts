@@ -230,10 +230,5 @@ export function createSandboxImageRepository(db: Db) {
         .returning({ id: sandboxImages.id });
       return deleted.length > 0;
     },
-
-    /** The images that use a registry: up to `limit` ids (newest first) and how many there are. */
-    linkedTo(workspaceId: string, registryId: string, limit: number): Promise<{ ids: string[]; count: number }> {
-      return linkedImages(db, workspaceId, registryId, limit);
-    },
   };
 }

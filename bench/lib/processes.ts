@@ -1,0 +1,200 @@
+/**
+ * Child processes of the bench: every server runs in its own Node process (so the load generator
+ * never shares its event loop), listens on 127.0.0.1, and is stopped by pid. A process-exit hook
+ * SIGKILLs whatever is still running if the bench dies early.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+const running = new Map<number, ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const pid of running.keys()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/** Stops every child still running (SIGTERM, then SIGKILL): for Ctrl-C. */
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all([...running.keys()].map((pid) => stopPid(pid, 5_000)));
+}
+
+/**
+ * The environment a child gets: only what Node needs to run plus the given variables, so nothing
+ * of the caller's (a DATABASE_URL, a test runner's settings) leaks into a measurement.
+ */
+export function childEnv(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of ["PATH", "HOME", "TMPDIR", "LANG", "TZ"]) {
+    if (process.env[name] !== undefined) env[name] = process.env[name];
+  }
+  for (const [name, value] of Object.entries(vars)) if (value !== undefined) env[name] = value;
+  return env;
+}
+
+export interface ServerProcess {
+  name: string;
+  pid: number;
+  url: string;
+  /** Milliseconds from spawn until `readyPath` answered 200. */
+  readyMs: number;
+  /** Resident set size (VmRSS) of the child when it became ready, in bytes; null off Linux. */
+  rssAtReadyBytes: number | null;
+  /** The last lines the child printed (tokens redacted), for error messages. */
+  output(): string;
+  /** SIGTERM by pid, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface StartServerOptions {
+  name: string;
+  /** A script path relative to the repository root, run with `node --import tsx`. */
+  script: string;
+  port: number;
+  env: NodeJS.ProcessEnv;
+  /** Extra flags for node, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
+  readyPath?: string;
+  readyTimeoutMs?: number;
+}
+
+/** Spawns `node --import tsx <script>` and waits until GET readyPath answers 200. */
+export async function startServerProcess(options: StartServerOptions): Promise<ServerProcess> {
+  installExitHook();
+  const started = performance.now();
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", options.script], {
+    cwd: REPO_ROOT,
+    env: options.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${options.name}: could not spawn node`);
+  running.set(pid, child);
+
+  let tail = "";
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString("utf8")).slice(-8_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", (code, signal) => {
+      exitCode = code ?? (signal ? -1 : null);
+      running.delete(pid);
+      resolve();
+    });
+  });
+  const output = () => tail.replace(/mbx_[A-Za-z0-9_-]+/g, "mbx_[redacted]");
+
+  const url = `http://127.0.0.1:${options.port}`;
+  const readyUrl = `${url}${options.readyPath ?? "/readyz"}`;
+  const deadline = started + (options.readyTimeoutMs ?? 60_000);
+  let rssAtReadyBytes: number | null = null;
+  for (;;) {
+    if (exitCode !== undefined) {
+      throw new Error(`${options.name} exited (code ${exitCode}) before it was ready:\n${output()}`);
+    }
+    if (performance.now() > deadline) {
+      await stopPid(pid, 2_000);
+      throw new Error(`${options.name} was not ready within ${options.readyTimeoutMs ?? 60_000} ms:\n${output()}`);
+    }
+    const ok = await fetch(readyUrl, { signal: AbortSignal.timeout(2_000) })
+      .then(async (res) => {
+        await res.arrayBuffer();
+        return res.status === 200;
+      })
+      .catch(() => false);
+    if (ok) {
+      rssAtReadyBytes = readRss(pid);
+      break;
+    }
+    await sleep(10);
+  }
+  const readyMs = performance.now() - started;
+
+  return {
+    name: options.name,
+    pid,
+    url,
+    readyMs,
+    rssAtReadyBytes,
+    output,
+    async stop(graceMs = 15_000) {
+      if (exitCode !== undefined) return;
+      await stopPid(pid, graceMs);
+      await exited;
+    },
+  };
+}
+
+async function stopPid(pid: number, graceMs: number): Promise<void> {
+  const child = running.get(pid);
+  if (!child) return;
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** VmRSS of a process in bytes (Linux /proc), or null. */
+export function readRss(pid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat; null off
+ * Linux. Its difference over a load run, per request, is the server's cost per request: unlike
+ * requests/s, it barely moves when other work shares the machine.
+ */
+export function readCpuMs(pid: number): number | null {
+  try {
+    clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces) start at index 2 (state).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return ((utime + stime) * 1000) / clockTicks;
+  } catch {
+    return null;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,223 @@
+/**
+ * The results object (written as JSON) and the BENCHMARKS.md table made from it. The targets are
+ * issue 4's; every throughput and latency figure of ours is judged as a ratio to the baseline
+ * measured in the same run.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { CryptoResult } from "./crypto-bench.js";
+import type { LoadResult } from "./load.js";
+import type { SdkResult } from "./sdk-bench.js";
+import type { StartupResult } from "./startup-bench.js";
+
+export const TARGETS = {
+  readThroughput: 0.75,
+  writeThroughput: 0.7,
+  p99: 1.5,
+  scaleP50: 1.3,
+  crypto: 0.9,
+  sdk: 1.1,
+  readyPgliteMs: 6_000,
+  readyPostgresMs: 1_500,
+} as const;
+
+export interface MeasuredScenario {
+  id: string;
+  title: string;
+  status: "measured";
+  /** Registries in the workspace the scenario ran in. */
+  workspaceRegistries: number;
+  ours: LoadResult;
+  baseline: LoadResult;
+  /** ours ÷ baseline; cpuPerRequest is server CPU time per request (null off Linux). */
+  ratio: { rps: number; p50: number; p99: number; cpuPerRequest: number | null };
+  target: { rpsAtLeast: number; p99AtMost: number };
+  pass: { rps: boolean; p99: boolean; all: boolean };
+}
+
+export interface PendingScenario {
+  id: string;
+  title: string;
+  status: "pending";
+  note: string;
+}
+
+export type ScenarioResult = MeasuredScenario | PendingScenario;
+
+export interface ScaleSide {
+  small: LoadResult;
+  large: LoadResult;
+  /** p50 at the large workspace ÷ p50 at the small one. */
+  p50Ratio: number;
+  /** Server CPU per request at the large workspace ÷ at the small one (robust to machine noise). */
+  cpuRatio: number | null;
+}
+
+export interface ScaleResult {
+  id: string;
+  title: string;
+  smallRows: number;
+  largeRows: number;
+  ours: ScaleSide;
+  baseline: ScaleSide;
+  target: { p50RatioAtMost: number };
+  pass: boolean;
+}
+
+export interface BenchResults {
+  schema: 1;
+  mode: "full" | "smoke" | "custom";
+  command: string;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  /** The git commit measured; uncommitted changes under packages/ and openapi.yaml are counted. */
+  revision: { commit: string; uncommittedServerChanges: number };
+  machine: {
+    nproc: number;
+    cpuModel: string;
+    memoryGiB: number;
+    node: string;
+    platform: string;
+    postgres: string;
+    loadGenerator: string;
+    /** 1/5/15-minute load averages: other work on the machine shows here. */
+    loadAverage: { atStart: number[]; atEnd: number[] };
+  };
+  settings: {
+    connections: number;
+    rounds: number;
+    warmup: { amount: number; maxSeconds: number };
+    measure: { amount: number; maxSeconds: number };
+    seed: { small: number; main: number; large: number; otherWorkspaces: number; beside: "per scale: the same number again, spread over the other workspaces" };
+    ours: Record<string, string>;
+    baseline: string;
+  };
+  seeding: { database: string; registries: number; images: number; seconds: number }[];
+  scenarios: ScenarioResult[];
+  scale: ScaleResult[];
+  crypto: CryptoResult & { target: number; pass: boolean };
+  sdk: SdkResult & { target: number; pass: boolean };
+  startup: {
+    pglite: StartupResult & { targetMs: number; pass: boolean };
+    postgres: StartupResult & { targetMs: number; pass: boolean };
+  };
+  summary: { checks: number; passed: number; failed: number; failedChecks: string[] };
+}
+
+export function ratio(a: number, b: number): number {
+  return b === 0 ? 0 : Math.round((a / b) * 1000) / 1000;
+}
+
+/** Every pass/fail check of a results object, flattened: the summary and the smoke test use it. */
+export function checksOf(r: Omit<BenchResults, "summary">): { name: string; pass: boolean }[] {
+  const checks: { name: string; pass: boolean }[] = [];
+  for (const s of r.scenarios) {
+    if (s.status !== "measured") continue;
+    checks.push({ name: `${s.id}: throughput`, pass: s.pass.rps }, { name: `${s.id}: p99`, pass: s.pass.p99 });
+  }
+  for (const s of r.scale) checks.push({ name: `scale ${s.id}: p50 ratio`, pass: s.pass });
+  checks.push(
+    { name: "crypto encrypt", pass: r.crypto.encrypt.ratio >= TARGETS.crypto },
+    { name: "crypto decrypt", pass: r.crypto.decrypt.ratio >= TARGETS.crypto },
+    { name: "sdk list", pass: r.sdk.pass },
+    { name: "start-up pglite", pass: r.startup.pglite.pass },
+    { name: "start-up postgres", pass: r.startup.postgres.pass },
+  );
+  return checks;
+}
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (n: number) => fmt(n, n < 10 ? 2 : 1);
+const cpu = (n: number | null) => (n === null ? "?" : n.toFixed(3));
+const mark = (pass: boolean) => (pass ? "pass" : "**FAIL**");
+
+export function resultsMarkdown(r: BenchResults): string {
+  const lines: string[] = [];
+  const m = r.machine;
+  lines.push(
+    `Measured ${r.finishedAt.slice(0, 10)} (${r.startedAt} → ${r.finishedAt}, ${fmt(r.durationSeconds)} s) with \`${r.command}\` on ` +
+      `${m.nproc} cores (${m.cpuModel}), ${fmt(m.memoryGiB, 1)} GiB RAM, Node ${m.node}, ${m.platform}, ${m.postgres}; ` +
+      `load average ${m.loadAverage.atStart.join(" / ")} at start and ${m.loadAverage.atEnd.join(" / ")} at end; ` +
+      `load generator ${m.loadGenerator}, ${r.settings.connections} keep-alive connections, ` +
+      `${r.settings.rounds} alternating round(s) per side of ≤ ${fmt(r.settings.measure.amount)} requests / ≤ ${r.settings.measure.maxSeconds} s each ` +
+      `after a warm-up of ≤ ${fmt(r.settings.warmup.amount)} requests / ≤ ${r.settings.warmup.maxSeconds} s. ` +
+      `Code: commit ${r.revision.commit}${r.revision.uncommittedServerChanges ? ` plus ${r.revision.uncommittedServerChanges} uncommitted file(s) under packages/ and openapi.yaml` : ""}. ` +
+      `Result: **${r.summary.passed} of ${r.summary.checks} checks pass**.`,
+    "",
+    "### HTTP scenarios (ours vs the baseline, same run, same database)",
+    "",
+    "| scenario | ours req/s | baseline req/s | ratio | target | ours p50 / p99 ms | baseline p50 / p99 ms | p99 ratio | target | server CPU ms/req, ours / baseline | result |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+  );
+  for (const s of r.scenarios) {
+    if (s.status === "pending") {
+      lines.push(`| ${s.title} | — | — | — | — | — | — | — | — | — | pending: ${s.note} |`);
+      continue;
+    }
+    const errors = s.ours.errors + s.baseline.errors;
+    lines.push(
+      `| ${s.title} | ${fmt(s.ours.rps)} | ${fmt(s.baseline.rps)} | ${s.ratio.rps.toFixed(2)} | ≥ ${s.target.rpsAtLeast} | ` +
+        `${ms(s.ours.p50)} / ${ms(s.ours.p99)} | ${ms(s.baseline.p50)} / ${ms(s.baseline.p99)} | ${s.ratio.p99.toFixed(2)} | ≤ ${s.target.p99AtMost} | ` +
+        `${cpu(s.ours.cpuMsPerRequest)} / ${cpu(s.baseline.cpuMsPerRequest)}${s.ratio.cpuPerRequest === null ? "" : ` (${s.ratio.cpuPerRequest.toFixed(1)}×)`} | ` +
+        `${mark(s.pass.rps)} / ${mark(s.pass.p99)}${errors ? ` (${errors} non-2xx!)` : ""} |`,
+    );
+  }
+  lines.push(
+    "",
+    "### Scale: the same request at a small and a large workspace (p50 large ÷ p50 small)",
+    "",
+    "| scenario | rows | ours p50 ms (small → large) | ours ratio | baseline p50 ms (small → large) | baseline ratio | ours CPU ms/req (small → large) | ours ÷ baseline req/s (small / large) | target | result |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+  );
+  for (const s of r.scale) {
+    lines.push(
+      `| ${s.title} | ${fmt(s.smallRows)} → ${fmt(s.largeRows)} | ${ms(s.ours.small.p50)} → ${ms(s.ours.large.p50)} | ${s.ours.p50Ratio.toFixed(2)} | ` +
+        `${ms(s.baseline.small.p50)} → ${ms(s.baseline.large.p50)} | ${s.baseline.p50Ratio.toFixed(2)} | ` +
+        `${cpu(s.ours.small.cpuMsPerRequest)} → ${cpu(s.ours.large.cpuMsPerRequest)} | ` +
+        `${ratio(s.ours.small.rps, s.baseline.small.rps).toFixed(2)} / ${ratio(s.ours.large.rps, s.baseline.large.rps).toFixed(2)} | ` +
+        `≤ ${s.target.p50RatioAtMost} | ${mark(s.pass)} |`,
+    );
+  }
+  const c = r.crypto;
+  const st = r.startup;
+  lines.push(
+    "",
+    "### Crypto, SDK, start-up",
+    "",
+    "| measure | ours | reference | ratio | target | result |",
+    "|---|---:|---:|---:|---:|---|",
+    `| encrypt ops/s (@modbox/crypto vs raw node:crypto AES-256-GCM) | ${fmt(c.encrypt.ours)} | ${fmt(c.encrypt.raw)} | ${c.encrypt.ratio.toFixed(2)} | ≥ ${TARGETS.crypto} | ${mark(c.encrypt.ratio >= TARGETS.crypto)} |`,
+    `| decrypt ops/s (@modbox/crypto vs raw node:crypto AES-256-GCM) | ${fmt(c.decrypt.ours)} | ${fmt(c.decrypt.raw)} | ${c.decrypt.ratio.toFixed(2)} | ≥ ${TARGETS.crypto} | ${mark(c.decrypt.ratio >= TARGETS.crypto)} |`,
+    `| list a page through @modbox/sdk vs raw fetch, mean ms per call (${r.sdk.calls} sequential calls each) | ${ms(r.sdk.sdkMeanMs)} | ${ms(r.sdk.rawMeanMs)} | ${r.sdk.ratio.toFixed(2)} | ≤ ${TARGETS.sdk} | ${mark(r.sdk.pass)} |`,
+    `| start-up to ready, embedded PGlite, fresh data dir (median of ${st.pglite.runs.length}; RSS at ready ${st.pglite.rssMiB ?? "?"} MiB) | ${fmt(st.pglite.readyMs)} ms | — | — | ≤ ${fmt(st.pglite.targetMs)} ms | ${mark(st.pglite.pass)} |`,
+    `| start-up to ready, PostgreSQL, empty database (median of ${st.postgres.runs.length}; RSS at ready ${st.postgres.rssMiB ?? "?"} MiB) | ${fmt(st.postgres.readyMs)} ms | — | — | ≤ ${fmt(st.postgres.targetMs)} ms | ${mark(st.postgres.pass)} |`,
+  );
+  if (r.summary.failedChecks.length) {
+    lines.push("", `Short of target: ${r.summary.failedChecks.join("; ")}.`);
+  }
+  return lines.join("\n");
+}
+
+export const RESULTS_START = "<!-- bench:results:start (generated by `pnpm bench`; edit outside these markers) -->";
+export const RESULTS_END = "<!-- bench:results:end -->";
+
+/**
+ * Replaces the generated block of BENCHMARKS.md, keeping the hand-written text around it; creates
+ * the file (with a short header) when it does not exist.
+ */
+export function writeBenchmarksMd(file: string, r: BenchResults): void {
+  const block = `${RESULTS_START}\n${resultsMarkdown(r)}\n${RESULTS_END}`;
+  if (existsSync(file)) {
+    const text = readFileSync(file, "utf8");
+    const start = text.indexOf(RESULTS_START);
+    const end = text.indexOf(RESULTS_END);
+    if (start !== -1 && end > start) {
+      writeFileSync(file, text.slice(0, start) + block + text.slice(end + RESULTS_END.length));
+      return;
+    }
+    writeFileSync(file, `${text.trimEnd()}\n\n${block}\n`);
+    return;
+  }
+  writeFileSync(file, `# Benchmarks\n\n${block}\n`);
+}
