@@ -18,7 +18,8 @@ if (!fresh) {
 
 function hasPnpm() {
   try {
-    return execSync("pnpm --version", { encoding: "utf8" }).trim() === "12.4.2";
+    const version = execSync("pnpm --version", { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return version.trim() === "12.4.2";
   } catch {
     return false;
   }
