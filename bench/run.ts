@@ -22,6 +22,7 @@ import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { createCipher, formatKeyringSpec, generateKey, parseKeyringSpec, type Cipher } from "@modbox/crypto";
 import postgres from "postgres";
+import { generateApiToken } from "../packages/server/src/auth/api-token.js";
 import { openDatabase } from "../packages/server/src/db/client.js";
 import { migrateDatabase } from "../packages/server/src/db/migrate.js";
 import { findFreePort, startPostgresServer } from "../packages/server/test/support/postgres-server.js";
@@ -109,7 +110,11 @@ interface Environment {
   adminUrl: string;
   postgresVersion: string;
   token: string;
+  /** A `provisioner`-scope token, seeded into every database (pull-credentials scenario). */
+  provisionerToken: string;
   keysSpec: string;
+  /** The encryption key, base64, for the baseline's raw node:crypto decrypt. */
+  rawKeyBase64: string;
   cipher: Cipher;
   databases: PostgresTestDatabase[];
   cleanup(): Promise<void>;
@@ -131,7 +136,9 @@ async function setUp(): Promise<Environment> {
     adminUrl,
     postgresVersion: `PostgreSQL ${version}`,
     token: `mbx_${randomBytes(24).toString("base64url")}`,
+    provisionerToken: generateApiToken(),
     keysSpec,
+    rawKeyBase64: Buffer.from(key.key).toString("base64"),
     cipher: createCipher(parseKeyringSpec(keysSpec)),
     databases: [],
     async cleanup() {
@@ -163,6 +170,7 @@ async function seeded(env: Environment, label: string, registries: number) {
     otherWorkspaces: plan.seed.otherWorkspaces,
     registriesPerOtherWorkspace: Math.ceil(registries / plan.seed.otherWorkspaces),
     imagesPerRegistry: plan.seed.imagesPerRegistry,
+    provisionerToken: env.provisionerToken,
   };
   const result = await seedDatabase(db.url, spec, env.cipher);
   log(`seeded ${label}: ${result.totalRegistries} registries, ${result.totalImages} images in ${result.seconds.toFixed(1)} s`);
@@ -211,15 +219,20 @@ async function startBaseline(env: Environment, databaseUrl: string, nodeArgs: st
       DB_POOL_SIZE: OURS_SETTINGS.MODBOX_DB_POOL_SIZE,
       BASELINE_CIPHERTEXT: envelope,
       BASELINE_KEY_ID: env.cipher.keyIdOf(envelope),
+      BASELINE_ENCRYPTION_KEY: env.rawKeyBase64,
     }),
   });
 }
 
 function loadSpec(env: Environment, scenario: HttpScenario, seed: SeedResult): LoadSpec {
   return {
-    next: scenario.next({ registryIds: seed.sampleRegistryIds, ghcrRegistryIds: seed.sampleGhcrRegistryIds }),
+    next: scenario.next({
+      registryIds: seed.sampleRegistryIds,
+      ghcrRegistryIds: seed.sampleGhcrRegistryIds,
+      pullableImageIds: seed.samplePullableImageIds,
+    }),
     headers: {
-      authorization: `Bearer ${env.token}`,
+      authorization: `Bearer ${scenario.token === "provisioner" ? env.provisionerToken : env.token}`,
       "x-workspace-id": WORKSPACE,
       accept: "application/json",
       ...(scenario.kind === "write" && { "content-type": "application/json" }),

@@ -8,17 +8,30 @@
  * ratio to this one, measured in the same run.
  *
  * Env: DATABASE_URL, PORT (listens on 127.0.0.1 only), DB_POOL_SIZE (default 10, as ours),
- * BASELINE_CIPHERTEXT and BASELINE_KEY_ID (what it stores in place of an encrypted password).
+ * BASELINE_CIPHERTEXT and BASELINE_KEY_ID (what it stores in place of an encrypted password),
+ * BASELINE_ENCRYPTION_KEY (base64: the server's key, for the pull-credentials decrypt).
+ *
+ * Pull credentials: one SELECT (image joined to its live registry, ciphertext included), a raw
+ * node:crypto AES-256-GCM decrypt (AAD built for the row), and the same JSON as ours (the same
+ * `runtimeAuth` and reference functions). It neither audits the issue nor touches `last_used_at`,
+ * which ours does (two more writes): the floor of the read, not of the whole feature.
  */
+import { createDecipheriv, createSecretKey } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import postgres from "postgres";
+import { parseImageAndTag, pullReference } from "../../packages/server/src/registry-protocol/reference.js";
 import { uuidv7 } from "../../packages/server/src/services/ids.js";
+import { runtimeAuth } from "../../packages/server/src/services/runtime-auth.js";
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error("DATABASE_URL is required");
 const port = Number(process.env.PORT ?? 0);
 const ciphertext = process.env.BASELINE_CIPHERTEXT ?? `v1:k00000000-00000000:${"A".repeat(91)}`;
 const keyId = process.env.BASELINE_KEY_ID ?? "k00000000-00000000";
+
+const rawKey = process.env.BASELINE_ENCRYPTION_KEY
+  ? createSecretKey(Buffer.from(process.env.BASELINE_ENCRYPTION_KEY, "base64"))
+  : undefined;
 
 const sql = postgres(databaseUrl, {
   max: Number(process.env.DB_POOL_SIZE ?? 10),
@@ -177,6 +190,54 @@ async function createImage(workspaceId: string, body: Record<string, unknown>) {
   };
 }
 
+interface PullRow {
+  image: string;
+  tag: string;
+  registry_id: string;
+  name: string;
+  server: string;
+  username: string;
+  email: string | null;
+  password_ciphertext: string;
+}
+
+/** `v1:<keyId>:<base64url(iv ‖ ciphertext ‖ tag)>`, the AAD bound to the row, raw node:crypto. */
+function decryptRaw(envelope: string, workspaceId: string, registryId: string): string {
+  if (!rawKey) throw new Error("BASELINE_ENCRYPTION_KEY is required for pull credentials");
+  const second = envelope.indexOf(":", 3);
+  const keyId = envelope.slice(3, second);
+  const payload = Buffer.from(envelope.slice(second + 1), "base64url");
+  const aad = `["modbox/crypto","v1",${JSON.stringify(keyId)},[["registry_id",${JSON.stringify(registryId)}],["workspace_id",${JSON.stringify(workspaceId)}]]]`;
+  const gcm = createDecipheriv("aes-256-gcm", rawKey, payload.subarray(0, 12), { authTagLength: 16 });
+  gcm.setAAD(Buffer.from(aad, "utf8"));
+  gcm.setAuthTag(payload.subarray(payload.length - 16));
+  const plaintext = gcm.update(payload.subarray(12, payload.length - 16));
+  gcm.final();
+  return plaintext.toString("utf8");
+}
+
+async function pullCredentials(workspaceId: string, imageId: string) {
+  const [row] = await sql<PullRow[]>`
+    select i.image, i.tag, r.id as registry_id, r.name, r.server, r.username, r.email, r.password_ciphertext
+    from sandbox_images i
+    join registries r on r.workspace_id = i.workspace_id and r.id = i.registry_id and r.deleted_at is null
+    where i.workspace_id = ${workspaceId} and i.id = ${imageId} and i.enabled and r.enabled`;
+  if (!row) return undefined;
+  const password = decryptRaw(row.password_ciphertext, workspaceId, row.registry_id);
+  const parsed = parseImageAndTag(row.image, row.tag);
+  return {
+    image_id: imageId,
+    reference: parsed.ok ? pullReference(parsed.ref) : `${row.image}:${row.tag}`,
+    registry: { id: row.registry_id, name: row.name, server: row.server },
+    auth: runtimeAuth(
+      { server: row.server, username: row.username, password, email: row.email },
+      `modbox-pull-${imageId}`,
+    ),
+  };
+}
+
+const PULL_CREDENTIALS = /^\/sandbox-images\/([0-9a-f-]{36})\/pull-credentials$/;
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const path = url.pathname;
@@ -199,6 +260,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
           ? await updateRegistry(workspaceId, id, await readJson(req))
           : undefined;
     return row ? send(res, 200, registryDto(row)) : send(res, 404, { code: "not_found" });
+  }
+  const pull = req.method === "POST" ? PULL_CREDENTIALS.exec(path) : null;
+  if (pull) {
+    const credentials = await pullCredentials(workspaceId, pull[1]!);
+    return credentials ? send(res, 200, credentials) : send(res, 404, { code: "not_found" });
   }
   if (path === "/sandbox-images" && req.method === "POST") {
     const image = await createImage(workspaceId, await readJson(req));

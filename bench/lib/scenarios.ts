@@ -11,12 +11,16 @@ export interface ScenarioContext {
   registryIds: string[];
   /** Its ghcr.io registries (a GitHub token and a ghcr.io image pass the provider checks). */
   ghcrRegistryIds: string[];
+  /** Its images that resolve to credentials (linked to an enabled ghcr.io registry). */
+  pullableImageIds: string[];
 }
 
 export interface HttpScenario {
   id: string;
   title: (workspaceRegistries: number) => string;
   kind: "read" | "write";
+  /** Which token the requests carry: the workspace token (default) or the provisioner's. */
+  token?: "workspace" | "provisioner";
   next: (ctx: ScenarioContext) => () => RequestShape;
 }
 
@@ -88,17 +92,17 @@ export const HTTP_SCENARIOS: HttpScenario[] = [
       });
     },
   },
+  {
+    id: "pull-credentials",
+    title: () => "resolve pull credentials (decrypt)",
+    kind: "read",
+    token: "provisioner",
+    next: (ctx) => () => ({ method: "POST", path: `/sandbox-images/${pick(ctx.pullableImageIds)}/pull-credentials` }),
+  },
 ];
 
 /** Scenarios the issue asks for whose endpoint does not exist yet: listed, never given a number. */
-export const PENDING_SCENARIOS = [
-  {
-    id: "pull-credentials",
-    title: "resolve pull credentials (decrypt)",
-    status: "pending" as const,
-    note: "added when POST /sandbox-images/{id}/pull-credentials lands",
-  },
-];
+export const PENDING_SCENARIOS: { id: string; title: string; status: "pending"; note: string }[] = [];
 
 /** The scenarios of the scale comparison (run at the small and the large workspace). */
 export const SCALE_SCENARIO_IDS = ["list", "get"] as const;

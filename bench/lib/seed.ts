@@ -4,7 +4,7 @@
  * real table), and real AES-256-GCM envelopes from @modbox/crypto under the key the server runs
  * with, bound to their row, so their length is real and a future decrypt scenario can read them.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Cipher } from "@modbox/crypto";
 import postgres from "postgres";
 import { uuidv7 } from "../../packages/server/src/services/ids.js";
@@ -19,6 +19,11 @@ export interface SeedSpec {
   registriesPerOtherWorkspace: number;
   /** Sandbox images per workspace, as a fraction of its registries (70 % linked to a registry). */
   imagesPerRegistry: number;
+  /**
+   * A `provisioner`-scope API token granted the workspace under test, stored as the server
+   * stores tokens (SHA-256 hex of the whole token), for the pull-credentials scenario.
+   */
+  provisionerToken: string;
 }
 
 export interface SeedResult {
@@ -30,6 +35,11 @@ export interface SeedResult {
    * ghcr.io images.
    */
   sampleGhcrRegistryIds: string[];
+  /**
+   * Up to 2,000 ids of its images that resolve to credentials: linked to an enabled ghcr.io
+   * registry (the images are ghcr.io images, and a host mismatch or a disabled registry is refused).
+   */
+  samplePullableImageIds: string[];
   totalRegistries: number;
   totalImages: number;
   seconds: number;
@@ -68,6 +78,7 @@ export async function seedDatabase(url: string, spec: SeedSpec, cipher: Cipher):
     let totalImages = 0;
     let sample: string[] = [];
     let sampleGhcr: string[] = [];
+    let samplePullable: string[] = [];
 
     for (const workspace of workspaces) {
       const ids: string[] = [];
@@ -84,7 +95,10 @@ export async function seedDatabase(url: string, spec: SeedSpec, cipher: Cipher):
         const id = uuidv7(at);
         ids.push(id);
         const server = SERVERS[i % SERVERS.length]!;
-        if (server === "ghcr.io") ghcrIds.push(id);
+        // ghcr.io registries are every 6th; half of them (index % 12 === 0) go to rotate and link,
+        // the other half keep their seeded envelope for pull-credentials (a rotation by the
+        // baseline writes a placeholder envelope that no longer decrypts).
+        if (server === "ghcr.io" && i % 12 === 0) ghcrIds.push(id);
         const passwordCiphertext = cipher.encrypt(fakeToken(), { workspace_id: workspace.id, registry_id: id });
         batch.push({
           id,
@@ -106,16 +120,22 @@ export async function seedDatabase(url: string, spec: SeedSpec, cipher: Cipher):
       totalRegistries += workspace.count;
 
       const images = Math.floor(workspace.count * spec.imagesPerRegistry);
+      const pullable: string[] = [];
       for (let i = 0; i < images; i++) {
         const at = end - span + Math.floor(((i + Math.random()) * span) / Math.max(images, 1));
         const linked = i % 10 < 7 && ids.length > 0;
+        const registryIndex = (i * 7919) % Math.max(ids.length, 1);
+        const imageId = uuidv7(at);
+        // The registry at index j is SERVERS[j % 6] and enabled unless j % 10 === 0 (above);
+        // j % 12 === 6: a ghcr.io registry that rotate never touches.
+        if (linked && registryIndex % 12 === 6 && registryIndex % 10 !== 0) pullable.push(imageId);
         batch.push({
-          id: uuidv7(at),
+          id: imageId,
           workspace_id: workspace.id,
           name: `image-${String(i).padStart(6, "0")}`,
           image: `ghcr.io/${workspace.id}/app-${i % 50}`,
           tag: i % 3 === 0 ? "latest" : `v1.${i % 40}.0`,
-          registry_id: linked ? ids[(i * 7919) % ids.length]! : null,
+          registry_id: linked ? ids[registryIndex]! : null,
           description: i % 4 === 0 ? `Image ${i} of ${workspace.id}` : null,
           enabled: true,
           is_default: false,
@@ -138,12 +158,18 @@ export async function seedDatabase(url: string, spec: SeedSpec, cipher: Cipher):
       if (workspace.id === spec.workspaceId) {
         sample = pickSample(ids, 2_000);
         sampleGhcr = pickSample(ghcrIds, 2_000);
+        samplePullable = pickSample(pullable, 2_000);
       }
     }
 
+    await sql`
+      insert into api_tokens (id, name, token_hash, scope, workspace_ids, created_at)
+      values (${uuidv7()}, 'bench-provisioner', ${createHash("sha256").update(spec.provisionerToken, "utf8").digest("hex")},
+        'provisioner', ${sql.array([spec.workspaceId])}, now())`;
+
     await sql`vacuum (analyze) registries`;
     await sql`vacuum (analyze) sandbox_images`;
-    return { sampleRegistryIds: sample, sampleGhcrRegistryIds: sampleGhcr, totalRegistries, totalImages, seconds: (performance.now() - started) / 1000 };
+    return { sampleRegistryIds: sample, sampleGhcrRegistryIds: sampleGhcr, samplePullableImageIds: samplePullable, totalRegistries, totalImages, seconds: (performance.now() - started) / 1000 };
   } finally {
     await sql.end({ timeout: 5 });
   }

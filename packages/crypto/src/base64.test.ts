@@ -45,3 +45,31 @@ describe("decodeBase64Strict", () => {
     expect(decodeBase64Strict(text)).toBeUndefined();
   });
 });
+
+describe("decodeBase64UrlStrict is exactly 'decodes and re-encodes to itself'", () => {
+  const reencodes = (text: string) =>
+    /^[A-Za-z0-9_-]*$/.test(text) && Buffer.from(text, "base64url").toString("base64url") === text;
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+  it("agrees on every last character, for every length mod 4", () => {
+    for (const stem of ["", "A", "AB", "ABC", "ABCD", "ABCDE", "ABCDEF", "ABCDEFG"]) {
+      for (const last of alphabet) {
+        const text = stem + last;
+        expect(decodeBase64UrlStrict(text) !== undefined, text).toBe(reencodes(text));
+      }
+    }
+  });
+
+  it("agrees on random canonical and tampered payloads", () => {
+    for (let n = 0; n < 64; n++) {
+      const text = Buffer.from(Array.from({ length: n }, (_, i) => (i * 97 + n * 31) & 0xff)).toString("base64url");
+      expect(decodeBase64UrlStrict(text)).toEqual(Buffer.from(text, "base64url"));
+      if (text.length > 0) {
+        for (const last of alphabet) {
+          const tampered = text.slice(0, -1) + last;
+          expect(decodeBase64UrlStrict(tampered) !== undefined, tampered).toBe(reencodes(tampered));
+        }
+      }
+    }
+  });
+});

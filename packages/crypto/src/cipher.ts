@@ -1,5 +1,10 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { associatedData, canonicalizeContext, type EncryptionContext } from "./context.js";
+import { createCipheriv, createDecipheriv, randomBytes, type KeyObject } from "node:crypto";
+import {
+  associatedDataFrom,
+  associatedDataPrefix,
+  contextAadText,
+  type EncryptionContext,
+} from "./context.js";
 import {
   ENVELOPE_VERSION,
   IV_LENGTH,
@@ -108,6 +113,14 @@ export function createCipher(keyring: Keyring, options: CipherOptions = {}): Cip
   }
   const onWarning = options.onNonceBudgetWarning;
   const counts = new Map<string, number>(keyring.keyIds.map((id) => [id, 0]));
+  // Per key, built once: its secret and the start of its AAD, which is the same for every row
+  // (`["modbox/crypto","v1","<keyId>",[`). A keyring is frozen, so this never goes stale; an
+  // envelope naming a key not in it fails as unknown_key before any AAD is built.
+  const slots = new Map<string, { key: KeyObject; aadPrefix: string }>();
+  for (const id of keyring.keyIds) {
+    const key = keyFor(keyring, id);
+    if (key !== undefined) slots.set(id, { key, aadPrefix: associatedDataPrefix(ENVELOPE_VERSION, id) });
+  }
 
   function encryptWith(keyId: string, plaintext: string, context: EncryptionContext): string {
     if (typeof plaintext !== "string") throw new TypeError("Plaintext must be a string.");
@@ -115,13 +128,16 @@ export function createCipher(keyring: Keyring, options: CipherOptions = {}): Cip
     if (/[\uD800-\uDFFF]/u.test(plaintext)) {
       throw new TypeError("Plaintext is not well-formed Unicode (lone surrogate).");
     }
-    const aad = associatedData(ENVELOPE_VERSION, keyId, canonicalizeContext(context));
-    const key = keyFor(keyring, keyId);
-    if (key === undefined) throw new Error(`Key "${keyId}" is missing from the keyring.`);
+    const contextText = contextAadText(context);
+    const slot = slots.get(keyId);
+    if (slot === undefined) throw new Error(`Key "${keyId}" is missing from the keyring.`);
+    const { key } = slot;
+    const aad = associatedDataFrom(slot.aadPrefix, contextText);
     const iv = randomBytes(IV_LENGTH);
     const gcm = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_LENGTH });
     gcm.setAAD(aad);
-    const ciphertext = Buffer.concat([gcm.update(plaintext, "utf8"), gcm.final()]);
+    const ciphertext = gcm.update(plaintext, "utf8");
+    gcm.final(); // GCM is a stream mode: final() computes the tag and returns no bytes.
     const result = formatEnvelope({ keyId, iv, ciphertext, tag: gcm.getAuthTag() });
     count(keyId);
     return result;
@@ -143,15 +159,18 @@ export function createCipher(keyring: Keyring, options: CipherOptions = {}): Cip
     encryptWith(keyring.activeKeyId, plaintext, context);
 
   const decrypt = (ciphertext: string, context: EncryptionContext): string => {
-    const canonical = canonicalizeContext(context);
+    // Built (and validated) before the envelope is parsed: an invalid context is a TypeError
+    // whatever the ciphertext. The envelope's key id passed KEY_ID_PATTERN.
+    const contextText = contextAadText(context);
     const envelope = parseEnvelope(ciphertext);
-    const key = keyFor(keyring, envelope.keyId);
-    if (key === undefined) throw new DecryptionError("unknown_key");
+    const slot = slots.get(envelope.keyId);
+    if (slot === undefined) throw new DecryptionError("unknown_key");
     try {
-      const gcm = createDecipheriv(ALGORITHM, key, envelope.iv, { authTagLength: TAG_LENGTH });
-      gcm.setAAD(associatedData(envelope.version, envelope.keyId, canonical));
+      const gcm = createDecipheriv(ALGORITHM, slot.key, envelope.iv, { authTagLength: TAG_LENGTH });
+      gcm.setAAD(associatedDataFrom(slot.aadPrefix, contextText));
       gcm.setAuthTag(envelope.tag);
-      const plaintext = Buffer.concat([gcm.update(envelope.ciphertext), gcm.final()]);
+      const plaintext = gcm.update(envelope.ciphertext);
+      gcm.final(); // checks the tag (throws on a mismatch); GCM returns no bytes here
       return plaintext.toString("utf8");
     } catch {
       // No cause: node's error adds nothing safe to know beyond the reason.

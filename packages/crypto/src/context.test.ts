@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { associatedData, canonicalizeContext, type EncryptionContext } from "./context.js";
+import {
+  associatedData,
+  associatedDataFrom,
+  associatedDataPrefix,
+  canonicalizeContext,
+  contextAadText,
+  type EncryptionContext,
+} from "./context.js";
 
 describe("canonicalizeContext", () => {
   it("sorts entries by name, independent of insertion order", () => {
@@ -46,5 +53,34 @@ describe("associatedData", () => {
     const base = associatedData("v1", "k1", context);
     expect(associatedData("v2", "k1", context)).not.toEqual(base);
     expect(associatedData("v1", "k2", context)).not.toEqual(base);
+  });
+});
+
+describe("associatedDataFrom (the per-key prefix + context text used by the cipher)", () => {
+  it("gives the same bytes as associatedData, so existing ciphertexts still open", () => {
+    const contexts: EncryptionContext[] = [
+      { workspace_id: "w" },
+      { workspace_id: "ws-1", registry_id: "0190d5a0-7c1e-7000-8000-000000000001" },
+      { b: 'quote " and \\ backslash', a: "üñí©ødé \u2028 \u0000 ctrl", "a:b": "c" },
+      { z: "1", Z: "2", _: "3", "0": "4" },
+    ];
+    for (const keyId of ["k1", "key_2025-b"]) {
+      for (const context of contexts) {
+        expect(associatedDataFrom(associatedDataPrefix("v1", keyId), contextAadText(context))).toEqual(
+          associatedData("v1", keyId, canonicalizeContext(context)),
+        );
+      }
+    }
+  });
+
+  it.each<[string, unknown]>([
+    ["an empty object", {}],
+    ["null", null],
+    ["an array", [["workspace_id", "w"]]],
+    ["a non-string value", { workspace_id: 1 }],
+    ["an empty value", { workspace_id: "" }],
+    ["an empty name", { "": "w" }],
+  ])("contextAadText rejects %s with a TypeError", (_, context) => {
+    expect(() => contextAadText(context as EncryptionContext)).toThrow(TypeError);
   });
 });

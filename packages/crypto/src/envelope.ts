@@ -40,13 +40,14 @@ export function parseEnvelope(text: unknown): Envelope {
   if (version !== ENVELOPE_VERSION) {
     throw new DecryptionError(VERSION_TAG.test(version) ? "unsupported_version" : "malformed");
   }
-  const rest = text.slice(firstColon + 1).split(":");
-  const [keyId, encoded] = rest;
-  if (firstColon === -1 || rest.length !== 2 || keyId === undefined || encoded === undefined) {
+  // Exactly two more fields: `<keyId>:<payload>`, no third colon.
+  const secondColon = firstColon === -1 ? -1 : text.indexOf(":", firstColon + 1);
+  if (secondColon === -1 || text.indexOf(":", secondColon + 1) !== -1) {
     throw new DecryptionError("malformed");
   }
+  const keyId = text.slice(firstColon + 1, secondColon);
   if (!KEY_ID_PATTERN.test(keyId)) throw new DecryptionError("malformed");
-  const payload = decodeBase64UrlStrict(encoded);
+  const payload = decodeBase64UrlStrict(text.slice(secondColon + 1));
   if (payload === undefined || payload.length < IV_LENGTH + TAG_LENGTH) {
     throw new DecryptionError("malformed");
   }

@@ -23,7 +23,7 @@ export function toRegistryDto(r: RegistryRecord): RegistryDto {
     username: r.username,
     email: r.email,
     enabled: r.enabled,
-    provider: detectProvider(r.server).provider,
+    provider: providerOf(r.server),
     ca_certificate: r.caCertificate,
     verification: {
       status: r.verificationStatus,
@@ -36,6 +36,24 @@ export function toRegistryDto(r: RegistryRecord): RegistryDto {
     created_at: r.createdAt.toISOString(),
     updated_at: r.updatedAt.toISOString(),
   };
+}
+
+/**
+ * `detectProvider` normalises and pattern-matches the server: too much to redo for each row of
+ * every page when a workspace's registries share a handful of servers. Memoised per server
+ * string (a pure function of it), in a bounded map cleared when full.
+ */
+const PROVIDER_CACHE_MAX = 1_000;
+const providerCache = new Map<string, RegistryDto["provider"]>();
+
+function providerOf(server: string): RegistryDto["provider"] {
+  let provider = providerCache.get(server);
+  if (provider === undefined) {
+    provider = detectProvider(server).provider;
+    if (providerCache.size >= PROVIDER_CACHE_MAX) providerCache.clear();
+    providerCache.set(server, provider);
+  }
+  return provider;
 }
 
 export function toSandboxImageDto(i: SandboxImageRecord): SandboxImageDto {

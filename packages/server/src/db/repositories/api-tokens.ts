@@ -3,7 +3,7 @@
  * so these methods are the only unscoped queries. Only the SHA-256 hash of a token is stored,
  * and no method returns it.
  */
-import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type { ApiTokenRecord, NewApiToken } from "../records.js";
 import { apiTokens } from "../schema.js";
@@ -21,6 +21,13 @@ const recordColumns = {
 export type ApiTokenRepository = ReturnType<typeof createApiTokenRepository>;
 
 export function createApiTokenRepository(db: Db) {
+  // Every authenticated request runs this one: built once, a named prepared statement on PostgreSQL.
+  const findActiveByHashQuery = db
+    .select(recordColumns)
+    .from(apiTokens)
+    .where(and(eq(apiTokens.tokenHash, sql.placeholder("tokenHash")), isNull(apiTokens.revokedAt)))
+    .prepare("api_tokens_find_active_by_hash");
+
   return {
     async insert(t: NewApiToken): Promise<ApiTokenRecord> {
       const [created] = await db
@@ -42,10 +49,7 @@ export function createApiTokenRepository(db: Db) {
      * high-entropy secret, so its timing reveals nothing useful about a guess.
      */
     async findActiveByHash(tokenHash: string): Promise<ApiTokenRecord | null> {
-      const [found] = await db
-        .select(recordColumns)
-        .from(apiTokens)
-        .where(and(eq(apiTokens.tokenHash, tokenHash), isNull(apiTokens.revokedAt)));
+      const [found] = await findActiveByHashQuery.execute({ tokenHash });
       return found ?? null;
     },
 

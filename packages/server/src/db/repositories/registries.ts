@@ -3,7 +3,7 @@
  * registry (a tombstone kept for linked images) is invisible here. The ciphertext is written
  * by insert/update and read only by `findForUse`, at the point of use.
  */
-import { and, desc, eq, isNull, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type {
   NewRegistry,
@@ -44,8 +44,41 @@ const recordColumns = {
 export type RegistryRepository = ReturnType<typeof createRegistryRepository>;
 
 export function createRegistryRepository(db: Db) {
-  const live = (workspaceId: string, id: string) =>
+  const live = (workspaceId: string | Placeholder, id: string | Placeholder) =>
     and(eq(registries.workspaceId, workspaceId), eq(registries.id, id), isNull(registries.deletedAt));
+
+  // The hot reads, built once: drizzle skips building the SQL on every call, and postgres.js
+  // runs them as named prepared statements (PostgreSQL parses and plans them once per
+  // connection). PGlite runs the same statements through its own query path.
+  const findByIdQuery = db
+    .select(recordColumns)
+    .from(registries)
+    .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
+    .prepare("registries_find_by_id");
+  const findForUseQuery = db
+    .select({ ...recordColumns, deletedAt: registries.deletedAt, passwordCiphertext: registries.passwordCiphertext })
+    .from(registries)
+    .where(and(eq(registries.workspaceId, sql.placeholder("workspaceId")), eq(registries.id, sql.placeholder("id"))))
+    .prepare("registries_find_for_use");
+  /** One statement per combination of list filters (server, enabled, cursor), built on first use. */
+  const listQueries = new Map<number, ReturnType<typeof prepareList>>();
+  function prepareList(server: boolean, enabled: boolean, cursor: boolean) {
+    return db
+      .select(recordColumns)
+      .from(registries)
+      .where(
+        and(
+          eq(registries.workspaceId, sql.placeholder("workspaceId")),
+          isNull(registries.deletedAt),
+          server ? eq(registries.server, sql.placeholder("server")) : undefined,
+          enabled ? eq(registries.enabled, sql.placeholder("enabled")) : undefined,
+          cursor ? lt(registries.id, sql.placeholder("beforeId")) : undefined,
+        ),
+      )
+      .orderBy(desc(registries.id))
+      .limit(sql.placeholder("limit"))
+      .prepare(`registries_list_${Number(server)}${Number(enabled)}${Number(cursor)}`);
+  }
 
   /**
    * Deletes the registry unless images still use it (or `force`), in one transaction: the row
@@ -112,25 +145,22 @@ export function createRegistryRepository(db: Db) {
 
     /** The registry, or null when missing, deleted, or in another workspace. */
     async findById(workspaceId: string, id: string): Promise<RegistryRecord | null> {
-      const [found] = await db.select(recordColumns).from(registries).where(live(workspaceId, id));
+      const [found] = await findByIdQuery.execute({ workspaceId, id });
       return found ?? null;
     },
 
     /** Newest first; `beforeId` continues after the last id of the previous page. */
-    async list(workspaceId: string, q: RegistryListQuery): Promise<RegistryRecord[]> {
-      const filters: (SQL | undefined)[] = [
-        eq(registries.workspaceId, workspaceId),
-        isNull(registries.deletedAt),
-        q.server !== undefined ? eq(registries.server, q.server) : undefined,
-        q.enabled !== undefined ? eq(registries.enabled, q.enabled) : undefined,
-        q.beforeId !== undefined ? lt(registries.id, q.beforeId) : undefined,
-      ];
-      return db
-        .select(recordColumns)
-        .from(registries)
-        .where(and(...filters))
-        .orderBy(desc(registries.id))
-        .limit(q.limit);
+    list(workspaceId: string, q: RegistryListQuery): Promise<RegistryRecord[]> {
+      const server = q.server !== undefined;
+      const enabled = q.enabled !== undefined;
+      const cursor = q.beforeId !== undefined;
+      const key = (Number(server) << 2) | (Number(enabled) << 1) | Number(cursor);
+      let query = listQueries.get(key);
+      if (query === undefined) {
+        query = prepareList(server, enabled, cursor);
+        listQueries.set(key, query);
+      }
+      return query.execute({ workspaceId, server: q.server, enabled: q.enabled, beforeId: q.beforeId, limit: q.limit });
     },
 
     /** Changes the given fields and bumps `version`; null when missing, deleted or foreign. */
@@ -164,10 +194,7 @@ export function createRegistryRepository(db: Db) {
      * "deleted" from "never existed". Decrypt only there.
      */
     async findForUse(workspaceId: string, id: string): Promise<RegistryForUse | null> {
-      const [found] = await db
-        .select({ ...recordColumns, deletedAt: registries.deletedAt, passwordCiphertext: registries.passwordCiphertext })
-        .from(registries)
-        .where(and(eq(registries.workspaceId, workspaceId), eq(registries.id, id)));
+      const [found] = await findForUseQuery.execute({ workspaceId, id });
       return found ?? null;
     },
 

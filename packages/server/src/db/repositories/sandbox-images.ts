@@ -3,7 +3,7 @@
  * `registryName` comes from a LEFT JOIN in the same query (no N+1); it is null when the image
  * has no registry or the registry was deleted.
  */
-import { and, desc, eq, isNull, lt, ne, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, ne, sql, type Placeholder } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type {
   NewSandboxImage,
@@ -93,7 +93,7 @@ function selectRecords(db: Queryable) {
     );
 }
 
-const byId = (workspaceId: string, id: string) =>
+const byId = (workspaceId: string | Placeholder, id: string | Placeholder) =>
   and(eq(sandboxImages.workspaceId, workspaceId), eq(sandboxImages.id, id));
 
 async function findRecord(db: Queryable, workspaceId: string, id: string) {
@@ -125,9 +125,91 @@ async function clearDefault(tx: Tx, workspaceId: string, keepId: string, at: Dat
     );
 }
 
+/**
+ * The common insert (not the default image) in one statement and one round trip, where the
+ * transaction of the default case takes five (BEGIN, lock, INSERT, SELECT, COMMIT).
+ *
+ * With a registry, the same guarantee as `lockLiveRegistry`: the first CTE share-locks the live
+ * registry row, and the INSERT selects from it, so it inserts nothing unless the lock was taken
+ * on a live row. A single statement is its own transaction, so the lock is held until the row is
+ * committed, exactly as in the transaction: a concurrent delete (which locks the row for update,
+ * then counts linked images) either sees this image, or commits first and this statement,
+ * re-checking the row after waiting on its lock (READ COMMITTED), finds it deleted, inserts
+ * nothing, and fails with `RegistryNotLinkableError`. The record is the row as written (every
+ * column is one we set) plus the registry name read under the lock.
+ */
+async function insertOneWith(db: Db, row: NewSandboxImage): Promise<SandboxImageRecord> {
+  const record: SandboxImageRecord = {
+    id: row.id,
+    workspaceId: row.workspaceId,
+    name: row.name,
+    image: row.image,
+    tag: row.tag,
+    registryId: row.registryId,
+    registryName: null,
+    description: row.description,
+    enabled: row.enabled,
+    isDefault: row.isDefault,
+    memoryMb: row.memoryMb,
+    ttlSeconds: row.ttlSeconds,
+    readinessPort: row.readinessPort,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+  const values = sql`${row.id}::uuid, ${row.workspaceId}::text, ${row.name}::text, ${row.image}::text,
+    ${row.tag}::text, ${row.registryId}::uuid, ${row.description}::text, ${row.enabled}::boolean,
+    ${row.isDefault}::boolean, ${row.memoryMb}::int4, ${row.ttlSeconds}::int4, ${row.readinessPort}::int4,
+    ${row.createdAt.toISOString()}::timestamptz, ${row.updatedAt.toISOString()}::timestamptz`;
+  const columns = sql.raw(
+    "id, workspace_id, name, image, tag, registry_id, description, enabled, is_default, memory_mb, ttl_seconds, readiness_port, created_at, updated_at",
+  );
+  if (row.registryId === null) {
+    await db.execute(sql`insert into sandbox_images (${columns}) values (${values})`);
+    return record;
+  }
+  const result = await db.execute(sql`
+    with reg as (
+      select name from registries
+      where workspace_id = ${row.workspaceId} and id = ${row.registryId}::uuid and deleted_at is null
+      for share
+    ), ins as (
+      insert into sandbox_images (${columns}) select ${values} from reg returning id
+    )
+    select reg.name as registry_name from reg cross join ins`);
+  // postgres.js answers an array of rows, PGlite an object with `rows`.
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { registry_name: string }[];
+  const [linked] = rows;
+  if (!linked) throw new RegistryNotLinkableError("registry is not live in this workspace");
+  return { ...record, registryName: linked.registry_name };
+}
+
 export type SandboxImageRepository = ReturnType<typeof createSandboxImageRepository>;
 
 export function createSandboxImageRepository(db: Db) {
+  // The hot reads, built once (named prepared statements on PostgreSQL; see registries.ts).
+  // Reads inside a transaction stay unprepared: a statement built on `db` would run outside it.
+  const findByIdQuery = selectRecords(db)
+    .where(byId(sql.placeholder("workspaceId"), sql.placeholder("id")))
+    .prepare("sandbox_images_find_by_id");
+  /** One statement per combination of list filters (registry, enabled, cursor), built on first use. */
+  const listQueries = new Map<number, ReturnType<typeof prepareList>>();
+  function prepareList(registry: boolean, enabled: boolean, cursor: boolean) {
+    return selectRecords(db)
+      .where(
+        and(
+          eq(sandboxImages.workspaceId, sql.placeholder("workspaceId")),
+          registry ? eq(sandboxImages.registryId, sql.placeholder("registryId")) : undefined,
+          enabled ? eq(sandboxImages.enabled, sql.placeholder("enabled")) : undefined,
+          cursor ? lt(sandboxImages.id, sql.placeholder("beforeId")) : undefined,
+        ),
+      )
+      .orderBy(desc(sandboxImages.id))
+      .limit(sql.placeholder("limit"))
+      .prepare(`sandbox_images_list_${Number(registry)}${Number(enabled)}${Number(cursor)}`);
+  }
+
+  const insertOne = (row: NewSandboxImage) => insertOneWith(db, row);
+
   return {
     /**
      * Inserts an image; with `isDefault` it replaces the workspace's default in the same
@@ -135,6 +217,7 @@ export function createSandboxImageRepository(db: Db) {
      * violation (`SANDBOX_IMAGE_REGISTRY_FK`).
      */
     insert(row: NewSandboxImage): Promise<SandboxImageRecord> {
+      if (!row.isDefault) return insertOne(row);
       return db.transaction(async (tx) => {
         if (row.isDefault) {
           await lockDefault(tx, row.workspaceId);
@@ -162,22 +245,29 @@ export function createSandboxImageRepository(db: Db) {
     },
 
     /** The image, or null when missing or in another workspace. */
-    findById(workspaceId: string, id: string): Promise<SandboxImageRecord | null> {
-      return findRecord(db, workspaceId, id);
+    async findById(workspaceId: string, id: string): Promise<SandboxImageRecord | null> {
+      const [found] = await findByIdQuery.execute({ workspaceId, id });
+      return found ?? null;
     },
 
     /** Newest first; `beforeId` continues after the last id of the previous page. */
     list(workspaceId: string, q: SandboxImageListQuery): Promise<SandboxImageRecord[]> {
-      const filters: (SQL | undefined)[] = [
-        eq(sandboxImages.workspaceId, workspaceId),
-        q.registryId !== undefined ? eq(sandboxImages.registryId, q.registryId) : undefined,
-        q.enabled !== undefined ? eq(sandboxImages.enabled, q.enabled) : undefined,
-        q.beforeId !== undefined ? lt(sandboxImages.id, q.beforeId) : undefined,
-      ];
-      return selectRecords(db)
-        .where(and(...filters))
-        .orderBy(desc(sandboxImages.id))
-        .limit(q.limit);
+      const registry = q.registryId !== undefined;
+      const enabled = q.enabled !== undefined;
+      const cursor = q.beforeId !== undefined;
+      const key = (Number(registry) << 2) | (Number(enabled) << 1) | Number(cursor);
+      let query = listQueries.get(key);
+      if (query === undefined) {
+        query = prepareList(registry, enabled, cursor);
+        listQueries.set(key, query);
+      }
+      return query.execute({
+        workspaceId,
+        registryId: q.registryId,
+        enabled: q.enabled,
+        beforeId: q.beforeId,
+        limit: q.limit,
+      });
     },
 
     /**
