@@ -2,13 +2,12 @@ import { fileURLToPath } from "node:url";
 import express from "express";
 import * as OpenApiValidator from "express-openapi-validator";
 import type { Logger } from "pino";
-import { pinoHttp } from "pino-http";
 import type { Authenticator } from "./auth/authenticator.js";
 import { authenticate, requireWorkspace } from "./http/authenticate.js";
 import { errorHandler } from "./http/error-handler.js";
 import { rateLimit } from "./http/rate-limit.js";
+import { requestLogging } from "./http/request-logging.js";
 import { rejectUnstorableText } from "./http/reject-unstorable-text.js";
-import { requestIdFor, requestLogSerializers } from "./logging.js";
 import { healthRoutes, type Readiness } from "./routes/health.js";
 import { provisioningRoutes } from "./routes/provisioning.js";
 import { registryRoutes } from "./routes/registries.js";
@@ -43,45 +42,6 @@ export interface AppDeps {
 function requireUtf8NonEmptyBody(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
   if (encoding.toLowerCase() !== "utf-8") throw Object.assign(new Error("unsupported charset"), { type: "charset.unsupported" });
   if (body.length === 0) throw Object.assign(new Error("empty body"), { type: "entity.parse.failed" });
-}
-
-/**
- * At `info` (and below), pino-http logs every request. Above it (`warn`, `error`), pino-http would
- * still build a child logger, serializers and listeners per request to log nothing but failures
- * (5–9 % of a request's CPU, BENCHMARKS.md): a tiny middleware keeps the request id and logs only
- * the failures, in the same shape and at the same level pino-http would.
- */
-function requestLogging(logger: Logger): express.RequestHandler {
-  if (logger.isLevelEnabled("info")) {
-    return pinoHttp({
-      logger,
-      genReqId: requestIdFor,
-      serializers: requestLogSerializers,
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
-    });
-  }
-  const logErrors = logger.isLevelEnabled("error");
-  return (req, res, next) => {
-    const id = requestIdFor(req, res);
-    (req as { id?: unknown }).id = id;
-    if (logErrors) {
-      const start = performance.now();
-      res.once("finish", () => {
-        const err = (res as { err?: unknown }).err;
-        if (err === undefined && res.statusCode < 500) return;
-        logger.error(
-          {
-            req: requestLogSerializers.req({ id, method: req.method, url: req.originalUrl }),
-            res: requestLogSerializers.res(res),
-            ...(err !== undefined && { err }),
-            responseTime: Math.round(performance.now() - start),
-          },
-          err !== undefined ? "request errored" : "request completed",
-        );
-      });
-    }
-    next();
-  };
 }
 
 /** Builds the HTTP application from its dependencies. No environment, no sockets, no I/O. */
