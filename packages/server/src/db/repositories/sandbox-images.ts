@@ -126,8 +126,8 @@ async function clearDefault(tx: Tx, workspaceId: string, keepId: string, at: Dat
 }
 
 /**
- * The common insert (not the default image) in one statement and one round trip, where the
- * transaction of the default case takes five (BEGIN, lock, INSERT, SELECT, COMMIT).
+ * Inserts an image in one statement (one round trip for the common, non-default image; the
+ * default case runs it inside its transaction, after replacing the old default).
  *
  * With a registry, the same guarantee as `lockLiveRegistry`: the first CTE share-locks the live
  * registry row, and the INSERT selects from it, so it inserts nothing unless the lock was taken
@@ -138,7 +138,7 @@ async function clearDefault(tx: Tx, workspaceId: string, keepId: string, at: Dat
  * nothing, and fails with `RegistryNotLinkableError`. The record is the row as written (every
  * column is one we set) plus the registry name read under the lock.
  */
-async function insertOneWith(db: Db, row: NewSandboxImage): Promise<SandboxImageRecord> {
+async function insertOne(db: Queryable, row: NewSandboxImage): Promise<SandboxImageRecord> {
   const record: SandboxImageRecord = {
     id: row.id,
     workspaceId: row.workspaceId,
@@ -208,39 +208,17 @@ export function createSandboxImageRepository(db: Db) {
       .prepare(`sandbox_images_list_${Number(registry)}${Number(enabled)}${Number(cursor)}`);
   }
 
-  const insertOne = (row: NewSandboxImage) => insertOneWith(db, row);
-
   return {
     /**
-     * Inserts an image; with `isDefault` it replaces the workspace's default in the same
-     * transaction. A registry of another workspace (or none) throws the driver's foreign-key
-     * violation (`SANDBOX_IMAGE_REGISTRY_FK`).
+     * Inserts an image; with `isDefault` it first replaces the workspace's default, in one
+     * transaction. A registry that is not live in this workspace throws `RegistryNotLinkableError`.
      */
     insert(row: NewSandboxImage): Promise<SandboxImageRecord> {
-      if (!row.isDefault) return insertOne(row);
+      if (!row.isDefault) return insertOne(db, row);
       return db.transaction(async (tx) => {
-        if (row.isDefault) {
-          await lockDefault(tx, row.workspaceId);
-          await clearDefault(tx, row.workspaceId, row.id, row.updatedAt);
-        }
-        if (row.registryId !== null) await lockLiveRegistry(tx, row.workspaceId, row.registryId);
-        await tx.insert(sandboxImages).values({
-          id: row.id,
-          workspaceId: row.workspaceId,
-          name: row.name,
-          image: row.image,
-          tag: row.tag,
-          registryId: row.registryId,
-          description: row.description,
-          enabled: row.enabled,
-          isDefault: row.isDefault,
-          memoryMb: row.memoryMb,
-          ttlSeconds: row.ttlSeconds,
-          readinessPort: row.readinessPort,
-          createdAt: row.createdAt,
-          updatedAt: row.updatedAt,
-        });
-        return (await findRecord(tx, row.workspaceId, row.id))!;
+        await lockDefault(tx, row.workspaceId);
+        await clearDefault(tx, row.workspaceId, row.id, row.updatedAt);
+        return insertOne(tx, row);
       });
     },
 
