@@ -5,6 +5,7 @@ import { createAuthenticator } from "./auth/authenticator.js";
 import type { DatabaseHandle } from "./db/client.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createPullCredentialEventRepository } from "./db/repositories/pull-credential-events.js";
+import { createPullResolutionRepository } from "./db/repositories/pull-resolution.js";
 import { createRegistryRepository } from "./db/repositories/registries.js";
 import { createSandboxImageRepository } from "./db/repositories/sandbox-images.js";
 import { checkPull, verifyLogin } from "./registry-protocol/outbound/v2-client.js";
@@ -60,7 +61,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
     }),
     sandboxImages: createSandboxImageService({ images: imageRepository, registries: registryRepository, newId, now }),
     pulls: createPullService({
-      images: imageRepository,
+      resolution: createPullResolutionRepository(db),
       registries: registryRepository,
       events: createPullCredentialEventRepository(db),
       cipher: options.cipher,

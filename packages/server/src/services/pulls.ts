@@ -1,6 +1,6 @@
 import { DecryptionError, type Cipher } from "@modbox/crypto";
-import type { RegistryForUse, SandboxImageRecord } from "../db/records.js";
 import type { PullCredentialEvent } from "../db/repositories/pull-credential-events.js";
+import type { PullImage, PullRegistry, PullResolution } from "../db/repositories/pull-resolution.js";
 import { DomainError, type ProblemCode } from "../errors.js";
 import { apiHost, sameRegistry } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, pullReference, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
@@ -8,12 +8,16 @@ import type { RegistryProber } from "./registry-prober.js";
 import { runtimeAuth } from "./runtime-auth.js";
 
 export interface PullServiceDeps {
-  images: { findById(workspaceId: string, id: string): Promise<SandboxImageRecord | null> };
-  registries: {
-    findForUse(workspaceId: string, id: string): Promise<RegistryForUse | null>;
-    touchLastUsed(workspaceId: string, id: string, at: Date): Promise<void>;
+  /** The image and its linked registry (tombstones included) in one read; null when not found. */
+  resolution: { resolve(workspaceId: string, imageId: string): Promise<PullResolution | null> };
+  /** Marks a registry used after a pull check (pull credentials do it with their audit event). */
+  registries: { touchLastUsed(workspaceId: string, id: string, at: Date): Promise<void> };
+  events: {
+    /** Audits a refusal. */
+    record(event: PullCredentialEvent): Promise<void>;
+    /** Audits an `issued` hand-out and marks its registry (if any) used, in one write. */
+    recordIssued(event: Omit<PullCredentialEvent, "outcome">): Promise<void>;
   };
-  events: { record(event: PullCredentialEvent): Promise<void> };
   cipher: Pick<Cipher, "decrypt">;
   prober: Pick<RegistryProber, "checkPull">;
   newId: () => string;
@@ -28,10 +32,10 @@ type Refusal = {
 };
 
 interface Resolved {
-  image: SandboxImageRecord;
+  image: PullImage;
   ref: ImageReference & { tag: string };
   reference: string;
-  registry: RegistryForUse | null;
+  registry: PullRegistry | null;
   refusal: Refusal | null;
 }
 
@@ -44,8 +48,9 @@ export type PullService = ReturnType<typeof createPullService>;
  */
 export function createPullService(deps: PullServiceDeps) {
   async function resolve(workspaceId: string, imageId: string): Promise<Resolved> {
-    const image = await deps.images.findById(workspaceId, imageId);
-    if (!image) throw new DomainError("not_found", "Sandbox image not found.");
+    const found = await deps.resolution.resolve(workspaceId, imageId);
+    if (!found) throw new DomainError("not_found", "Sandbox image not found.");
+    const { image } = found;
     const parsed = parseImageAndTag(image.image, image.tag);
     // Every write validates the reference, so a stored one always parses.
     if (!parsed.ok) throw new Error("stored sandbox image has an unparseable reference");
@@ -55,7 +60,7 @@ export function createPullService(deps: PullServiceDeps) {
       return { ...base, registry: null, refusal: { code: "image_disabled", detail: "This sandbox image is disabled." } };
     }
     if (image.registryId === null) return { ...base, registry: null, refusal: null };
-    const registry = await deps.registries.findForUse(workspaceId, image.registryId);
+    const { registry } = found;
     if (!registry || registry.deletedAt) {
       return {
         ...base,
@@ -90,7 +95,7 @@ export function createPullService(deps: PullServiceDeps) {
     await deps.events.record({ id: deps.newId(), workspaceId, imageId, registryId: null, tokenId, outcome, createdAt: deps.now() });
   }
 
-  function decryptPassword(registry: RegistryForUse): string {
+  function decryptPassword(registry: PullRegistry): string {
     if (!registry.passwordCiphertext) throw new DecryptionError("malformed");
     return deps.cipher.decrypt(registry.passwordCiphertext, { workspace_id: registry.workspaceId, registry_id: registry.id });
   }
@@ -150,23 +155,15 @@ export function createPullService(deps: PullServiceDeps) {
         throw err;
       }
       const at = deps.now();
-      const record = (outcome: string) =>
-        deps.events.record({
-          id: deps.newId(),
-          workspaceId,
-          imageId,
-          registryId: resolved.image.registryId,
-          tokenId,
-          outcome,
-          createdAt: at,
-        });
+      const event = { workspaceId, imageId, registryId: resolved.image.registryId, tokenId, createdAt: at };
+      const record = (outcome: string) => deps.events.record({ ...event, id: deps.newId(), outcome });
       if (resolved.refusal) {
         await record(resolved.refusal.code);
         throw new DomainError(resolved.refusal.code, resolved.refusal.detail, undefined, resolved.refusal.extensions, 409);
       }
       const { registry } = resolved;
       if (!registry) {
-        await record("issued");
+        await deps.events.recordIssued({ ...event, id: deps.newId() });
         return { imageId, reference: resolved.reference, registry: null, auth: null };
       }
       let password: string;
@@ -176,8 +173,8 @@ export function createPullService(deps: PullServiceDeps) {
         if (err instanceof DecryptionError) await record("credential_undecryptable");
         throw err;
       }
-      await deps.registries.touchLastUsed(workspaceId, registry.id, at);
-      await record("issued");
+      // One statement: the audit event, and the registry marked used.
+      await deps.events.recordIssued({ ...event, id: deps.newId() });
       return {
         imageId,
         reference: resolved.reference,
