@@ -156,9 +156,19 @@ export function createRegistryService(deps: RegistryServiceDeps) {
       input: UpdateRegistryInput,
       options: { verify?: boolean } = {},
     ): Promise<RegistryRecord> {
-      const current = await registries.findForUse(workspaceId, id);
-      if (!current || current.deletedAt) return notFound();
       const { password, ca_certificate: caInput, ...fields } = input;
+      // The sealed password is read only when it may have to be decrypted: to re-check provider
+      // rules or log in with the stored credential. A new password (rotation) makes it moot, so
+      // the registry is then read without its ciphertext (`findById`: live rows only, as below).
+      let stored: RegistryForUse | null = null;
+      let current: RegistryRecord | null;
+      if (password === undefined) {
+        stored = await registries.findForUse(workspaceId, id);
+        current = stored?.deletedAt ? null : stored;
+      } else {
+        current = await registries.findById(workspaceId, id);
+      }
+      if (!current) return notFound();
       const patch: RegistryPatch = { ...fields, updatedAt: deps.now() };
       if (fields.server !== undefined) patch.server = normaliseServerOrThrow(fields.server);
       if (caInput !== undefined) {
@@ -178,7 +188,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
           server: patch.server ?? current.server,
           username: patch.username ?? current.username,
           caCertificate: caInput !== undefined ? caInput : current.caCertificate,
-          password: password ?? decryptStored(current),
+          password: password ?? decryptStored(stored ?? notFound()),
         };
         patch.warnings = providerWarningsOrThrow(next.server, next.username, next.password);
         const verification = options.verify

@@ -1,8 +1,8 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
 import { classifyDatabaseError } from "../errors.js";
-import type { NewRegistry } from "../records.js";
+import type { NewRegistry, RegistryPatch, RegistryRecord } from "../records.js";
 import { registries } from "../schema.js";
 import {
   backends,
@@ -44,6 +44,31 @@ async function rawRow(db: Db, id: string) {
       version: registries.version,
       deletedAt: registries.deletedAt,
       updatedAt: registries.updatedAt,
+    })
+    .from(registries)
+    .where(eq(registries.id, id));
+  return row;
+}
+
+/**
+ * How the stored row holds the columns insert and update write, seen from SQL rather than through
+ * drizzle's decoders: NULLs are SQL NULL (not jsonb 'null' or the text "null"), warnings a jsonb
+ * array (not a JSON string), timestamps the instants given.
+ */
+async function storedShape(db: Db, id: string) {
+  const [row] = await db
+    .select({
+      emailIsNull: sql<boolean>`${registries.email} IS NULL`,
+      caIsNull: sql<boolean>`${registries.caCertificate} IS NULL`,
+      checkedAtIsNull: sql<boolean>`${registries.verificationCheckedAt} IS NULL`,
+      errorCodeIsNull: sql<boolean>`${registries.verificationErrorCode} IS NULL`,
+      lastUsedAtIsNull: sql<boolean>`${registries.lastUsedAt} IS NULL`,
+      warningsType: sql<string>`jsonb_typeof(${registries.warnings})`,
+      warningsLength: sql<number>`jsonb_array_length(${registries.warnings})::int`,
+      checkedAtMs: sql<string | null>`(extract(epoch from ${registries.verificationCheckedAt}) * 1000)::bigint::text`,
+      lastUsedAtMs: sql<string | null>`(extract(epoch from ${registries.lastUsedAt}) * 1000)::bigint::text`,
+      createdAtMs: sql<string>`(extract(epoch from ${registries.createdAt}) * 1000)::bigint::text`,
+      updatedAtMs: sql<string>`(extract(epoch from ${registries.updatedAt}) * 1000)::bigint::text`,
     })
     .from(registries)
     .where(eq(registries.id, id));
@@ -308,6 +333,172 @@ describe.each(backends)("registry repository on %s", (backend) => {
     });
   });
 
+  describe("insert and update bind every column (prepared statements)", () => {
+    const warnings = [
+      { code: "ghcr_token_format", field: "password" as const, message: "a rule" },
+      { code: "docker_hub_email", field: "username" as const, message: "another, with \"quotes\" and é" },
+    ];
+
+    it("insert stores every column, and reads back what it stored", async () => {
+      const ws = freshWorkspaceId();
+      const row = newRegistry(ws, {
+        caCertificate: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+        warnings,
+        verificationStatus: "verified",
+        verificationCheckedAt: T1,
+        verificationErrorCode: "anonymous_access",
+        lastUsedAt: new Date("2025-01-04T00:00:00.001Z"),
+      });
+      const { passwordCiphertext: _c, passwordKeyId: _k, ...expected } = row;
+
+      expect(await repo.insert(row)).toStrictEqual(expected);
+      expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
+      expect(await repo.findForUse(ws, row.id)).toStrictEqual({ ...expected, deletedAt: null, passwordCiphertext: row.passwordCiphertext });
+      expect(await storedShape(db, row.id)).toStrictEqual({
+        emailIsNull: false,
+        caIsNull: false,
+        checkedAtIsNull: false,
+        errorCodeIsNull: false,
+        lastUsedAtIsNull: false,
+        warningsType: "array",
+        warningsLength: 2,
+        checkedAtMs: String(T1.getTime()),
+        lastUsedAtMs: String(row.lastUsedAt!.getTime()),
+        createdAtMs: String(T0.getTime()),
+        updatedAtMs: String(T0.getTime()),
+      });
+      expect(await rawRow(db, row.id)).toMatchObject({ passwordKeyId: "k1", version: 1, deletedAt: null });
+    });
+
+    it("insert writes SQL NULLs and an empty jsonb array for what is left out", async () => {
+      const ws = freshWorkspaceId();
+      const row = newRegistry(ws, { email: null });
+      await repo.insert(row);
+      expect(await storedShape(db, row.id)).toStrictEqual({
+        emailIsNull: true,
+        caIsNull: true,
+        checkedAtIsNull: true,
+        errorCodeIsNull: true,
+        lastUsedAtIsNull: true,
+        warningsType: "array",
+        warningsLength: 0,
+        checkedAtMs: null,
+        lastUsedAtMs: null,
+        createdAtMs: String(T0.getTime()),
+        updatedAtMs: String(T0.getTime()),
+      });
+    });
+
+    it("update: several shapes in a row, one repeated after others; each writes its fields only and bumps the version by one", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(
+        newRegistry(ws, { caCertificate: "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n", warnings }),
+      );
+      const T = (n: number) => new Date(T1.getTime() + n * 1000);
+      const steps: RegistryPatch[] = [
+        { enabled: false, updatedAt: T(1) },
+        { email: null, caCertificate: null, updatedAt: T(2) },
+        { name: "renamed", server: "registry.example.com", username: "other", updatedAt: T(3) },
+        // A rotation, as the service sends it: new credential, fresh warnings, never verified.
+        {
+          passwordCiphertext: "v1:k2:rotated",
+          passwordKeyId: "k2",
+          warnings: [],
+          verificationStatus: "unverified",
+          verificationCheckedAt: null,
+          verificationErrorCode: null,
+          updatedAt: T(4),
+        },
+        { verificationStatus: "failed", verificationCheckedAt: T(5), verificationErrorCode: "invalid_credentials", updatedAt: T(5) },
+        { enabled: true, updatedAt: T(6) }, // the first shape again
+        { email: "back@example.com", caCertificate: "-----BEGIN CERTIFICATE-----\nca2\n-----END CERTIFICATE-----\n", warnings, updatedAt: T(7) },
+        { email: null, caCertificate: null, updatedAt: T(8) }, // the second shape again
+      ];
+      let expected: RegistryRecord = row;
+      for (const [i, patch] of steps.entries()) {
+        const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = patch;
+        expected = { ...expected, ...fields };
+        expect(await repo.update(ws, row.id, patch)).toStrictEqual(expected);
+        expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
+        expect(await rawRow(db, row.id)).toMatchObject({ version: i + 2, updatedAt: patch.updatedAt });
+      }
+      expect(await rawRow(db, row.id)).toMatchObject({ passwordCiphertext: "v1:k2:rotated", passwordKeyId: "k2" });
+      expect(await storedShape(db, row.id)).toMatchObject({
+        emailIsNull: true,
+        caIsNull: true,
+        warningsType: "array",
+        warningsLength: 2,
+        checkedAtMs: String(T(5).getTime()),
+      });
+      // Setting a nullable timestamp to null writes NULL.
+      await repo.update(ws, row.id, { verificationCheckedAt: null, updatedAt: T(9) });
+      expect(await storedShape(db, row.id)).toMatchObject({ checkedAtIsNull: true, checkedAtMs: null });
+    });
+
+    it("update: more shapes than are prepared still each write exactly their fields", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      // Every subset of six fields: 64 shapes, more than the repository keeps prepared.
+      const values = (n: number): Omit<RegistryPatch, "updatedAt"> => ({
+        name: `name-${n}`,
+        username: `user-${n}`,
+        email: n % 2 ? null : `e${n}@example.com`,
+        enabled: n % 2 === 0,
+        caCertificate: n % 3 ? null : `ca-${n}`,
+        verificationErrorCode: n % 2 ? `code-${n}` : null,
+      });
+      const keys = Object.keys(values(0)) as (keyof ReturnType<typeof values>)[];
+      let expected: RegistryRecord = row;
+      for (let shape = 0; shape < 1 << keys.length; shape++) {
+        const all = values(shape);
+        const patch: RegistryPatch = { updatedAt: new Date(T1.getTime() + shape) };
+        keys.forEach((key, bit) => {
+          if (shape & (1 << bit)) Object.assign(patch, { [key]: all[key] });
+        });
+        expected = { ...expected, ...patch };
+        expect(await repo.update(ws, row.id, patch)).toStrictEqual(expected);
+      }
+      expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
+      expect(await rawRow(db, row.id)).toMatchObject({ version: 65, passwordKeyId: "k1" });
+    });
+
+    it("update of a deleted registry answers null and changes nothing", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      await repo.softDelete(ws, row.id, T1);
+      const before = await rawRow(db, row.id);
+
+      expect(
+        await repo.update(ws, row.id, {
+          name: "revived",
+          passwordCiphertext: "v1:k2:rotated",
+          passwordKeyId: "k2",
+          verificationStatus: "unverified",
+          verificationCheckedAt: null,
+          verificationErrorCode: null,
+          warnings: [],
+          updatedAt: new Date(T1.getTime() + 1000),
+        }),
+      ).toBeNull();
+      expect(await repo.update(ws, row.id, { email: null, updatedAt: new Date(T1.getTime() + 2000) })).toBeNull();
+
+      expect(await rawRow(db, row.id)).toStrictEqual(before);
+      expect(before).toMatchObject({ passwordCiphertext: null, version: 2 });
+    });
+
+    it("update of a missing id answers null", async () => {
+      expect(await repo.update(freshWorkspaceId(), uuidv7(), { enabled: false, updatedAt: T1 })).toBeNull();
+    });
+
+    it("recordVerification writes a null checked-at as NULL", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws, { verificationStatus: "verified", verificationCheckedAt: T0 }));
+      const state = { verificationStatus: "unverified", verificationCheckedAt: null, verificationErrorCode: null } as const;
+      expect(await repo.recordVerification(ws, row.id, state)).toStrictEqual({ ...row, ...state });
+      expect(await storedShape(db, row.id)).toMatchObject({ checkedAtIsNull: true, errorCodeIsNull: true });
+    });
+  });
+
   describe("unique name per workspace", () => {
     it("refuses a second live registry with the name, naming the index", async () => {
       const ws = freshWorkspaceId();
@@ -319,6 +510,11 @@ describe.each(backends)("registry repository on %s", (backend) => {
         kind: "unique_violation",
         constraint: REGISTRY_NAME_UNIQUE,
       });
+      // The prepared insert keeps working after the failure (same error again, then a success).
+      const again = await repo.insert(newRegistry(ws, { name: "prod" })).catch((e: unknown) => e);
+      expect(classifyDatabaseError(again)).toEqual({ kind: "unique_violation", constraint: REGISTRY_NAME_UNIQUE });
+      await expect(repo.insert(newRegistry(ws, { name: "prod-2" }))).resolves.toMatchObject({ name: "prod-2" });
+      expect((await repo.list(ws, { limit: 10 })).map((r) => r.name)).toEqual(["prod-2", "prod"]);
     });
 
     it("refuses a rename onto a taken name", async () => {

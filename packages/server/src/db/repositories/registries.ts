@@ -3,7 +3,7 @@
  * registry (a tombstone kept for linked images) is invisible here. The ciphertext is written
  * by insert/update and read only by `findForUse`, at the point of use.
  */
-import { and, desc, eq, isNull, lt, sql, type Placeholder, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, Param, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type {
   NewRegistry,
@@ -40,6 +40,45 @@ const recordColumns = {
   createdAt: registries.createdAt,
   updatedAt: registries.updatedAt,
 };
+
+/**
+ * The columns `update` may write, in a fixed order: bit i of a patch's shape is `patchColumns[i]`.
+ * Listed one by one so that nothing but these columns can ever be written (`updatedAt` is always
+ * set, and `version` always bumped, outside this list).
+ */
+const patchColumns = [
+  ["name", registries.name],
+  ["server", registries.server],
+  ["username", registries.username],
+  ["email", registries.email],
+  ["enabled", registries.enabled],
+  ["caCertificate", registries.caCertificate],
+  ["warnings", registries.warnings],
+  ["verificationStatus", registries.verificationStatus],
+  ["verificationCheckedAt", registries.verificationCheckedAt],
+  ["verificationErrorCode", registries.verificationErrorCode],
+  ["passwordCiphertext", registries.passwordCiphertext],
+  ["passwordKeyId", registries.passwordKeyId],
+] as const satisfies readonly (readonly [Exclude<keyof RegistryPatch, "updatedAt">, Column])[];
+
+/**
+ * How many update shapes (sets of patch fields) get a prepared statement; the service sends a
+ * handful. Any other shape runs as an ordinary (unnamed) statement, so a caller varying its
+ * fields cannot pile up statements on every PostgreSQL connection.
+ */
+const MAX_PREPARED_UPDATE_SHAPES = 32;
+
+/**
+ * A placeholder bound as drizzle binds a plain value of `column`: NULL stays NULL, anything else
+ * goes through the column's encoder (a `Date` to ISO text, jsonb to JSON text). A bare placeholder
+ * would not do: drizzle's `fillPlaceholders` hands null to the encoder too, and a timestamp's
+ * encoder throws on it.
+ */
+function bound(name: string, column: Column): SQL {
+  return sql`${new Param(sql.placeholder(name), {
+    mapToDriverValue: (value: unknown) => (value === null ? null : column.mapToDriverValue(value)),
+  })}`;
+}
 
 export type RegistryRepository = ReturnType<typeof createRegistryRepository>;
 
@@ -80,6 +119,59 @@ export function createRegistryRepository(db: Db) {
       .prepare(`registries_list_${Number(server)}${Number(enabled)}${Number(cursor)}`);
   }
 
+  // The writes of create and rotate, built once too. Every value is a placeholder.
+  const insertQuery = db
+    .insert(registries)
+    .values({
+      id: bound("id", registries.id),
+      workspaceId: bound("workspaceId", registries.workspaceId),
+      name: bound("name", registries.name),
+      server: bound("server", registries.server),
+      username: bound("username", registries.username),
+      email: bound("email", registries.email),
+      enabled: bound("enabled", registries.enabled),
+      caCertificate: bound("caCertificate", registries.caCertificate),
+      warnings: bound("warnings", registries.warnings),
+      verificationStatus: bound("verificationStatus", registries.verificationStatus),
+      verificationCheckedAt: bound("verificationCheckedAt", registries.verificationCheckedAt),
+      verificationErrorCode: bound("verificationErrorCode", registries.verificationErrorCode),
+      lastUsedAt: bound("lastUsedAt", registries.lastUsedAt),
+      passwordCiphertext: bound("passwordCiphertext", registries.passwordCiphertext),
+      passwordKeyId: bound("passwordKeyId", registries.passwordKeyId),
+      createdAt: bound("createdAt", registries.createdAt),
+      updatedAt: bound("updatedAt", registries.updatedAt),
+    })
+    .returning(recordColumns)
+    .prepare("registries_insert");
+
+  /**
+   * The UPDATE for one shape of patch: bit i set when `patchColumns[i]` is defined in it. As with
+   * drizzle's `set()`, an undefined field is left out and a null one writes NULL.
+   */
+  function buildUpdate(shape: number) {
+    const set: Record<string, SQL> = {};
+    patchColumns.forEach(([key, column], i) => {
+      if (shape & (1 << i)) set[key] = bound(key, column);
+    });
+    return db
+      .update(registries)
+      .set({ ...set, updatedAt: bound("updatedAt", registries.updatedAt), version: sql`${registries.version} + 1` })
+      .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
+      .returning(recordColumns);
+  }
+  const updateQueries = new Map<number, ReturnType<ReturnType<typeof buildUpdate>["prepare"]>>();
+
+  const recordVerificationQuery = db
+    .update(registries)
+    .set({
+      verificationStatus: bound("verificationStatus", registries.verificationStatus),
+      verificationCheckedAt: bound("verificationCheckedAt", registries.verificationCheckedAt),
+      verificationErrorCode: bound("verificationErrorCode", registries.verificationErrorCode),
+    })
+    .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
+    .returning(recordColumns)
+    .prepare("registries_record_verification");
+
   /**
    * Deletes the registry unless images still use it (or `force`), in one transaction: the row
    * is locked for update before the images are counted, and image writes share-lock it before
@@ -118,28 +210,25 @@ export function createRegistryRepository(db: Db) {
 
     /** Inserts a registry; a taken name throws the driver's unique violation (`REGISTRY_NAME_UNIQUE`). */
     async insert(row: NewRegistry): Promise<RegistryRecord> {
-      const [created] = await db
-        .insert(registries)
-        .values({
-          id: row.id,
-          workspaceId: row.workspaceId,
-          name: row.name,
-          server: row.server,
-          username: row.username,
-          email: row.email,
-          enabled: row.enabled,
-          caCertificate: row.caCertificate ?? null,
-          warnings: row.warnings ?? [],
-          verificationStatus: row.verificationStatus ?? "unverified",
-          verificationCheckedAt: row.verificationCheckedAt ?? null,
-          verificationErrorCode: row.verificationErrorCode ?? null,
-          lastUsedAt: row.lastUsedAt ?? null,
-          passwordCiphertext: row.passwordCiphertext,
-          passwordKeyId: row.passwordKeyId,
-          createdAt: row.createdAt,
-          updatedAt: row.updatedAt,
-        })
-        .returning(recordColumns);
+      const [created] = await insertQuery.execute({
+        id: row.id,
+        workspaceId: row.workspaceId,
+        name: row.name,
+        server: row.server,
+        username: row.username,
+        email: row.email,
+        enabled: row.enabled,
+        caCertificate: row.caCertificate ?? null,
+        warnings: row.warnings ?? [],
+        verificationStatus: row.verificationStatus ?? "unverified",
+        verificationCheckedAt: row.verificationCheckedAt ?? null,
+        verificationErrorCode: row.verificationErrorCode ?? null,
+        lastUsedAt: row.lastUsedAt ?? null,
+        passwordCiphertext: row.passwordCiphertext,
+        passwordKeyId: row.passwordKeyId,
+        createdAt: row.createdAt,
+        updatedAt: row.updatedAt,
+      });
       return created!;
     },
 
@@ -163,29 +252,22 @@ export function createRegistryRepository(db: Db) {
       return query.execute({ workspaceId, server: q.server, enabled: q.enabled, beforeId: q.beforeId, limit: q.limit });
     },
 
-    /** Changes the given fields and bumps `version`; null when missing, deleted or foreign. */
+    /**
+     * Changes the given fields and bumps `version`; null when missing, deleted or foreign. One
+     * prepared statement per shape of patch, built on first use (up to `MAX_PREPARED_UPDATE_SHAPES`).
+     */
     async update(workspaceId: string, id: string, patch: RegistryPatch): Promise<RegistryRecord | null> {
-      const [updated] = await db
-        .update(registries)
-        .set({
-          // Listed one by one so that nothing but these columns can ever be written.
-          name: patch.name,
-          server: patch.server,
-          username: patch.username,
-          email: patch.email,
-          enabled: patch.enabled,
-          caCertificate: patch.caCertificate,
-          warnings: patch.warnings,
-          verificationStatus: patch.verificationStatus,
-          verificationCheckedAt: patch.verificationCheckedAt,
-          verificationErrorCode: patch.verificationErrorCode,
-          passwordCiphertext: patch.passwordCiphertext,
-          passwordKeyId: patch.passwordKeyId,
-          updatedAt: patch.updatedAt,
-          version: sql`${registries.version} + 1`,
-        })
-        .where(live(workspaceId, id))
-        .returning(recordColumns);
+      let shape = 0;
+      patchColumns.forEach(([key], i) => {
+        if (patch[key] !== undefined) shape |= 1 << i;
+      });
+      let query = updateQueries.get(shape);
+      if (query === undefined && updateQueries.size < MAX_PREPARED_UPDATE_SHAPES) {
+        query = buildUpdate(shape).prepare(`registries_update_${shape}`);
+        updateQueries.set(shape, query);
+      }
+      const values = { ...patch, workspaceId, id };
+      const [updated] = await (query ?? buildUpdate(shape)).execute(values);
       return updated ?? null;
     },
 
@@ -200,15 +282,13 @@ export function createRegistryRepository(db: Db) {
 
     /** Records a login attempt's outcome. Does not bump `version` or `updated_at`: no field the user set changed. */
     async recordVerification(workspaceId: string, id: string, state: VerificationState): Promise<RegistryRecord | null> {
-      const [updated] = await db
-        .update(registries)
-        .set({
-          verificationStatus: state.verificationStatus,
-          verificationCheckedAt: state.verificationCheckedAt,
-          verificationErrorCode: state.verificationErrorCode,
-        })
-        .where(live(workspaceId, id))
-        .returning(recordColumns);
+      const [updated] = await recordVerificationQuery.execute({
+        verificationStatus: state.verificationStatus,
+        verificationCheckedAt: state.verificationCheckedAt,
+        verificationErrorCode: state.verificationErrorCode,
+        workspaceId,
+        id,
+      });
       return updated ?? null;
     },
 

@@ -1,0 +1,146 @@
+import { describe, expect, it } from "vitest";
+import type { RegistryForUse, RegistryPatch, RegistryRecord } from "../db/records.js";
+import { createRegistryService, type RegistryRepositoryPort } from "./registries.js";
+
+const WS = "ws_test";
+const ID = "0190a000-0000-7000-8000-000000000001";
+const T0 = new Date("2025-01-02T03:04:05.678Z");
+const NOW = new Date("2025-02-01T00:00:00.000Z");
+
+const stored: RegistryForUse = {
+  id: ID,
+  workspaceId: WS,
+  name: "prod",
+  server: "registry.example.com",
+  username: "robot",
+  email: null,
+  enabled: true,
+  caCertificate: null,
+  warnings: [],
+  verificationStatus: "verified",
+  verificationCheckedAt: T0,
+  verificationErrorCode: null,
+  lastUsedAt: null,
+  createdAt: T0,
+  updatedAt: T0,
+  deletedAt: null,
+  passwordCiphertext: `sealed:${WS}/${ID}:old-password`,
+};
+
+/**
+ * A repository holding one registry that records which reads the service makes; the cipher
+ * "seals" by prefixing and records decryptions, the prober records logins.
+ */
+function setup(row: RegistryForUse | null = stored) {
+  const calls: string[] = [];
+  const decrypted: string[] = [];
+  const logins: { username: string; password: string }[] = [];
+  const updates: RegistryPatch[] = [];
+  const { deletedAt: _d, passwordCiphertext: _c, ...record } = row ?? stored;
+  const unused = (name: string) => () => Promise.reject(new Error(`${name} is not used here`));
+  const registries: RegistryRepositoryPort = {
+    insert: unused("insert"),
+    list: unused("list"),
+    recordVerification: unused("recordVerification"),
+    softDeleteUnlessLinked: unused("softDeleteUnlessLinked"),
+    async findById(workspaceId, id) {
+      calls.push("findById");
+      return row && !row.deletedAt && workspaceId === row.workspaceId && id === row.id ? record : null;
+    },
+    async findForUse(workspaceId, id) {
+      calls.push("findForUse");
+      return row && workspaceId === row.workspaceId && id === row.id ? row : null;
+    },
+    async update(workspaceId, id, patch) {
+      calls.push("update");
+      updates.push(patch);
+      if (!row || row.deletedAt || workspaceId !== row.workspaceId || id !== row.id) return null;
+      const { passwordCiphertext: _pc, passwordKeyId: _pk, ...fields } = patch;
+      return { ...record, ...fields } satisfies RegistryRecord;
+    },
+  };
+  const service = createRegistryService({
+    registries,
+    cipher: {
+      encrypt: (plaintext, context) => `sealed:${context.workspace_id}/${context.registry_id}:${plaintext}`,
+      decrypt: (envelope, context) => {
+        const prefix = `sealed:${context.workspace_id}/${context.registry_id}:`;
+        if (!envelope.startsWith(prefix)) throw new Error("wrong context");
+        decrypted.push(envelope);
+        return envelope.slice(prefix.length);
+      },
+      keyIdOf: () => "k1",
+    },
+    prober: {
+      async verifyLogin(_endpoint, credentials) {
+        logins.push({ username: credentials.username, password: credentials.password });
+        return { status: "verified" };
+      },
+    },
+    newId: () => ID,
+    now: () => NOW,
+  });
+  return { service, calls, decrypted, logins, updates };
+}
+
+describe("registry service update: which read it makes", () => {
+  it("a password rotation reads the registry without its ciphertext and decrypts nothing", async () => {
+    const { service, calls, decrypted, updates } = setup();
+
+    const updated = await service.update(WS, ID, { password: "new-password" });
+
+    expect(calls).toEqual(["findById", "update"]);
+    expect(decrypted).toEqual([]);
+    expect(updates).toEqual([
+      {
+        updatedAt: NOW,
+        warnings: [],
+        verificationStatus: "unverified",
+        verificationCheckedAt: null,
+        verificationErrorCode: null,
+        passwordCiphertext: `sealed:${WS}/${ID}:new-password`,
+        passwordKeyId: "k1",
+      },
+    ]);
+    expect(updated).toMatchObject({ verificationStatus: "unverified", verificationCheckedAt: null });
+  });
+
+  it("a rotation with verify logs in with the new password, not the stored one", async () => {
+    const { service, calls, decrypted, logins } = setup();
+
+    await service.update(WS, ID, { password: "new-password", username: "robot2" }, { verify: true });
+
+    expect(calls).toEqual(["findById", "update"]);
+    expect(decrypted).toEqual([]);
+    expect(logins).toEqual([{ username: "robot2", password: "new-password" }]);
+  });
+
+  it("a username change without a password reads and decrypts the stored one to re-check provider rules", async () => {
+    const { service, calls, decrypted } = setup();
+
+    await service.update(WS, ID, { username: "robot2" });
+
+    expect(calls).toEqual(["findForUse", "update"]);
+    expect(decrypted).toEqual([stored.passwordCiphertext]);
+  });
+
+  it("verify without a password logs in with the stored one", async () => {
+    const { service, calls, logins } = setup();
+
+    await service.update(WS, ID, { enabled: true }, { verify: true });
+
+    expect(calls).toEqual(["findForUse", "update"]);
+    expect(logins).toEqual([{ username: "robot", password: "old-password" }]);
+  });
+
+  it.each([
+    ["a deleted registry", { ...stored, deletedAt: T0, passwordCiphertext: null }],
+    ["a missing registry", null],
+  ])("%s answers not_found and writes nothing, with or without a password", async (_, row) => {
+    for (const input of [{ password: "new-password" }, { name: "other" }, { username: "robot2" }]) {
+      const { service, calls } = setup(row);
+      await expect(service.update(WS, ID, input)).rejects.toMatchObject({ code: "not_found" });
+      expect(calls).not.toContain("update");
+    }
+  });
+});
