@@ -1,7 +1,8 @@
 /**
  * Data access for registries. Every method is scoped by workspace in its WHERE; a deleted
  * registry (a tombstone kept for linked images) is invisible here. The ciphertext is written
- * by insert/update and read only by `findForUse`, at the point of use.
+ * by insert/update and read only where it is used: `findForUse` here (verification, provider
+ * re-checks) and the joined read of `pull-resolution.ts` (pull checks and credentials).
  */
 import { and, desc, eq, isNull, lt, Param, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
