@@ -37,11 +37,14 @@ export function createTransport(options: TransportOptions): Fetch {
       // The caller's signal (request.signal) aborts everything; the timeout only this attempt.
       const signal = AbortSignal.any([request.signal, timeout]);
       // Resolved per call, not at createClient: msw and test stubs replace globalThis.fetch
-      // after clients are built. The body can only be read once, so each attempt sends a clone.
+      // after clients are built. A body can only be read once, so an attempt that may be followed
+      // by another sends a clone; a request without a body (GET, DELETE) is reused as it is,
+      // which spares a copy of the request on every call.
       const fetch = options.fetch ?? globalThis.fetch;
+      const source = request.body !== null && mayRetry ? request.clone() : request;
       let response: Response;
       try {
-        response = await fetch(new Request(request.clone(), { signal }));
+        response = await fetch(new Request(source, { signal }));
       } catch (error) {
         if (request.signal.aborted) throw error; // the caller aborted: not ours to retry or rename
         const failure = timeout.aborted
