@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import type {} from "../packages/server/test/support/provided-context.js";
+import { FLOOR_VARIANTS } from "./lib/floor.js";
 import { checksOf, type BenchResults } from "./lib/report.js";
 import { HTTP_SCENARIOS, PENDING_SCENARIOS, SCALE_SCENARIO_IDS } from "./lib/scenarios.js";
 
@@ -75,6 +76,15 @@ describe.skipIf(!postgresUrl)("pnpm bench:smoke", () => {
       }
       expect(positive(s.ours.p50Ratio) && positive(s.baseline.p50Ratio)).toBe(true);
     }
+
+    // The framework floor: each variant answered every request with 2xx (the validated one passed
+    // openapi.yaml's checks), and a ceiling is given for every measured scenario.
+    for (const variant of FLOOR_VARIANTS) {
+      const x = r.frameworkFloor.variants[variant];
+      expect(x.errors, `${variant}: ${JSON.stringify(x.errorStatuses)}`).toBe(0);
+      expect(x.ok > 0 && positive(x.rps), variant).toBe(true);
+    }
+    expect(Object.keys(r.frameworkFloor.ceilings)).toEqual(measured.map((s) => s.id));
 
     for (const op of [r.crypto.encrypt, r.crypto.decrypt]) expect(positive(op.ours) && positive(op.raw) && positive(op.ratio)).toBe(true);
     expect(positive(r.sdk.sdkMeanMs) && positive(r.sdk.rawMeanMs) && positive(r.sdk.ratio)).toBe(true);

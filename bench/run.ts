@@ -28,6 +28,7 @@ import { migrateDatabase } from "../packages/server/src/db/migrate.js";
 import { findFreePort, startPostgresServer } from "../packages/server/test/support/postgres-server.js";
 import { createPostgresTestDatabase, type PostgresTestDatabase } from "../packages/server/test/support/test-databases.js";
 import { runCryptoBench } from "./lib/crypto-bench.js";
+import { expressCeiling, runFrameworkFloor } from "./lib/floor.js";
 import { mergeLoads, runLoad, type LoadBounds, type LoadResult, type LoadRun, type LoadSpec } from "./lib/load.js";
 import { childEnv, REPO_ROOT, startServerProcess, stopAllChildren, type ServerProcess } from "./lib/processes.js";
 import { profileMarkdown, summarizeProfile } from "./lib/profile.js";
@@ -327,6 +328,15 @@ async function runAll(): Promise<BenchResults> {
     }
     scenarios.push(...PENDING_SCENARIOS);
 
+    // The framework floor: no database, so it needs none of the seeded data.
+    log("framework floor: node:http vs Express vs Express + OpenAPI validation, fixed answer");
+    const floor = await runFrameworkFloor(findFreePort, { warmup: plan.warmup, measure: plan.measure, rounds: plan.rounds });
+    log(
+      `framework floor, CPU ms/req: ${Object.entries(floor)
+        .map(([variant, result]) => `${variant} ${result.cpuMsPerRequest ?? "?"}`)
+        .join(", ")}`,
+    );
+
     // Scale: list and get at the small and the large workspace.
     for (const [size, data] of [["small", small], ["large", large]] as const) {
       const servers = { ours: await startOurs(env, data.db.url), baseline: await startBaseline(env, data.db.url) };
@@ -427,6 +437,12 @@ async function runAll(): Promise<BenchResults> {
       scale,
       crypto: { ...crypto, target: TARGETS.crypto, pass: crypto.encrypt.ratio >= TARGETS.crypto && crypto.decrypt.ratio >= TARGETS.crypto },
       sdk: { ...sdk!, target: TARGETS.sdk, pass: sdk!.ratio <= TARGETS.sdk },
+      frameworkFloor: {
+        variants: floor,
+        ceilings: Object.fromEntries(
+          scenarios.flatMap((s) => (s.status === "measured" ? [[s.id, expressCeiling(floor, s.baseline.cpuMsPerRequest)]] : [])),
+        ),
+      },
       startup: {
         pglite: { ...startupLite, targetMs: TARGETS.readyPgliteMs, pass: startupLite.readyMs <= TARGETS.readyPgliteMs },
         postgres: { ...startupPg, targetMs: TARGETS.readyPostgresMs, pass: startupPg.readyMs <= TARGETS.readyPostgresMs },

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { CryptoResult } from "./crypto-bench.js";
+import { FLOOR_VARIANTS, type FloorResult, type FloorVariant } from "./floor.js";
 import type { LoadResult } from "./load.js";
 import type { SdkResult } from "./sdk-bench.js";
 import type { StartupResult } from "./startup-bench.js";
@@ -97,6 +98,12 @@ export interface BenchResults {
   scale: ScaleResult[];
   crypto: CryptoResult & { target: number; pass: boolean };
   sdk: SdkResult & { target: number; pass: boolean };
+  /** No target: what the framework alone costs, and the ratio it leaves reachable per scenario. */
+  frameworkFloor: {
+    variants: FloorResult;
+    /** Scenario id → best throughput ratio on validated Express with our code free (see floor.ts). */
+    ceilings: Record<string, number | null>;
+  };
   startup: {
     pglite: StartupResult & { targetMs: number; pass: boolean };
     postgres: StartupResult & { targetMs: number; pass: boolean };
@@ -130,6 +137,11 @@ const fmt = (n: number, digits = 0) =>
   n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ms = (n: number) => fmt(n, n < 10 ? 2 : 1);
 const cpu = (n: number | null) => (n === null ? "?" : n.toFixed(3));
+const FLOOR_TITLES: Record<FloorVariant, string> = {
+  "node-http": "bare node:http (what the baseline is built on)",
+  express: "Express 5, one route, `res.json`",
+  "express-validated": "Express 5 + express.json + express-openapi-validator on openapi.yaml (options of app.ts)",
+};
 const mark = (pass: boolean) => (pass ? "pass" : "**FAIL**");
 
 export function resultsMarkdown(r: BenchResults): string {
@@ -179,6 +191,25 @@ export function resultsMarkdown(r: BenchResults): string {
         `≤ ${s.target.p50RatioAtMost} | ${mark(s.pass)} |`,
     );
   }
+  const f = r.frameworkFloor;
+  lines.push(
+    "",
+    "### Framework floor (no database, no auth: one fixed registry as JSON; no target, it bounds the ratios above)",
+    "",
+    "| server (bench/floor/server.ts) | req/s | p50 / p99 ms | CPU ms/req |",
+    "|---|---:|---:|---:|",
+    ...FLOOR_VARIANTS.map((v) => {
+      const x = f.variants[v];
+      return `| ${FLOOR_TITLES[v]} | ${fmt(x.rps)} | ${ms(x.p50)} / ${ms(x.p99)} | ${cpu(x.cpuMsPerRequest)}${x.errors ? ` (${x.errors} non-2xx!)` : ""} |`;
+    }),
+    "",
+    "Best throughput ratio reachable on validated Express if our own code cost nothing " +
+      "(baseline CPU ÷ (baseline CPU + validated-Express floor − node:http floor), CPU-bound): " +
+      r.scenarios
+        .flatMap((s) => (s.status === "measured" ? [`${s.id} ${f.ceilings[s.id]?.toFixed(2) ?? "?"}`] : []))
+        .join(", ") +
+      ".",
+  );
   const c = r.crypto;
   const st = r.startup;
   lines.push(
