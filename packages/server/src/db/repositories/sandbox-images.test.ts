@@ -1,13 +1,17 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Db } from "../client.js";
+import { createPostgresTestDatabase, type PostgresTestDatabase } from "../../../test/support/test-databases.js";
+import { openDatabase, type DatabaseHandle, type Db } from "../client.js";
 import { classifyDatabaseError } from "../errors.js";
+import { migrateDatabase } from "../migrate.js";
 import type { NewSandboxImage } from "../records.js";
 import { sandboxImages } from "../schema.js";
 import {
   backends,
   createTestDatabase,
   freshWorkspaceId,
+  postgresAdminUrl,
+  requirePostgresAdminUrl,
   uuidv7,
   type TestDatabase,
 } from "../test-databases.js";
@@ -114,6 +118,23 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     // A new registry reusing the name must not be mistaken for the deleted one.
     await newRegistry(ws, "prod");
     expect(await images.findById(ws, image.id)).toMatchObject({ registryName: null });
+  });
+
+  it("inserts and finds a linked image, every field round-tripping, at version 1", async () => {
+    const ws = freshWorkspaceId();
+    const registry = await newRegistry(ws, "prod");
+    for (const overrides of [
+      { description: "Python", ttlSeconds: 3600, readinessPort: 8080, memoryMb: 2048, enabled: false },
+      { description: null, ttlSeconds: null, readinessPort: null },
+    ]) {
+      const row = newImage(ws, { registryId: registry.id, updatedAt: T1, ...overrides });
+
+      const expected = { ...row, registryName: "prod" };
+      expect(await images.insert(row)).toStrictEqual(expected);
+      expect(await images.findById(ws, row.id)).toStrictEqual(expected);
+      const [stored] = await db.select({ version: sandboxImages.version }).from(sandboxImages).where(eq(sandboxImages.id, row.id));
+      expect(stored!.version).toBe(1);
+    }
   });
 
   describe("linkedImages (the safe delete's question)", () => {
@@ -333,6 +354,35 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       expect(await defaultIds(ws)).toEqual([current.id]);
     });
 
+    it("a new default may be linked to a registry (the insert inside the transaction)", async () => {
+      const ws = freshWorkspaceId();
+      const registry = await newRegistry(ws, "prod");
+      const first = await images.insert(newImage(ws, { isDefault: true }));
+      const row = newImage(ws, { isDefault: true, registryId: registry.id, ttlSeconds: 60, updatedAt: T1 });
+
+      expect(await images.insert(row)).toStrictEqual({ ...row, registryName: "prod" });
+      expect(await images.findById(ws, row.id)).toStrictEqual({ ...row, registryName: "prod" });
+      expect(await defaultIds(ws)).toEqual([row.id]);
+      expect(await images.findById(ws, first.id)).toMatchObject({ isDefault: false });
+    });
+
+    it("a new default linked to a deleted or foreign registry is refused and keeps the old default", async () => {
+      const ws = freshWorkspaceId();
+      const current = await images.insert(newImage(ws, { isDefault: true }));
+      const deleted = await newRegistry(ws);
+      await regs.softDelete(ws, deleted.id, T1);
+      const foreign = await newRegistry(freshWorkspaceId());
+
+      for (const registryId of [deleted.id, foreign.id, uuidv7()]) {
+        const row = newImage(ws, { isDefault: true, registryId, updatedAt: T1 });
+        await expect(images.insert(row)).rejects.toBeInstanceOf(RegistryNotLinkableError);
+        expect(await images.findById(ws, row.id)).toBeNull();
+      }
+      // The transaction rolled back: the old default was not cleared.
+      expect(await defaultIds(ws)).toEqual([current.id]);
+      expect(await images.findById(ws, current.id)).toStrictEqual(current);
+    });
+
     it("leaves other workspaces' defaults alone", async () => {
       const other = freshWorkspaceId();
       const theirs = await images.insert(newImage(other, { isDefault: true }));
@@ -366,5 +416,56 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     expect(await images.delete(ws, image.id)).toBe(true);
     expect(await images.findById(ws, image.id)).toBeNull();
     expect(await images.delete(ws, image.id)).toBe(false);
+  });
+});
+
+describe.skipIf(!postgresAdminUrl)("sandbox image inserts on PostgreSQL", () => {
+  let fresh: PostgresTestDatabase;
+  let handle: DatabaseHandle;
+
+  beforeAll(async () => {
+    fresh = await createPostgresTestDatabase(requirePostgresAdminUrl());
+    // One connection, so that pg_prepared_statements below is the connection that ran the inserts.
+    handle = await openDatabase({ kind: "postgres", url: fresh.url, maxConnections: 1 });
+    await migrateDatabase(handle);
+  });
+  afterAll(async () => {
+    await handle?.close();
+    await fresh?.drop();
+  });
+
+  it("run as prepared (named) statements, outside the default case's transaction", async () => {
+    const { db } = handle;
+    const images = createSandboxImageRepository(db);
+    const ws = freshWorkspaceId();
+    const registry = await createRegistryRepository(db).insert({
+      id: uuidv7(),
+      workspaceId: ws,
+      name: "prod",
+      server: "ghcr.io",
+      username: "robot",
+      email: null,
+      enabled: true,
+      passwordCiphertext: "v1:k1:sealed",
+      passwordKeyId: "k1",
+      createdAt: T0,
+      updatedAt: T0,
+    });
+    const prepared = async () => {
+      const rows = (await db.execute(
+        sql`select statement from pg_prepared_statements where statement like '%insert into "sandbox_images"%'`,
+      )) as unknown as { statement: string }[];
+      return rows.map((r) => (r.statement.includes('"reg"') ? "linked" : "unlinked")).sort();
+    };
+
+    await images.insert(newImage(ws, { isDefault: true, registryId: registry.id }));
+    expect(await prepared()).toEqual([]);
+
+    await images.insert(newImage(ws));
+    await images.insert(newImage(ws, { registryId: registry.id }));
+    await images.insert(newImage(ws, { registryId: registry.id }));
+    await expect(images.insert(newImage(ws, { registryId: uuidv7() }))).rejects.toBeInstanceOf(RegistryNotLinkableError);
+    expect(await prepared()).toEqual(["linked", "unlinked"]);
+    expect(await images.list(ws, { limit: 10 })).toHaveLength(4);
   });
 });

@@ -3,7 +3,7 @@
  * `registryName` comes from a LEFT JOIN in the same query (no N+1); it is null when the image
  * has no registry or the registry was deleted.
  */
-import { and, desc, eq, isNull, lt, ne, sql, type Placeholder } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, ne, Param, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type {
   NewSandboxImage,
@@ -126,27 +126,104 @@ async function clearDefault(tx: Tx, workspaceId: string, keepId: string, at: Dat
 }
 
 /**
- * Inserts an image in one statement (one round trip for the common, non-default image; the
- * default case runs it inside its transaction, after replacing the old default).
- *
- * With a registry, the same guarantee as `lockLiveRegistry`: the first CTE share-locks the live
- * registry row, and the INSERT selects from it, so it inserts nothing unless the lock was taken
- * on a live row. A single statement is its own transaction, so the lock is held until the row is
- * committed, exactly as in the transaction: a concurrent delete (which locks the row for update,
- * then counts linked images) either sees this image, or commits first and this statement,
- * re-checking the row after waiting on its lock (READ COMMITTED), finds it deleted, inserts
- * nothing, and fails with `RegistryNotLinkableError`. The record is the row as written (every
- * column is one we set) plus the registry name read under the lock.
+ * A placeholder bound as drizzle binds a plain value of `column` (as in registries.ts): NULL stays
+ * NULL, anything else goes through the column's encoder (a `Date` to ISO text). A bare placeholder
+ * would not do: drizzle's `fillPlaceholders` hands null to the encoder too, and a timestamp's
+ * encoder throws on it. `cast` names the column's type in the SQL, so that PostgreSQL needs no
+ * inference (a parameter in a SELECT list would otherwise be text).
  */
-async function insertOne(db: Queryable, row: NewSandboxImage): Promise<SandboxImageRecord> {
-  const record: SandboxImageRecord = {
+function bound(name: keyof NewSandboxImage, column: Column, cast: string): SQL {
+  const param = new Param(sql.placeholder(name), {
+    mapToDriverValue: (value: unknown) => (value === null ? null : column.mapToDriverValue(value)),
+  });
+  return sql`${param}::${sql.raw(cast)}`;
+}
+
+/** Every column an insert writes, in the table's order, as a placeholder named after its field. */
+function insertValues() {
+  return {
+    id: bound("id", sandboxImages.id, "uuid"),
+    workspaceId: bound("workspaceId", sandboxImages.workspaceId, "text"),
+    name: bound("name", sandboxImages.name, "text"),
+    image: bound("image", sandboxImages.image, "text"),
+    tag: bound("tag", sandboxImages.tag, "text"),
+    registryId: bound("registryId", sandboxImages.registryId, "uuid"),
+    description: bound("description", sandboxImages.description, "text"),
+    enabled: bound("enabled", sandboxImages.enabled, "boolean"),
+    isDefault: bound("isDefault", sandboxImages.isDefault, "boolean"),
+    memoryMb: bound("memoryMb", sandboxImages.memoryMb, "int4"),
+    ttlSeconds: bound("ttlSeconds", sandboxImages.ttlSeconds, "int4"),
+    readinessPort: bound("readinessPort", sandboxImages.readinessPort, "int4"),
+    createdAt: bound("createdAt", sandboxImages.createdAt, "timestamptz"),
+    updatedAt: bound("updatedAt", sandboxImages.updatedAt, "timestamptz"),
+  };
+}
+
+/** Each field aliased as its key (drizzle wants SELECT fields of raw SQL named). */
+function aliased<T extends Record<string, SQL>>(fields: T): { [K in keyof T]: SQL.Aliased } {
+  const out: Record<string, SQL.Aliased> = {};
+  for (const [key, value] of Object.entries(fields)) out[key] = value.as(key);
+  return out as { [K in keyof T]: SQL.Aliased };
+}
+
+/**
+ * The insert of an image with no registry: `insert … values (…)`, `version` left to its default.
+ * Every value is a placeholder (the fields of `NewSandboxImage`).
+ */
+function buildInsertUnlinked(q: Queryable) {
+  return q.insert(sandboxImages).values(insertValues());
+}
+
+/**
+ * The insert of an image linked to a registry, in one statement. Every value is a placeholder
+ * (the fields of `NewSandboxImage`); it answers the registry's name, or no row.
+ *
+ * The same guarantee as `lockLiveRegistry`: the first CTE share-locks the live registry row, and
+ * the INSERT selects from it, so it inserts nothing unless the lock was taken on a live row in
+ * the image's workspace. A single statement is its own transaction, so the lock is held until the
+ * row is committed, exactly as in a transaction: a concurrent delete (which locks the row for
+ * update, then counts linked images) either sees this image, or commits first and this
+ * statement, re-checking the row after waiting on its lock (READ COMMITTED), finds it deleted,
+ * inserts nothing, and answers no row.
+ *
+ *   with "reg" as (select "name" from "registries" where … and "deleted_at" is null for share),
+ *        "ins" as (insert into "sandbox_images" (…) select $1::uuid, … from "reg" returning "id")
+ *   select "reg"."name" from "reg" cross join "ins"
+ */
+function buildInsertLinked(q: Queryable) {
+  const reg = q.$with("reg").as(
+    q
+      .select({ name: registries.name })
+      .from(registries)
+      .where(
+        and(
+          eq(registries.workspaceId, sql.placeholder("workspaceId")),
+          eq(registries.id, sql.placeholder("registryId")),
+          isNull(registries.deletedAt),
+        ),
+      )
+      .for("share"),
+  );
+  const { createdAt, updatedAt, ...values } = insertValues();
+  // An INSERT … SELECT names every column, in the table's order: `version` is written as its
+  // column default (1, schema.ts), which the VALUES form leaves to the database.
+  const selected = aliased({ ...values, version: sql`1`, createdAt, updatedAt });
+  const ins = q.$with("ins").as(
+    q.insert(sandboxImages).select(q.select(selected).from(reg)).returning({ id: sandboxImages.id }),
+  );
+  return q.with(reg, ins).select({ registryName: reg.name }).from(reg).crossJoin(ins);
+}
+
+/** The row as written (every column is one we set), with the registry name read under the lock. */
+function recordOf(row: NewSandboxImage, registryName: string | null): SandboxImageRecord {
+  return {
     id: row.id,
     workspaceId: row.workspaceId,
     name: row.name,
     image: row.image,
     tag: row.tag,
     registryId: row.registryId,
-    registryName: null,
+    registryName,
     description: row.description,
     enabled: row.enabled,
     isDefault: row.isDefault,
@@ -156,31 +233,47 @@ async function insertOne(db: Queryable, row: NewSandboxImage): Promise<SandboxIm
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
-  const values = sql`${row.id}::uuid, ${row.workspaceId}::text, ${row.name}::text, ${row.image}::text,
-    ${row.tag}::text, ${row.registryId}::uuid, ${row.description}::text, ${row.enabled}::boolean,
-    ${row.isDefault}::boolean, ${row.memoryMb}::int4, ${row.ttlSeconds}::int4, ${row.readinessPort}::int4,
-    ${row.createdAt.toISOString()}::timestamptz, ${row.updatedAt.toISOString()}::timestamptz`;
-  const columns = sql.raw(
-    "id, workspace_id, name, image, tag, registry_id, description, enabled, is_default, memory_mb, ttl_seconds, readiness_port, created_at, updated_at",
-  );
+}
+
+/** The placeholder values of both inserts: the row's fields, nothing else. */
+function insertParams(row: NewSandboxImage): Record<keyof NewSandboxImage, unknown> {
+  return {
+    id: row.id,
+    workspaceId: row.workspaceId,
+    name: row.name,
+    image: row.image,
+    tag: row.tag,
+    registryId: row.registryId,
+    description: row.description,
+    enabled: row.enabled,
+    isDefault: row.isDefault,
+    memoryMb: row.memoryMb,
+    ttlSeconds: row.ttlSeconds,
+    readinessPort: row.readinessPort,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+interface InsertStatements {
+  unlinked: { execute(values: Record<string, unknown>): Promise<unknown> };
+  linked: { execute(values: Record<string, unknown>): Promise<{ registryName: string }[]> };
+}
+
+/**
+ * Inserts an image in one statement: `statements` are prepared on `db`, or (inside the default
+ * case's transaction) built on the transaction, unprepared. A registry that is not live in the
+ * image's workspace throws `RegistryNotLinkableError`, and nothing is written.
+ */
+async function insertOne(statements: InsertStatements, row: NewSandboxImage): Promise<SandboxImageRecord> {
+  const params = insertParams(row);
   if (row.registryId === null) {
-    await db.execute(sql`insert into sandbox_images (${columns}) values (${values})`);
-    return record;
+    await statements.unlinked.execute(params);
+    return recordOf(row, null);
   }
-  const result = await db.execute(sql`
-    with reg as (
-      select name from registries
-      where workspace_id = ${row.workspaceId} and id = ${row.registryId}::uuid and deleted_at is null
-      for share
-    ), ins as (
-      insert into sandbox_images (${columns}) select ${values} from reg returning id
-    )
-    select reg.name as registry_name from reg cross join ins`);
-  // postgres.js answers an array of rows, PGlite an object with `rows`.
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { registry_name: string }[];
-  const [linked] = rows;
+  const [linked] = await statements.linked.execute(params);
   if (!linked) throw new RegistryNotLinkableError("registry is not live in this workspace");
-  return { ...record, registryName: linked.registry_name };
+  return recordOf(row, linked.registryName);
 }
 
 export type SandboxImageRepository = ReturnType<typeof createSandboxImageRepository>;
@@ -207,6 +300,13 @@ export function createSandboxImageRepository(db: Db) {
       .limit(sql.placeholder("limit"))
       .prepare(`sandbox_images_list_${Number(registry)}${Number(enabled)}${Number(cursor)}`);
   }
+  // The inserts of the common, non-default image, built once and prepared. The default case
+  // builds the same statements on its transaction (a statement prepared on `db` would run
+  // outside it).
+  const prepared: InsertStatements = {
+    unlinked: buildInsertUnlinked(db).prepare("sandbox_images_insert_unlinked"),
+    linked: buildInsertLinked(db).prepare("sandbox_images_insert_linked"),
+  };
 
   return {
     /**
@@ -214,11 +314,17 @@ export function createSandboxImageRepository(db: Db) {
      * transaction. A registry that is not live in this workspace throws `RegistryNotLinkableError`.
      */
     insert(row: NewSandboxImage): Promise<SandboxImageRecord> {
-      if (!row.isDefault) return insertOne(db, row);
+      if (!row.isDefault) return insertOne(prepared, row);
       return db.transaction(async (tx) => {
         await lockDefault(tx, row.workspaceId);
         await clearDefault(tx, row.workspaceId, row.id, row.updatedAt);
-        return insertOne(tx, row);
+        return insertOne(
+          {
+            unlinked: { execute: (values) => buildInsertUnlinked(tx).execute(values) },
+            linked: { execute: (values) => buildInsertLinked(tx).execute(values) },
+          },
+          row,
+        );
       });
     },
 
