@@ -178,6 +178,20 @@ describe("parseIPv6 (RFC 5952 output)", () => {
   );
 });
 
+describe("normaliseServer: remembered answers", () => {
+  it("answers the same after its memory was emptied by many other servers, and answers cannot be changed", () => {
+    const samples = [" https://GHCR.io/ ", "https://index.docker.io/v1/", "http://0x7f.0.0.1", "myregistry"];
+    const first = samples.map((s) => ({ ...normaliseServer(s) }));
+    for (let i = 0; i < 2_500; i++) normaliseServer(`registry-${i}.example.com:${1 + (i % 60_000)}`);
+    expect(samples.map((s) => ({ ...normaliseServer(s) }))).toEqual(first);
+
+    const answer = normaliseServer("ghcr.io");
+    expect(Object.isFrozen(answer)).toBe(true);
+    expect(() => Object.assign(answer, { server: "evil.example" })).toThrow(TypeError);
+    expect(normaliseServer("ghcr.io")).toEqual({ ok: true, server: "ghcr.io" });
+  });
+});
+
 describe("sameRegistry", () => {
   it.each([
     ["docker.io", "registry-1.docker.io", true],
