@@ -44,7 +44,7 @@ import {
   type ScenarioResult,
 } from "./lib/report.js";
 import { HTTP_SCENARIOS, PENDING_SCENARIOS, SCALE_SCENARIO_IDS, type HttpScenario } from "./lib/scenarios.js";
-import { runSdkBench } from "./lib/sdk-bench.js";
+import { runSdkBenchInChild } from "./lib/sdk-bench.js";
 import { fakeToken, seedDatabase, type SeedResult, type SeedSpec } from "./lib/seed.js";
 import { SERVER_MAIN, startupPglite, startupPostgres } from "./lib/startup-bench.js";
 
@@ -71,7 +71,7 @@ const PLANS: Record<"full" | "smoke", Plan> = {
     measure: { connections: 10, amount: 50_000, maxSeconds: 8 },
     rounds: 2,
     crypto: { opsPerRound: 50_000, rounds: 6 },
-    sdk: { calls: 500, warmup: 50 },
+    sdk: { calls: 1_000, warmup: 100 },
     startupRuns: 3,
   },
   smoke: {
@@ -320,7 +320,7 @@ async function runAll(): Promise<BenchResults> {
           log(describe(result));
         }
         log("sdk: @modbox/sdk vs raw fetch");
-        sdk = await runSdkBench(servers.ours.url, env.token, WORKSPACE, plan.sdk.calls, plan.sdk.warmup);
+        sdk = await runSdkBenchInChild(servers.ours.url, env.token, WORKSPACE, plan.sdk.calls, plan.sdk.warmup);
       } finally {
         await servers.ours.stop();
         await servers.baseline.stop();

@@ -3,9 +3,15 @@
  * of the same URL with the same headers and `res.json()`, sequentially, one request at a time, on
  * our server. Both use Node's global fetch (undici, keep-alive). The two alternate call by call,
  * so the server and machine state is the same for both; the ratio is of total (= mean) time.
+ * The full run calls it in a process of its own (`runSdkBenchInChild`, bench/sdk/main.ts).
  */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { createClient } from "@modbox/sdk";
+import { childEnv, REPO_ROOT } from "./processes.js";
 import { median, round } from "./stats.js";
+
+const execFileAsync = promisify(execFile);
 
 export interface SdkResult {
   calls: number;
@@ -65,4 +71,26 @@ export async function runSdkBench(baseUrl: string, token: string, workspaceId: s
     rawP50Ms: round(median(raw)),
     ratio: round(mean(sdk) / mean(raw)),
   };
+}
+
+/** `runSdkBench` in a child process of its own (bench/sdk/main.ts), stopped when it is done. */
+export async function runSdkBenchInChild(
+  baseUrl: string,
+  token: string,
+  workspaceId: string,
+  calls: number,
+  warmup: number,
+): Promise<SdkResult> {
+  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", "bench/sdk/main.ts"], {
+    cwd: REPO_ROOT,
+    env: childEnv({
+      SDK_BENCH_URL: baseUrl,
+      SDK_BENCH_TOKEN: token,
+      SDK_BENCH_WORKSPACE: workspaceId,
+      SDK_BENCH_CALLS: String(calls),
+      SDK_BENCH_WARMUP: String(warmup),
+    }),
+    timeout: 300_000,
+  });
+  return JSON.parse(stdout) as SdkResult;
 }
