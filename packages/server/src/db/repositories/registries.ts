@@ -4,7 +4,7 @@
  * by insert/update and read only where it is used: `findForUse` here (verification, provider
  * re-checks) and the joined read of `pull-resolution.ts` (pull checks and credentials).
  */
-import { and, desc, eq, isNull, lt, Param, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type {
   NewRegistry,
@@ -15,6 +15,7 @@ import type {
   VerificationState,
 } from "../records.js";
 import { registries } from "../schema.js";
+import { boundPlaceholder } from "./bound-placeholder.js";
 import { linkedImages } from "./sandbox-images.js";
 
 /**
@@ -69,18 +70,6 @@ const patchColumns = [
  */
 const MAX_PREPARED_UPDATE_SHAPES = 32;
 
-/**
- * A placeholder bound as drizzle binds a plain value of `column`: NULL stays NULL, anything else
- * goes through the column's encoder (a `Date` to ISO text, jsonb to JSON text). A bare placeholder
- * would not do: drizzle's `fillPlaceholders` hands null to the encoder too, and a timestamp's
- * encoder throws on it.
- */
-function bound(name: string, column: Column): SQL {
-  return sql`${new Param(sql.placeholder(name), {
-    mapToDriverValue: (value: unknown) => (value === null ? null : column.mapToDriverValue(value)),
-  })}`;
-}
-
 export type RegistryRepository = ReturnType<typeof createRegistryRepository>;
 
 export function createRegistryRepository(db: Db) {
@@ -124,23 +113,23 @@ export function createRegistryRepository(db: Db) {
   const insertQuery = db
     .insert(registries)
     .values({
-      id: bound("id", registries.id),
-      workspaceId: bound("workspaceId", registries.workspaceId),
-      name: bound("name", registries.name),
-      server: bound("server", registries.server),
-      username: bound("username", registries.username),
-      email: bound("email", registries.email),
-      enabled: bound("enabled", registries.enabled),
-      caCertificate: bound("caCertificate", registries.caCertificate),
-      warnings: bound("warnings", registries.warnings),
-      verificationStatus: bound("verificationStatus", registries.verificationStatus),
-      verificationCheckedAt: bound("verificationCheckedAt", registries.verificationCheckedAt),
-      verificationErrorCode: bound("verificationErrorCode", registries.verificationErrorCode),
-      lastUsedAt: bound("lastUsedAt", registries.lastUsedAt),
-      passwordCiphertext: bound("passwordCiphertext", registries.passwordCiphertext),
-      passwordKeyId: bound("passwordKeyId", registries.passwordKeyId),
-      createdAt: bound("createdAt", registries.createdAt),
-      updatedAt: bound("updatedAt", registries.updatedAt),
+      id: boundPlaceholder("id", registries.id),
+      workspaceId: boundPlaceholder("workspaceId", registries.workspaceId),
+      name: boundPlaceholder("name", registries.name),
+      server: boundPlaceholder("server", registries.server),
+      username: boundPlaceholder("username", registries.username),
+      email: boundPlaceholder("email", registries.email),
+      enabled: boundPlaceholder("enabled", registries.enabled),
+      caCertificate: boundPlaceholder("caCertificate", registries.caCertificate),
+      warnings: boundPlaceholder("warnings", registries.warnings),
+      verificationStatus: boundPlaceholder("verificationStatus", registries.verificationStatus),
+      verificationCheckedAt: boundPlaceholder("verificationCheckedAt", registries.verificationCheckedAt),
+      verificationErrorCode: boundPlaceholder("verificationErrorCode", registries.verificationErrorCode),
+      lastUsedAt: boundPlaceholder("lastUsedAt", registries.lastUsedAt),
+      passwordCiphertext: boundPlaceholder("passwordCiphertext", registries.passwordCiphertext),
+      passwordKeyId: boundPlaceholder("passwordKeyId", registries.passwordKeyId),
+      createdAt: boundPlaceholder("createdAt", registries.createdAt),
+      updatedAt: boundPlaceholder("updatedAt", registries.updatedAt),
     })
     .returning(recordColumns)
     .prepare("registries_insert");
@@ -152,11 +141,11 @@ export function createRegistryRepository(db: Db) {
   function buildUpdate(shape: number) {
     const set: Record<string, SQL> = {};
     patchColumns.forEach(([key, column], i) => {
-      if (shape & (1 << i)) set[key] = bound(key, column);
+      if (shape & (1 << i)) set[key] = boundPlaceholder(key, column);
     });
     return db
       .update(registries)
-      .set({ ...set, updatedAt: bound("updatedAt", registries.updatedAt), version: sql`${registries.version} + 1` })
+      .set({ ...set, updatedAt: boundPlaceholder("updatedAt", registries.updatedAt), version: sql`${registries.version} + 1` })
       .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
       .returning(recordColumns);
   }
@@ -165,9 +154,9 @@ export function createRegistryRepository(db: Db) {
   const recordVerificationQuery = db
     .update(registries)
     .set({
-      verificationStatus: bound("verificationStatus", registries.verificationStatus),
-      verificationCheckedAt: bound("verificationCheckedAt", registries.verificationCheckedAt),
-      verificationErrorCode: bound("verificationErrorCode", registries.verificationErrorCode),
+      verificationStatus: boundPlaceholder("verificationStatus", registries.verificationStatus),
+      verificationCheckedAt: boundPlaceholder("verificationCheckedAt", registries.verificationCheckedAt),
+      verificationErrorCode: boundPlaceholder("verificationErrorCode", registries.verificationErrorCode),
     })
     .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
     .returning(recordColumns)

@@ -3,7 +3,7 @@
  * `registryName` comes from a LEFT JOIN in the same query (no N+1); it is null when the image
  * has no registry or the registry was deleted.
  */
-import { and, desc, eq, isNull, lt, ne, Param, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, ne, sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type {
   NewSandboxImage,
@@ -12,6 +12,7 @@ import type {
   SandboxImageRecord,
 } from "../records.js";
 import { registries, sandboxImages } from "../schema.js";
+import { boundPlaceholder } from "./bound-placeholder.js";
 
 /** The partial unique index behind "one default image per workspace". */
 export const SANDBOX_IMAGE_DEFAULT_UNIQUE = "sandbox_images_one_default_key";
@@ -125,37 +126,23 @@ async function clearDefault(tx: Tx, workspaceId: string, keepId: string, at: Dat
     );
 }
 
-/**
- * A placeholder bound as drizzle binds a plain value of `column` (as in registries.ts): NULL stays
- * NULL, anything else goes through the column's encoder (a `Date` to ISO text). A bare placeholder
- * would not do: drizzle's `fillPlaceholders` hands null to the encoder too, and a timestamp's
- * encoder throws on it. `cast` names the column's type in the SQL, so that PostgreSQL needs no
- * inference (a parameter in a SELECT list would otherwise be text).
- */
-function bound(name: keyof NewSandboxImage, column: Column, cast: string): SQL {
-  const param = new Param(sql.placeholder(name), {
-    mapToDriverValue: (value: unknown) => (value === null ? null : column.mapToDriverValue(value)),
-  });
-  return sql`${param}::${sql.raw(cast)}`;
-}
-
 /** Every column an insert writes, in the table's order, as a placeholder named after its field. */
 function insertValues() {
   return {
-    id: bound("id", sandboxImages.id, "uuid"),
-    workspaceId: bound("workspaceId", sandboxImages.workspaceId, "text"),
-    name: bound("name", sandboxImages.name, "text"),
-    image: bound("image", sandboxImages.image, "text"),
-    tag: bound("tag", sandboxImages.tag, "text"),
-    registryId: bound("registryId", sandboxImages.registryId, "uuid"),
-    description: bound("description", sandboxImages.description, "text"),
-    enabled: bound("enabled", sandboxImages.enabled, "boolean"),
-    isDefault: bound("isDefault", sandboxImages.isDefault, "boolean"),
-    memoryMb: bound("memoryMb", sandboxImages.memoryMb, "int4"),
-    ttlSeconds: bound("ttlSeconds", sandboxImages.ttlSeconds, "int4"),
-    readinessPort: bound("readinessPort", sandboxImages.readinessPort, "int4"),
-    createdAt: bound("createdAt", sandboxImages.createdAt, "timestamptz"),
-    updatedAt: bound("updatedAt", sandboxImages.updatedAt, "timestamptz"),
+    id: boundPlaceholder("id", sandboxImages.id, "uuid"),
+    workspaceId: boundPlaceholder("workspaceId", sandboxImages.workspaceId, "text"),
+    name: boundPlaceholder("name", sandboxImages.name, "text"),
+    image: boundPlaceholder("image", sandboxImages.image, "text"),
+    tag: boundPlaceholder("tag", sandboxImages.tag, "text"),
+    registryId: boundPlaceholder("registryId", sandboxImages.registryId, "uuid"),
+    description: boundPlaceholder("description", sandboxImages.description, "text"),
+    enabled: boundPlaceholder("enabled", sandboxImages.enabled, "boolean"),
+    isDefault: boundPlaceholder("isDefault", sandboxImages.isDefault, "boolean"),
+    memoryMb: boundPlaceholder("memoryMb", sandboxImages.memoryMb, "int4"),
+    ttlSeconds: boundPlaceholder("ttlSeconds", sandboxImages.ttlSeconds, "int4"),
+    readinessPort: boundPlaceholder("readinessPort", sandboxImages.readinessPort, "int4"),
+    createdAt: boundPlaceholder("createdAt", sandboxImages.createdAt, "timestamptz"),
+    updatedAt: boundPlaceholder("updatedAt", sandboxImages.updatedAt, "timestamptz"),
   };
 }
 
