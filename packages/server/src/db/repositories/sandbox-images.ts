@@ -222,26 +222,6 @@ function recordOf(row: NewSandboxImage, registryName: string | null): SandboxIma
   };
 }
 
-/** The placeholder values of both inserts: the row's fields, nothing else. */
-function insertParams(row: NewSandboxImage): Record<keyof NewSandboxImage, unknown> {
-  return {
-    id: row.id,
-    workspaceId: row.workspaceId,
-    name: row.name,
-    image: row.image,
-    tag: row.tag,
-    registryId: row.registryId,
-    description: row.description,
-    enabled: row.enabled,
-    isDefault: row.isDefault,
-    memoryMb: row.memoryMb,
-    ttlSeconds: row.ttlSeconds,
-    readinessPort: row.readinessPort,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-}
-
 interface InsertStatements {
   unlinked: { execute(values: Record<string, unknown>): Promise<unknown> };
   linked: { execute(values: Record<string, unknown>): Promise<{ registryName: string }[]> };
@@ -253,7 +233,8 @@ interface InsertStatements {
  * image's workspace throws `RegistryNotLinkableError`, and nothing is written.
  */
 async function insertOne(statements: InsertStatements, row: NewSandboxImage): Promise<SandboxImageRecord> {
-  const params = insertParams(row);
+  // The placeholders are named after the row's fields (insertValues); a statement binds only those.
+  const params: Record<string, unknown> = { ...row };
   if (row.registryId === null) {
     await statements.unlinked.execute(params);
     return recordOf(row, null);
