@@ -9,29 +9,12 @@ import {
   uuidv7,
   type TestDatabase,
 } from "../test-databases.js";
+import { insertRawRegistry } from "../raw-fixtures.js";
 import { createPullCredentialEventRepository, type PullCredentialEvent } from "./pull-credential-events.js";
 
 const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 const T2 = new Date("2025-01-04T00:00:00.001Z");
-
-/** Written with drizzle directly, so these tests depend on no other repository. */
-async function insertRegistry(db: Db, workspaceId: string, overrides: Partial<typeof registries.$inferInsert> = {}) {
-  const id = uuidv7();
-  await db.insert(registries).values({
-    id,
-    workspaceId,
-    name: `registry-${id}`,
-    server: "ghcr.io",
-    username: "robot",
-    passwordCiphertext: "v1:k1:sealed",
-    passwordKeyId: "k1",
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  });
-  return id;
-}
 
 /** What the touch may change, and what it must not. */
 async function registryState(db: Db, id: string) {
@@ -69,7 +52,7 @@ describe.each(backends)("pull credential event repository on %s", (backend) => {
 
   it("recordIssued writes exactly one event and marks the registry used, nothing else", async () => {
     const ws = freshWorkspaceId();
-    const registryId = await insertRegistry(db, ws);
+    const registryId = (await insertRawRegistry(db, ws)).id;
     const issued = event(ws, registryId, T1);
 
     await repo.recordIssued(issued);
@@ -80,7 +63,7 @@ describe.each(backends)("pull credential event repository on %s", (backend) => {
 
   it("moves last_used_at forward, never back", async () => {
     const ws = freshWorkspaceId();
-    const registryId = await insertRegistry(db, ws);
+    const registryId = (await insertRawRegistry(db, ws)).id;
 
     await repo.recordIssued(event(ws, registryId, T1));
     await repo.recordIssued(event(ws, registryId, T0));
@@ -93,7 +76,7 @@ describe.each(backends)("pull credential event repository on %s", (backend) => {
 
   it("does not touch a deleted registry, but still records the event", async () => {
     const ws = freshWorkspaceId();
-    const registryId = await insertRegistry(db, ws, { lastUsedAt: T0, deletedAt: T1, passwordCiphertext: null, passwordKeyId: null });
+    const registryId = (await insertRawRegistry(db, ws, { lastUsedAt: T0, deletedAt: T1, passwordCiphertext: null, passwordKeyId: null })).id;
     const issued = event(ws, registryId, T2);
 
     await repo.recordIssued(issued);
@@ -104,7 +87,7 @@ describe.each(backends)("pull credential event repository on %s", (backend) => {
 
   it("does not touch another workspace's registry", async () => {
     const owner = freshWorkspaceId();
-    const registryId = await insertRegistry(db, owner);
+    const registryId = (await insertRawRegistry(db, owner)).id;
     const other = freshWorkspaceId();
 
     await repo.recordIssued(event(other, registryId, T1));
@@ -125,7 +108,7 @@ describe.each(backends)("pull credential event repository on %s", (backend) => {
 
   it("record (refusals) writes the event with its registry and outcome, never marking the registry used", async () => {
     const ws = freshWorkspaceId();
-    const registryId = await insertRegistry(db, ws);
+    const registryId = (await insertRawRegistry(db, ws)).id;
     const refused = { ...event(ws, registryId, T1), outcome: "registry_disabled" };
     const missing = { ...event(ws, null, T2), outcome: "not_found" };
 

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
-import { registries, sandboxImages } from "../schema.js";
+import { registries } from "../schema.js";
 import {
   backends,
   createTestDatabase,
@@ -9,51 +9,10 @@ import {
   uuidv7,
   type TestDatabase,
 } from "../test-databases.js";
+import { insertRawImage, insertRawRegistry } from "../raw-fixtures.js";
 import { createPullResolutionRepository } from "./pull-resolution.js";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
-
-/** Fixtures are written with drizzle directly, so these tests depend on no other repository. */
-async function insertRegistry(db: Db, workspaceId: string, overrides: Partial<typeof registries.$inferInsert> = {}) {
-  const id = uuidv7();
-  const row = {
-    id,
-    workspaceId,
-    name: `registry-${id}`,
-    server: "ghcr.io",
-    username: "robot",
-    email: "robot@example.com",
-    enabled: true,
-    caCertificate: null,
-    passwordCiphertext: `v1:k1:ciphertext-${id}`,
-    passwordKeyId: "k1",
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  };
-  await db.insert(registries).values(row);
-  return row;
-}
-
-async function insertImage(db: Db, workspaceId: string, overrides: Partial<typeof sandboxImages.$inferInsert> = {}) {
-  const id = uuidv7();
-  const row = {
-    id,
-    workspaceId,
-    name: `image-${id}`,
-    image: "ghcr.io/acme/sandbox",
-    tag: "v1",
-    registryId: null,
-    enabled: true,
-    memoryMb: 1024,
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  };
-  await db.insert(sandboxImages).values(row);
-  return row;
-}
 
 describe.each(backends)("pull resolution repository on %s", (backend) => {
   let testDb: TestDatabase;
@@ -69,8 +28,8 @@ describe.each(backends)("pull resolution repository on %s", (backend) => {
 
   it("resolves an image and its live registry in one answer, sealed password included", async () => {
     const ws = freshWorkspaceId();
-    const registry = await insertRegistry(db, ws, { caCertificate: "-----BEGIN CERTIFICATE-----\n…", email: null });
-    const image = await insertImage(db, ws, { registryId: registry.id, image: "ghcr.io/acme/private", tag: "v2" });
+    const registry = await insertRawRegistry(db, ws, { caCertificate: "-----BEGIN CERTIFICATE-----\n…", email: null });
+    const image = await insertRawImage(db, ws, { registryId: registry.id, image: "ghcr.io/acme/private", tag: "v2" });
 
     expect(await repo.resolve(ws, image.id)).toStrictEqual({
       image: { id: image.id, workspaceId: ws, image: "ghcr.io/acme/private", tag: "v2", registryId: registry.id, enabled: true },
@@ -91,8 +50,8 @@ describe.each(backends)("pull resolution repository on %s", (backend) => {
 
   it("returns a deleted registry as its tombstone, with deleted_at and no credential", async () => {
     const ws = freshWorkspaceId();
-    const registry = await insertRegistry(db, ws);
-    const image = await insertImage(db, ws, { registryId: registry.id });
+    const registry = await insertRawRegistry(db, ws);
+    const image = await insertRawImage(db, ws, { registryId: registry.id });
     await db
       .update(registries)
       .set({ deletedAt: T1, updatedAt: T1, passwordCiphertext: null, passwordKeyId: null })
@@ -117,8 +76,8 @@ describe.each(backends)("pull resolution repository on %s", (backend) => {
   it("an image without a registry has none", async () => {
     const ws = freshWorkspaceId();
     // A registry in the same workspace that the image does not link: never joined.
-    await insertRegistry(db, ws);
-    const image = await insertImage(db, ws);
+    await insertRawRegistry(db, ws);
+    const image = await insertRawImage(db, ws);
 
     expect(await repo.resolve(ws, image.id)).toStrictEqual({
       image: { id: image.id, workspaceId: ws, image: "ghcr.io/acme/sandbox", tag: "v1", registryId: null, enabled: true },
@@ -128,8 +87,8 @@ describe.each(backends)("pull resolution repository on %s", (backend) => {
 
   it("answers disabled images and registries as they are (the service refuses them)", async () => {
     const ws = freshWorkspaceId();
-    const registry = await insertRegistry(db, ws, { enabled: false });
-    const image = await insertImage(db, ws, { registryId: registry.id, enabled: false });
+    const registry = await insertRawRegistry(db, ws, { enabled: false });
+    const image = await insertRawImage(db, ws, { registryId: registry.id, enabled: false });
 
     const resolved = await repo.resolve(ws, image.id);
     expect(resolved?.image.enabled).toBe(false);
@@ -139,9 +98,9 @@ describe.each(backends)("pull resolution repository on %s", (backend) => {
 
   it("another workspace's image is null, linked or not; so is a missing id", async () => {
     const owner = freshWorkspaceId();
-    const registry = await insertRegistry(db, owner);
-    const linked = await insertImage(db, owner, { registryId: registry.id });
-    const unlinked = await insertImage(db, owner);
+    const registry = await insertRawRegistry(db, owner);
+    const linked = await insertRawImage(db, owner, { registryId: registry.id });
+    const unlinked = await insertRawImage(db, owner);
 
     expect(await repo.resolve(freshWorkspaceId(), linked.id)).toBeNull();
     expect(await repo.resolve(freshWorkspaceId(), unlinked.id)).toBeNull();
