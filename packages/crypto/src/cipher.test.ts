@@ -1,4 +1,4 @@
-import { createDecipheriv, randomBytes } from "node:crypto";
+import { createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import {
   DEFAULT_NONCE_BUDGET_WARNING_THRESHOLD,
@@ -307,5 +307,39 @@ describe("createCipher: self-test and nonce budget", () => {
   it("only accepts keyrings built by this package", () => {
     const fake = { activeKeyId: "a", keyIds: ["a"] } as Keyring;
     expect(() => createCipher(fake)).toThrow(TypeError);
+  });
+});
+
+describe("createCipher: key check values", () => {
+  const bytes = Buffer.alloc(32, 7);
+
+  it("is HKDF-SHA256 of the key with the check label (RFC 5869, computed independently)", () => {
+    const cipher = createCipher(createKeyring({ keys: [{ id: "k1", key: bytes }], activeKeyId: "k1" }));
+    // Extract with an empty salt (= HashLen zero bytes), expand one block with the label.
+    const prk = createHmac("sha256", Buffer.alloc(32)).update(bytes).digest();
+    const okm = createHmac("sha256", prk).update("modbox/crypto key check value v1").update(Buffer.of(1)).digest();
+    expect(cipher.keyCheckValue("k1")).toBe(okm.subarray(0, 16).toString("base64url"));
+  });
+
+  it("is the same for the same bytes under any keyring, different for other bytes, never the key", () => {
+    const a = createCipher(createKeyring({ keys: [{ id: "k1", key: bytes }], activeKeyId: "k1" }));
+    const b = createCipher(
+      createKeyring({ keys: [{ id: "k0", key: randomBytes(32) }, { id: "k1", key: Buffer.from(bytes) }], activeKeyId: "k0" }),
+    );
+    const other = createCipher(createKeyring({ keys: [{ id: "k1", key: randomBytes(32) }], activeKeyId: "k1" }));
+    expect(b.keyCheckValue("k1")).toBe(a.keyCheckValue("k1"));
+    expect(other.keyCheckValue("k1")).not.toBe(a.keyCheckValue("k1"));
+    expect(b.keyCheckValue("k0")).not.toBe(b.keyCheckValue("k1"));
+    const value = Buffer.from(a.keyCheckValue("k1"), "base64url");
+    expect(value).toHaveLength(16);
+    expect(bytes.includes(value.subarray(0, 4))).toBe(false);
+  });
+
+  it("throws for a key id that is not in the keyring", () => {
+    expect(() => createCipher(keyringOf("k1")).keyCheckValue("k2")).toThrow(/k2/);
+  });
+
+  it("lists the keyring's ids", () => {
+    expect(createCipher(keyringOf("a", "b")).keyIds).toEqual(["a", "b"]);
   });
 });

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
 import {
   associatedDataFrom,
   associatedDataPrefix,
@@ -26,6 +26,14 @@ export const MAX_ENCRYPTIONS_PER_KEY = 2 ** 32;
 /** Default count at which {@link CipherOptions.onNonceBudgetWarning} fires: half the budget. */
 export const DEFAULT_NONCE_BUDGET_WARNING_THRESHOLD = 2 ** 31;
 
+/**
+ * HKDF "info" of a key check value: a label no other use of the key shares, versioned so the
+ * derivation can change without two meanings for one stored value.
+ */
+const KEY_CHECK_INFO = "modbox/crypto key check value v1";
+/** Bytes of a key check value: enough that two different keys never collide by chance. */
+const KEY_CHECK_LENGTH = 16;
+
 /** Options for {@link createCipher}. */
 export interface CipherOptions {
   /**
@@ -45,6 +53,8 @@ export interface CipherOptions {
 export interface Cipher {
   /** The key id new encryptions use. */
   readonly activeKeyId: string;
+  /** Every key id of the keyring, in configuration order (the active key included). */
+  readonly keyIds: readonly string[];
   /**
    * Encrypts a string with the active key, bound to `context`.
    * @returns `v1:<keyId>:<base64url(iv ‖ ciphertext ‖ tag)>`.
@@ -73,6 +83,14 @@ export interface Cipher {
    * @throws KeyringConfigError naming the first key that fails.
    */
   readonly selfTest: () => void;
+  /**
+   * The key check value of a key: a one-way fingerprint (HKDF-SHA256 of the key with a fixed
+   * label, base64url), the same for the same key bytes everywhere, different for any other key.
+   * Stored beside the data a key seals, it proves at start-up that the configured key is the one
+   * that sealed it, without decrypting anything and without revealing the key.
+   * @throws Error if the key id is not in the keyring.
+   */
+  readonly keyCheckValue: (keyId: string) => string;
   /**
    * Encryptions done by this process, per key id (every key listed, unused ones at 0). A lower
    * bound on a key's real use: other processes and earlier runs encrypt too.
@@ -201,13 +219,22 @@ export function createCipher(keyring: Keyring, options: CipherOptions = {}): Cip
 
   const encryptionCounts = (): Record<string, number> => Object.fromEntries(counts);
 
+  const keyCheckValue = (keyId: string): string => {
+    const slot = slots.get(keyId);
+    if (slot === undefined) throw new Error(`Key "${keyId}" is missing from the keyring.`);
+    const derived = hkdfSync("sha256", slot.key, Buffer.alloc(0), KEY_CHECK_INFO, KEY_CHECK_LENGTH);
+    return Buffer.from(derived).toString("base64url");
+  };
+
   return Object.freeze({
     activeKeyId: keyring.activeKeyId,
+    keyIds: keyring.keyIds,
     encrypt,
     decrypt,
     keyIdOf,
     isOnActiveKey,
     selfTest,
+    keyCheckValue,
     encryptionCounts,
   });
 }
