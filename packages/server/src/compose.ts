@@ -4,21 +4,26 @@ import type { AppDeps } from "./app.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import type { DatabaseHandle } from "./db/client.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
+import { createEncryptionKeyRepository } from "./db/repositories/encryption-keys.js";
 import { createPullCredentialEventRepository } from "./db/repositories/pull-credential-events.js";
 import { createPullResolutionRepository } from "./db/repositories/pull-resolution.js";
 import { createRegistryRepository } from "./db/repositories/registries.js";
 import { createSandboxImageRepository } from "./db/repositories/sandbox-images.js";
 import { checkPull, verifyLogin } from "./registry-protocol/outbound/v2-client.js";
 import type { OutboundOptions } from "./registry-protocol/outbound/types.js";
+import type { EncryptionBudget } from "./services/encryption-budget.js";
 import { uuidv7 } from "./services/ids.js";
 import { createPullService } from "./services/pulls.js";
 import type { RegistryProber } from "./services/registry-prober.js";
 import { createRegistryService } from "./services/registries.js";
 import { createSandboxImageService } from "./services/sandbox-images.js";
+import { KeyCustodyError, unopenableKeys } from "./services/key-custody.js";
 
 export interface ComposeOptions {
   database: DatabaseHandle;
   cipher: Cipher;
+  /** The active key's nonce budget, spent by every password sealed. */
+  budget: EncryptionBudget;
   logger: Logger;
   bootstrapToken?: string;
   validateResponses: boolean;
@@ -41,6 +46,7 @@ export function createRegistryProber(outbound: OutboundOptions): RegistryProber 
 /** Wires repositories → services → app dependencies. The one place the object graph is built. */
 export function composeApp(options: ComposeOptions): AppDeps {
   const { db } = options.database;
+  const keys = createEncryptionKeyRepository(db);
   const registryRepository = createRegistryRepository(db);
   const imageRepository = createSandboxImageRepository(db);
   const prober = createRegistryProber(options.outbound);
@@ -55,6 +61,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
     registries: createRegistryService({
       registries: registryRepository,
       cipher: options.cipher,
+      budget: options.budget,
       prober,
       newId,
       now,
@@ -70,7 +77,13 @@ export function composeApp(options: ComposeOptions): AppDeps {
       now,
     }),
     readiness: {
-      ping: () => options.database.ping(),
+      // Ready means the database answers AND every key that seals a password is one this process
+      // holds: an instance started with the wrong keys, or a key another instance began sealing
+      // with, must not take traffic it would answer with credential_undecryptable.
+      ping: async () => {
+        const unopenable = await unopenableKeys(keys, options.cipher);
+        if (unopenable.length > 0) throw new KeyCustodyError(`stored passwords need key(s) ${unopenable.join(", ")}`);
+      },
       isShuttingDown: options.isShuttingDown ?? (() => false),
     },
     options: {

@@ -35,6 +35,7 @@ export type ProblemCode =
   | "internal_error"
   | "credential_undecryptable"
   | "service_unavailable"
+  | "encryption_key_unavailable"
   | "invalid_credentials"
   | "registry_in_use"
   | "registry_disabled"

@@ -1,6 +1,5 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { createCipher } from "@modbox/crypto";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { composeApp } from "./compose.js";
@@ -11,7 +10,9 @@ import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createApiTokenService } from "./services/api-tokens.js";
 import { uuidv7 } from "./services/ids.js";
 import { lockDataDir } from "./startup/data-dir-lock.js";
-import { resolveKeyring } from "./startup/encryption-keys.js";
+import { createEncryptionKeyRepository } from "./db/repositories/encryption-keys.js";
+import { keySource, resolveKeyring } from "./startup/encryption-keys.js";
+import { openKeys } from "./startup/open-keys.js";
 import { ensureFirstToken } from "./startup/first-token.js";
 
 export interface RunningServer {
@@ -21,21 +22,15 @@ export interface RunningServer {
 }
 
 /**
- * Starts the whole server from a parsed config: keys (self-tested), database (migrated under an
- * advisory lock), the app, and the listening socket. main.ts adds the process concerns (env,
+ * Starts the whole server from a parsed config: the database (migrated under an advisory lock),
+ * the keys (self-tested, and checked against every key the database says sealed a password),
+ * the app, and the listening socket. main.ts adds the process concerns (env,
  * signals); tests call this directly.
  */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const releaseLock = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, "modbox server") : null;
   let database: DatabaseHandle | undefined;
   try {
-    const keyring = await resolveKeyring(config, logger);
-    const cipher = createCipher(keyring, {
-      onNonceBudgetWarning: (keyId, count) =>
-        logger.warn({ keyId, count }, "encryption key is nearing its nonce budget: rotate to a new active key"),
-    });
-    cipher.selfTest();
-
     database = await openDatabase(
       config.database.kind === "postgres"
         ? {
@@ -47,6 +42,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         : { kind: "pglite", dataDir: config.database.dataDir },
     );
     await migrateDatabase(database);
+
+    // Keys are checked against what the database holds before anything is served or written.
+    const keyring = await resolveKeyring(config, logger, createEncryptionKeyRepository(database.db));
+    const { cipher, budget } = await openKeys(database.db, keyring, logger, keySource(config));
 
     const tokenService = createApiTokenService({
       tokens: createApiTokenRepository(database.db),
@@ -60,6 +59,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       composeApp({
         database,
         cipher,
+        budget,
         logger,
         ...(config.bootstrapToken !== undefined && { bootstrapToken: config.bootstrapToken }),
         validateResponses: config.validateResponses,

@@ -272,8 +272,9 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Ready to serve: the database answers. `503` while it does not, and from the moment the
-         *     server starts shutting down.
+         * @description Ready to serve: the database answers and every encryption key that seals a stored
+         *     password is one this server holds (with the same bytes). `503` while either is not so,
+         *     and from the moment the server starts shutting down.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -579,7 +580,9 @@ export interface components {
              *     `validation_failed`, `invalid_cursor`, `insufficient_scope`, `rate_limited`, `internal_error`,
              *     `credential_undecryptable`, `service_unavailable`, `invalid_credentials`,
              *     `registry_in_use`, `registry_disabled`, `registry_deleted`, `registry_host_mismatch`,
-             *     `image_disabled`.
+             *     `image_disabled`, `encryption_key_unavailable` (503 on a write that stores a password:
+             *     the active encryption key is retired or has spent its budget of 2^32 encryptions;
+             *     only the operator can fix it, by making a new key active).
              */
             code: string;
             request_id?: string;

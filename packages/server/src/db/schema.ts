@@ -9,6 +9,7 @@
  */
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   boolean,
   check,
   foreignKey,
@@ -161,3 +162,20 @@ export const pullCredentialEvents = pgTable(
   },
   (t) => [index("pull_credential_events_image_idx").on(t.workspaceId, t.imageId, t.id)],
 );
+
+/**
+ * Custody of the encryption keys, one row per key id that has ever sealed a password: its check
+ * value (a one-way fingerprint, never the key) so a start with a missing or different key is
+ * refused before anything is served, and the encryptions it has done (counted in reserved blocks,
+ * so across every process and restart) against the nonce budget of a random-IV GCM key.
+ */
+export const encryptionKeys = pgTable("encryption_keys", {
+  keyId: text("key_id").primaryKey(),
+  /** `Cipher.keyCheckValue(keyId)`: HKDF-SHA256 of the key under a fixed label. */
+  checkValue: text("check_value").notNull(),
+  /** Encryptions reserved by processes sealing with this key: an upper bound of those done. */
+  encryptionsReserved: bigint("encryptions_reserved", { mode: "number" }).notNull().default(0),
+  createdAt: timestamptz("created_at").notNull(),
+  /** Set by `keys retire` once no password uses the key: it may leave the configuration. */
+  retiredAt: timestamptz("retired_at"),
+});

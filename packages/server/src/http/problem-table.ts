@@ -26,6 +26,8 @@ export const problemTable: Record<ProblemCode, { status: number; title: string }
   internal_error: { status: 500, title: "Internal server error" },
   credential_undecryptable: { status: 500, title: "Internal server error" },
   service_unavailable: { status: 503, title: "Service unavailable" },
+  // The active key cannot seal (retired, or its nonce budget spent): only the operator can fix it.
+  encryption_key_unavailable: { status: 503, title: "Service unavailable" },
 };
 
 export const PROBLEM_TYPE_BASE = "https://modbox.dev/problems/";

@@ -4,6 +4,7 @@ import type { PullImage, PullRegistry, PullResolution } from "../db/repositories
 import { DomainError, type ProblemCode } from "../errors.js";
 import { apiHost, sameRegistry } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, pullReference, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
+import { credentialContext } from "./credential-context.js";
 import type { RegistryProber } from "./registry-prober.js";
 import { runtimeAuth } from "./runtime-auth.js";
 
@@ -97,7 +98,7 @@ export function createPullService(deps: PullServiceDeps) {
 
   function decryptPassword(registry: PullRegistry): string {
     if (!registry.passwordCiphertext) throw new DecryptionError("malformed");
-    return deps.cipher.decrypt(registry.passwordCiphertext, { workspace_id: registry.workspaceId, registry_id: registry.id });
+    return deps.cipher.decrypt(registry.passwordCiphertext, credentialContext(registry.workspaceId, registry.id));
   }
 
   return {

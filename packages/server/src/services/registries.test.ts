@@ -31,7 +31,7 @@ const stored: RegistryForUse = {
  * A repository holding one registry that records which reads the service makes; the cipher
  * "seals" by prefixing and records decryptions, the prober records logins.
  */
-function setup(row: RegistryForUse | null = stored) {
+function setup(row: RegistryForUse | null = stored, budgetRefusal?: Error) {
   const calls: string[] = [];
   const decrypted: string[] = [];
   const logins: { username: string; password: string }[] = [];
@@ -71,6 +71,12 @@ function setup(row: RegistryForUse | null = stored) {
       },
       keyIdOf: () => "k1",
     },
+    budget: {
+      async take() {
+        calls.push("budget");
+        if (budgetRefusal) throw budgetRefusal;
+      },
+    },
     prober: {
       async verifyLogin(_endpoint, credentials) {
         logins.push({ username: credentials.username, password: credentials.password });
@@ -89,7 +95,7 @@ describe("registry service update: which read it makes", () => {
 
     const updated = await service.update(WS, ID, { password: "new-password" });
 
-    expect(calls).toEqual(["findById", "update"]);
+    expect(calls).toEqual(["findById", "budget", "update"]);
     expect(decrypted).toEqual([]);
     expect(updates).toEqual([
       {
@@ -110,7 +116,7 @@ describe("registry service update: which read it makes", () => {
 
     await service.update(WS, ID, { password: "new-password", username: "robot2" }, { verify: true });
 
-    expect(calls).toEqual(["findById", "update"]);
+    expect(calls).toEqual(["findById", "budget", "update"]);
     expect(decrypted).toEqual([]);
     expect(logins).toEqual([{ username: "robot2", password: "new-password" }]);
   });
@@ -142,5 +148,32 @@ describe("registry service update: which read it makes", () => {
       await expect(service.update(WS, ID, input)).rejects.toMatchObject({ code: "not_found" });
       expect(calls).not.toContain("update");
     }
+  });
+});
+
+describe("registry service: the active key's nonce budget", () => {
+  it("a rotation the budget refuses writes nothing", async () => {
+    const refusal = new Error("budget spent");
+    const { service, calls } = setup(stored, refusal);
+
+    await expect(service.update(WS, ID, { password: "new-password" })).rejects.toBe(refusal);
+    expect(calls).toEqual(["findById", "budget"]);
+  });
+
+  it("a create the budget refuses inserts nothing", async () => {
+    const refusal = new Error("budget spent");
+    const { service, calls } = setup(stored, refusal);
+
+    const input = { name: "new", server: "registry.example.com", username: "robot", password: "pw" };
+    await expect(service.create(WS, input)).rejects.toBe(refusal);
+    expect(calls).toEqual(["budget"]);
+  });
+
+  it("an update without a password spends none", async () => {
+    const { service, calls } = setup();
+
+    await service.update(WS, ID, { name: "renamed" });
+
+    expect(calls).not.toContain("budget");
   });
 });

@@ -12,6 +12,8 @@ import { REGISTRY_NAME_UNIQUE } from "../db/repositories/registries.js";
 import { DomainError } from "../errors.js";
 import { apiHost, normaliseServer } from "../registry-protocol/hosts.js";
 import { decodeCursor, toPage } from "./pagination.js";
+import { credentialContext } from "./credential-context.js";
+import type { EncryptionBudget } from "./encryption-budget.js";
 import { checkCaCertificate, normaliseServerOrThrow, providerWarningsOrThrow } from "./registry-input.js";
 import type { LoginOutcome, RegistryProber } from "./registry-prober.js";
 
@@ -33,6 +35,7 @@ export interface RegistryRepositoryPort {
 export interface RegistryServiceDeps {
   registries: RegistryRepositoryPort;
   cipher: Pick<Cipher, "encrypt" | "decrypt" | "keyIdOf">;
+  budget: EncryptionBudget;
   prober: Pick<RegistryProber, "verifyLogin">;
   newId: () => string;
   now: () => Date;
@@ -74,10 +77,11 @@ const LINKED_IDS_LISTED = 100;
  */
 export function createRegistryService(deps: RegistryServiceDeps) {
   const { registries, cipher } = deps;
-  const context = (workspaceId: string, registryId: string) => ({ workspace_id: workspaceId, registry_id: registryId });
 
-  function seal(workspaceId: string, registryId: string, password: string) {
-    const passwordCiphertext = cipher.encrypt(password, context(workspaceId, registryId));
+  /** Encrypts a password for its row, once the active key's nonce budget allows one more. */
+  async function seal(workspaceId: string, registryId: string, password: string) {
+    await deps.budget.take();
+    const passwordCiphertext = cipher.encrypt(password, credentialContext(workspaceId, registryId));
     return { passwordCiphertext, passwordKeyId: cipher.keyIdOf(passwordCiphertext) };
   }
 
@@ -116,6 +120,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
         : undefined;
       const id = deps.newId();
       const now = deps.now();
+      const sealed = await seal(workspaceId, id, input.password);
       return withNameConflict(() =>
         registries.insert({
           id,
@@ -130,7 +135,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
           ...(verification && stateOf(verification)),
           createdAt: now,
           updatedAt: now,
-          ...seal(workspaceId, id, input.password),
+          ...sealed,
         }),
       );
     },
@@ -197,7 +202,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
         // A proof about the old credential says nothing about the new one.
         Object.assign(patch, verification ? stateOf(verification) : neverVerified());
       }
-      if (password !== undefined) Object.assign(patch, seal(workspaceId, id, password));
+      if (password !== undefined) Object.assign(patch, await seal(workspaceId, id, password));
       const updated = await withNameConflict(() => registries.update(workspaceId, id, patch));
       return updated ?? notFound();
     },
@@ -235,7 +240,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
 
   function decryptStored(registry: RegistryForUse): string {
     if (!registry.passwordCiphertext) return notFound();
-    return cipher.decrypt(registry.passwordCiphertext, context(registry.workspaceId, registry.id));
+    return cipher.decrypt(registry.passwordCiphertext, credentialContext(registry.workspaceId, registry.id));
   }
 }
 

@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { createCipher, formatKeyringSpec, generateKey, parseKeyringSpec } from "@modbox/crypto";
+import { formatKeyringSpec, generateKey, parseKeyringSpec, type Keyring } from "@modbox/crypto";
 import { createClient, type ModboxClient } from "@modbox/sdk";
 import { inject } from "vitest";
 import { createApp } from "../../src/app.js";
@@ -26,6 +26,7 @@ import { createLogger } from "../../src/logging.js";
 import type { OutboundOptions } from "../../src/registry-protocol/outbound/types.js";
 import { createApiTokenService } from "../../src/services/api-tokens.js";
 import { uuidv7 } from "../../src/services/ids.js";
+import { openKeys } from "../../src/startup/open-keys.js";
 import { createPostgresTestDatabase } from "./test-databases.js";
 import "./provided-context.js";
 
@@ -61,6 +62,8 @@ export interface TestAppOptions {
    * registries listen on 127.0.0.1 (the SSRF tests turn it off).
    */
   outbound?: OutboundOptions;
+  /** The app's keys (default: one fresh key), e.g. to start a second app on the same database. */
+  keyring?: Keyring;
 }
 
 export async function startTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
@@ -73,12 +76,14 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
     },
   });
   const logger = createLogger("debug", sink);
-  const cipher = createCipher(parseKeyringSpec(formatKeyringSpec([generateKey()])));
+  const keyring = options.keyring ?? parseKeyringSpec(formatKeyringSpec([generateKey()]));
+  const { cipher, budget } = await openKeys(database.db, keyring, logger, "the test keyring");
   const token = generateApiToken();
   const app = createApp(
     composeApp({
       database,
       cipher,
+      budget,
       logger,
       bootstrapToken: token,
       validateResponses: true,
