@@ -5,6 +5,7 @@ import { KeyringConfigError } from "@modbox/crypto";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logging.js";
 import { startServer } from "./server.js";
+import { KeyCustodyError } from "./services/key-custody.js";
 import { DataDirLockedError } from "./startup/data-dir-lock.js";
 
 async function main(): Promise<void> {
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
     server = await startServer(config, logger);
   } catch (err) {
     if (err instanceof KeyringConfigError) return fail(`Invalid encryption keys: ${err.message}`);
-    if (err instanceof DataDirLockedError) return fail(err.message);
+    if (err instanceof DataDirLockedError || err instanceof KeyCustodyError) return fail(err.message);
     logger.fatal({ err: { name: (err as Error).name, message: (err as Error).message } }, "start-up failed");
     process.exit(1);
   }
