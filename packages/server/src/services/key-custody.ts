@@ -90,7 +90,11 @@ export async function unopenableKeys(keys: Pick<EncryptionKeyRepository, "list">
 }
 
 /** The operator's message: which keys, how many passwords each holds, what to do. Never key bytes. */
-export function describeCustodyProblems(problems: readonly CustodyProblem[], keySource: string): string {
+export function describeCustodyProblems(
+  problems: readonly CustodyProblem[],
+  keySource: string,
+  refusing = "Refusing to start",
+): string {
   const lines = problems.map((p) => {
     switch (p.kind) {
       case "missing":
@@ -105,7 +109,7 @@ export function describeCustodyProblems(problems: readonly CustodyProblem[], key
     }
   });
   return [
-    "Refusing to start: the database holds passwords this server's encryption keys cannot open. Nothing was written.",
+    `${refusing}: the database holds passwords these encryption keys cannot open. Nothing was written.`,
     ...lines,
     `Restore the original key(s) in ${keySource} and start again; \`npm run keys -- status\` lists every key.`,
   ].join("\n");

@@ -77,11 +77,30 @@ export async function addKeyToFile(config: Config): Promise<KeyringKey> {
   if (spec === undefined) throw new Error(`There is no key file at ${keyFile(config)}.`);
   parseKeyringSpec(spec); // refuses a damaged file before it is rewritten
   const key = generateKey();
+  await replaceKeyFile(config, `${formatKeyringSpec([key])},${spec}`);
+  return key;
+}
+
+/**
+ * Embedded default: drops a retired key from the data directory's key file (never the active
+ * one, which is first). Same write-then-rename as {@link addKeyToFile}.
+ */
+export async function removeKeyFromFile(config: Config, keyId: string): Promise<boolean> {
+  const spec = await readKeyFile(config);
+  if (spec === undefined) return false;
+  const entries = spec.split(",").map((e) => e.trim());
+  const kept = entries.filter((e, i) => i === 0 || e.split(":")[0]!.trim() !== keyId);
+  if (kept.length === entries.length) return false;
+  parseKeyringSpec(kept.join(",")); // never write a file the server would refuse
+  await replaceKeyFile(config, kept.join(","));
+  return true;
+}
+
+async function replaceKeyFile(config: Config, spec: string): Promise<void> {
   const file = keyFile(config);
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${formatKeyringSpec([key])},${spec}\n`, { mode: 0o600, flag: "wx" });
+  await writeFile(temporary, `${spec}\n`, { mode: 0o600, flag: "wx" });
   await rename(temporary, file);
-  return key;
 }
 
 function keyFile(config: Config): string {
