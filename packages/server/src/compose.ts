@@ -82,7 +82,10 @@ export function composeApp(options: ComposeOptions): AppDeps {
       // with, must not take traffic it would answer with credential_undecryptable.
       ping: async () => {
         const unopenable = await unopenableKeys(keys, options.cipher);
-        if (unopenable.length > 0) throw new KeyCustodyError(`stored passwords need key(s) ${unopenable.join(", ")}`);
+        if (unopenable.length > 0) {
+          options.logger.warn({ keyIds: unopenable }, "not ready: stored passwords are sealed by keys this server does not hold");
+          throw new KeyCustodyError(`stored passwords need key(s) ${unopenable.join(", ")}`);
+        }
       },
       isShuttingDown: options.isShuttingDown ?? (() => false),
     },

@@ -1,8 +1,9 @@
 import { Router } from "express";
 import { sendProblem } from "../http/problem.js";
+import { KeyCustodyError } from "../services/key-custody.js";
 
 export interface Readiness {
-  /** Resolves when the database answers. */
+  /** Resolves when the database answers; rejects with KeyCustodyError when stored passwords need a key this process lacks. */
   ping(): Promise<void>;
   /** True from the moment shutdown begins: load balancers must stop sending traffic. */
   isShuttingDown(): boolean;
@@ -23,8 +24,12 @@ export function healthRoutes(readiness: Readiness): Router {
     try {
       await readiness.ping();
       res.json({ status: "ready" });
-    } catch {
-      sendProblem(req, res, { code: "service_unavailable", detail: "The database is unreachable.", retryAfter: 2 });
+    } catch (err) {
+      const detail =
+        err instanceof KeyCustodyError
+          ? "This server does not hold every encryption key that seals stored passwords (its log names them)."
+          : "The database is unreachable.";
+      sendProblem(req, res, { code: "service_unavailable", detail, retryAfter: 2 });
     }
   });
 
