@@ -93,7 +93,7 @@ export async function unopenableKeys(keys: Pick<EncryptionKeyRepository, "list">
 export function describeCustodyProblems(
   problems: readonly CustodyProblem[],
   keySource: string,
-  refusing = "Refusing to start",
+  headline = "Refusing to start: the database holds passwords these encryption keys cannot open. Nothing was written.",
 ): string {
   const lines = problems.map((p) => {
     switch (p.kind) {
@@ -109,7 +109,7 @@ export function describeCustodyProblems(
     }
   });
   return [
-    `${refusing}: the database holds passwords these encryption keys cannot open. Nothing was written.`,
+    headline,
     ...lines,
     `Restore the original key(s) in ${keySource} and start again; \`npm run keys -- status\` lists every key.`,
   ].join("\n");
