@@ -126,11 +126,8 @@ async function status(keys: EncryptionKeyRepository, cipher: Cipher | undefined,
     if (waiting > 0) process.stdout.write(`\n${waiting} password(s) are on keys other than the active one: \`npm run keys -- rotate\` re-encrypts them.\n`);
   }
   if (problems.length > 0) {
-    process.stderr.write(`\n${describeCustodyProblems(
-        problems,
-        keySource(config),
-        "A server with these keys would refuse to start: the database holds passwords they cannot open.",
-      )}\n`);
+    const headline = "A server with these keys would refuse to start: the database holds passwords they cannot open.";
+    process.stderr.write(`\n${describeCustodyProblems(problems, keySource(config), headline)}\n`);
     return 1;
   }
   return 0;
@@ -139,11 +136,8 @@ async function status(keys: EncryptionKeyRepository, cipher: Cipher | undefined,
 async function rotate(database: DatabaseHandle, keys: EncryptionKeyRepository, cipher: Cipher, config: Config, batchSize: number): Promise<number> {
   const assessment = await assessKeyCustody(keys, cipher);
   if (assessment.problems.length > 0) {
-    return fail(describeCustodyProblems(
-        assessment.problems,
-        keySource(config),
-        "Refusing to rotate: the database holds passwords these encryption keys cannot open. Nothing was written.",
-      ));
+    const headline = "Refusing to rotate: the database holds passwords these encryption keys cannot open. Nothing was written.";
+    return fail(describeCustodyProblems(assessment.problems, keySource(config), headline));
   }
   // On a shared PostgreSQL every server must be able to read what rotation writes: a key no server
   // has started with may be missing from their configuration (a typo here, or instances not rolled).
