@@ -12,6 +12,7 @@ import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createApiTokenService } from "./services/api-tokens.js";
 import { uuidv7 } from "./services/ids.js";
 import { DataDirLockedError, lockDataDir } from "./startup/data-dir-lock.js";
+import { DataDirOwnershipError, makeDataDirPrivate } from "./startup/private-dir.js";
 
 const HELP = `Usage: npm run tokens -- <command> [options]
 
@@ -27,6 +28,8 @@ commands on it, or use PostgreSQL (DATABASE_URL).
 `;
 
 async function main(argv: string[]): Promise<number> {
+  // Before anything is written: what goes into the data directory is its owner's only.
+  process.umask(0o077);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -50,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
 
   const config = loadConfig(process.env);
   const release = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, "modbox tokens cli") : null;
+  if (release) await makeDataDirPrivate(config.dataDir, { warn: (_, message) => process.stderr.write(`modbox: ${message}\n`) });
   const database = await openDatabase(
     config.database.kind === "postgres"
       ? { kind: "postgres", url: config.database.url, maxConnections: 1 }
@@ -123,7 +127,7 @@ function usage(message: string): number {
 main(process.argv.slice(2))
   .then((code) => process.exit(code))
   .catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof DataDirLockedError) {
+    if (err instanceof ConfigError || err instanceof DataDirLockedError || err instanceof DataDirOwnershipError) {
       process.stderr.write(`modbox: ${err.message}\n`);
     } else {
       process.stderr.write(`modbox: ${(err as Error).name}: ${(err as Error).message}\n`);

@@ -7,8 +7,11 @@ import { createLogger } from "./logging.js";
 import { startServer } from "./server.js";
 import { KeyCustodyError } from "./services/key-custody.js";
 import { DataDirLockedError } from "./startup/data-dir-lock.js";
+import { DataDirOwnershipError } from "./startup/private-dir.js";
 
 async function main(): Promise<void> {
+  // Before anything is written: what goes into the data directory is its owner's only.
+  process.umask(0o077);
   let config;
   try {
     config = loadConfig(process.env);
@@ -22,7 +25,9 @@ async function main(): Promise<void> {
     server = await startServer(config, logger);
   } catch (err) {
     if (err instanceof KeyringConfigError) return fail(`Invalid encryption keys: ${err.message}`);
-    if (err instanceof DataDirLockedError || err instanceof KeyCustodyError) return fail(err.message);
+    if (err instanceof DataDirLockedError || err instanceof DataDirOwnershipError || err instanceof KeyCustodyError) {
+      return fail(err.message);
+    }
     logger.fatal({ err: { name: (err as Error).name, message: (err as Error).message } }, "start-up failed");
     process.exit(1);
   }

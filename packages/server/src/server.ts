@@ -10,6 +10,7 @@ import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createApiTokenService } from "./services/api-tokens.js";
 import { uuidv7 } from "./services/ids.js";
 import { lockDataDir } from "./startup/data-dir-lock.js";
+import { makeDataDirPrivate } from "./startup/private-dir.js";
 import { createEncryptionKeyRepository } from "./db/repositories/encryption-keys.js";
 import { keySource, resolveKeyring } from "./startup/encryption-keys.js";
 import { openKeys } from "./startup/open-keys.js";
@@ -31,6 +32,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const releaseLock = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, "modbox server") : null;
   let database: DatabaseHandle | undefined;
   try {
+    if (releaseLock) await makeDataDirPrivate(config.dataDir, logger);
     database = await openDatabase(
       config.database.kind === "postgres"
         ? {

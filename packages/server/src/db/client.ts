@@ -114,14 +114,17 @@ async function openPglite(
 ): Promise<DatabaseHandle> {
   const { dataDir, loadDataDir } = options;
   // "memory://" and "idb://" are PGlite's own schemes; anything else is a filesystem path.
-  if (dataDir !== undefined && !dataDir.includes("://")) await mkdir(dataDir, { recursive: true });
+  const onDisk = dataDir !== undefined && !dataDir.includes("://");
+  if (onDisk) await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // Loaded here, not at the top: the PostgreSQL path never needs PGlite's WASM (≈ 0.2 s at start).
-  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
+  const [{ PGlite }, { drizzle: drizzlePglite }, { PrivateNodeFS }] = await Promise.all([
     import("@electric-sql/pglite"),
     import("drizzle-orm/pglite"),
+    import("./pglite-private-fs.js"),
   ]);
   const client = await PGlite.create({
-    ...(dataDir !== undefined && { dataDir }),
+    // On disk: files and directories private to this user (0600/0700), see pglite-private-fs.ts.
+    ...(onDisk ? { fs: new PrivateNodeFS(dataDir) } : dataDir !== undefined && { dataDir }),
     ...(loadDataDir !== undefined && { loadDataDir }),
   });
   const db = drizzlePglite({ client, schema });
