@@ -111,13 +111,23 @@ describe("rotateToActiveKey", () => {
     }
   });
 
-  it("ends a pass on a batch that claims nothing when the rows fill the last batch exactly", async () => {
+  it("ends a pass once it has claimed the rows counted at its start, without an empty batch", async () => {
     const { rotation, deps } = setup(Array.from({ length: 20 }, (_, i) => sealedRow(i)));
 
     const summary = await rotateToActiveKey(deps, { batchSize: 10 });
 
     expect(summary).toMatchObject({ rotated: 20, pass: 1, remaining: 0 });
-    expect(rotation.calls.map((c) => c.afterId)).toStrictEqual([null, idOf(9), idOf(19)]);
+    expect(rotation.calls.map((c) => c.afterId)).toStrictEqual([null, idOf(9)]);
+  });
+
+  it("does nothing, and reserves nothing, when every password is on the active key", async () => {
+    const { rotation, budget, deps } = setup([]);
+
+    const summary = await rotateToActiveKey(deps, { batchSize: 10 });
+
+    expect(summary).toMatchObject({ rotated: 0, pass: 0, remaining: 0, failedIds: [] });
+    expect(rotation.calls).toStrictEqual([]);
+    expect(budget.taken).toStrictEqual([]);
   });
 
   it("leaves passwords it cannot open, and counts each failure once even across passes", async () => {
@@ -134,6 +144,22 @@ describe("rotateToActiveKey", () => {
     expect(rows[1]).toStrictEqual(before[1]);
     expect(rows[3]).toStrictEqual(before[3]);
     expect(rows[2]!.passwordKeyId).toBe("k2");
+  });
+
+  it("does not report a failure that a write fixed before the last pass", async () => {
+    const rows = [sealedRow(0, { opens: false }), sealedRow(1)];
+    let batches = 0;
+    // Row 1 is busy in the first pass; after that pass, a PUT gives row 0 a new password on k2.
+    const { deps } = setup(rows, {
+      isBusy: (id, pass) => id === idOf(1) && pass === 1,
+      onBatch: () => {
+        if (++batches === 1) Object.assign(rows[0]!, { passwordCiphertext: cipher.encrypt("new", credentialContext(WS, idOf(0))), passwordKeyId: "k2" });
+      },
+    });
+
+    const summary = await rotateToActiveKey(deps, { batchSize: 10 });
+
+    expect(summary).toMatchObject({ rotated: 1, pass: 2, remaining: 0, failedIds: [] });
   });
 
   it("stops after one pass when the only rows left are failures", async () => {
@@ -173,7 +199,7 @@ describe("rotateToActiveKey", () => {
     expect(rows[1]!.passwordKeyId).toBe("k1");
   });
 
-  it("reserves the budget of a whole batch before every batch", async () => {
+  it("reserves the budget of a batch before every batch, no more than the rows left", async () => {
     const log: string[] = [];
     const { budget, deps } = setup(Array.from({ length: 7 }, (_, i) => sealedRow(i)), { log });
 
@@ -184,10 +210,10 @@ describe("rotateToActiveKey", () => {
       "batch after start",
       "take 3",
       `batch after ${idOf(2)}`,
-      "take 3",
+      "take 1",
       `batch after ${idOf(5)}`,
     ]);
-    expect(budget.taken).toStrictEqual([3, 3, 3]);
+    expect(budget.taken).toStrictEqual([3, 3, 1]);
   });
 
   it("rotates nothing when the budget refuses", async () => {

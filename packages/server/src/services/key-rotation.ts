@@ -45,10 +45,11 @@ export async function rotateToActiveKey(
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const batchSize = options.batchSize ?? DEFAULT_ROTATION_BATCH;
   const started = clock();
-  const failed = new Set<string>();
+  // Failures are those of the latest pass only: a row fixed meanwhile (a new password PUT, a
+  // deleted registry) is not reported, and a busy row is never mistaken for a failed one.
+  let failed = new Set<string>();
   let rotated = 0;
-  let pass = 1;
-  let afterId: string | null = null;
+  let pass = 0;
 
   const reseal = (row: { id: string; workspaceId: string; passwordCiphertext: string }): string | null => {
     const context = credentialContext(row.workspaceId, row.id);
@@ -62,25 +63,30 @@ export async function rotateToActiveKey(
   };
   const progress = (): RotationProgress => ({ rotated, failed: failed.size, pass, elapsedMs: clock() - started });
 
-  for (;;) {
-    // Reserved before the batch's transaction opens: the reservation is a statement of its own,
-    // and PGlite's single connection would wait on the open transaction.
-    await budget.take(batchSize);
-    const batch = await rotation.rotateBatch({ activeKeyId: cipher.activeKeyId, afterId, limit: batchSize }, reseal);
-    rotated += batch.rotated;
-    for (const id of batch.failedIds) failed.add(id);
-    options.onProgress?.(progress());
-    if (batch.claimed === batchSize) {
-      afterId = batch.lastId;
-      continue;
-    }
-    // End of a pass: anything left that is not a known failure was held by a concurrent write.
-    const remaining = await rotation.countNotOn(cipher.activeKeyId);
-    if (remaining <= failed.size || pass > MAX_PASSES) {
-      return { ...progress(), failedIds: [...failed], remaining };
-    }
+  let remaining = await rotation.countNotOn(cipher.activeKeyId);
+  while (remaining > 0 && pass < 1 + MAX_PASSES) {
+    if (pass > 0) await sleep(PAUSE_BETWEEN_PASSES_MS);
     pass++;
-    afterId = null;
-    await sleep(PAUSE_BETWEEN_PASSES_MS);
+    const failedThisPass = new Set<string>();
+    let afterId: string | null = null;
+    // Bounded by the rows counted when the pass began: rows sealed meanwhile are on the active key.
+    for (let left = remaining; left > 0; ) {
+      // Reserved before the batch's transaction opens: the reservation is a statement of its own,
+      // and PGlite's single connection would wait on the open transaction.
+      await budget.take(Math.min(batchSize, left));
+      const batch = await rotation.rotateBatch({ activeKeyId: cipher.activeKeyId, afterId, limit: batchSize }, reseal);
+      rotated += batch.rotated;
+      for (const id of batch.failedIds) failedThisPass.add(id);
+      failed = failedThisPass;
+      options.onProgress?.(progress());
+      if (batch.claimed < batchSize) break;
+      afterId = batch.lastId;
+      left -= batch.claimed;
+    }
+    failed = failedThisPass;
+    remaining = await rotation.countNotOn(cipher.activeKeyId);
+    // What is left beyond the failures was held by a concurrent write during this pass.
+    if (remaining <= failed.size) break;
   }
+  return { ...progress(), failedIds: [...failed], remaining };
 }

@@ -31,7 +31,7 @@ export function createEncryptionKeyRepository(db: Db) {
       return db.select().from(encryptionKeys).orderBy(asc(encryptionKeys.createdAt), asc(encryptionKeys.keyId));
     },
 
-    /** Stored passwords per key id (tombstones hold none). Served by the key id index. */
+    /** Stored passwords per key id (tombstones hold none): one scan of the registries. */
     async sealedCounts(): Promise<Map<string, number>> {
       const rows = await db
         .select({ keyId: registries.passwordKeyId, sealed: count() })
