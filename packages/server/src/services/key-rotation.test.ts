@@ -63,8 +63,8 @@ function fakeRotation(rows: SealedPassword[], options: { isBusy?: (id: string, p
       options.onBatch?.();
       return { claimed: claimed.length, rotated: claimed.length - failedIds.length, failedIds, lastId: claimed.at(-1)?.id ?? null };
     },
-    async countNotOn(keyId: string): Promise<number> {
-      return rows.filter((r) => r.passwordKeyId !== keyId).length;
+    async countNotOn(keyId: string, exceptIds: readonly string[] = []): Promise<number> {
+      return rows.filter((r) => r.passwordKeyId !== keyId && !exceptIds.includes(r.id)).length;
     },
   };
 }

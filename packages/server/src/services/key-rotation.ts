@@ -63,14 +63,16 @@ export async function rotateToActiveKey(
   };
   const progress = (): RotationProgress => ({ rotated, failed: failed.size, pass, elapsedMs: clock() - started });
 
+  // Passwords left to rotate, failures of the latest pass not included.
   let remaining = await rotation.countNotOn(cipher.activeKeyId);
   while (remaining > 0 && pass < 1 + MAX_PASSES) {
     if (pass > 0) await sleep(PAUSE_BETWEEN_PASSES_MS);
     pass++;
     const failedThisPass = new Set<string>();
     let afterId: string | null = null;
-    // Bounded by the rows counted when the pass began: rows sealed meanwhile are on the active key.
-    for (let left = remaining; left > 0; ) {
+    // Bounded by the rows counted when the pass began (failures included: they are claimed again);
+    // rows sealed meanwhile are on the active key.
+    for (let left = remaining + failed.size; left > 0; ) {
       // Reserved before the batch's transaction opens: the reservation is a statement of its own,
       // and PGlite's single connection would wait on the open transaction.
       await budget.take(Math.min(batchSize, left));
@@ -84,9 +86,8 @@ export async function rotateToActiveKey(
       left -= batch.claimed;
     }
     failed = failedThisPass;
-    remaining = await rotation.countNotOn(cipher.activeKeyId);
-    // What is left beyond the failures was held by a concurrent write during this pass.
-    if (remaining <= failed.size) break;
+    // Anything left but this pass's failures was held by a concurrent write: another pass.
+    remaining = await rotation.countNotOn(cipher.activeKeyId, [...failed]);
   }
-  return { ...progress(), failedIds: [...failed], remaining };
+  return { ...progress(), failedIds: [...failed], remaining: remaining + failed.size };
 }

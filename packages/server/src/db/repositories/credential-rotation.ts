@@ -3,7 +3,7 @@
  * operator's job over every workspace); it reads ciphertexts only inside the batch that rewrites
  * them.
  */
-import { and, asc, count, gt, isNotNull, ne, sql } from "drizzle-orm";
+import { and, asc, count, gt, isNotNull, ne, notInArray, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { registries } from "../schema.js";
 
@@ -30,9 +30,10 @@ export function createCredentialRotationRepository(db: Db) {
   const notOn = (keyId: string) => and(isNotNull(registries.passwordCiphertext), ne(registries.passwordKeyId, keyId));
 
   return {
-    /** Stored passwords sealed by any key but this one. */
-    async countNotOn(keyId: string): Promise<number> {
-      const [row] = await db.select({ n: count() }).from(registries).where(notOn(keyId));
+    /** Stored passwords sealed by any key but this one, leaving out `exceptIds` (known failures). */
+    async countNotOn(keyId: string, exceptIds: readonly string[] = []): Promise<number> {
+      const except = exceptIds.length > 0 ? notInArray(registries.id, [...exceptIds]) : undefined;
+      const [row] = await db.select({ n: count() }).from(registries).where(and(notOn(keyId), except));
       return row?.n ?? 0;
     },
 
