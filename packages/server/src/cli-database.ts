@@ -5,11 +5,13 @@ import { classifyDatabaseError } from "./db/errors.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { KeyCustodyError } from "./services/key-custody.js";
 import { DataDirLockedError, lockDataDir } from "./startup/data-dir-lock.js";
+import { DataDirOwnershipError, makeDataDirPrivate } from "./startup/private-dir.js";
 
 /**
  * The database as the command-line tools open it: the embedded database under the data
- * directory's lock (so a command never writes beside a running server), PostgreSQL through one
- * connection; migrated in both cases. `close()` releases both.
+ * directory's lock (so a command never writes beside a running server) in a directory kept
+ * private, PostgreSQL through one connection; migrated in both cases. `close()` releases both.
+ * Call `process.umask(0o077)` first, as the server does.
  */
 export async function openCliDatabase(
   config: Config,
@@ -18,6 +20,7 @@ export async function openCliDatabase(
   const release = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, purpose) : null;
   let database: DatabaseHandle | undefined;
   try {
+    if (release) await makeDataDirPrivate(config.dataDir, { warn: (_, message) => process.stderr.write(`modbox: ${message}\n`) });
     database = await openDatabase(
       config.database.kind === "postgres"
         ? { kind: "postgres", url: config.database.url, maxConnections: 1 }
@@ -44,7 +47,14 @@ export async function openCliDatabase(
  * error is named by its SQLSTATE only, since a driver's message lists bound values (ciphertexts).
  */
 export function describeCliError(err: unknown): string {
-  if (err instanceof ConfigError || err instanceof DataDirLockedError || err instanceof KeyCustodyError) return err.message;
+  if (
+    err instanceof ConfigError ||
+    err instanceof DataDirLockedError ||
+    err instanceof DataDirOwnershipError ||
+    err instanceof KeyCustodyError
+  ) {
+    return err.message;
+  }
   if (err instanceof KeyringConfigError) return `Invalid encryption keys: ${err.message}`;
   const kind = classifyDatabaseError(err);
   if (kind.kind === "unavailable") return "The database cannot be reached (is it running, and is DATABASE_URL right?).";

@@ -1,18 +1,15 @@
 /**
- * `npm run tokens -- <command>`: manage API tokens and encryption keys from the command line.
+ * `npm run tokens -- <command>`: manage API tokens from the command line (keys: keys-cli.ts).
  * Reads the same environment as the server (DATABASE_URL or the embedded data directory).
  */
 import { parseArgs } from "node:util";
 import { formatKeyringSpec, generateKey } from "@modbox/crypto";
-import { ConfigError, loadConfig } from "./config.js";
-import { openDatabase } from "./db/client.js";
-import { migrateDatabase } from "./db/migrate.js";
+import { describeCliError, openCliDatabase } from "./cli-database.js";
+import { loadConfig } from "./config.js";
 import type { ApiTokenRecord, TokenScope } from "./db/records.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createApiTokenService } from "./services/api-tokens.js";
 import { uuidv7 } from "./services/ids.js";
-import { DataDirLockedError, lockDataDir } from "./startup/data-dir-lock.js";
-import { DataDirOwnershipError, makeDataDirPrivate } from "./startup/private-dir.js";
 
 const HELP = `Usage: npm run tokens -- <command> [options]
 
@@ -52,15 +49,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const config = loadConfig(process.env);
-  const release = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, "modbox tokens cli") : null;
-  if (release) await makeDataDirPrivate(config.dataDir, { warn: (_, message) => process.stderr.write(`modbox: ${message}\n`) });
-  const database = await openDatabase(
-    config.database.kind === "postgres"
-      ? { kind: "postgres", url: config.database.url, maxConnections: 1 }
-      : { kind: "pglite", dataDir: config.database.dataDir },
-  );
+  const { database, close } = await openCliDatabase(config, "modbox tokens cli");
   try {
-    await migrateDatabase(database);
     const tokens = createApiTokenService({
       tokens: createApiTokenRepository(database.db),
       newId: () => uuidv7(),
@@ -102,8 +92,7 @@ async function main(argv: string[]): Promise<number> {
         return usage(`unknown command ${command}`);
     }
   } finally {
-    await database.close();
-    await release?.();
+    await close();
   }
 }
 
@@ -127,10 +116,6 @@ function usage(message: string): number {
 main(process.argv.slice(2))
   .then((code) => process.exit(code))
   .catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof DataDirLockedError || err instanceof DataDirOwnershipError) {
-      process.stderr.write(`modbox: ${err.message}\n`);
-    } else {
-      process.stderr.write(`modbox: ${(err as Error).name}: ${(err as Error).message}\n`);
-    }
+    process.stderr.write(`modbox: ${describeCliError(err)}\n`);
     process.exit(1);
   });

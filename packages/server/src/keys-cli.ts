@@ -37,6 +37,8 @@ retire on it. See "Key rotation" in the README for the whole procedure.
 `;
 
 async function main(argv: string[]): Promise<number> {
+  // Before anything is written: what goes into the data directory is its owner's only.
+  process.umask(0o077);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
