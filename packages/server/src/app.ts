@@ -3,7 +3,9 @@ import express from "express";
 import * as OpenApiValidator from "express-openapi-validator";
 import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
+import type { FreeSpaceMonitor } from "./db/free-space.js";
 import { authenticate, requireWorkspace } from "./http/authenticate.js";
+import { refuseWritesWhenDiskLow } from "./http/disk-guard.js";
 import { errorHandler } from "./http/error-handler.js";
 import { rateLimit } from "./http/rate-limit.js";
 import { requestLogging } from "./http/request-logging.js";
@@ -26,6 +28,8 @@ export interface AppDeps {
   sandboxImages: SandboxImageService;
   pulls: PullService;
   readiness: Readiness;
+  /** Embedded database: writes are refused while its disk is nearly full (absent: no guard). */
+  freeSpace?: FreeSpaceMonitor;
   options: {
     validateResponses: boolean;
     bodyLimitBytes: number;
@@ -55,6 +59,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(authenticate(deps.authenticate));
   app.use(rateLimit(deps.options.rateLimitPerMinute));
+  if (deps.freeSpace) app.use(refuseWritesWhenDiskLow(deps.freeSpace));
   app.use(
     express.json({
       limit: deps.options.bodyLimitBytes,

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { AppDeps } from "./app.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import type { DatabaseHandle } from "./db/client.js";
+import type { FreeSpaceMonitor } from "./db/free-space.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createEncryptionKeyRepository } from "./db/repositories/encryption-keys.js";
 import { createPullCredentialEventRepository } from "./db/repositories/pull-credential-events.js";
@@ -32,6 +33,8 @@ export interface ComposeOptions {
   /** How the server may reach registries (SSRF policy, timeouts; tests add a DNS double). */
   outbound: OutboundOptions;
   isShuttingDown?: () => boolean;
+  /** Embedded database: the free space guard (see db/free-space.ts). */
+  freeSpace?: FreeSpaceMonitor;
 }
 
 /** The registry v2 client bound to the operator's outbound policy. */
@@ -89,6 +92,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
       },
       isShuttingDown: options.isShuttingDown ?? (() => false),
     },
+    ...(options.freeSpace && { freeSpace: options.freeSpace }),
     options: {
       validateResponses: options.validateResponses,
       bodyLimitBytes: options.bodyLimitBytes,

@@ -20,6 +20,14 @@ describe("loadConfig", () => {
     expect(loadConfig({ NODE_ENV: "production", MODBOX_VALIDATE_RESPONSES: "true" }).validateResponses).toBe(true);
   });
 
+  it("keeps 64 MiB free under the embedded database by default; 0 turns the guard off", () => {
+    expect(loadConfig({}).minFreeDiskBytes).toBe(64 * 1024 * 1024);
+    expect(loadConfig({ MODBOX_MIN_FREE_DISK_MB: "0" }).minFreeDiskBytes).toBe(0);
+    expect(loadConfig({ MODBOX_MIN_FREE_DISK_MB: "256" }).minFreeDiskBytes).toBe(256 * 1024 * 1024);
+    expect(() => loadConfig({ MODBOX_MIN_FREE_DISK_MB: "-1" })).toThrow(/MODBOX_MIN_FREE_DISK_MB/);
+    expect(() => loadConfig({ MODBOX_MIN_FREE_DISK_MB: "lots" })).toThrow(/MODBOX_MIN_FREE_DISK_MB/);
+  });
+
   it("names bad variables without echoing their values", () => {
     const secret = "mbx_!!notvalid!!secretvalue";
     let error: unknown;

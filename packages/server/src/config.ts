@@ -32,6 +32,9 @@ const envSchema = z
     MODBOX_OUTBOUND_ALLOW_PRIVATE: booleanFlag.default(false),
     MODBOX_OUTBOUND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
     MODBOX_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+    // Embedded database only. Above PGlite's 16 MiB write-ahead-log segment, with room for a
+    // second of writes: see db/free-space.ts. 0 turns the guard off.
+    MODBOX_MIN_FREE_DISK_MB: z.coerce.number().int().min(0).max(1024 * 1024).default(64),
     NODE_ENV: z.string().optional(),
   })
   .refine((env) => !(env.MODBOX_ENCRYPTION_ACTIVE_KEY && !env.MODBOX_ENCRYPTION_KEYS), {
@@ -63,6 +66,8 @@ export interface Config {
   /** Requests per minute per token; 0 turns rate limiting off. */
   rateLimitPerMinute: number;
   shutdownTimeoutMs: number;
+  /** Embedded database: writes are refused (503) while less than this is free under the data directory; 0 = never. */
+  minFreeDiskBytes: number;
   /** Calls to registries (verification, pull checks): hosts users typed, so guarded against SSRF. */
   outbound: { allowPrivate: boolean; timeoutMs: number };
 }
@@ -101,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     bodyLimitBytes: e.MODBOX_BODY_LIMIT_BYTES,
     rateLimitPerMinute: e.MODBOX_RATE_LIMIT_PER_MINUTE,
     shutdownTimeoutMs: e.MODBOX_SHUTDOWN_TIMEOUT_MS,
+    minFreeDiskBytes: e.MODBOX_MIN_FREE_DISK_MB * 1024 * 1024,
     outbound: { allowPrivate: e.MODBOX_OUTBOUND_ALLOW_PRIVATE, timeoutMs: e.MODBOX_OUTBOUND_TIMEOUT_MS },
   };
 }

@@ -1,6 +1,6 @@
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import { describe, expect, it } from "vitest";
-import { classifyDatabaseError } from "./errors.js";
+import { classifyDatabaseError, safeErrorSummary } from "./errors.js";
 
 /** What postgres.js throws for a server error. */
 const postgresJsError = (code: string, extra: Record<string, unknown> = {}) =>
@@ -80,5 +80,39 @@ describe("classifyDatabaseError", () => {
   it("never carries the message or the bound parameters", () => {
     const err = wrapped(postgresJsError("23505", { constraint_name: "c" }));
     expect(JSON.stringify(classifyDatabaseError(err))).not.toContain("SECRET");
+  });
+
+  it("reads a full disk from PostgreSQL (53100) or the OS (ENOSPC, EDQUOT)", () => {
+    expect(classifyDatabaseError(wrapped(postgresJsError("53100")))).toEqual({ kind: "disk_full", sqlstate: "53100" });
+    expect(classifyDatabaseError(Object.assign(new Error("no space"), { code: "ENOSPC" }))).toEqual({ kind: "disk_full" });
+    expect(classifyDatabaseError(Object.assign(new Error("quota"), { code: "EDQUOT" }))).toEqual({ kind: "disk_full" });
+  });
+
+  it.each(["53000", "53200", "53400"])("reads %s (class 53, insufficient resources) as such, never as other", (code) => {
+    expect(classifyDatabaseError(wrapped(postgresJsError(code)))).toEqual({ kind: "insufficient_resources", sqlstate: code });
+  });
+});
+
+describe("safeErrorSummary", () => {
+  it("keeps a database error's SQLSTATE and drops its message and parameters", () => {
+    const summary = safeErrorSummary(wrapped(postgresJsError("53100")));
+    expect(summary).toEqual({ name: "DrizzleQueryError", sqlstate: "53100" });
+    expect(JSON.stringify(summary)).not.toContain("SECRET");
+  });
+
+  it("drops the message of a query error without a code", () => {
+    const err = new DrizzleQueryError("insert into t values ($1)", ["v1:k1:SECRET-CIPHERTEXT"], new Error("SECRET"));
+    expect(safeErrorSummary(err)).toEqual({ name: "DrizzleQueryError" });
+  });
+
+  it("keeps an errno code instead of a message that names a path", () => {
+    expect(safeErrorSummary(Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }))).toEqual({
+      name: "Error",
+      code: "ENOSPC",
+    });
+  });
+
+  it("keeps the message of our own errors", () => {
+    expect(safeErrorSummary(new TypeError("invariant broken"))).toEqual({ name: "TypeError", message: "invariant broken" });
   });
 });

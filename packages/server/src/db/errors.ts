@@ -10,6 +10,10 @@ export type DatabaseErrorKind =
   | { kind: "unique_violation"; constraint?: string }
   | { kind: "foreign_key_violation"; constraint?: string }
   | { kind: "unavailable" }
+  /** The database has no room left to write (SQLSTATE 53100, or ENOSPC/EDQUOT from the OS). */
+  | { kind: "disk_full"; sqlstate?: string }
+  /** Out of memory or another resource limit (the rest of SQLSTATE class 53). */
+  | { kind: "insufficient_resources"; sqlstate: string }
   | { kind: "other"; sqlstate?: string };
 
 /** Socket-level and postgres.js connection codes: the database could not be reached. */
@@ -35,6 +39,18 @@ const UNAVAILABLE_CODES = new Set([
  */
 const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
 
+/**
+ * Class 53, insufficient resources: 53000 insufficient_resources, 53100 disk_full, 53200
+ * out_of_memory, 53400 configuration_limit_exceeded (53300 is "unavailable" above). Nothing the
+ * client sent is wrong and the statement did not take effect, so these are "retry later", never
+ * a 500.
+ */
+const DISK_FULL_SQLSTATE = "53100";
+const INSUFFICIENT_RESOURCES = /^53[0-9A-Z]{3}$/;
+
+/** The OS' own words for a full disk or an exhausted quota, should one reach us unwrapped. */
+const DISK_FULL_ERRNOS = new Set(["ENOSPC", "EDQUOT"]);
+
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
 /** How deep to follow `cause`: drizzle wraps once; a little slack for our own wrappers. */
@@ -56,6 +72,9 @@ export function classifyDatabaseError(err: unknown): DatabaseErrorKind {
   if (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) {
     return { kind: "unavailable" };
   }
+  if (code === DISK_FULL_SQLSTATE) return { kind: "disk_full", sqlstate: code };
+  if (DISK_FULL_ERRNOS.has(code)) return { kind: "disk_full" };
+  if (INSUFFICIENT_RESOURCES.test(code)) return { kind: "insufficient_resources", sqlstate: code };
   if (code === "23505") return withConstraint("unique_violation", source);
   if (code === "23503") return withConstraint("foreign_key_violation", source);
   return SQLSTATE.test(code) ? { kind: "other", sqlstate: code } : { kind: "other" };
@@ -85,4 +104,21 @@ function withConstraint(
   const { constraint_name, constraint } = source as { constraint_name?: unknown; constraint?: unknown };
   const name = typeof constraint_name === "string" ? constraint_name : constraint;
   return typeof name === "string" && name !== "" ? { kind, constraint: name } : { kind };
+}
+
+/**
+ * What may be logged of any error: its name, plus the SQLSTATE (or errno code) of a database
+ * error instead of its message, which may list bound parameters.
+ */
+export function safeErrorSummary(err: unknown): { name: string; message?: string; sqlstate?: string; code?: string } {
+  const isQueryError = err instanceof Error && (err.name === "DrizzleQueryError" || ("query" in err && "params" in err));
+  // drizzle leaves its error's name as "Error": say what it is.
+  const name = isQueryError ? "DrizzleQueryError" : err instanceof Error ? err.name : typeof err;
+  const found = findCoded(err);
+  if (found || isQueryError) {
+    const code = found?.code;
+    if (code === undefined) return { name };
+    return SQLSTATE.test(code) ? { name, sqlstate: code } : { name, code };
+  }
+  return { name, message: err instanceof Error ? err.message : "non-error thrown" };
 }

@@ -5,6 +5,7 @@ import { DecryptionError } from "@modbox/crypto";
 import express from "express";
 import { pinoHttp } from "pino-http";
 import { afterEach, describe, expect, it } from "vitest";
+import { DatabaseFailedError } from "../db/pglite-failure.js";
 import { DomainError } from "../errors.js";
 import { createLogger, requestIdFor, requestLogSerializers } from "../logging.js";
 import { errorHandler } from "./error-handler.js";
@@ -59,6 +60,10 @@ describe("errorHandler", () => {
     ["a unique violation nobody handled", drizzleQueryError("23505"), 500, "internal_error"],
     ["a lost database connection", Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }), 503, "service_unavailable"],
     ["a decryption failure", new DecryptionError("authentication_failed"), 500, "credential_undecryptable"],
+    ["a full disk (53100)", drizzleQueryError("53100"), 503, "service_unavailable"],
+    ["an out-of-memory database (53200)", drizzleQueryError("53200"), 503, "service_unavailable"],
+    ["a database stopped after a PANIC", new DatabaseFailedError({ severity: "PANIC", sqlstate: "53100", routine: "XLogFileInitInternal" }), 503, "service_unavailable"],
+    ["a database stopped after a FATAL", new DatabaseFailedError({ severity: "FATAL", sqlstate: "XX000" }), 503, "service_unavailable"],
     ["a JSON parse error (carries the raw body)", Object.assign(new SyntaxError(`Unexpected token in ${SECRET}`), { type: "entity.parse.failed", body: SECRET, status: 400 }), 400, "malformed_request"],
     ["a too-large body", Object.assign(new Error("request entity too large"), { type: "entity.too.large", status: 413 }), 413, "payload_too_large"],
   ])("answers %s as problem+json", async (_label, thrown, status, code) => {
@@ -74,6 +79,14 @@ describe("errorHandler", () => {
     const { logs } = await answerFor(drizzleQueryError("XX000"));
     expect(logs).not.toContain(SECRET);
     expect(logs).toContain("XX000");
+  });
+
+  it("answers a full disk with Retry-After 30 and logs its SQLSTATE, never the driver's message", async () => {
+    const { response, body, logs } = await answerFor(drizzleQueryError("53100"));
+    expect(response.headers.get("retry-after")).toBe("30");
+    expect(body.detail).toMatch(/storage is full/);
+    expect(logs).toContain('"sqlstate":"53100"');
+    expect(logs).not.toContain(SECRET);
   });
 
   it("never logs a JSON parse error's body", async () => {

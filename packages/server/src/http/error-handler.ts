@@ -2,6 +2,7 @@ import { DecryptionError } from "@modbox/crypto";
 import type { ErrorRequestHandler } from "express";
 import { classifyDatabaseError } from "../db/errors.js";
 import { DomainError } from "../errors.js";
+import { DISK_FULL_DETAIL, DISK_FULL_RETRY_AFTER_SECONDS } from "./disk-guard.js";
 import type { ProblemInput } from "./problem.js";
 import { sendProblem } from "./problem.js";
 
@@ -59,6 +60,19 @@ function toProblem(err: unknown): Translation {
     return {
       problem: { code: "service_unavailable", detail: "The database is unavailable; retry shortly.", retryAfter: 2 },
       log: new SafeLoggedError("DatabaseUnavailable", "database unavailable"),
+    };
+  }
+  if (db.kind === "disk_full") {
+    // Not the client's fault and nothing was written (the statement failed as a whole): retry later.
+    return {
+      problem: { code: "service_unavailable", detail: DISK_FULL_DETAIL, retryAfter: DISK_FULL_RETRY_AFTER_SECONDS },
+      log: new SafeLoggedError("DatabaseDiskFull", "the database has no space left to write", undefined, db.sqlstate),
+    };
+  }
+  if (db.kind === "insufficient_resources") {
+    return {
+      problem: { code: "service_unavailable", detail: "The database is short of memory or another resource; retry shortly.", retryAfter: 5 },
+      log: new SafeLoggedError("DatabaseInsufficientResources", "the database is short of resources", undefined, db.sqlstate),
     };
   }
   if (db.kind !== "other" || db.sqlstate) {
