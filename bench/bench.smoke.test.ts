@@ -1,7 +1,7 @@
 /**
  * Keeps the benchmark harness working: runs `bench/run.ts --smoke` as a child process (its own
- * servers, a few requests of every scenario, a tiny seed) on the run's PostgreSQL, and checks it
- * produced a complete results object. It asserts completeness, not speed: numbers from a smoke
+ * servers, a few requests of every scenario and a key rotation under load, a tiny seed) on the
+ * run's PostgreSQL, and checks it produced a complete results object. It asserts completeness, not speed: numbers from a smoke
  * run on a busy CI machine mean nothing. Results go to a temp file, never to
  * bench/results/latest.json or BENCHMARKS.md.
  */
@@ -93,6 +93,19 @@ describe.skipIf(!postgresUrl)("pnpm bench:smoke", () => {
       expect(positive(s.readyMs)).toBe(true);
       if (process.platform === "linux") expect(positive(s.rssMiB)).toBe(true);
     }
+
+    // Key rotation under load: `keys rotate` ran to the end while the load covered it, no read
+    // failed, every row is on the new key and decrypts, no acknowledged password was lost.
+    const k = r.rotation;
+    expect(k.rotation.exitCode, `${k.rotation.summaryLine}\n${k.rotation.stderrTail ?? ""}`).toBe(0);
+    expect(k.rotation.leftOnOtherKeys).toBe(0);
+    expect(k.rotation.couldNotOpen).toBe(0);
+    expect(k.load.coveredRotation).toBe(true);
+    expect(k.load.during.readRps).toBeGreaterThan(0);
+    expect(k.failedReads, JSON.stringify(k.failedReads.statuses)).toMatchObject({ duringRotation: 0, wholeLoad: 0 });
+    expect(k.verification).toMatchObject({ rows: k.registries, onOldKey: 0, onNewKey: k.registries, undecryptable: 0, keyIdMismatch: 0, lost: 0 });
+    expect(k.verification.writtenRegistries).toBeGreaterThan(0);
+    expect(k.pass).toMatchObject({ failedReads: true, lost: true });
 
     expect(r.summary.checks).toBe(checksOf(r).length);
     expect(r.summary.passed + r.summary.failed).toBe(r.summary.checks);

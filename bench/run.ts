@@ -3,7 +3,7 @@
  *
  *   pnpm bench                      full run → bench/results/latest.json + the table in BENCHMARKS.md
  *   pnpm bench:smoke                a few requests of everything on a tiny seed → a temp JSON file
- *   node --import tsx bench/run.ts [--smoke] [--out FILE] [--postgres-url URL] [--profile SCENARIO [--side baseline]]
+ *   node --import tsx bench/run.ts [--smoke] [--out FILE] [--postgres-url URL] [--profile SCENARIO [--side baseline]] [--only rotation]
  *
  * It starts what it needs on 127.0.0.1 (a throwaway PostgreSQL 15 unless --postgres-url names
  * one; our server and the baseline each in a child process), seeds three databases with SQL, loads
@@ -13,6 +13,10 @@
  * --profile SCENARIO runs only that scenario against our server (or, with --side baseline, the
  * baseline) started with --cpu-prof, and writes the profile under bench/results/profiles/ (not
  * committed) plus a summary of the load window, bench/results/profile-[baseline-]SCENARIO.md.
+ *
+ * --only rotation runs only the key rotation scenario (bench/lib/rotation-bench.ts) of the plan
+ * (full, or with --smoke the small one), prints its section and writes its result as JSON to
+ * --out or a temp file; it never touches bench/results/latest.json nor BENCHMARKS.md.
  */
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
@@ -36,6 +40,8 @@ import {
   checksOf,
   ratio,
   resultsMarkdown,
+  rotationChecks,
+  rotationMarkdown,
   TARGETS,
   writeBenchmarksMd,
   type BenchResults,
@@ -44,6 +50,7 @@ import {
   type ScenarioResult,
 } from "./lib/report.js";
 import { HTTP_SCENARIOS, PENDING_SCENARIOS, SCALE_SCENARIO_IDS, type HttpScenario } from "./lib/scenarios.js";
+import { ROTATION_PLANS, runRotationBench, type RotationDeps, type RotationPlan, type RotationResult } from "./lib/rotation-bench.js";
 import { runSdkBenchInChild } from "./lib/sdk-bench.js";
 import { fakeToken, seedDatabase, type SeedResult, type SeedSpec } from "./lib/seed.js";
 import { SERVER_MAIN, startupPglite, startupPostgres } from "./lib/startup-bench.js";
@@ -60,6 +67,7 @@ interface Plan {
   crypto: { opsPerRound: number; rounds: number };
   sdk: { calls: number; warmup: number };
   startupRuns: number;
+  rotation: RotationPlan;
 }
 
 const PLANS: Record<"full" | "smoke", Plan> = {
@@ -73,6 +81,7 @@ const PLANS: Record<"full" | "smoke", Plan> = {
     crypto: { opsPerRound: 50_000, rounds: 6 },
     sdk: { calls: 1_000, warmup: 100 },
     startupRuns: 3,
+    rotation: ROTATION_PLANS.full,
   },
   smoke: {
     mode: "smoke",
@@ -84,6 +93,7 @@ const PLANS: Record<"full" | "smoke", Plan> = {
     crypto: { opsPerRound: 500, rounds: 2 },
     sdk: { calls: 10, warmup: 2 },
     startupRuns: 1,
+    rotation: ROTATION_PLANS.smoke,
   },
 };
 
@@ -96,6 +106,7 @@ const { values: args } = parseArgs({
     "postgres-url": { type: "string" },
     profile: { type: "string" },
     side: { type: "string", default: "ours" },
+    only: { type: "string" },
   },
 });
 const plan = PLANS[args.smoke ? "smoke" : "full"];
@@ -163,13 +174,13 @@ async function newDatabase(env: Environment): Promise<PostgresTestDatabase> {
   return db;
 }
 
-async function seeded(env: Environment, label: string, registries: number) {
+async function seeded(env: Environment, label: string, registries: number, otherWorkspaces = plan.seed.otherWorkspaces) {
   const db = await newDatabase(env);
   const spec: SeedSpec = {
     workspaceId: WORKSPACE,
     registries,
-    otherWorkspaces: plan.seed.otherWorkspaces,
-    registriesPerOtherWorkspace: Math.ceil(registries / plan.seed.otherWorkspaces),
+    otherWorkspaces,
+    registriesPerOtherWorkspace: otherWorkspaces === 0 ? 0 : Math.ceil(registries / otherWorkspaces),
     imagesPerRegistry: plan.seed.imagesPerRegistry,
     provisionerToken: env.provisionerToken,
   };
@@ -187,7 +198,7 @@ export const OURS_SETTINGS = {
   MODBOX_DB_POOL_SIZE: "10",
 };
 
-async function startOurs(env: Environment, databaseUrl: string, nodeArgs: string[] = []): Promise<ServerProcess> {
+async function startOurs(env: Environment, databaseUrl: string, nodeArgs: string[] = [], keysSpec = env.keysSpec): Promise<ServerProcess> {
   const port = await findFreePort();
   return startServerProcess({
     name: "ours",
@@ -199,10 +210,28 @@ async function startOurs(env: Environment, databaseUrl: string, nodeArgs: string
       PORT: String(port),
       HOST: "127.0.0.1",
       DATABASE_URL: databaseUrl,
-      MODBOX_ENCRYPTION_KEYS: env.keysSpec,
+      MODBOX_ENCRYPTION_KEYS: keysSpec,
       MODBOX_BOOTSTRAP_TOKEN: env.token,
     }),
   });
+}
+
+/** Key rotation under load (bench/lib/rotation-bench.ts): its own database, nothing beside the workspace. */
+function runRotation(env: Environment): Promise<RotationResult> {
+  const deps: RotationDeps = {
+    log,
+    seed: async (registries) => {
+      const data = await seeded(env, "rotation", registries, 0);
+      return { url: data.db.url, seed: data.seed };
+    },
+    startServer: (databaseUrl, keysSpec) => startOurs(env, databaseUrl, [], keysSpec),
+    loadSpec: (id, seed) => loadSpec(env, HTTP_SCENARIOS.find((s) => s.id === id)!, seed),
+    oldKeysSpec: env.keysSpec,
+    token: env.token,
+    workspaceId: WORKSPACE,
+    warmup: plan.warmup,
+  };
+  return runRotationBench(deps, plan.rotation);
 }
 
 async function startBaseline(env: Environment, databaseUrl: string, nodeArgs: string[] = []): Promise<ServerProcess> {
@@ -352,6 +381,9 @@ async function runAll(): Promise<BenchResults> {
         await servers.baseline.stop();
       }
     }
+    log("key rotation under load");
+    const rotation = await runRotation(env);
+
     const scale: ScaleResult[] = SCALE_SCENARIO_IDS.map((id) => {
       const raw = scaleRaw.get(id)!;
       const side = (which: "ours" | "baseline") => ({
@@ -447,6 +479,7 @@ async function runAll(): Promise<BenchResults> {
         pglite: { ...startupLite, targetMs: TARGETS.readyPgliteMs, pass: startupLite.readyMs <= TARGETS.readyPgliteMs },
         postgres: { ...startupPg, targetMs: TARGETS.readyPostgresMs, pass: startupPg.readyMs <= TARGETS.readyPostgresMs },
       },
+      rotation,
     };
     const checks = checksOf(partial);
     const failed = checks.filter((c) => !c.pass).map((c) => c.name);
@@ -517,8 +550,29 @@ function nproc(): number {
 
 // --- entry ------------------------------------------------------------------------------------
 
+/** `--only rotation`: that scenario alone, printed, its JSON to --out or a temp file. */
+async function runOnlyRotation(): Promise<void> {
+  const env = await setUp();
+  let result: RotationResult;
+  try {
+    result = await runRotation(env);
+  } finally {
+    await env.cleanup();
+  }
+  const out = args.out ?? join(tmpdir(), `modbox-bench-rotation-${process.pid}.json`);
+  const checks = rotationChecks(result);
+  writeFileSync(
+    out,
+    `${JSON.stringify({ mode: plan.mode, command: `node --import tsx bench/run.ts${args.smoke ? " --smoke" : ""} --only rotation`, finishedAt: new Date().toISOString(), revision: revision(), rotation: result, checks }, null, 2)}\n`,
+  );
+  process.stdout.write(`${rotationMarkdown(result).join("\n")}\n\n${checks.filter((c) => c.pass).length} of ${checks.length} checks pass.\n\nresults: ${out}\n`);
+}
+
 try {
-  if (args.profile) {
+  if (args.only !== undefined) {
+    if (args.only !== "rotation") throw new Error(`--only: "${args.only}" is not a scenario that runs alone (only "rotation")`);
+    await runOnlyRotation();
+  } else if (args.profile) {
     if (args.side !== "ours" && args.side !== "baseline") throw new Error("--side is ours or baseline");
     await runProfile(args.profile, args.side);
   } else {

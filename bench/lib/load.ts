@@ -58,7 +58,15 @@ export interface LoadRun {
   answered: number;
 }
 
-export async function runLoad(target: LoadTarget | string, spec: LoadSpec, bounds: LoadBounds): Promise<LoadRun> {
+/** Optional hooks of a run: an early stop, and every answer as it comes (for time windows). */
+export interface LoadControl {
+  /** Stops the run (as its time bound would) when aborted. */
+  signal?: AbortSignal;
+  /** Every answer: its status (0 for a network error) and `performance.now()` when it came. */
+  onAnswer?: (status: number, at: number, latencyMs: number) => void;
+}
+
+export async function runLoad(target: LoadTarget | string, spec: LoadSpec, bounds: LoadBounds, control: LoadControl = {}): Promise<LoadRun> {
   const { url: baseUrl, pid } = typeof target === "string" ? { url: target, pid: undefined } : target;
   const cpuBefore = pid === undefined ? null : readCpuMs(pid);
   const latencies: number[] = [];
@@ -104,15 +112,21 @@ export async function runLoad(target: LoadTarget | string, spec: LoadSpec, bound
       errors++;
       errorStatuses[statusCode] = (errorStatuses[statusCode] ?? 0) + 1;
     }
+    control.onAnswer?.(statusCode, performance.now(), responseTime);
     count();
   });
   instance.on("reqError", () => {
     errors++;
     errorStatuses.network = (errorStatuses.network ?? 0) + 1;
+    control.onAnswer?.(0, performance.now(), 0);
     count();
   });
-  // Stopped at the time bound: its clients stop at its next tick, so wait for "done" then.
+  // Stopped at the time bound (or when told to): its clients stop at its next tick, so wait for
+  // "done" then.
   const timer = setTimeout(() => instance.stop(), bounds.maxSeconds * 1000);
+  const stopEarly = () => instance.stop();
+  control.signal?.addEventListener("abort", stopEarly, { once: true });
+  if (control.signal?.aborted) stopEarly();
   await Promise.race([
     finished,
     new Promise<void>((resolve, reject) => {
@@ -120,6 +134,7 @@ export async function runLoad(target: LoadTarget | string, spec: LoadSpec, bound
     }),
   ]);
   clearTimeout(timer);
+  control.signal?.removeEventListener("abort", stopEarly);
   if (answered >= bounds.amount) instance.stop();
   // Up to the last answer: autocannon reports "done" only at its next 1-second tick.
   const seconds = (lastAt - started) / 1000;

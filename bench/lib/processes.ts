@@ -140,6 +140,74 @@ export async function startServerProcess(options: StartServerOptions): Promise<S
   };
 }
 
+export interface ScriptRun {
+  /** Exit code; null when killed by a signal (after `timeoutMs`, see `timedOut`). */
+  code: number | null;
+  timedOut: boolean;
+  stdout: string;
+  /** The last 8,000 characters of stderr (tokens redacted). */
+  stderr: string;
+  /** `performance.now()` at spawn and at exit. */
+  spawnedAt: number;
+  exitedAt: number;
+  /** CPU time (user + system, ms) the process had used at its last sample (every 100 ms); null off Linux. */
+  cpuMs: number | null;
+}
+
+/**
+ * Runs `node --import tsx <script> <args>` to its end (a command-line tool, not a server),
+ * registered like the servers so Ctrl-C and an early exit stop it by pid; SIGTERM after
+ * `timeoutMs`, SIGKILL 5 s later. `onSpawn` is called once the process exists.
+ */
+export async function runScript(options: {
+  name: string;
+  script: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  onSpawn?: (pid: number, at: number) => void;
+}): Promise<ScriptRun> {
+  installExitHook();
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, ["--import", "tsx", options.script, ...options.args], {
+    cwd: REPO_ROOT,
+    env: options.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${options.name}: could not spawn node`);
+  running.set(pid, child);
+  options.onSpawn?.(pid, spawnedAt);
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout = (stdout + chunk.toString("utf8")).slice(-64_000);
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString("utf8")).slice(-8_000);
+  });
+  let cpuMs: number | null = null;
+  const sampler = setInterval(() => {
+    cpuMs = readCpuMs(pid) ?? cpuMs;
+  }, 100);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void stopPid(pid, 5_000);
+  }, options.timeoutMs);
+  const code = await new Promise<number | null>((resolve) => {
+    child.once("exit", (exitCode) => {
+      running.delete(pid);
+      resolve(exitCode);
+    });
+  });
+  const exitedAt = performance.now();
+  clearTimeout(timer);
+  clearInterval(sampler);
+  const redact = (text: string) => text.replace(/mbx_[A-Za-z0-9_-]+/g, "mbx_[redacted]");
+  return { code, timedOut, stdout: redact(stdout), stderr: redact(stderr), spawnedAt, exitedAt, cpuMs };
+}
+
 async function stopPid(pid: number, graceMs: number): Promise<void> {
   const child = running.get(pid);
   if (!child) return;

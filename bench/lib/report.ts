@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { CryptoResult } from "./crypto-bench.js";
 import { FLOOR_VARIANTS, type FloorResult, type FloorVariant } from "./floor.js";
 import type { LoadResult } from "./load.js";
+import type { RotationResult } from "./rotation-bench.js";
 import type { SdkResult } from "./sdk-bench.js";
 import type { StartupResult } from "./startup-bench.js";
 
@@ -19,6 +20,12 @@ export const TARGETS = {
   sdk: 1.1,
   readyPgliteMs: 6_000,
   readyPostgresMs: 1_500,
+  /** Key rotation under load: every row on the new key within 60 s per 100,000 rows … */
+  rotationSeconds: 60,
+  rotationRows: 100_000,
+  /** … with no read answered other than 2xx, and no acknowledged password overwritten. */
+  rotationFailedReads: 0,
+  rotationLost: 0,
 } as const;
 
 export interface MeasuredScenario {
@@ -108,6 +115,8 @@ export interface BenchResults {
     pglite: StartupResult & { targetMs: number; pass: boolean };
     postgres: StartupResult & { targetMs: number; pass: boolean };
   };
+  /** `keys rotate` to a new key while our server serves reads and password writes. */
+  rotation: RotationResult;
   summary: { checks: number; passed: number; failed: number; failedChecks: string[] };
 }
 
@@ -129,8 +138,17 @@ export function checksOf(r: Omit<BenchResults, "summary">): { name: string; pass
     { name: "sdk list", pass: r.sdk.pass },
     { name: "start-up pglite", pass: r.startup.pglite.pass },
     { name: "start-up postgres", pass: r.startup.postgres.pass },
+    ...rotationChecks(r.rotation),
   );
   return checks;
+}
+
+export function rotationChecks(x: RotationResult): { name: string; pass: boolean }[] {
+  return [
+    { name: "key rotation: time", pass: x.pass.time },
+    { name: "key rotation: failed reads", pass: x.pass.failedReads },
+    { name: "key rotation: lost rotations", pass: x.pass.lost },
+  ];
 }
 
 const fmt = (n: number, digits = 0) =>
@@ -224,10 +242,43 @@ export function resultsMarkdown(r: BenchResults): string {
     `| start-up to ready, embedded PGlite, fresh data dir (median of ${st.pglite.runs.length}; RSS at ready ${st.pglite.rssMiB ?? "?"} MiB) | ${fmt(st.pglite.readyMs)} ms | — | — | ≤ ${fmt(st.pglite.targetMs)} ms | ${mark(st.pglite.pass)} |`,
     `| start-up to ready, PostgreSQL, empty database (median of ${st.postgres.runs.length}; RSS at ready ${st.postgres.rssMiB ?? "?"} MiB) | ${fmt(st.postgres.readyMs)} ms | — | — | ≤ ${fmt(st.postgres.targetMs)} ms | ${mark(st.postgres.pass)} |`,
   );
+  lines.push("", ...rotationMarkdown(r.rotation));
   if (r.summary.failedChecks.length) {
     lines.push("", `Short of target: ${r.summary.failedChecks.join("; ")}.`);
   }
   return lines.join("\n");
+}
+
+/** The key rotation section (also what `--only rotation` prints). */
+export function rotationMarkdown(x: RotationResult): string[] {
+  const rot = x.rotation;
+  const v = x.verification;
+  const b = x.load.before;
+  const d = x.load.during;
+  const n = (value: number | null) => (value === null ? "?" : fmt(value));
+  const failed = Object.entries(x.failedReads.statuses).map(([status, count]) => `${count} × ${status}`).join(", ");
+  return [
+    `### Key rotation under load (\`${x.command}\` while ours serves get, pull credentials and password PUTs)`,
+    "",
+    `${fmt(x.registries)} registries in the workspace under test (none beside it; ${fmt(x.images)} images) sealed by the bench's key; ` +
+      `our server started with the new key active and the old one to decrypt; batch size ${fmt(x.batchSize)}${x.batchSizeIsDefault ? " (the default)" : ""}. ` +
+      `Load: ${x.load.readConnections} keep-alive connections (half get, half pull credentials) from ${fmt(b.seconds, 1)} s before the rotation to after it, ` +
+      `and ${x.load.putWorkers} password writer(s) over ${fmt(x.load.putRegistries)} registries from the rotation's start` +
+      `${x.load.coveredRotation ? "" : " (**the load did not cover the whole rotation**)"}.`,
+    "",
+    "| measure | value | target | result |",
+    "|---|---:|---:|---|",
+    `| every row on the new key: wall time of \`keys rotate\` (spawn to exit; exit code ${rot.exitCode ?? "none"}${rot.timedOut ? ", timed out" : ""}) | ${fmt(rot.wallSeconds, 1)} s | ≤ ${fmt(x.target.seconds)} s | ${mark(x.pass.time)} |`,
+    `| re-encrypted by \`keys rotate\` in its own time (the rest were moved by the PUTs first) | ${n(rot.rotated)} in ${rot.seconds === null ? "?" : fmt(rot.seconds, 1)} s (${n(rot.perSecond)} rows/s) | — | |`,
+    `| rows off the old key ÷ wall time; CPU of the rotation process | ${fmt(rot.rowsPerWallSecond)} rows/s; ${rot.cpuSeconds === null ? "?" : `${fmt(rot.cpuSeconds, 1)} s`} | — | |`,
+    `| reads (get + pull credentials) not 2xx during the rotation (whole load) | ${fmt(x.failedReads.duringRotation)} (${fmt(x.failedReads.wholeLoad)}${failed ? `: ${failed}` : ""}) | ${x.target.failedReads} | ${mark(x.pass.failedReads)} |`,
+    `| lost rotations: written registries not holding their last acknowledged password (first written during the rotation) | ${fmt(v.lost)} of ${fmt(v.writtenRegistries)} (${fmt(v.firstWrittenDuringRotation)})${v.unconfirmed ? `; ${v.unconfirmed} hold an unacknowledged one` : ""} | ${x.target.lost} | ${mark(x.pass.lost)} |`,
+    `| rows on the old key / on the new key / not decrypting with new,old and their context | ${fmt(v.onOldKey)} / ${fmt(v.onNewKey)} / ${fmt(v.undecryptable + v.keyIdMismatch)} of ${fmt(v.rows)} | 0 / all / 0 | ${mark(v.onOldKey === 0 && v.onNewKey === v.rows && v.undecryptable + v.keyIdMismatch === 0)} |`,
+    `| reads/s before → during the rotation (get / pull credentials during) | ${fmt(b.readRps)} → ${fmt(d.readRps)} (${fmt(d.getRps)} / ${fmt(d.pullRps)}) | — | |`,
+    `| read p50 / p99 ms before → during | ${ms(b.readP50)} / ${ms(b.readP99)} → ${ms(d.readP50)} / ${ms(d.readP99)} | — | |`,
+    `| password PUTs during the rotation: acknowledged/s, p50 / p99 ms, not 2xx (whole load) | ${fmt(d.putRps)}, ${ms(d.putP50)} / ${ms(d.putP99)}, ${fmt(d.putErrors)} (${fmt(x.load.puts.failed)}) | — | |`,
+    `| server CPU ms per answered request, before → during | ${cpu(b.serverCpuMsPerRequest)} → ${cpu(d.serverCpuMsPerRequest)} | — | |`,
+  ];
 }
 
 export const RESULTS_START = "<!-- bench:results:start (generated by `pnpm bench`; edit outside these markers) -->";

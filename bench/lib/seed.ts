@@ -36,6 +36,11 @@ export interface SeedResult {
    */
   sampleGhcrRegistryIds: string[];
   /**
+   * Every one of those ghcr.io registries (the rotate half, not only a sample): the key rotation
+   * scenario's password PUTs go to all of them.
+   */
+  ghcrRegistryIds: string[];
+  /**
    * Up to 2,000 ids of its images that resolve to credentials: linked to an enabled ghcr.io
    * registry (the images are ghcr.io images, and a host mismatch or a disabled registry is refused).
    */
@@ -78,6 +83,7 @@ export async function seedDatabase(url: string, spec: SeedSpec, cipher: Cipher):
     let totalImages = 0;
     let sample: string[] = [];
     let sampleGhcr: string[] = [];
+    let allGhcr: string[] = [];
     let samplePullable: string[] = [];
 
     for (const workspace of workspaces) {
@@ -158,6 +164,7 @@ export async function seedDatabase(url: string, spec: SeedSpec, cipher: Cipher):
       if (workspace.id === spec.workspaceId) {
         sample = pickSample(ids, 2_000);
         sampleGhcr = pickSample(ghcrIds, 2_000);
+        allGhcr = ghcrIds;
         samplePullable = pickSample(pullable, 2_000);
       }
     }
@@ -169,7 +176,7 @@ export async function seedDatabase(url: string, spec: SeedSpec, cipher: Cipher):
 
     await sql`vacuum (analyze) registries`;
     await sql`vacuum (analyze) sandbox_images`;
-    return { sampleRegistryIds: sample, sampleGhcrRegistryIds: sampleGhcr, samplePullableImageIds: samplePullable, totalRegistries, totalImages, seconds: (performance.now() - started) / 1000 };
+    return { sampleRegistryIds: sample, sampleGhcrRegistryIds: sampleGhcr, ghcrRegistryIds: allGhcr, samplePullableImageIds: samplePullable, totalRegistries, totalImages, seconds: (performance.now() - started) / 1000 };
   } finally {
     await sql.end({ timeout: 5 });
   }
