@@ -3,11 +3,16 @@
  */
 import { KeyringConfigError } from "@modbox/crypto";
 import { ConfigError, loadConfig } from "./config.js";
+import { diskFullAtStart } from "./db/free-space.js";
+import { safeErrorSummary } from "./db/errors.js";
 import { createLogger } from "./logging.js";
 import { startServer } from "./server.js";
 import { KeyCustodyError } from "./services/key-custody.js";
 import { DataDirLockedError } from "./startup/data-dir-lock.js";
 import { DataDirOwnershipError } from "./startup/private-dir.js";
+
+/** After the embedded database failed for good: how long in-flight answers get before exit. */
+const FAILURE_EXIT_GRACE_MS = 2_000;
 
 async function main(): Promise<void> {
   // Before anything is written: what goes into the data directory is its owner's only.
@@ -28,7 +33,9 @@ async function main(): Promise<void> {
     if (err instanceof DataDirLockedError || err instanceof DataDirOwnershipError || err instanceof KeyCustodyError) {
       return fail(err.message);
     }
-    logger.fatal({ err: { name: (err as Error).name, message: (err as Error).message } }, "start-up failed");
+    const diskFull = config.database.kind === "pglite" ? diskFullAtStart(err, config.dataDir, config.minFreeDiskBytes) : undefined;
+    if (diskFull) return fail(diskFull.message);
+    logger.fatal({ err: safeErrorSummary(err) }, "start-up failed");
     process.exit(1);
   }
 
@@ -44,6 +51,14 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // The embedded database cannot go on (e.g. its disk filled up): say why and exit non-zero, so a
+  // supervisor restarts the process. Requests in flight are answered at once (the database refuses
+  // them), so the grace is short; nothing is lost by not waiting longer.
+  void server.failed.then((message) => {
+    process.stderr.write(`modbox: ${message}\n`);
+    setTimeout(() => process.exit(1), FAILURE_EXIT_GRACE_MS).unref();
+    void server.close().finally(() => process.exit(1));
+  });
 }
 
 function fail(message: string): never {

@@ -5,7 +5,9 @@ import { createApp } from "./app.js";
 import { composeApp } from "./compose.js";
 import type { Config } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
+import { createFreeSpaceMonitor } from "./db/free-space.js";
 import { migrateDatabase } from "./db/migrate.js";
+import { pgliteFailureMessage } from "./db/pglite-failure.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createApiTokenService } from "./services/api-tokens.js";
 import { uuidv7 } from "./services/ids.js";
@@ -18,6 +20,12 @@ import { ensureFirstToken } from "./startup/first-token.js";
 
 export interface RunningServer {
   url: string;
+  /**
+   * Resolves, with a line for the operator, if the embedded database fails for good (a PANIC, e.g.
+   * on a full disk): main.ts then exits non-zero so a supervisor restarts the process. Never
+   * settles otherwise.
+   */
+  failed: Promise<string>;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the database. */
   close(): Promise<void>;
 }
@@ -31,6 +39,9 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const releaseLock = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, "modbox server") : null;
   let database: DatabaseHandle | undefined;
+  const pgliteDir = config.database.kind === "pglite" ? config.database.dataDir : undefined;
+  let reportFailure: (message: string) => void = () => {};
+  const failed = new Promise<string>((resolve) => (reportFailure = resolve));
   try {
     if (releaseLock) await makeDataDirPrivate(config.dataDir, logger);
     database = await openDatabase(
@@ -41,7 +52,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
             maxConnections: config.database.poolSize,
             connectTimeoutSeconds: config.database.connectTimeoutSeconds,
           }
-        : { kind: "pglite", dataDir: config.database.dataDir },
+        : {
+            kind: "pglite",
+            dataDir: config.database.dataDir,
+            onFailure: (failure) => {
+              logger.fatal(failure, "the embedded database failed and cannot continue in this process");
+              reportFailure(pgliteFailureMessage(failure, config.dataDir, config.minFreeDiskBytes));
+            },
+          },
     );
     await migrateDatabase(database);
 
@@ -69,6 +87,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         rateLimitPerMinute: config.rateLimitPerMinute,
         outbound: config.outbound,
         isShuttingDown: () => shuttingDown,
+        ...(pgliteDir !== undefined &&
+          config.minFreeDiskBytes > 0 && {
+            freeSpace: createFreeSpaceMonitor({ dir: pgliteDir, minFreeBytes: config.minFreeDiskBytes, logger }),
+          }),
       }),
     );
     const server = app.listen(config.port, config.host);
@@ -85,6 +107,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     let closing: Promise<void> | undefined;
     return {
       url,
+      failed,
       close: () =>
         (closing ??= (async () => {
           shuttingDown = true;

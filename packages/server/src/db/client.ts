@@ -9,6 +9,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { PgliteDatabase } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
+import { stopAtFirstUnrecoverableError, type PgliteFailure } from "./pglite-failure.js";
 import * as schema from "./schema.js";
 
 /** The common base of both drivers' databases; transactions (`db.transaction`) included. */
@@ -30,6 +31,12 @@ export type DatabaseOptions =
       dataDir?: string;
       /** A tarball from `dumpDataDir()`, e.g. a database migrated once and reused by tests. */
       loadDataDir?: Blob | File;
+      /**
+       * Called once if the database fails for good (a PANIC, e.g. its disk is full): every later
+       * query is refused, and the process should exit so a supervisor restarts it.
+       * See pglite-failure.ts.
+       */
+      onFailure?: (failure: PgliteFailure) => void;
     };
 
 export interface DatabaseHandle {
@@ -127,6 +134,7 @@ async function openPglite(
     ...(onDisk ? { fs: new PrivateNodeFS(dataDir) } : dataDir !== undefined && { dataDir }),
     ...(loadDataDir !== undefined && { loadDataDir }),
   });
+  const guard = stopAtFirstUnrecoverableError(client, options.onFailure ?? (() => {}));
   const db = drizzlePglite({ client, schema });
   const handle: DatabaseHandle = {
     db,
@@ -134,7 +142,11 @@ async function openPglite(
     ping: async () => {
       await db.execute(sql`select 1`);
     },
-    close: () => client.close(),
+    // A failed runtime is never entered again, not even to close it: the write-ahead log is on
+    // disk, and the next start recovers from it.
+    close: async () => {
+      if (!guard.failure()) await client.close();
+    },
     dumpDataDir: () => client.dumpDataDir("gzip"),
   };
   // PGlite is a single connection already: every query shares its session.
