@@ -272,9 +272,9 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Ready to serve: the database answers and every encryption key that seals a stored
-         *     password is one this server holds (with the same bytes). `503` while either is not so,
-         *     and from the moment the server starts shutting down.
+         * @description Ready to serve: the database answers (within 2 s) and every encryption key that seals a
+         *     stored password is one this server holds (with the same bytes). `503` while either is not
+         *     so, and from the moment the server starts shutting down.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -800,7 +800,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The database cannot be reached, or the server is shutting down; retry after `Retry-After` seconds. */
+        /**
+         * @description The database cannot be reached or does not answer in time, the server is shutting down, or
+         *     its storage is full (nothing was written; reads still work; `Retry-After: 30`); retry after
+         *     `Retry-After` seconds.
+         */
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
