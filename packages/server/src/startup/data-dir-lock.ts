@@ -1,6 +1,7 @@
 import { mkdir, rm, stat } from "node:fs/promises";
-import { createConnection, createServer, type Server } from "node:net";
+import { createConnection } from "node:net";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 
 /**
  * PGlite is one process's database: two processes opening the same data directory would corrupt
@@ -25,7 +26,12 @@ import { join } from "node:path";
  *
  * The holder answers whoever connects with one JSON line, {pid, purpose, since}, so a refused
  * process can say who holds the directory (the pid as the holder sees it: in a container, the
- * container's own).
+ * container's own). The socket lives in a worker thread of its own: PGlite runs PostgreSQL
+ * synchronously on the main thread, for seconds at a start (initdb, crash recovery), and a
+ * holder that answered from there would be "unknown" to exactly the process that arrived during
+ * its start. The worker is unref'd: the lock never keeps the process alive. Should the worker
+ * end while the lock is held, the lock is gone, so the process is stopped (uncaught error)
+ * before a second one could open the database beside it.
  */
 export class DataDirLockedError extends Error {
   override name = "DataDirLockedError";
@@ -64,54 +70,103 @@ export async function lockDataDirWith(
   const address = kind === "abstract" ? await abstractAddress(dataDir) : join(dataDir, SOCKET_FILE);
   const holder: Holder = { pid: process.pid, purpose, since: new Date().toISOString() };
 
-  let server = await bind(address, holder);
-  if (server === "in-use" && kind === "file") {
+  let release = await bind(address, holder);
+  if (release === "in-use" && kind === "file") {
     const answer = await askHolder(address);
     if (answer === "refused") {
       // The holder died and left its socket file behind. Not atomic (see above).
       await rm(address, { force: true });
-      server = await bind(address, holder);
+      release = await bind(address, holder);
     } else {
       throw lockedError(dataDir, answer);
     }
   }
-  if (server === "in-use") throw lockedError(dataDir, await askHolder(address));
+  if (release === "in-use") throw lockedError(dataDir, await askHolder(address));
 
   // The lock is held from here: an older version's pid file says nothing any more.
   await rm(join(dataDir, LEGACY_PID_FILE), { force: true });
-
-  const listening = server;
-  let released: Promise<void> | undefined;
-  return () => (released ??= new Promise<void>((resolve) => listening.close(() => resolve())));
+  return release;
 }
 
-/** The abstract socket name of a directory: `\0modbox-registries/<dev>:<ino>`. */
+/**
+ * The abstract socket name of a directory: `\0modbox-registries/<dev>:<ino>`. Node (libuv) binds
+ * and connects with the name padded with NULs to the full sun_path, so `ss -xlp` shows it with
+ * trailing @s; only a client that pads the same way finds it.
+ */
 async function abstractAddress(dataDir: string): Promise<string> {
   const { dev, ino } = await stat(dataDir, { bigint: true });
   return `\0${ABSTRACT_PREFIX}/${dev}:${ino}`;
 }
 
-/** Binds and listens; "in-use" when another socket has the address. Never keeps the process alive. */
-function bind(address: string, holder: Holder): Promise<Server | "in-use"> {
-  const answer = `${JSON.stringify(holder)}\n`;
+/**
+ * The lock's thread, evaluated as is: listens on the address, answers every connection with the
+ * holder's line, closes on any message. Reports {listening} or {error, message}. Dynamic imports
+ * only: it runs as a CommonJS script or as a module (a parent's --input-type is inherited).
+ */
+const LOCK_THREAD = `
+(async () => {
+  const { parentPort, workerData } = await import("node:worker_threads");
+  const { createServer } = await import("node:net");
   const server = createServer((socket) => {
-    socket.unref();
     socket.on("error", () => {});
-    socket.setTimeout(HOLDER_ANSWER_TIMEOUT_MS, () => socket.destroy());
-    socket.end(answer);
+    socket.setTimeout(workerData.timeoutMs, () => socket.destroy());
+    socket.end(workerData.answer);
   });
-  // Whoever connects only reads one line; a crowd of connections is closed, not queued.
-  server.maxConnections = 16;
+  server.maxConnections = 16; // whoever connects reads one line: a crowd is closed, not queued
+  server.once("error", (err) => {
+    parentPort.postMessage({ error: err.code || "unknown", message: err.message });
+    parentPort.close();
+  });
+  server.listen({ path: workerData.address }, () => {
+    server.on("error", () => {});
+    parentPort.postMessage({ listening: true });
+  });
+  parentPort.once("message", () => server.close(() => parentPort.close()));
+})();
+`;
+
+type ThreadReport = { listening: true } | { error: string; message: string };
+
+/** Binds and listens in the lock's thread; "in-use" when another socket has the address. */
+function bind(address: string, holder: Holder): Promise<(() => Promise<void>) | "in-use"> {
+  const worker = new Worker(LOCK_THREAD, {
+    eval: true,
+    workerData: { address, answer: `${JSON.stringify(holder)}\n`, timeoutMs: HOLDER_ANSWER_TIMEOUT_MS },
+  });
+  let releasing = false;
   return new Promise((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "EADDRINUSE") resolve("in-use");
-      else reject(err);
-    });
-    server.listen({ path: address, exclusive: true }, () => {
-      server.removeAllListeners("error");
-      server.on("error", () => {});
-      server.unref();
-      resolve(server);
+    const early = (code: number) => reject(new Error(`The data-directory lock's thread exited (${code}) before it listened`));
+    worker.once("error", reject);
+    worker.once("exit", early);
+    worker.once("message", (report: ThreadReport) => {
+      if ("error" in report) {
+        worker.off("exit", early);
+        if (report.error === "EADDRINUSE") resolve("in-use");
+        else reject(new Error(`Could not lock the data directory: ${report.message}`));
+        return;
+      }
+      worker.off("exit", early);
+      worker.off("error", reject);
+      worker.unref();
+      worker.once("exit", (code) => {
+        if (releasing) return;
+        process.nextTick(() => {
+          throw new Error(
+            `The data-directory lock was lost (its thread exited with code ${code}): stopping, ` +
+              "since another process could now open the embedded database beside this one.",
+          );
+        });
+      });
+      worker.on("error", () => {}); // reported by the exit above
+      let released: Promise<void> | undefined;
+      resolve(() =>
+        (released ??= new Promise<void>((done) => {
+          releasing = true;
+          worker.ref(); // until the socket is closed
+          worker.once("exit", () => done());
+          worker.postMessage("close");
+        })),
+      );
     });
   });
 }
