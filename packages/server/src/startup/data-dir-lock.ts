@@ -99,38 +99,38 @@ async function abstractAddress(dataDir: string): Promise<string> {
 }
 
 /**
- * The lock's thread, evaluated as is: listens on the address, answers every connection with the
- * holder's line, closes on any message. Reports {listening} or {error, message}. Dynamic imports
- * only: it runs as a CommonJS script or as a module (a parent's --input-type is inherited).
+ * The lock's thread, a module of its own (a data: URL, so it runs wherever this file runs, and
+ * the process's --import preloads run in it as in any worker): listens on the address, answers
+ * every connection with the holder's line, closes on any message. Reports {listening} or
+ * {error, message}.
  */
-const LOCK_THREAD = `
-(async () => {
-  const { parentPort, workerData } = await import("node:worker_threads");
-  const { createServer } = await import("node:net");
-  const server = createServer((socket) => {
-    socket.on("error", () => {});
-    socket.setTimeout(workerData.timeoutMs, () => socket.destroy());
-    socket.end(workerData.answer);
-  });
-  server.maxConnections = 16; // whoever connects reads one line: a crowd is closed, not queued
-  server.once("error", (err) => {
-    parentPort.postMessage({ error: err.code || "unknown", message: err.message });
-    parentPort.close();
-  });
-  server.listen({ path: workerData.address }, () => {
-    server.on("error", () => {});
-    parentPort.postMessage({ listening: true });
-  });
-  parentPort.once("message", () => server.close(() => parentPort.close()));
-})();
-`;
+const LOCK_THREAD = new URL(
+  `data:text/javascript,${encodeURIComponent(`
+import { parentPort, workerData } from "node:worker_threads";
+import { createServer } from "node:net";
+const server = createServer((socket) => {
+  socket.on("error", () => {});
+  socket.setTimeout(workerData.timeoutMs, () => socket.destroy());
+  socket.end(workerData.answer);
+});
+server.maxConnections = 16; // whoever connects reads one line: a crowd is closed, not queued
+server.once("error", (err) => {
+  parentPort.postMessage({ error: err.code || "unknown", message: err.message });
+  parentPort.close();
+});
+server.listen({ path: workerData.address }, () => {
+  server.on("error", () => {});
+  parentPort.postMessage({ listening: true });
+});
+parentPort.once("message", () => server.close(() => parentPort.close()));
+`)}`,
+);
 
 type ThreadReport = { listening: true } | { error: string; message: string };
 
 /** Binds and listens in the lock's thread; "in-use" when another socket has the address. */
 function bind(address: string, holder: Holder): Promise<(() => Promise<void>) | "in-use"> {
   const worker = new Worker(LOCK_THREAD, {
-    eval: true,
     workerData: { address, answer: `${JSON.stringify(holder)}\n`, timeoutMs: HOLDER_ANSWER_TIMEOUT_MS },
   });
   let releasing = false;
