@@ -9,14 +9,14 @@ import { createFreeSpaceMonitor } from "./db/free-space.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { pgliteFailureMessage } from "./db/pglite-failure.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
+import { createEncryptionKeyRepository } from "./db/repositories/encryption-keys.js";
 import { createApiTokenService } from "./services/api-tokens.js";
 import { uuidv7 } from "./services/ids.js";
 import { lockDataDir } from "./startup/data-dir-lock.js";
-import { makeDataDirPrivate } from "./startup/private-dir.js";
-import { createEncryptionKeyRepository } from "./db/repositories/encryption-keys.js";
 import { keySource, resolveKeyring } from "./startup/encryption-keys.js";
-import { openKeys } from "./startup/open-keys.js";
 import { ensureFirstToken } from "./startup/first-token.js";
+import { openKeys } from "./startup/open-keys.js";
+import { makeDataDirPrivate } from "./startup/private-dir.js";
 
 export interface RunningServer {
   url: string;
