@@ -42,7 +42,6 @@ import {
   resultsMarkdown,
   rotationChecks,
   rotationMarkdown,
-  TARGETS,
   writeBenchmarksMd,
   type BenchResults,
   type MeasuredScenario,
@@ -52,6 +51,7 @@ import {
 import { HTTP_SCENARIOS, PENDING_SCENARIOS, SCALE_SCENARIO_IDS, type HttpScenario } from "./lib/scenarios.js";
 import { ROTATION_PLANS, runRotationBench, type RotationDeps, type RotationPlan, type RotationResult } from "./lib/rotation-bench.js";
 import { runSdkBenchInChild } from "./lib/sdk-bench.js";
+import { TARGETS } from "./lib/targets.js";
 import { fakeToken, seedDatabase, type SeedResult, type SeedSpec } from "./lib/seed.js";
 import { SERVER_MAIN, startupPglite, startupPostgres } from "./lib/startup-bench.js";
 

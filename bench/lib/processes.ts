@@ -58,6 +58,16 @@ export interface ServerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** `node <args>` from the repository root, tracked so Ctrl-C and an early exit stop it by pid. */
+function spawnTracked(name: string, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; pid: number } {
+  installExitHook();
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${name}: could not spawn node`);
+  running.set(pid, child);
+  return { child, pid };
+}
+
 export interface StartServerOptions {
   name: string;
   /** A script path relative to the repository root, run with `node --import tsx`. */
@@ -72,16 +82,8 @@ export interface StartServerOptions {
 
 /** Spawns `node --import tsx <script>` and waits until GET readyPath answers 200. */
 export async function startServerProcess(options: StartServerOptions): Promise<ServerProcess> {
-  installExitHook();
   const started = performance.now();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", options.script], {
-    cwd: REPO_ROOT,
-    env: options.env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`${options.name}: could not spawn node`);
-  running.set(pid, child);
+  const { child, pid } = spawnTracked(options.name, [...(options.nodeArgs ?? []), "--import", "tsx", options.script], options.env);
 
   let tail = "";
   const keep = (chunk: Buffer) => {
@@ -167,16 +169,8 @@ export async function runScript(options: {
   timeoutMs: number;
   onSpawn?: (pid: number, at: number) => void;
 }): Promise<ScriptRun> {
-  installExitHook();
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", options.script, ...options.args], {
-    cwd: REPO_ROOT,
-    env: options.env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`${options.name}: could not spawn node`);
-  running.set(pid, child);
+  const { child, pid } = spawnTracked(options.name, ["--import", "tsx", options.script, ...options.args], options.env);
   options.onSpawn?.(pid, spawnedAt);
   let stdout = "";
   let stderr = "";

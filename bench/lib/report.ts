@@ -10,23 +10,8 @@ import type { LoadResult } from "./load.js";
 import type { RotationResult } from "./rotation-bench.js";
 import type { SdkResult } from "./sdk-bench.js";
 import type { StartupResult } from "./startup-bench.js";
+import { TARGETS } from "./targets.js";
 
-export const TARGETS = {
-  readThroughput: 0.75,
-  writeThroughput: 0.7,
-  p99: 1.5,
-  scaleP50: 1.3,
-  crypto: 0.9,
-  sdk: 1.1,
-  readyPgliteMs: 6_000,
-  readyPostgresMs: 1_500,
-  /** Key rotation under load: every row on the new key within 60 s per 100,000 rows … */
-  rotationSeconds: 60,
-  rotationRows: 100_000,
-  /** … with no read answered other than 2xx, and no acknowledged password overwritten. */
-  rotationFailedReads: 0,
-  rotationLost: 0,
-} as const;
 
 export interface MeasuredScenario {
   id: string;

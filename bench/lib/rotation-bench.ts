@@ -27,12 +27,12 @@ import { createCipher, formatKeyringSpec, generateKey, parseKeyringSpec } from "
 import postgres from "postgres";
 import { credentialContext } from "../../packages/server/src/services/credential-context.js";
 import { DEFAULT_ROTATION_BATCH } from "../../packages/server/src/services/key-rotation.js";
-import { TARGETS } from "./report.js";
 import { mergeLoads, runLoad, type LoadBounds, type LoadResult, type LoadSpec } from "./load.js";
 import { childEnv, readCpuMs, runScript, sleep, type ServerProcess } from "./processes.js";
 import type { SeedResult } from "./seed.js";
 import { fakeToken } from "./seed.js";
 import { round, summarize } from "./stats.js";
+import { TARGETS } from "./targets.js";
 
 export interface RotationPlan {
   /** Registries in the workspace under test, all sealed by K1 (none in other workspaces). */

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { formatKeyringSpec, generateKey } from "@modbox/crypto";
-import { describeCliError, openCliDatabase } from "./cli-database.js";
+import { openCliDatabase, runCommandLine } from "./cli-support.js";
 import { loadConfig } from "./config.js";
 import type { ApiTokenRecord, TokenScope } from "./db/records.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
@@ -25,8 +25,6 @@ commands on it, or use PostgreSQL (DATABASE_URL).
 `;
 
 async function main(argv: string[]): Promise<number> {
-  // Before anything is written: what goes into the data directory is its owner's only.
-  process.umask(0o077);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -113,9 +111,4 @@ function usage(message: string): number {
   return 2;
 }
 
-main(process.argv.slice(2))
-  .then((code) => process.exit(code))
-  .catch((err: unknown) => {
-    process.stderr.write(`modbox: ${describeCliError(err)}\n`);
-    process.exit(1);
-  });
+runCommandLine(main);

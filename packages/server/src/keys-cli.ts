@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { MAX_ENCRYPTIONS_PER_KEY, DEFAULT_NONCE_BUDGET_WARNING_THRESHOLD, createCipher, formatKeyringSpec, generateKey, type Cipher } from "@modbox/crypto";
-import { describeCliError, openCliDatabase } from "./cli-database.js";
+import { openCliDatabase, runCommandLine } from "./cli-support.js";
 import { loadConfig, type Config } from "./config.js";
 import type { DatabaseHandle } from "./db/client.js";
 import { createCredentialRotationRepository } from "./db/repositories/credential-rotation.js";
@@ -37,8 +37,6 @@ retire on it. See "Key rotation" in the README for the whole procedure.
 `;
 
 async function main(argv: string[]): Promise<number> {
-  // Before anything is written: what goes into the data directory is its owner's only.
-  process.umask(0o077);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -231,9 +229,4 @@ function usage(message: string): number {
   return 2;
 }
 
-main(process.argv.slice(2))
-  .then((code) => process.exit(code))
-  .catch((err: unknown) => {
-    process.stderr.write(`modbox: ${describeCliError(err)}\n`);
-    process.exit(1);
-  });
+runCommandLine(main);

@@ -1,3 +1,7 @@
+/**
+ * What the command-line tools (cli.ts: tokens, keys-cli.ts: keys) share: how they run, how they
+ * open the database, and what they print when they fail.
+ */
 import { KeyringConfigError } from "@modbox/crypto";
 import { ConfigError, type Config } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
@@ -11,7 +15,6 @@ import { DataDirOwnershipError, makeDataDirPrivate } from "./startup/private-dir
  * The database as the command-line tools open it: the embedded database under the data
  * directory's lock (so a command never writes beside a running server) in a directory kept
  * private, PostgreSQL through one connection; migrated in both cases. `close()` releases both.
- * Call `process.umask(0o077)` first, as the server does.
  */
 export async function openCliDatabase(
   config: Config,
@@ -61,4 +64,18 @@ export function describeCliError(err: unknown): string {
   if (kind.kind !== "other" || kind.sqlstate) return `The database refused the operation (${kind.kind === "other" ? `SQLSTATE ${kind.sqlstate}` : kind.kind}).`;
   if (!(err instanceof Error) || err.name === "DrizzleQueryError") return "The operation failed.";
   return `${err.name}: ${err.message}`;
+}
+
+/**
+ * Runs a command's `main` as the process: umask 077 before anything is written (what goes into
+ * the data directory is its owner's only), then its exit code, or 1 with an operator message.
+ */
+export function runCommandLine(main: (argv: string[]) => Promise<number>): void {
+  process.umask(0o077);
+  main(process.argv.slice(2))
+    .then((code) => process.exit(code))
+    .catch((err: unknown) => {
+      process.stderr.write(`modbox: ${describeCliError(err)}\n`);
+      process.exit(1);
+    });
 }
