@@ -297,4 +297,51 @@ describe("rotateToActiveKey over PGlite", () => {
     const [key] = await db.select().from(encryptionKeys).where(eq(encryptionKeys.keyId, "k2"));
     expect(key?.encryptionsReserved).toBe(1300);
   });
+
+  it("resumes after a crash in the middle of a batch: the committed batches stay, the rest is done by running it again", async () => {
+    const { db } = testDb.handle;
+    await db.delete(registries);
+    const keys = createEncryptionKeyRepository(db);
+    const rotation = createCredentialRotationRepository(db);
+    const created = new Date("2025-01-02T03:04:05.678Z");
+    const rows = Array.from({ length: 250 }, (_, i) => {
+      const id = uuidv7();
+      return {
+        id,
+        workspaceId: WS,
+        name: `crash-${i}`,
+        server: "ghcr.io",
+        username: "robot",
+        passwordCiphertext: oldCipher.encrypt(`pw-${i}`, credentialContext(WS, id)),
+        passwordKeyId: "k1",
+        createdAt: created,
+        updatedAt: created,
+      };
+    });
+    await db.insert(registries).values(rows);
+    await keys.record("k2", cipher.keyCheckValue("k2"), created);
+    const budget = createEncryptionBudget({ keys, keyId: "k2", blockSize: 100, onWarning: () => {} });
+    // The process dies while re-encrypting the 31st row of the 4th batch: its transaction never commits.
+    let resealed = 0;
+    const crashing = {
+      ...rotation,
+      rotateBatch: (options: Parameters<typeof rotation.rotateBatch>[0], reseal: Parameters<typeof rotation.rotateBatch>[1]) =>
+        rotation.rotateBatch(options, (row) => {
+          if (++resealed === 3 * 50 + 31) throw new Error("killed");
+          return reseal(row);
+        }),
+    };
+
+    await expect(rotateToActiveKey({ rotation: crashing, cipher, budget }, { batchSize: 50 })).rejects.toThrow("killed");
+    expect(await rotation.countNotOn("k2")).toBe(100);
+
+    const again = await rotateToActiveKey({ rotation, cipher, budget }, { batchSize: 50 });
+
+    expect(again).toMatchObject({ rotated: 100, remaining: 0, failedIds: [] });
+    const stored = await db
+      .select({ id: registries.id, passwordCiphertext: registries.passwordCiphertext })
+      .from(registries);
+    const passwords = new Map(stored.map((r) => [r.id, newOnlyCipher.decrypt(r.passwordCiphertext!, credentialContext(WS, r.id))]));
+    expect(rows.map((r) => passwords.get(r.id))).toStrictEqual(rows.map((_, i) => `pw-${i}`));
+  });
 });
