@@ -70,7 +70,7 @@ describe("errors", () => {
     [409, ConflictError, "registry_name_taken"],
     [429, RateLimitError, "rate_limited"],
     [503, ServiceUnavailableError, "service_unavailable"],
-  ])("status %i throws %o with code, requestId and problem", async (status, ErrorClass, code) => {
+  ] as const)("status %i throws %o with code, requestId and problem", async (status, ErrorClass, code) => {
     const { fetch } = scriptedFetch(problem(status, { code, request_id: "req-9" }));
     const error = await clientWith(fetch, { maxRetries: 0 })
       .registries.update(ID, { enabled: false })

@@ -38,7 +38,7 @@ describe("APIError.from", () => {
     [429, RateLimitError, "rate_limited"],
     [500, InternalServerError, "internal_error"],
     [503, ServiceUnavailableError, "service_unavailable"],
-  ])("%i → %o", async (status, ErrorClass, code) => {
+  ] as const)("%i → %o", async (status, ErrorClass, code) => {
     const error = await fromResponse(
       problem(status, { code, title: "T", detail: "D", request_id: "req-1" }),
     );
@@ -52,7 +52,7 @@ describe("APIError.from", () => {
   });
 
   test("other 5xx statuses are InternalServerError; 503 is one too", async () => {
-    expect(await fromResponse(problem(502, { code: "bad_gateway" }))).toBeInstanceOf(
+    expect(await fromResponse(problem(502, { code: "internal_error" }))).toBeInstanceOf(
       InternalServerError,
     );
     expect(await fromResponse(problem(503))).toBeInstanceOf(InternalServerError);

@@ -1,4 +1,4 @@
-import type { Problem, ProblemFieldError } from "./types.js";
+import type { Problem, ProblemCode, ProblemFieldError } from "./types.js";
 
 // Error messages are built from the status and the server's problem body only. They never
 // include the request body: a registry body carries a password.
@@ -13,8 +13,11 @@ export class APIError extends ModboxError {
   override name = "APIError";
   /** The HTTP status. */
   readonly status: number;
-  /** The stable machine-readable `code` of the problem (e.g. `registry_name_taken`). */
-  readonly code: string | undefined;
+  /**
+   * The stable machine-readable `code` of the problem (e.g. `registry_name_taken`): one of the
+   * contract's codes this SDK was generated from, `undefined` when the body was not a problem.
+   */
+  readonly code: ProblemCode | undefined;
   /** The problem's short summary. */
   readonly title: string | undefined;
   /** The problem's explanation of this occurrence. */

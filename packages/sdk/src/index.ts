@@ -44,6 +44,7 @@ export type {
   SandboxImageUpdate,
   SandboxImageListQuery,
   Problem,
+  ProblemCode,
   ProblemFieldError,
   Verification,
   CredentialWarning,

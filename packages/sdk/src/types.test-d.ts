@@ -9,6 +9,8 @@ import {
   type RegistryUpdate,
   type SandboxImage,
   type SandboxImageCreate,
+  type APIError,
+  type ProblemCode,
   type UnprocessableEntityError,
   type components,
 } from "./index.js";
@@ -132,4 +134,15 @@ test("422 errors carry typed field errors", () => {
 
 test("generated types are exported", () => {
   expectTypeOf<components["schemas"]["Registry"]["id"]>().toEqualTypeOf<string>();
+});
+
+describe("problem codes", () => {
+  test("an error's code is one of the contract's codes", () => {
+    expectTypeOf<APIError["code"]>().toEqualTypeOf<ProblemCode | undefined>();
+    expectTypeOf<"registry_name_taken">().toMatchTypeOf<ProblemCode>();
+    expectTypeOf<"encryption_key_unavailable">().toMatchTypeOf<ProblemCode>();
+    // @ts-expect-error a code the contract does not have
+    const unknown: ProblemCode = "registry_name_taken_twice";
+    void unknown;
+  });
 });

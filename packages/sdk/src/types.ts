@@ -23,6 +23,8 @@ export type SandboxImageUpdate = Writable<Schemas["SandboxImageUpdate"]>;
 export type Problem = Schemas["Problem"];
 /** One failed validation rule of a `422` problem: where, and which rule (never the value). */
 export type ProblemFieldError = NonNullable<Problem["errors"]>[number];
+/** Every `code` a problem of this contract may carry (openapi.yaml's enum of `Problem.code`). */
+export type ProblemCode = Problem["code"];
 
 /** Filters and paging of `registries.list`. */
 export type RegistryListQuery = NonNullable<operations["listRegistries"]["parameters"]["query"]>;

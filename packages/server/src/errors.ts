@@ -1,3 +1,15 @@
+import type { components } from "@modbox/sdk/openapi";
+
+/** What a DomainError may carry beyond its code and detail. */
+export interface DomainErrorOptions {
+  /** Which fields of the request are wrong and by which rule (never their values). */
+  readonly fieldErrors?: ReadonlyArray<{ path: string; message: string }>;
+  /** RFC 9457 extension members, e.g. `linked_image_ids` (never a secret, never a submitted value). */
+  readonly extensions?: Readonly<Record<string, unknown>>;
+  /** Overrides the table's status (registry_host_mismatch is 422 at link time, 409 at pull time). */
+  readonly status?: number;
+}
+
 /**
  * Errors a service raises on purpose. Each carries a stable `code` from the table in
  * `http/problem-table.ts`, which decides the HTTP status and title. `detail` is written for the
@@ -5,40 +17,20 @@
  */
 export class DomainError extends Error {
   override name = "DomainError";
+  readonly fieldErrors: DomainErrorOptions["fieldErrors"];
+  readonly extensions: DomainErrorOptions["extensions"];
+  readonly status: number | undefined;
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,
-    readonly fieldErrors?: ReadonlyArray<{ path: string; message: string }>,
-    /** RFC 9457 extension members, e.g. `linked_image_ids` (never a secret, never a submitted value). */
-    readonly extensions?: Readonly<Record<string, unknown>>,
-    /** Overrides the table's status (registry_host_mismatch is 422 at link time, 409 at pull time). */
-    readonly status?: number,
+    options: DomainErrorOptions = {},
   ) {
     super(detail);
+    this.fieldErrors = options.fieldErrors;
+    this.extensions = options.extensions;
+    this.status = options.status;
   }
 }
 
-export type ProblemCode =
-  | "malformed_request"
-  | "unauthorized"
-  | "workspace_forbidden"
-  | "not_found"
-  | "method_not_allowed"
-  | "registry_name_taken"
-  | "registry_not_found"
-  | "payload_too_large"
-  | "unsupported_media_type"
-  | "validation_failed"
-  | "invalid_cursor"
-  | "insufficient_scope"
-  | "rate_limited"
-  | "internal_error"
-  | "credential_undecryptable"
-  | "service_unavailable"
-  | "encryption_key_unavailable"
-  | "invalid_credentials"
-  | "registry_in_use"
-  | "registry_disabled"
-  | "registry_deleted"
-  | "registry_host_mismatch"
-  | "image_disabled";
+/** The stable problem codes: the enum of `Problem.code` in openapi.yaml, the one place they are listed. */
+export type ProblemCode = components["schemas"]["Problem"]["code"];

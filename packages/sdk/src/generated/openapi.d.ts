@@ -574,17 +574,13 @@ export interface components {
             /** @description The request path. */
             instance?: string;
             /**
-             * @description Stable, machine-readable code: `malformed_request`, `unauthorized`,
-             *     `workspace_forbidden`, `not_found`, `method_not_allowed`, `registry_name_taken`,
-             *     `registry_not_found`, `payload_too_large`, `unsupported_media_type`,
-             *     `validation_failed`, `invalid_cursor`, `insufficient_scope`, `rate_limited`, `internal_error`,
-             *     `credential_undecryptable`, `service_unavailable`, `invalid_credentials`,
-             *     `registry_in_use`, `registry_disabled`, `registry_deleted`, `registry_host_mismatch`,
-             *     `image_disabled`, `encryption_key_unavailable` (503 on a write that stores a password:
-             *     the active encryption key is retired or has spent its budget of 2^32 encryptions;
-             *     only the operator can fix it, by making a new key active).
+             * @description Stable, machine-readable code; the status each one answers with is in the responses
+             *     of each operation. `encryption_key_unavailable` (503, on a write that stores a
+             *     password): the active encryption key is retired or has spent its budget of 2^32
+             *     encryptions; only the operator can fix it, by making a new key active.
+             * @enum {string}
              */
-            code: string;
+            code: "malformed_request" | "unauthorized" | "workspace_forbidden" | "insufficient_scope" | "not_found" | "method_not_allowed" | "registry_name_taken" | "registry_in_use" | "registry_disabled" | "registry_deleted" | "image_disabled" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "registry_not_found" | "invalid_cursor" | "invalid_credentials" | "registry_host_mismatch" | "rate_limited" | "internal_error" | "credential_undecryptable" | "service_unavailable" | "encryption_key_unavailable";
             request_id?: string;
             /** @description `registry_in_use`: the sandbox images still linked (at most 100). */
             linked_image_ids?: string[];

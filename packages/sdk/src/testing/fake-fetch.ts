@@ -43,10 +43,10 @@ export function problem(
   headers: Record<string, string> = {},
 ): Response {
   const body: Problem = {
-    type: `https://modbox.dev/problems/${fields.code ?? "error"}`,
+    type: `https://modbox.dev/problems/${fields.code ?? "internal_error"}`,
     title: "Error",
     status,
-    code: "error",
+    code: "internal_error",
     ...fields,
   };
   return new Response(JSON.stringify(body), {

@@ -10,7 +10,7 @@ import { DomainError } from "../errors.js";
 export const rejectUnstorableText: RequestHandler = (req, _res, next) => {
   const errors = [...findUnstorable(req.body, "/body"), ...findUnstorable(req.query, "/query")];
   if (errors.length > 0) {
-    return next(new DomainError("validation_failed", "The request contains text that cannot be stored.", errors));
+    return next(new DomainError("validation_failed", "The request contains text that cannot be stored.", { fieldErrors: errors }));
   }
   next();
 };

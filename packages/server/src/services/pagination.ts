@@ -47,7 +47,9 @@ function fingerprint(filters: Filters): string {
 }
 
 function invalidCursor(): DomainError {
-  return new DomainError("invalid_cursor", "The cursor is not one this server issued.", [
-    { path: "/query/cursor", message: "must be a next_cursor returned by this list" },
-  ]);
+  return new DomainError("invalid_cursor", "The cursor is not one this server issued.", {
+    fieldErrors: [
+      { path: "/query/cursor", message: "must be a next_cursor returned by this list" },
+    ],
+  });
 }

@@ -160,7 +160,7 @@ export function createPullService(deps: PullServiceDeps) {
       const record = (outcome: string) => deps.events.record({ ...event, id: deps.newId(), outcome });
       if (resolved.refusal) {
         await record(resolved.refusal.code);
-        throw new DomainError(resolved.refusal.code, resolved.refusal.detail, undefined, resolved.refusal.extensions, 409);
+        throw new DomainError(resolved.refusal.code, resolved.refusal.detail, { extensions: resolved.refusal.extensions, status: 409 });
       }
       const { registry } = resolved;
       if (!registry) {

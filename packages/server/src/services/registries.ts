@@ -231,8 +231,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
         throw new DomainError(
           "registry_in_use",
           `${result.count} sandbox image(s) still use this registry; link them to another registry first, or delete with force=true.`,
-          undefined,
-          { linked_image_ids: result.ids, linked_image_count: result.count },
+          { extensions: { linked_image_ids: result.ids, linked_image_count: result.count } },
         );
       }
     },

@@ -12,9 +12,11 @@ import { checkCredentialsForProvider } from "../registry-protocol/providers.js";
 export function normaliseServerOrThrow(server: string): string {
   const result = normaliseServer(server);
   if (!result.ok) {
-    throw new DomainError("validation_failed", "The registry server is not a valid host[:port].", [
-      { path: "/body/server", message: result.reason },
-    ]);
+    throw new DomainError("validation_failed", "The registry server is not a valid host[:port].", {
+      fieldErrors: [
+        { path: "/body/server", message: result.reason },
+      ],
+    });
   }
   return result.server;
 }
@@ -26,9 +28,11 @@ export function checkCaCertificate(pem: string | null | undefined): void {
   if (pem == null) return;
   const blocks = pem.match(PEM_BLOCK) ?? [];
   const fail = (message: string) => {
-    throw new DomainError("validation_failed", "The CA certificate is not valid PEM.", [
-      { path: "/body/ca_certificate", message },
-    ]);
+    throw new DomainError("validation_failed", "The CA certificate is not valid PEM.", {
+      fieldErrors: [
+        { path: "/body/ca_certificate", message },
+      ],
+    });
   };
   if (blocks.length === 0) fail("must contain at least one PEM certificate (-----BEGIN CERTIFICATE-----)");
   for (const block of blocks) {
@@ -47,7 +51,7 @@ export function providerWarningsOrThrow(server: string, username: string, passwo
     throw new DomainError(
       "validation_failed",
       "The credential cannot work with this registry's provider.",
-      errors.map((e) => ({ path: `/body/${e.field}`, message: e.message })),
+      { fieldErrors: errors.map((e) => ({ path: `/body/${e.field}`, message: e.message })) },
     );
   }
   return warnings.map(({ code, field, message }) => ({ code, field, message }));

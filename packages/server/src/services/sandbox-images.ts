@@ -144,17 +144,21 @@ function notFound(): never {
 }
 
 function registryNotFound(): DomainError {
-  return new DomainError("registry_not_found", "registry_id does not name a registry of this workspace.", [
-    { path: "/body/registry_id", message: "must name an existing registry of this workspace" },
-  ]);
+  return new DomainError("registry_not_found", "registry_id does not name a registry of this workspace.", {
+    fieldErrors: [
+      { path: "/body/registry_id", message: "must name an existing registry of this workspace" },
+    ],
+  });
 }
 
 function parseReferenceOrThrow(image: string, tag: string): ImageReference & { tag: string } {
   const parsed = parseImageAndTag(image, tag);
   if (!parsed.ok) {
-    throw new DomainError("validation_failed", "The image reference does not follow the Docker reference grammar.", [
-      { path: `/body/${parsed.field}`, message: parsed.reason },
-    ]);
+    throw new DomainError("validation_failed", "The image reference does not follow the Docker reference grammar.", {
+      fieldErrors: [
+        { path: `/body/${parsed.field}`, message: parsed.reason },
+      ],
+    });
   }
   return parsed.ref;
 }
@@ -170,8 +174,6 @@ export function assertSameHost(ref: Pick<ImageReference, "domain" | "port">, reg
     "registry_host_mismatch",
     `The image is hosted on ${imageHost}, but the registry's server is ${registryServer}: ` +
       `link a registry for ${imageHost}, or use an image from ${registryServer}.`,
-    [{ path: "/body/registry_id", message: "the registry's server must serve the image's host" }],
-    { image_host: imageHost, registry_server: registryServer },
-    status,
+    { fieldErrors: [{ path: "/body/registry_id", message: "the registry's server must serve the image's host" }], extensions: { image_host: imageHost, registry_server: registryServer }, status: status },
   );
 }
