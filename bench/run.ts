@@ -1,5 +1,5 @@
 /**
- * `pnpm bench`: the benchmark harness of issue 4, one command.
+ * `pnpm bench`: the benchmark harness, one command.
  *
  *   pnpm bench                      full run → bench/results/latest.json + the table in BENCHMARKS.md
  *   pnpm bench:smoke                a few requests of everything on a tiny seed → a temp JSON file

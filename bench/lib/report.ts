@@ -1,6 +1,6 @@
 /**
  * The results object (written as JSON) and the BENCHMARKS.md table made from it. The targets are
- * issue 4's; every throughput and latency figure of ours is judged as a ratio to the baseline
+ * in targets.ts; every throughput and latency figure of ours is judged as a ratio to the baseline
  * measured in the same run.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";

@@ -1,5 +1,6 @@
 /**
- * The rules of issue 3 that need no registry on the network, through the SDK (and raw fetch where
+ * The registry rules that need no registry on the network (safe delete, disabled registries,
+ * host consistency, provider rules, verification state), through the SDK (and raw fetch where
  * the exact answer matters) against the real app on every backend:
  *
  * - registry servers are normalised as users type them, and hosts that disguise an address are

@@ -1,5 +1,5 @@
 /**
- * Pulling private images for real (issue 3, "End-to-end tests against real components").
+ * Pulling private images for real, end to end against real components.
  *
  * A real private registry (Debian `docker-registry`, CNCF distribution 2.8, TLS with a throwaway
  * CA on 127.0.0.1), once with Basic (htpasswd) auth and once with Bearer token auth backed by the

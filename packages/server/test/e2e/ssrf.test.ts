@@ -1,5 +1,5 @@
 /**
- * SSRF through the whole app (issue 3): registries whose server, Bearer realm or redirect points
+ * SSRF through the whole app: registries whose server, Bearer realm or redirect points
  * at loopback, private, link-local, CGNAT, metadata, unspecified or IPv6-mapped addresses are
  * created through the SDK, then verified (also on save) and pull-checked (linked and public
  * images): every one answers `failed` / `address_not_allowed` (or `insecure_realm`) and NO

@@ -395,7 +395,7 @@ describe.each(availableBackends())("canary leak scan on %s", (backend) => {
       workspace: `${canary("workspace too long")}${"x".repeat(64)}`,
     });
 
-    // ─── Issue 3: provider rules, verification, pull checks, delete, the provisioner ──────────
+    // ─── Provider rules, verification, pull checks, delete, the provisioner ──────────────────
     for (const [kind, make] of makers) {
       const inP = (req: RawRequest): RawRequest => ({ workspace: P, ...req });
       const create = (label: string, expected: number, json: Record<string, unknown>, query = "") =>
