@@ -20,7 +20,8 @@ import { Worker } from "node:worker_threads";
  *
  * Elsewhere (macOS and other development platforms) abstract sockets do not exist: the socket is
  * a file, LOCK.sock in the data directory. A socket file whose holder died is left behind, so an
- * address in use that refuses connections is stale: it is unlinked and bound again, once. That
+ * address in use that keeps refusing connections (checked a few times: a live holder between its
+ * bind and its listen refuses too) is stale: it is unlinked and bound again, once. That
  * takeover is not atomic: two processes taking over the same stale socket at the same instant
  * could both succeed.
  *
@@ -44,6 +45,9 @@ const HOLDER_ANSWER_TIMEOUT_MS = 1_000;
 /** The pid-file lock of earlier versions; deleted when the directory is locked. */
 const LEGACY_PID_FILE = "LOCK";
 const SOCKET_FILE = "LOCK.sock";
+/** A socket file is stale once it has refused connections this many more times, this far apart. */
+const STALE_CHECKS = 3;
+const STALE_CHECK_INTERVAL_MS = 50;
 const ABSTRACT_PREFIX = "modbox-registries";
 
 interface Holder {
@@ -72,7 +76,13 @@ export async function lockDataDirWith(
 
   let release = await bind(address, holder);
   if (release === "in-use" && kind === "file") {
-    const answer = await askHolder(address);
+    let answer = await askHolder(address);
+    // A holder that has bound its socket file but not yet called listen() refuses connections
+    // too, for an instant: ask again before calling the file stale.
+    for (let retry = 0; answer === "refused" && retry < STALE_CHECKS; retry++) {
+      await new Promise((resolve) => setTimeout(resolve, STALE_CHECK_INTERVAL_MS));
+      answer = await askHolder(address);
+    }
     if (answer === "refused") {
       // The holder died and left its socket file behind. Not atomic (see above).
       await rm(address, { force: true });
