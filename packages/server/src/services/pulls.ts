@@ -1,3 +1,4 @@
+import type { components } from "@modbox/sdk/openapi";
 import { DecryptionError, type Cipher } from "@modbox/crypto";
 import type { PullCredentialEvent } from "../db/repositories/pull-credential-events.js";
 import type { PullImage, PullRegistry, PullResolution } from "../db/repositories/pull-resolution.js";
@@ -7,6 +8,9 @@ import { parseImageAndTag, pullReference, referenceServer, type ImageReference }
 import { credentialContext } from "./credential-context.js";
 import type { RegistryProber } from "./registry-prober.js";
 import { runtimeAuth } from "./runtime-auth.js";
+
+/** Why an image cannot be pulled: the contract's `PullCheck.error_code` enum. */
+export type PullCheckCode = NonNullable<components["schemas"]["PullCheck"]["error_code"]>;
 
 export interface PullServiceDeps {
   /** The image and its linked registry (tombstones included) in one read; null when not found. */
@@ -108,7 +112,7 @@ export function createPullService(deps: PullServiceDeps) {
     async check(workspaceId: string, imageId: string) {
       const resolved = await resolve(workspaceId, imageId);
       const checkedAt = deps.now();
-      const answer = (fields: { digest?: string; mediaType?: string | null; errorCode?: string; detail?: string }) => ({
+      const answer = (fields: { digest?: string; mediaType?: string | null; errorCode?: PullCheckCode; detail?: string }) => ({
         imageId,
         reference: resolved.reference,
         pullable: fields.digest !== undefined,
