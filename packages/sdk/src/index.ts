@@ -47,8 +47,10 @@ export type {
   ProblemCode,
   ProblemFieldError,
   Verification,
+  VerificationErrorCode,
   CredentialWarning,
   PullCheck,
+  PullCheckErrorCode,
   PullCredentials,
   RuntimeAuth,
 } from "./types.js";

@@ -11,6 +11,10 @@ import {
   type SandboxImageCreate,
   type APIError,
   type ProblemCode,
+  type PullCheck,
+  type PullCheckErrorCode,
+  type Verification,
+  type VerificationErrorCode,
   type UnprocessableEntityError,
   type components,
 } from "./index.js";
@@ -143,6 +147,27 @@ describe("problem codes", () => {
     expectTypeOf<"encryption_key_unavailable">().toMatchTypeOf<ProblemCode>();
     // @ts-expect-error a code the contract does not have
     const unknown: ProblemCode = "registry_name_taken_twice";
+    void unknown;
+  });
+});
+
+describe("verification and pull-check codes", () => {
+  test("a verification's error_code is one of the contract's codes, or null", () => {
+    expectTypeOf<Verification["error_code"]>().toEqualTypeOf<VerificationErrorCode | null>();
+    expectTypeOf<Registry["verification"]["error_code"]>().toEqualTypeOf<VerificationErrorCode | null>();
+    expectTypeOf<"invalid_credentials">().toMatchTypeOf<VerificationErrorCode>();
+    expectTypeOf<"anonymous_registry">().toMatchTypeOf<VerificationErrorCode>();
+    // @ts-expect-error a pull-check code is not a verification code
+    const unknown: VerificationErrorCode = "image_not_found";
+    void unknown;
+  });
+
+  test("a pull check's error_code is one of the contract's codes, or null", () => {
+    expectTypeOf<PullCheck["error_code"]>().toEqualTypeOf<PullCheckErrorCode | null>();
+    expectTypeOf<"registry_auth_failed">().toMatchTypeOf<PullCheckErrorCode>();
+    expectTypeOf<"credential_undecryptable">().toMatchTypeOf<PullCheckErrorCode>();
+    // @ts-expect-error a login failure is `registry_auth_failed` in a pull check
+    const unknown: PullCheckErrorCode = "invalid_credentials";
     void unknown;
   });
 });

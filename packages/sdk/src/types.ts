@@ -35,10 +35,17 @@ export type SandboxImageListQuery = NonNullable<
 
 /** The outcome of a login against a registry (`registries.verify`, and `registry.verification`). */
 export type Verification = Readable<Schemas["Verification"]>;
+/**
+ * Why a login failed (`verification.error_code` when `status` is `failed`), or
+ * `anonymous_registry` for an unverified anonymous registry: openapi.yaml's enum.
+ */
+export type VerificationErrorCode = NonNullable<Verification["error_code"]>;
 /** Provider advice about a stored credential (never blocks a write). */
 export type CredentialWarning = Readable<Schemas["CredentialWarning"]>;
 /** Whether an image's linked credentials can pull it (`sandboxImages.pullCheck`). */
 export type PullCheck = Readable<Schemas["PullCheck"]>;
+/** Why an image cannot be pulled (`pullCheck`'s `error_code`): openapi.yaml's enum. */
+export type PullCheckErrorCode = NonNullable<PullCheck["error_code"]>;
 /** Decrypted pull credentials in every runtime format (`provisioning.pullCredentials`). */
 export type PullCredentials = Readable<Schemas["PullCredentials"]>;
 /** One credential as Docker Engine, config.json readers and Kubernetes expect it. */

@@ -11,7 +11,7 @@ import { rateLimit } from "./http/rate-limit.js";
 import { requestLogging } from "./http/request-logging.js";
 import { rejectUnstorableText } from "./http/reject-unstorable-text.js";
 import { healthRoutes, type Readiness } from "./routes/health.js";
-import { provisioningRoutes } from "./routes/provisioning.js";
+import { pullRoutes } from "./routes/pulls.js";
 import { registryRoutes } from "./routes/registries.js";
 import { sandboxImageRoutes } from "./routes/sandbox-images.js";
 import type { PullService } from "./services/pulls.js";
@@ -80,11 +80,12 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use(rejectUnstorableText);
 
-  // Provisioner routes check their own scope; everything after this needs a workspace token.
-  app.use(provisioningRoutes(deps.pulls));
+  // Pull credentials are for provisioner tokens (the pull service checks and audits that);
+  // everything after this needs a workspace token.
+  app.use(pullRoutes(deps.pulls));
   app.use(requireWorkspace("workspace"));
   app.use(registryRoutes(deps.registries));
-  app.use(sandboxImageRoutes(deps.sandboxImages, deps.pulls));
+  app.use(sandboxImageRoutes(deps.sandboxImages));
 
   app.use(errorHandler);
   return app;

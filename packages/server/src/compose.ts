@@ -6,8 +6,7 @@ import type { DatabaseHandle } from "./db/client.js";
 import type { FreeSpaceMonitor } from "./db/free-space.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createEncryptionKeyRepository } from "./db/repositories/encryption-keys.js";
-import { createPullCredentialEventRepository } from "./db/repositories/pull-credential-events.js";
-import { createPullResolutionRepository } from "./db/repositories/pull-resolution.js";
+import { createPullRepository } from "./db/repositories/pulls.js";
 import { createRegistryRepository } from "./db/repositories/registries.js";
 import { createSandboxImageRepository } from "./db/repositories/sandbox-images.js";
 import { checkPull, verifyLogin } from "./registry-protocol/outbound/v2-client.js";
@@ -71,9 +70,8 @@ export function composeApp(options: ComposeOptions): AppDeps {
     }),
     sandboxImages: createSandboxImageService({ images: imageRepository, registries: registryRepository, newId, now }),
     pulls: createPullService({
-      resolution: createPullResolutionRepository(db),
+      pulls: createPullRepository(db),
       registries: registryRepository,
-      events: createPullCredentialEventRepository(db),
       cipher: options.cipher,
       prober,
       newId,

@@ -15,13 +15,14 @@ export interface DomainErrorOptions {
  * `http/problem-table.ts`, which decides the HTTP status and title. `detail` is written for the
  * API user and must never contain a submitted value.
  */
-export class DomainError extends Error {
+export class DomainError<Code extends ProblemCode = ProblemCode> extends Error {
   override name = "DomainError";
   readonly fieldErrors: DomainErrorOptions["fieldErrors"];
   readonly extensions: DomainErrorOptions["extensions"];
   readonly status: number | undefined;
   constructor(
-    readonly code: ProblemCode,
+    /** Narrowed to the literal when a caller needs it (an access denial is audited by its code). */
+    readonly code: Code,
     readonly detail: string,
     options: DomainErrorOptions = {},
   ) {

@@ -390,11 +390,15 @@ export interface components {
             /** Format: date-time */
             checked_at: string | null;
             /**
-             * @description `invalid_credentials`, `registry_unreachable`, `unsupported_auth`, `tls_error`,
-             *     `address_not_allowed`, `insecure_realm`, `registry_error`; `anonymous_registry` for
-             *     an unverified anonymous registry.
+             * @description Why the login failed (`status: failed`): `invalid_credentials` (the registry or its
+             *     token service refused the credential), `registry_unreachable` (timeout, DNS failure,
+             *     refused connection, or no registry API v2 there), `unsupported_auth` (no usable Basic
+             *     or Bearer challenge), `tls_error`, `address_not_allowed`, `insecure_realm` (the Bearer
+             *     token service is not https), `registry_error` (the registry answered but misbehaved).
+             *     `anonymous_registry` for an unverified anonymous registry; `null` otherwise.
+             * @enum {string|null}
              */
-            error_code: string | null;
+            error_code: "invalid_credentials" | "registry_unreachable" | "unsupported_auth" | "tls_error" | "address_not_allowed" | "insecure_realm" | "registry_error" | "anonymous_registry" | null;
             /** @description A human explanation (only on a fresh check). */
             detail: string | null;
         };
@@ -498,7 +502,11 @@ export interface components {
             /** @description The manifest digest (`Docker-Content-Digest`) when pullable. */
             digest: string | null;
             media_type: string | null;
-            error_code: string | null;
+            /**
+             * @description Why the image cannot be pulled (the list is in the operation's description); `null` when pullable.
+             * @enum {string|null}
+             */
+            error_code: "image_not_found" | "registry_auth_failed" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch" | "image_disabled" | "registry_unreachable" | "tls_error" | "unsupported_auth" | "address_not_allowed" | "insecure_realm" | "registry_error" | "credential_undecryptable" | null;
             detail: string | null;
             checked_at: components["schemas"]["Timestamp"];
         };

@@ -3,6 +3,8 @@
  * A registry record never carries its ciphertext; only `RegistryForUse` (the point of use) does.
  */
 
+import type { components } from "@modbox/sdk/openapi";
+
 export type VerificationStatus = "verified" | "failed" | "unverified";
 
 export interface CredentialWarning {
@@ -15,7 +17,8 @@ export interface CredentialWarning {
 export interface VerificationState {
   verificationStatus: VerificationStatus;
   verificationCheckedAt: Date | null;
-  verificationErrorCode: string | null;
+  /** Only the codes the contract's `Verification.error_code` enum lists (or null). */
+  verificationErrorCode: components["schemas"]["Verification"]["error_code"];
 }
 
 export interface RegistryRecord extends VerificationState {

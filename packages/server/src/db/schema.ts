@@ -7,6 +7,7 @@
  * match constraint names from unique/foreign-key violations, and names must not drift.
  * SQL is kept to what PostgreSQL 15 has (PGlite runs 18).
  */
+import type { components } from "@modbox/sdk/openapi";
 import { sql } from "drizzle-orm";
 import {
   bigint,
@@ -54,7 +55,8 @@ export const registries = pgTable(
     /** The last login against the registry: verified | failed | unverified (never checked, or anonymous). */
     verificationStatus: text("verification_status", { enum: VERIFICATION_STATUSES }).notNull().default("unverified"),
     verificationCheckedAt: timestamptz("verification_checked_at"),
-    verificationErrorCode: text("verification_error_code"),
+    /** Written only from a login's outcome, so only the contract's `Verification.error_code` values. */
+    verificationErrorCode: text("verification_error_code").$type<NonNullable<components["schemas"]["Verification"]["error_code"]>>(),
     /** Provider advice about the credential, computed when it is written (the password is not kept readable). */
     warnings: jsonb("warnings").$type<CredentialWarning[]>().notNull().default([]),
     /** When the credential was last used to pull (pull check or pull credentials). */

@@ -1,6 +1,6 @@
 import type { RequestHandler } from "express";
-import type { Authenticator, Principal } from "../auth/authenticator.js";
-import { DomainError } from "../errors.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import { workspaceAccessDenial } from "../auth/workspace-access.js";
 import type { TokenScope } from "../db/records.js";
 import { sendProblem } from "./problem.js";
 import "./request-context.js";
@@ -19,24 +19,6 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
     req.principal = principal;
     next();
   };
-}
-
-/** Why a principal may not act in a workspace with a scope, or null when it may. */
-export function workspaceAccessDenial(
-  principal: Principal,
-  workspaceId: string,
-  scope: TokenScope,
-): DomainError | null {
-  if (principal.scope !== scope) {
-    return new DomainError(
-      "insufficient_scope",
-      `This operation needs a ${scope} token; this token's scope is ${principal.scope}.`,
-    );
-  }
-  if (principal.workspaceIds && !principal.workspaceIds.has(workspaceId)) {
-    return new DomainError("workspace_forbidden", "This token is not granted the requested workspace.");
-  }
-  return null;
 }
 
 /**

@@ -1,15 +1,14 @@
 import type { components, Writable } from "@modbox/sdk/openapi";
 import { Router } from "express";
-import { toListDto, toPullCheckDto, toSandboxImageDto } from "../dto.js";
+import { toListDto, toSandboxImageDto } from "../dto.js";
 import { workspaceOf } from "../http/request-context.js";
-import type { PullService } from "../services/pulls.js";
 import type { CreateSandboxImageInput, SandboxImageService } from "../services/sandbox-images.js";
 import { listQuery, optionalBoolean, optionalString, pathId } from "./query.js";
 
 type CreateBody = Writable<components["schemas"]["SandboxImageCreate"]>;
 type UpdateBody = Writable<components["schemas"]["SandboxImageUpdate"]>;
 
-export function sandboxImageRoutes(images: SandboxImageService, pulls: PullService): Router {
+export function sandboxImageRoutes(images: SandboxImageService): Router {
   const router = Router();
 
   router.post("/sandbox-images", async (req, res) => {
@@ -33,10 +32,6 @@ export function sandboxImageRoutes(images: SandboxImageService, pulls: PullServi
   router.put("/sandbox-images/:image_id", async (req, res) => {
     const image = await images.update(workspaceOf(req), pathId(req, "image_id"), fromBody(req.body as UpdateBody));
     res.json(toSandboxImageDto(image));
-  });
-
-  router.post("/sandbox-images/:image_id/pull-check", async (req, res) => {
-    res.json(toPullCheckDto(await pulls.check(workspaceOf(req), pathId(req, "image_id"))));
   });
 
   router.delete("/sandbox-images/:image_id", async (req, res) => {

@@ -1,33 +1,45 @@
+import type { components } from "@modbox/sdk/openapi";
 import { DecryptionError, type Cipher } from "@modbox/crypto";
-import type { PullCredentialEvent } from "../db/repositories/pull-credential-events.js";
-import type { PullImage, PullRegistry, PullResolution } from "../db/repositories/pull-resolution.js";
-import { DomainError, type ProblemCode } from "../errors.js";
+import type { Principal } from "../auth/authenticator.js";
+import { workspaceAccessDenial } from "../auth/workspace-access.js";
+import type { PullCredentialRefusal } from "../db/pull-credential-outcomes.js";
+import type { PullCredentialEvent, PullImage, PullRegistry, PullResolution } from "../db/repositories/pulls.js";
+import { DomainError } from "../errors.js";
 import { apiHost, sameRegistry } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, pullReference, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
 import { credentialContext } from "./credential-context.js";
 import type { RegistryProber } from "./registry-prober.js";
 import { runtimeAuth } from "./runtime-auth.js";
 
-export interface PullServiceDeps {
+/** Why an image cannot be pulled: the contract's `PullCheck.error_code` enum. */
+export type PullCheckCode = NonNullable<components["schemas"]["PullCheck"]["error_code"]>;
+
+/** The pull feature's storage (db/repositories/pulls.ts): the one read, and the audit writes. */
+export interface PullRepositoryPort {
   /** The image and its linked registry (tombstones included) in one read; null when not found. */
-  resolution: { resolve(workspaceId: string, imageId: string): Promise<PullResolution | null> };
+  resolve(workspaceId: string, imageId: string): Promise<PullResolution | null>;
+  /** Audits a refusal. */
+  recordRefusal(event: PullCredentialEvent & { outcome: PullCredentialRefusal }): Promise<void>;
+  /** Audits an `issued` hand-out and marks its registry (if any) used, in one write. */
+  recordIssued(event: Omit<PullCredentialEvent, "outcome">): Promise<void>;
+}
+
+export interface PullServiceDeps {
+  pulls: PullRepositoryPort;
   /** Marks a registry used after a pull check (pull credentials do it with their audit event). */
   registries: { touchLastUsed(workspaceId: string, id: string, at: Date): Promise<void> };
-  events: {
-    /** Audits a refusal. */
-    record(event: PullCredentialEvent): Promise<void>;
-    /** Audits an `issued` hand-out and marks its registry (if any) used, in one write. */
-    recordIssued(event: Omit<PullCredentialEvent, "outcome">): Promise<void>;
-  };
   cipher: Pick<Cipher, "decrypt">;
   prober: Pick<RegistryProber, "checkPull">;
   newId: () => string;
   now: () => Date;
 }
 
-/** Why an image cannot be pulled with its registry right now (before any network call). */
+/**
+ * Why an image cannot be pulled with its registry right now (before any network call). Each code
+ * is at once a pull check's answer, a pull-credentials problem code, and an audited outcome.
+ */
 type Refusal = {
-  code: Extract<ProblemCode, "image_disabled" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch">;
+  code: Extract<PullCheckCode & PullCredentialRefusal, "image_disabled" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch">;
   detail: string;
   extensions?: Record<string, string>;
 };
@@ -49,7 +61,7 @@ export type PullService = ReturnType<typeof createPullService>;
  */
 export function createPullService(deps: PullServiceDeps) {
   async function resolve(workspaceId: string, imageId: string): Promise<Resolved> {
-    const found = await deps.resolution.resolve(workspaceId, imageId);
+    const found = await deps.pulls.resolve(workspaceId, imageId);
     if (!found) throw new DomainError("not_found", "Sandbox image not found.");
     const { image } = found;
     const parsed = parseImageAndTag(image.image, image.tag);
@@ -91,24 +103,17 @@ export function createPullService(deps: PullServiceDeps) {
     return { ...base, registry, refusal: null };
   }
 
-  /** Audits a refusal that happened before the image was resolved (scope, workspace, missing image). */
-  async function recordRefusal(workspaceId: string, imageId: string, tokenId: string, outcome: string): Promise<void> {
-    await deps.events.record({ id: deps.newId(), workspaceId, imageId, registryId: null, tokenId, outcome, createdAt: deps.now() });
-  }
-
   function decryptPassword(registry: PullRegistry): string {
     if (!registry.passwordCiphertext) throw new DecryptionError("malformed");
     return deps.cipher.decrypt(registry.passwordCiphertext, credentialContext(registry.workspaceId, registry.id));
   }
 
   return {
-    recordRefusal,
-
     /** Can the linked credentials pull this image? A result, never an error, except a missing image (404). */
     async check(workspaceId: string, imageId: string) {
       const resolved = await resolve(workspaceId, imageId);
       const checkedAt = deps.now();
-      const answer = (fields: { digest?: string; mediaType?: string | null; errorCode?: string; detail?: string }) => ({
+      const answer = (fields: { digest?: string; mediaType?: string | null; errorCode?: PullCheckCode; detail?: string }) => ({
         imageId,
         reference: resolved.reference,
         pullable: fields.digest !== undefined,
@@ -144,38 +149,49 @@ export function createPullService(deps: PullServiceDeps) {
     },
 
     /**
-     * The provisioner's credentials in every runtime format. Each call, granted or refused, is
+     * The provisioner's credentials in every runtime format, for a `provisioner` token granted
+     * the workspace. Each call, granted or refused (scope and workspace grant included), is
      * recorded before it answers: no hand-out goes unaudited.
      */
-    async credentials(workspaceId: string, imageId: string, tokenId: string) {
+    async credentials(principal: Principal, workspaceId: string, imageId: string) {
+      const { tokenId } = principal;
+      /** Audits a refusal that happened before the image was resolved (so no registry is named). */
+      const refuseUnresolved = (outcome: PullCredentialRefusal) =>
+        deps.pulls.recordRefusal({ id: deps.newId(), workspaceId, imageId, registryId: null, tokenId, outcome, createdAt: deps.now() });
+
+      const denial = workspaceAccessDenial(principal, workspaceId, "provisioner");
+      if (denial) {
+        await refuseUnresolved(denial.code);
+        throw denial;
+      }
       let resolved: Resolved;
       try {
         resolved = await resolve(workspaceId, imageId);
       } catch (err) {
-        if (err instanceof DomainError && err.code === "not_found") await recordRefusal(workspaceId, imageId, tokenId, "not_found");
+        if (err instanceof DomainError && err.code === "not_found") await refuseUnresolved("not_found");
         throw err;
       }
       const at = deps.now();
       const event = { workspaceId, imageId, registryId: resolved.image.registryId, tokenId, createdAt: at };
-      const record = (outcome: string) => deps.events.record({ ...event, id: deps.newId(), outcome });
+      const refuse = (outcome: PullCredentialRefusal) => deps.pulls.recordRefusal({ ...event, id: deps.newId(), outcome });
       if (resolved.refusal) {
-        await record(resolved.refusal.code);
+        await refuse(resolved.refusal.code);
         throw new DomainError(resolved.refusal.code, resolved.refusal.detail, { extensions: resolved.refusal.extensions, status: 409 });
       }
       const { registry } = resolved;
       if (!registry) {
-        await deps.events.recordIssued({ ...event, id: deps.newId() });
+        await deps.pulls.recordIssued({ ...event, id: deps.newId() });
         return { imageId, reference: resolved.reference, registry: null, auth: null };
       }
       let password: string;
       try {
         password = decryptPassword(registry);
       } catch (err) {
-        if (err instanceof DecryptionError) await record("credential_undecryptable");
+        if (err instanceof DecryptionError) await refuse("credential_undecryptable");
         throw err;
       }
       // One statement: the audit event, and the registry marked used.
-      await deps.events.recordIssued({ ...event, id: deps.newId() });
+      await deps.pulls.recordIssued({ ...event, id: deps.newId() });
       return {
         imageId,
         reference: resolved.reference,

@@ -637,7 +637,7 @@ describe.each(availableBackends())("registry rules contract on %s", (backend) =>
       const image = await client.sandboxImages.create({ name: "checked", image: `${listener.host}/team/app`, tag: "v1", registry_id: registry.id });
       return { registry, image };
     }
-    const refused = (image: SandboxImage, code: string): PullCheck => ({
+    const refused = (image: SandboxImage, code: PullCheck["error_code"]): PullCheck => ({
       image_id: image.id,
       reference: `${listener.host}/team/app:v1`,
       pullable: false,

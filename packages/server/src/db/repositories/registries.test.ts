@@ -346,7 +346,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
         warnings,
         verificationStatus: "verified",
         verificationCheckedAt: T1,
-        verificationErrorCode: "anonymous_access",
+        verificationErrorCode: "anonymous_registry",
         lastUsedAt: new Date("2025-01-04T00:00:00.001Z"),
       });
       const { passwordCiphertext: _c, passwordKeyId: _k, ...expected } = row;
@@ -445,7 +445,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
         email: n % 2 ? null : `e${n}@example.com`,
         enabled: n % 2 === 0,
         caCertificate: n % 3 ? null : `ca-${n}`,
-        verificationErrorCode: n % 2 ? `code-${n}` : null,
+        verificationErrorCode: n % 2 ? (["invalid_credentials", "registry_error", "tls_error"] as const)[n % 3]! : null,
       });
       const keys = Object.keys(values(0)) as (keyof ReturnType<typeof values>)[];
       let expected: RegistryRecord = row;

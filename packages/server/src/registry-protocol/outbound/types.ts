@@ -1,4 +1,5 @@
 /** Options and results of the registry API v2 client (v2-client.ts). */
+import type { components } from "@modbox/sdk/openapi";
 import type { Send } from "./http.js";
 import type { LookupFn } from "./resolve.js";
 
@@ -33,33 +34,33 @@ export interface RegistryCredentials {
   password: string;
 }
 
-/** Why a verification or pull check failed; `detail` is a safe, human sentence. */
-export type VerificationErrorCode =
-  /** The registry or its token service refused the credentials (401/403, or not 200 after auth). */
-  | "invalid_credentials"
-  /** No usable challenge: 401 without `WWW-Authenticate`, a malformed one, or a scheme other than Basic/Bearer. */
-  | "unsupported_auth"
-  /** The Bearer realm is not https: credentials are never sent over http. */
-  | "insecure_realm"
-  /** Timeout, DNS failure, refused/reset connection, or `/v2/` is not an API v2 endpoint (e.g. 404). */
-  | "registry_unreachable"
-  /** The registry answered but misbehaved: 5xx/429, bad token response, too large, bad redirect. */
-  | "registry_error"
-  /** TLS handshake failed (untrusted/expired certificate, wrong host, protocol). */
-  | "tls_error"
-  /** The registry, its realm or a redirect target resolves to a refused address class. */
-  | "address_not_allowed";
+/**
+ * Why a login failed: the contract's `Verification.error_code` enum (openapi.yaml, where each
+ * code's meaning is written for the API user) minus `anonymous_registry`, which is an
+ * `unverified` outcome rather than a failure. Derived, so this client cannot answer a code the
+ * API does not document.
+ */
+export type VerificationErrorCode = Exclude<
+  NonNullable<components["schemas"]["Verification"]["error_code"]>,
+  "anonymous_registry"
+>;
 
 export type VerifyResult =
   | { status: "verified" }
   | { status: "unverified"; reason: "anonymous_registry" }
   | { status: "failed"; code: VerificationErrorCode; detail: string };
 
-export type PullCheckErrorCode =
-  | "image_not_found"
-  /** 401/403 on the manifest or from the token service, ECR Public's 400 on a bearer token, or no credentials where needed. */
-  | "registry_auth_failed"
-  | Exclude<VerificationErrorCode, "invalid_credentials">;
+/**
+ * Why a manifest check failed: the contract's `PullCheck.error_code` enum minus the codes the
+ * pull service decides from stored state before any request is sent (a disabled image or
+ * registry, a deleted or mismatched registry, an undecryptable credential).
+ * `registry_auth_failed` is 401/403 on the manifest or from the token service, ECR Public's 400
+ * on a bearer token, or no credentials where needed.
+ */
+export type PullCheckErrorCode = Exclude<
+  NonNullable<components["schemas"]["PullCheck"]["error_code"]>,
+  "image_disabled" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch" | "credential_undecryptable"
+>;
 
 export type PullCheckResult =
   | { ok: true; digest: string; mediaType: string | null }

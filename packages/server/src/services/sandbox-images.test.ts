@@ -1,0 +1,261 @@
+import { describe, expect, it } from "vitest";
+import type { NewSandboxImage, SandboxImageListQuery, SandboxImagePatch, SandboxImageRecord } from "../db/records.js";
+import { RegistryNotLinkableError } from "../db/repositories/sandbox-images.js";
+import { DomainError } from "../errors.js";
+import { createSandboxImageService, type SandboxImageRepositoryPort } from "./sandbox-images.js";
+
+const WS = "ws_test";
+const IMAGE_ID = "0190a000-0000-7000-8000-0000000000a1";
+const REGISTRY_ID = "0190a000-0000-7000-8000-0000000000b1";
+const T0 = new Date("2025-01-02T03:04:05.678Z");
+const NOW = new Date("2025-02-01T00:00:00.000Z");
+
+const registry = { id: REGISTRY_ID, server: "registry.example.com" };
+
+/** A stored image; the one place the record's shape is spelled out in these tests. */
+function storedImage(fields: Partial<SandboxImageRecord> = {}): SandboxImageRecord {
+  return {
+    id: IMAGE_ID,
+    workspaceId: WS,
+    name: "app",
+    image: "registry.example.com/team/app",
+    tag: "v1",
+    registryId: REGISTRY_ID,
+    registryName: "prod",
+    description: null,
+    enabled: true,
+    isDefault: false,
+    memoryMb: 1024,
+    ttlSeconds: null,
+    readinessPort: null,
+    createdAt: T0,
+    updatedAt: T0,
+    ...fields,
+  };
+}
+
+/**
+ * In-memory ports: a repository holding at most one image that records its writes (and can
+ * refuse the link as a concurrent registry delete would), and a registry lookup that knows one
+ * registry of this workspace and records what it was asked.
+ */
+function setup(options: { stored?: SandboxImageRecord | null; linkRace?: boolean; rows?: SandboxImageRecord[] } = {}) {
+  const stored = options.stored === undefined ? storedImage() : options.stored;
+  const inserts: NewSandboxImage[] = [];
+  const patches: SandboxImagePatch[] = [];
+  const lists: SandboxImageListQuery[] = [];
+  const lookups: string[] = [];
+  const images: SandboxImageRepositoryPort = {
+    async insert(row) {
+      inserts.push(row);
+      if (options.linkRace) throw new RegistryNotLinkableError("registry deleted meanwhile");
+      return { ...row, registryName: row.registryId ? "prod" : null };
+    },
+    async findById(workspaceId, id) {
+      return stored && workspaceId === stored.workspaceId && id === stored.id ? stored : null;
+    },
+    async list(_workspaceId, query) {
+      lists.push(query);
+      return (options.rows ?? []).slice(0, query.limit);
+    },
+    async update(workspaceId, id, patch) {
+      patches.push(patch);
+      if (options.linkRace) throw new RegistryNotLinkableError("registry deleted meanwhile");
+      return stored && workspaceId === stored.workspaceId && id === stored.id ? { ...stored, ...patch } : null;
+    },
+    async delete(workspaceId, id) {
+      return Boolean(stored && workspaceId === stored.workspaceId && id === stored.id);
+    },
+  };
+  const service = createSandboxImageService({
+    images,
+    registries: {
+      async findById(workspaceId, id) {
+        lookups.push(id);
+        return workspaceId === WS && id === REGISTRY_ID ? registry : null;
+      },
+    },
+    newId: () => IMAGE_ID,
+    now: () => NOW,
+  });
+  return { service, inserts, patches, lists, lookups };
+}
+
+async function domainError(promise: Promise<unknown>): Promise<DomainError> {
+  const err = await promise.then(
+    () => expect.unreachable("expected a refusal"),
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DomainError);
+  return err as DomainError;
+}
+
+describe("sandbox image service: create", () => {
+  it("applies the contract's defaults to what was not given", async () => {
+    const { service, inserts, lookups } = setup();
+
+    await service.create(WS, { name: "public", image: "alpine" });
+
+    expect(inserts).toEqual([
+      {
+        id: IMAGE_ID,
+        workspaceId: WS,
+        name: "public",
+        image: "alpine",
+        tag: "latest",
+        registryId: null,
+        description: null,
+        enabled: true,
+        isDefault: false,
+        memoryMb: 1024,
+        ttlSeconds: null,
+        readinessPort: null,
+        createdAt: NOW,
+        updatedAt: NOW,
+      },
+    ]);
+    // A public image names no registry: nothing to look up.
+    expect(lookups).toEqual([]);
+  });
+
+  it("links a registry of this workspace that serves the image's host", async () => {
+    const { service, inserts, lookups } = setup();
+
+    const image = await service.create(WS, { name: "app", image: "registry.example.com/team/app", tag: "v1", registryId: REGISTRY_ID });
+
+    expect(lookups).toEqual([REGISTRY_ID]);
+    expect(inserts[0]).toMatchObject({ registryId: REGISTRY_ID, tag: "v1" });
+    expect(image.registryName).toBe("prod");
+  });
+
+  it("refuses a reference outside the Docker grammar as validation_failed on its field, writing nothing", async () => {
+    const { service, inserts } = setup();
+
+    const byImage = await domainError(service.create(WS, { name: "bad", image: "Upper/Case" }));
+    const byTag = await domainError(service.create(WS, { name: "bad", image: "alpine", tag: "not a tag" }));
+
+    expect(byImage.code).toBe("validation_failed");
+    expect(byImage.fieldErrors?.map((e) => e.path)).toEqual(["/body/image"]);
+    expect(byTag.fieldErrors?.map((e) => e.path)).toEqual(["/body/tag"]);
+    expect(inserts).toEqual([]);
+  });
+
+  it("refuses a registry that is not this workspace's as registry_not_found on registry_id", async () => {
+    const { service, inserts } = setup();
+
+    const err = await domainError(service.create(WS, { name: "app", image: "registry.example.com/team/app", registryId: "0190a000-0000-7000-8000-0000000000ff" }));
+
+    expect(err.code).toBe("registry_not_found");
+    expect(err.fieldErrors?.map((e) => e.path)).toEqual(["/body/registry_id"]);
+    expect(inserts).toEqual([]);
+  });
+
+  it("refuses a registry for another host (422 at link time), naming both hosts", async () => {
+    const { service, inserts } = setup();
+
+    const err = await domainError(service.create(WS, { name: "app", image: "ghcr.io/team/app", registryId: REGISTRY_ID }));
+
+    expect([err.code, err.status]).toEqual(["registry_host_mismatch", undefined]);
+    expect(err.extensions).toEqual({ image_host: "ghcr.io", registry_server: "registry.example.com" });
+    expect(inserts).toEqual([]);
+  });
+
+  it("a registry deleted between the check and the write answers like a missing one", async () => {
+    const { service } = setup({ linkRace: true });
+
+    const err = await domainError(service.create(WS, { name: "app", image: "registry.example.com/team/app", registryId: REGISTRY_ID }));
+
+    expect(err.code).toBe("registry_not_found");
+  });
+});
+
+describe("sandbox image service: update", () => {
+  it("a change that does not touch the reference or registry re-checks nothing", async () => {
+    const { service, patches, lookups } = setup();
+
+    const updated = await service.update(WS, IMAGE_ID, { name: "renamed", memoryMb: 2048 });
+
+    expect(lookups).toEqual([]);
+    expect(patches).toEqual([{ name: "renamed", memoryMb: 2048, updatedAt: NOW }]);
+    expect(updated.name).toBe("renamed");
+  });
+
+  it("a new tag is checked against the stored image and its stored registry", async () => {
+    const { service, lookups } = setup();
+
+    await service.update(WS, IMAGE_ID, { tag: "v2" });
+    expect(lookups).toEqual([REGISTRY_ID]);
+
+    const err = await domainError(service.update(WS, IMAGE_ID, { tag: "not a tag" }));
+    expect(err.fieldErrors?.map((e) => e.path)).toEqual(["/body/tag"]);
+  });
+
+  it("a new image on another host is refused against the stored registry", async () => {
+    const { service, patches } = setup();
+
+    const err = await domainError(service.update(WS, IMAGE_ID, { image: "ghcr.io/team/app" }));
+
+    expect(err.code).toBe("registry_host_mismatch");
+    expect(patches).toEqual([]);
+  });
+
+  it("unlinking the registry (null) is allowed for any host, with no lookup", async () => {
+    const { service, lookups, patches } = setup();
+
+    await service.update(WS, IMAGE_ID, { image: "ghcr.io/team/app", registryId: null });
+
+    expect(lookups).toEqual([]);
+    expect(patches).toEqual([{ image: "ghcr.io/team/app", registryId: null, updatedAt: NOW }]);
+  });
+
+  it("a missing image is not_found, before any check or write", async () => {
+    const { service, lookups, patches } = setup({ stored: null });
+
+    expect((await domainError(service.update(WS, IMAGE_ID, { tag: "v2" }))).code).toBe("not_found");
+    expect(lookups).toEqual([]);
+    expect(patches).toEqual([]);
+  });
+
+  it("a registry deleted between the check and the write answers registry_not_found", async () => {
+    const { service } = setup({ linkRace: true });
+
+    expect((await domainError(service.update(WS, IMAGE_ID, { registryId: REGISTRY_ID }))).code).toBe("registry_not_found");
+  });
+});
+
+describe("sandbox image service: get, list, delete", () => {
+  it("get and delete answer not_found for another workspace's image", async () => {
+    const { service } = setup();
+
+    expect((await service.get(WS, IMAGE_ID)).id).toBe(IMAGE_ID);
+    expect((await domainError(service.get("ws_other", IMAGE_ID))).code).toBe("not_found");
+    await service.delete(WS, IMAGE_ID);
+    expect((await domainError(service.delete("ws_other", IMAGE_ID))).code).toBe("not_found");
+  });
+
+  it("list reads one row past the page to know whether there is a next one, and pages on with its cursor", async () => {
+    const rows = ["3", "2", "1"].map((n) => storedImage({ id: `0190a000-0000-7000-8000-00000000000${n}` }));
+    const { service, lists } = setup({ rows });
+
+    const first = await service.list(WS, { limit: 2, enabled: true });
+    expect(first.items.map((i) => i.id)).toEqual([rows[0]!.id, rows[1]!.id]);
+    expect(first.nextCursor).not.toBeNull();
+
+    await service.list(WS, { limit: 2, enabled: true, cursor: first.nextCursor! });
+    expect(lists).toEqual([
+      { registryId: undefined, enabled: true, beforeId: undefined, limit: 3 },
+      { registryId: undefined, enabled: true, beforeId: rows[1]!.id, limit: 3 },
+    ]);
+  });
+
+  it("a cursor issued for other filters is invalid_cursor, before any read", async () => {
+    const rows = ["3", "2", "1"].map((n) => storedImage({ id: `0190a000-0000-7000-8000-00000000000${n}` }));
+    const { service, lists } = setup({ rows });
+    const { nextCursor } = await service.list(WS, { limit: 2, enabled: true });
+
+    const err = await domainError(service.list(WS, { limit: 2, enabled: false, cursor: nextCursor! }));
+
+    expect(err.code).toBe("invalid_cursor");
+    expect(lists).toHaveLength(1);
+  });
+});
