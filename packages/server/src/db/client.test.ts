@@ -7,7 +7,8 @@ import { openDatabase } from "./client.js";
 import { classifyDatabaseError } from "./errors.js";
 import { migrateDatabase } from "./migrate.js";
 import { createRegistryRepository } from "./repositories/registries.js";
-import { postgresAdminUrl, requirePostgresAdminUrl, uuidv7 } from "./test-databases.js";
+import { postgresAdminUrl, requirePostgresAdminUrl } from "@modbox/testkit/databases";
+import { uuidv7 } from "@modbox/testkit/ids";
 
 const T0 = new Date("2025-01-02T03:04:05.678Z");
 

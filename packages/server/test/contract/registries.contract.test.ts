@@ -7,10 +7,11 @@ import {
   type Registry,
 } from "@modbox/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { backends } from "@modbox/testkit/databases";
 
 /** Registries through the SDK against the real app (response validation on), per backend. */
-describe.each(availableBackends())("registries contract on %s", (backend) => {
+describe.each(backends)("registries contract on %s", (backend) => {
   let app: TestApp;
   let client: ModboxClient;
 

@@ -39,7 +39,8 @@ import {
 import { sql, type SQL } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashApiToken } from "../../src/auth/api-token.js";
-import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { backends } from "@modbox/testkit/databases";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const NEVER_VERIFIED = { status: "unverified", checked_at: null, error_code: null, detail: null } as const;
@@ -145,7 +146,7 @@ beforeAll(async () => {
 });
 afterAll(() => listener?.close());
 
-describe.each(availableBackends())("registry rules contract on %s", (backend) => {
+describe.each(backends)("registry rules contract on %s", (backend) => {
   let app: TestApp;
   /** The workspace every pull-credentials call is made in (the provisioner is granted it only). */
   const WS = `ws-rules-${hex()}`;

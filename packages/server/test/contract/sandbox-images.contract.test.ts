@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { NotFoundError, UnprocessableEntityError, type ModboxClient, type SandboxImage } from "@modbox/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { backends } from "@modbox/testkit/databases";
 
-describe.each(availableBackends())("sandbox images contract on %s", (backend) => {
+describe.each(backends)("sandbox images contract on %s", (backend) => {
   let app: TestApp;
   let client: ModboxClient;
   let workspaceId: string;

@@ -25,7 +25,11 @@ import { formatKeyringSpec, generateKey } from "@modbox/crypto";
 import postgres from "postgres";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { generateApiToken } from "../../src/auth/api-token.js";
-import { postgresBinariesAvailable, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
+import {
+  postgresBinariesAvailable,
+  startPostgresServer,
+  type PostgresServer,
+} from "@modbox/testkit/postgres";
 
 const MIB = 1024 * 1024;
 const SERVER_DIR = fileURLToPath(new URL("../..", import.meta.url));

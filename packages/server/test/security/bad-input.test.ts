@@ -14,18 +14,18 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { Registry, SandboxImage } from "@modbox/sdk";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { backends, rowsOf } from "@modbox/testkit/databases";
 import {
   expectProblem,
-  freshWorkspace,
   header,
   mapLimit,
   PROBLEM_CONTENT_TYPE,
-  rowsOf,
   send,
   type RawRequest,
   type RawResponse,
-} from "./http.js";
+} from "@modbox/testkit/http";
+import { freshWorkspaceId } from "@modbox/testkit/ids";
 
 const BODY_LIMIT = 64 * 1024;
 /** The password every hostile body carries: no answer may contain it. */
@@ -82,9 +82,9 @@ async function storedRow(app: TestApp, table: "registries" | "sandbox_images", i
 const base64url = (text: string) => Buffer.from(text, "utf8").toString("base64url");
 const json = { "content-type": "application/json" };
 
-describe.each(availableBackends())("hostile input on %s", (backend) => {
+describe.each(backends)("hostile input on %s", (backend) => {
   let app: TestApp;
-  const W = freshWorkspace("hostile");
+  const W = freshWorkspaceId("hostile");
   const fx = {} as {
     keep: Registry;
     keepRow: Record<string, unknown>;
@@ -938,7 +938,7 @@ describe.each(availableBackends())("hostile input on %s", (backend) => {
     `schema-driven fuzz: ${FUZZ_CASES_PER_OPERATION} mutations per create/update operation, never a 5xx (seed ${FUZZ_SEED})`,
     { timeout: 90_000 },
     async () => {
-      const FW = freshWorkspace("fuzz");
+      const FW = freshWorkspaceId("fuzz");
       const client = app.client(FW);
       const target = await client.registries.create(validRegistry("fuzz target"));
       const targetImage = await client.sandboxImages.create(validImage(target.id));

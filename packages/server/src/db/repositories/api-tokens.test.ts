@@ -2,7 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyDatabaseError } from "../errors.js";
 import type { NewApiToken } from "../records.js";
-import { backends, createTestDatabase, uuidv7, type TestDatabase } from "../test-databases.js";
+import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { uuidv7 } from "@modbox/testkit/ids";
 import { createApiTokenRepository } from "./api-tokens.js";
 
 const T0 = new Date("2025-01-02T03:04:05.678Z");

@@ -2,9 +2,10 @@ import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
-import { insertRawRegistry } from "../raw-fixtures.js";
+import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { insertRawRegistry } from "@modbox/testkit/fixtures";
+import { freshWorkspaceId } from "@modbox/testkit/ids";
 import { encryptionKeys, registries } from "../schema.js";
-import { backends, createTestDatabase, freshWorkspaceId, type TestDatabase } from "../test-databases.js";
 import { createEncryptionKeyRepository, type EncryptionKeyRepository } from "./encryption-keys.js";
 
 const T0 = new Date("2025-01-02T03:04:05.678Z");

@@ -2,14 +2,9 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
 import { pullCredentialEvents, registries } from "../schema.js";
-import {
-  backends,
-  createTestDatabase,
-  freshWorkspaceId,
-  uuidv7,
-  type TestDatabase,
-} from "../test-databases.js";
-import { insertRawRegistry } from "../raw-fixtures.js";
+import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { insertRawRegistry } from "@modbox/testkit/fixtures";
+import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createPullCredentialEventRepository, type PullCredentialEvent } from "./pull-credential-events.js";
 
 const T0 = new Date("2025-01-02T03:04:05.678Z");

@@ -2,14 +2,9 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
 import { registries } from "../schema.js";
-import {
-  backends,
-  createTestDatabase,
-  freshWorkspaceId,
-  uuidv7,
-  type TestDatabase,
-} from "../test-databases.js";
-import { insertRawImage, insertRawRegistry } from "../raw-fixtures.js";
+import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { insertRawImage, insertRawRegistry } from "@modbox/testkit/fixtures";
+import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createPullResolutionRepository } from "./pull-resolution.js";
 
 const T1 = new Date("2025-01-03T03:04:05.999Z");

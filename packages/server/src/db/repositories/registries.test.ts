@@ -4,13 +4,8 @@ import type { Db } from "../client.js";
 import { classifyDatabaseError } from "../errors.js";
 import type { NewRegistry, RegistryPatch, RegistryRecord } from "../records.js";
 import { registries } from "../schema.js";
-import {
-  backends,
-  createTestDatabase,
-  freshWorkspaceId,
-  uuidv7,
-  type TestDatabase,
-} from "../test-databases.js";
+import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js";
 
 const T0 = new Date("2025-01-02T03:04:05.678Z");

@@ -1,20 +1,19 @@
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresTestDatabase, type PostgresTestDatabase } from "../../../test/support/test-databases.js";
+import {
+  backends,
+  createTestDatabase,
+  postgresAdminUrl,
+  requirePostgresAdminUrl,
+  type TestDatabase,
+} from "@modbox/testkit/databases";
+import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
+import { createPostgresTestDatabase, type PostgresTestDatabase } from "@modbox/testkit/postgres";
 import { openDatabase, type DatabaseHandle, type Db } from "../client.js";
 import { classifyDatabaseError } from "../errors.js";
 import { migrateDatabase } from "../migrate.js";
 import type { NewSandboxImage } from "../records.js";
 import { sandboxImages } from "../schema.js";
-import {
-  backends,
-  createTestDatabase,
-  freshWorkspaceId,
-  postgresAdminUrl,
-  requirePostgresAdminUrl,
-  uuidv7,
-  type TestDatabase,
-} from "../test-databases.js";
 import { createRegistryRepository } from "./registries.js";
 import { createSandboxImageRepository, linkedImages, RegistryNotLinkableError, SANDBOX_IMAGE_REGISTRY_FK } from "./sandbox-images.js";
 

@@ -16,13 +16,13 @@
  * `stop()` kills exactly the process this module started (by pid), closes the token server and
  * removes the temp dir; a `process.once("exit")` fallback kills what is still running.
  */
-import { findFreePort } from "../postgres-server.js";
+import { findFreePort } from "../ports.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { createSigningCertificate, createTestCertificateAuthority, opensslBin } from "./tls.js";
+import { createSigningCertificate, createTestCertificateAuthority, opensslBin } from "../certificates.js";
 import { startTokenServer, type TokenServer } from "./token-server.js";
 
 export type TestRegistryAuth = "basic" | "bearer" | "none";

@@ -1,10 +1,9 @@
 /**
- * Test support: rows written with drizzle directly, so a repository's tests depend on no other
- * repository. Tests only, never re-exported from `index.ts`.
+ * Rows written with drizzle directly, so a repository's tests depend on no other repository,
+ * and the one instant every fixture is created at.
  */
-import type { Db } from "./client.js";
-import { registries, sandboxImages } from "./schema.js";
-import { uuidv7 } from "./test-databases.js";
+import { uuidv7 } from "./ids.js";
+import { registries, sandboxImages, type Db } from "./server.js";
 
 /** The instant fixtures are created and last updated at, unless overridden. */
 export const FIXTURE_TIME = new Date("2025-01-02T03:04:05.678Z");
