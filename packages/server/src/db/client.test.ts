@@ -9,8 +9,8 @@ import { migrateDatabase } from "./migrate.js";
 import { createRegistryRepository } from "./repositories/registries.js";
 import { postgresAdminUrl, requirePostgresAdminUrl } from "@modbox/testkit/databases";
 import { uuidv7 } from "@modbox/testkit/ids";
+import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 
 describe("openDatabase with PostgreSQL", () => {
   it("fails fast as unavailable when nothing listens", async () => {
@@ -92,8 +92,8 @@ describe("openDatabase with PGlite", () => {
         enabled: true,
         passwordCiphertext: "v1:k1:sealed",
         passwordKeyId: "k1",
-        createdAt: T0,
-        updatedAt: T0,
+        createdAt: FIXTURE_TIME,
+        updatedAt: FIXTURE_TIME,
       });
       dump = await source.dumpDataDir!();
     } finally {

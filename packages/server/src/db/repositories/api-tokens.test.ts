@@ -5,8 +5,8 @@ import type { NewApiToken } from "../records.js";
 import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
 import { uuidv7 } from "@modbox/testkit/ids";
 import { createApiTokenRepository } from "./api-tokens.js";
+import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 const T2 = new Date("2025-01-04T03:04:05.001Z");
 
@@ -17,7 +17,7 @@ function newToken(overrides: Partial<NewApiToken> = {}): NewApiToken {
     scope: "workspace",
     workspaceIds: ["ws-a", "ws-b"],
     tokenHash: createHash("sha256").update(randomBytes(32)).digest("hex"),
-    createdAt: T0,
+    createdAt: FIXTURE_TIME,
     ...overrides,
   };
 }

@@ -3,11 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
 import { pullCredentialEvents, registries } from "../schema.js";
 import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
-import { insertRawRegistry } from "@modbox/testkit/fixtures";
+import { insertRawRegistry, FIXTURE_TIME as T0 } from "@modbox/testkit/fixtures";
 import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createPullCredentialEventRepository, type PullCredentialEvent } from "./pull-credential-events.js";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 const T2 = new Date("2025-01-04T00:00:00.001Z");
 

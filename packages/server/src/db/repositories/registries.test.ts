@@ -7,8 +7,8 @@ import { registries } from "../schema.js";
 import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
 import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js";
+import { FIXTURE_TIME as T0 } from "@modbox/testkit/fixtures";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 
 function newRegistry(workspaceId: string, overrides: Partial<NewRegistry> = {}): NewRegistry {

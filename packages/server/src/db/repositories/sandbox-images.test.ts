@@ -16,8 +16,8 @@ import type { NewSandboxImage } from "../records.js";
 import { sandboxImages } from "../schema.js";
 import { createRegistryRepository } from "./registries.js";
 import { createSandboxImageRepository, linkedImages, RegistryNotLinkableError, SANDBOX_IMAGE_REGISTRY_FK } from "./sandbox-images.js";
+import { FIXTURE_TIME as T0 } from "@modbox/testkit/fixtures";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 
 function newImage(workspaceId: string, overrides: Partial<NewSandboxImage> = {}): NewSandboxImage {
