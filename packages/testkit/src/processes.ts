@@ -37,6 +37,8 @@ export interface Exited {
   stderr: string;
 }
 
+// `node --import tsx` (what `npm start` runs) keeps one process, so SIGTERM reaches the server's
+// handler directly rather than through tsx's signal relay.
 function spawnEntry(entry: keyof typeof ENTRY, args: string[], env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", ENTRY[entry], ...args], {
     cwd: SERVER_DIR,
