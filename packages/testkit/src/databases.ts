@@ -23,15 +23,18 @@ export interface TestDatabase {
   dispose(): Promise<void>;
 }
 
-/** A fresh migrated database. PGlite takes ~4 s: create one per test file, in `beforeAll`. */
-export async function createTestDatabase(backend: Backend): Promise<TestDatabase> {
+/**
+ * A fresh migrated database. PGlite takes ~4 s: create one per test file, in `beforeAll`.
+ * `maxConnections` sizes the PostgreSQL pool (a test that reads per-connection state wants 1).
+ */
+export async function createTestDatabase(backend: Backend, options: { maxConnections?: number } = {}): Promise<TestDatabase> {
   if (backend === "pglite") {
     const handle = await openDatabase({ kind: "pglite" });
     await migrateDatabase(handle);
     return { handle, dispose: () => handle.close() };
   }
   const fresh = await createPostgresTestDatabase(requirePostgresAdminUrl());
-  const handle = await openDatabase({ kind: "postgres", url: fresh.url });
+  const handle = await openDatabase({ kind: "postgres", url: fresh.url, ...options });
   const dispose = async () => {
     await handle.close();
     await fresh.drop();

@@ -10,7 +10,7 @@ export { generateApiToken, hashApiToken } from "../../server/src/auth/api-token.
 export { composeApp } from "../../server/src/compose.js";
 export { openDatabase, type Db, type DatabaseHandle } from "../../server/src/db/client.js";
 export { MIGRATIONS_FOLDER, migrateDatabase } from "../../server/src/db/migrate.js";
-export type { TokenScope } from "../../server/src/db/records.js";
+export type { NewRegistry, NewSandboxImage, TokenScope } from "../../server/src/db/records.js";
 export { createApiTokenRepository } from "../../server/src/db/repositories/api-tokens.js";
 export { registries, sandboxImages } from "../../server/src/db/schema.js";
 export { createLogger } from "../../server/src/logging.js";

@@ -9,7 +9,7 @@ import { migrateDatabase } from "./migrate.js";
 import { createRegistryRepository } from "./repositories/registries.js";
 import { postgresAdminUrl, requirePostgresAdminUrl } from "@modbox/testkit/databases";
 import { uuidv7 } from "@modbox/testkit/ids";
-import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
+import { newRegistry } from "@modbox/testkit/fixtures";
 
 
 describe("openDatabase with PostgreSQL", () => {
@@ -82,19 +82,7 @@ describe("openDatabase with PGlite", () => {
     try {
       expect((await stat(dataDir)).isDirectory()).toBe(true);
       await migrateDatabase(source);
-      await createRegistryRepository(source.db).insert({
-        id,
-        workspaceId: "ws",
-        name: "prod",
-        server: "ghcr.io",
-        username: "robot",
-        email: null,
-        enabled: true,
-        passwordCiphertext: "v1:k1:sealed",
-        passwordKeyId: "k1",
-        createdAt: FIXTURE_TIME,
-        updatedAt: FIXTURE_TIME,
-      });
+      await createRegistryRepository(source.db).insert(newRegistry("ws", { id, name: "prod" }));
       dump = await source.dumpDataDir!();
     } finally {
       await source.close();

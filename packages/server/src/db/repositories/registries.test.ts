@@ -7,27 +7,9 @@ import { registries } from "../schema.js";
 import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
 import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js";
-import { FIXTURE_TIME as T0 } from "@modbox/testkit/fixtures";
+import { FIXTURE_TIME as T0, newRegistry } from "@modbox/testkit/fixtures";
 
 const T1 = new Date("2025-01-03T03:04:05.999Z");
-
-function newRegistry(workspaceId: string, overrides: Partial<NewRegistry> = {}): NewRegistry {
-  const id = uuidv7();
-  return {
-    id,
-    workspaceId,
-    name: `registry-${id}`,
-    server: "ghcr.io",
-    username: "robot",
-    email: "robot@example.com",
-    enabled: true,
-    passwordCiphertext: `v1:k1:ciphertext-${id}`,
-    passwordKeyId: "k1",
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  };
-}
 
 /** The whole stored row, ciphertext included: only tests look at it this way. */
 async function rawRow(db: Db, id: string) {
