@@ -9,7 +9,7 @@
  *   (suites that need it then skip).
  *
  * Tests read the admin URL with `inject("postgresUrl")` and create their own database with
- * `createPostgresTestDatabase()` (packages/server/test/support/test-databases.ts).
+ * `createPostgresTestDatabase()` (@modbox/testkit/postgres).
  */
 import type { TestProject } from "vitest/node";
 import { postgresBinariesAvailable, postgresBinDir, startPostgresServer } from "@modbox/testkit/postgres";

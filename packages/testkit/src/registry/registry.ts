@@ -1,8 +1,7 @@
 /**
  * A real private Docker registry for tests: the `docker-registry` binary of Debian (CNCF
  * distribution 2.8) with a generated config, TLS with a throwaway self-signed certificate for
- * 127.0.0.1, listening on a free port on 127.0.0.1 only, storage in a temp dir. Recipe:
- * shared/engineering/real-components.md.
+ * 127.0.0.1, listening on a free port on 127.0.0.1 only, storage in a temp dir.
  *
  * - `auth: "basic"`: `auth.htpasswd` with a bcrypt htpasswd file (`htpasswd -nBi`).
  *   distribution 2.8 re-reads the htpasswd file when its mtime changes (checked empirically: a
