@@ -1,30 +1,18 @@
 /** Ids for test rows and workspaces. */
 import { randomBytes } from "node:crypto";
+import { productionUuidv7 } from "./server.js";
 
 let lastMillis = 0;
-let sequence = 0;
 
 /**
- * A UUIDv7 whose order is creation order, even within one millisecond (a 12-bit counter in
- * `rand_a`, RFC 9562 method 1). The app's own ids (services/ids.ts) are random within a
- * millisecond; tests that insert rows in a loop and assert `ORDER BY id` need this stricter order.
+ * The app's own UUIDv7, on a clock that never gives the same millisecond twice. The app's ids
+ * are random within a millisecond; tests that insert rows in a loop and assert `ORDER BY id`
+ * need creation order, so each id here takes the next millisecond when the current one is used
+ * (a burst of n ids runs at most n ms ahead of the wall clock).
  */
 export function uuidv7(): string {
-  const now = Date.now();
-  if (now > lastMillis) {
-    lastMillis = now;
-    sequence = 0;
-  } else if (++sequence > 0xfff) {
-    lastMillis += 1;
-    sequence = 0;
-  }
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(lastMillis, 0, 6);
-  bytes[6] = 0x70 | (sequence >> 8);
-  bytes[7] = sequence & 0xff;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  lastMillis = Math.max(Date.now(), lastMillis + 1);
+  return productionUuidv7(lastMillis);
 }
 
 /**
