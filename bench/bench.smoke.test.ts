@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import type {} from "../packages/server/test/support/provided-context.js";
+import "@modbox/testkit/provided-context";
 import { FLOOR_VARIANTS } from "./lib/floor.js";
 import { checksOf, type BenchResults } from "./lib/report.js";
 import { HTTP_SCENARIOS, PENDING_SCENARIOS, SCALE_SCENARIO_IDS } from "./lib/scenarios.js";

@@ -29,8 +29,12 @@ import postgres from "postgres";
 import { generateApiToken } from "../packages/server/src/auth/api-token.js";
 import { openDatabase } from "../packages/server/src/db/client.js";
 import { migrateDatabase } from "../packages/server/src/db/migrate.js";
-import { findFreePort, startPostgresServer } from "../packages/server/test/support/postgres-server.js";
-import { createPostgresTestDatabase, type PostgresTestDatabase } from "../packages/server/test/support/test-databases.js";
+import { findFreePort } from "@modbox/testkit/ports";
+import {
+  createPostgresTestDatabase,
+  startPostgresServer,
+  type PostgresTestDatabase,
+} from "@modbox/testkit/postgres";
 import { runCryptoBench } from "./lib/crypto-bench.js";
 import { expressCeiling, runFrameworkFloor } from "./lib/floor.js";
 import { mergeLoads, runLoad, type LoadBounds, type LoadResult, type LoadRun, type LoadSpec } from "./lib/load.js";

@@ -9,15 +9,11 @@
  *   (suites that need it then skip).
  *
  * Tests read the admin URL with `inject("postgresUrl")` and create their own database with
- * `createPostgresTestDatabase()` (packages/server/test/support/test-databases.ts).
+ * `createPostgresTestDatabase()` (@modbox/testkit/postgres).
  */
 import type { TestProject } from "vitest/node";
-import type {} from "../packages/server/test/support/provided-context.js";
-import {
-  postgresBinariesAvailable,
-  postgresBinDir,
-  startPostgresServer,
-} from "../packages/server/test/support/postgres-server.js";
+import { postgresBinariesAvailable, postgresBinDir, startPostgresServer } from "@modbox/testkit/postgres";
+import "@modbox/testkit/provided-context";
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const fromEnv = process.env.DATABASE_URL;

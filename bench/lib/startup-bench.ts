@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findFreePort } from "../../packages/server/test/support/postgres-server.js";
+import { findFreePort } from "@modbox/testkit/ports";
 import { childEnv, startServerProcess } from "./processes.js";
 import { median, round } from "./stats.js";
 

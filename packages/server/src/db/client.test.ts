@@ -7,9 +7,10 @@ import { openDatabase } from "./client.js";
 import { classifyDatabaseError } from "./errors.js";
 import { migrateDatabase } from "./migrate.js";
 import { createRegistryRepository } from "./repositories/registries.js";
-import { postgresAdminUrl, requirePostgresAdminUrl, uuidv7 } from "./test-databases.js";
+import { postgresAdminUrl, requirePostgresAdminUrl } from "@modbox/testkit/databases";
+import { uuidv7 } from "@modbox/testkit/ids";
+import { newRegistry } from "@modbox/testkit/fixtures";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 
 describe("openDatabase with PostgreSQL", () => {
   it("fails fast as unavailable when nothing listens", async () => {
@@ -81,19 +82,7 @@ describe("openDatabase with PGlite", () => {
     try {
       expect((await stat(dataDir)).isDirectory()).toBe(true);
       await migrateDatabase(source);
-      await createRegistryRepository(source.db).insert({
-        id,
-        workspaceId: "ws",
-        name: "prod",
-        server: "ghcr.io",
-        username: "robot",
-        email: null,
-        enabled: true,
-        passwordCiphertext: "v1:k1:sealed",
-        passwordKeyId: "k1",
-        createdAt: T0,
-        updatedAt: T0,
-      });
+      await createRegistryRepository(source.db).insert(newRegistry("ws", { id, name: "prod" }));
       dump = await source.dumpDataDir!();
     } finally {
       await source.close();

@@ -2,10 +2,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { sql, type SQL } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { createPostgresTestDatabase } from "../../test/support/test-databases.js";
+import { postgresAdminUrl, requirePostgresAdminUrl } from "@modbox/testkit/databases";
+import { createPostgresTestDatabase } from "@modbox/testkit/postgres";
 import { openDatabase, type DatabaseHandle } from "./client.js";
 import { migrateDatabase, MIGRATIONS_FOLDER } from "./migrate.js";
-import { postgresAdminUrl, requirePostgresAdminUrl } from "./test-databases.js";
 
 /** Rows of a raw query: `execute` answers an array on postgres.js and `{ rows }` on PGlite. */
 async function query(handle: DatabaseHandle, q: SQL): Promise<unknown[]> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contractEnum } from "../contract-enums.js";
+import { contractEnum } from "@modbox/testkit/contract";
 import { problemTable } from "./problem-table.js";
 
 describe("the problem table", () => {

@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import type { EncryptionKeyRecord } from "../db/repositories/encryption-keys.js";
 import { credentialContext } from "./credential-context.js";
 import { assessKeyCustody, describeCustodyProblems, enforceKeyCustody, KeyCustodyError, unopenableKeys } from "./key-custody.js";
+import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
 
-const T0 = new Date("2026-01-02T03:04:05.678Z");
 const bytes = { k1: randomBytes(32), k2: randomBytes(32), k3: randomBytes(32) };
 
 function cipherOf(ids: (keyof typeof bytes)[], overrides: Partial<Record<keyof typeof bytes, Buffer>> = {}): Cipher {
@@ -40,14 +40,14 @@ const recordOf = (cipher: Cipher, keyId: string, retiredAt: Date | null = null):
   keyId,
   checkValue: cipher.keyCheckValue(keyId),
   encryptionsReserved: 10,
-  createdAt: T0,
+  createdAt: FIXTURE_TIME,
   retiredAt,
 });
 
 describe("key custody", () => {
   it("holds on a fresh database: records the active key and counts the self-test", async () => {
     const keys = fakeKeys();
-    await enforceKeyCustody(keys, cipherOf(["k1", "k2"]), T0, "MODBOX_ENCRYPTION_KEYS");
+    await enforceKeyCustody(keys, cipherOf(["k1", "k2"]), FIXTURE_TIME, "MODBOX_ENCRYPTION_KEYS");
     expect(keys.writes).toEqual(["record k1", "add 1 to k1"]);
   });
 
@@ -55,7 +55,7 @@ describe("key custody", () => {
     const old = cipherOf(["k1"]);
     const keys = fakeKeys({ recorded: [recordOf(old, "k1")], sealed: { k1: 500 } });
 
-    const err = await enforceKeyCustody(keys, cipherOf(["k2"]), T0, "MODBOX_ENCRYPTION_KEYS").catch((e: unknown) => e);
+    const err = await enforceKeyCustody(keys, cipherOf(["k2"]), FIXTURE_TIME, "MODBOX_ENCRYPTION_KEYS").catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(KeyCustodyError);
     expect((err as Error).message).toBe(
@@ -80,7 +80,7 @@ describe("key custody", () => {
 
   it("requires a key with a recorded check value even when it seals nothing, unless retired", async () => {
     const old = cipherOf(["k1", "k3"]);
-    const keys = fakeKeys({ recorded: [recordOf(old, "k1"), recordOf(old, "k3", T0)] });
+    const keys = fakeKeys({ recorded: [recordOf(old, "k1"), recordOf(old, "k3", FIXTURE_TIME)] });
 
     const { problems } = await assessKeyCustody(keys, cipherOf(["k2"]));
 
@@ -93,7 +93,7 @@ describe("key custody", () => {
     const sample = legacy.encrypt("pw", credentialContext("ws", "reg"));
     const keys = fakeKeys({ sealed: { k1: 3 }, sample: { k1: sample } });
 
-    await enforceKeyCustody(keys, cipherOf(["k2", "k1"]), T0, "X");
+    await enforceKeyCustody(keys, cipherOf(["k2", "k1"]), FIXTURE_TIME, "X");
 
     expect(keys.writes).toEqual(["record k1", "record k2", "add 1 to k2,k1"]);
   });
@@ -109,7 +109,7 @@ describe("key custody", () => {
 
   it("refuses a retired key as the active key", async () => {
     const cipher = cipherOf(["k1"]);
-    const keys = fakeKeys({ recorded: [recordOf(cipher, "k1", T0)] });
+    const keys = fakeKeys({ recorded: [recordOf(cipher, "k1", FIXTURE_TIME)] });
 
     const { problems } = await assessKeyCustody(keys, cipher);
 
@@ -122,12 +122,12 @@ describe("key custody", () => {
     const record = keys.record;
     keys.record = async (keyId, _checkValue, at) => record(keyId, theirs.keyCheckValue(keyId), at);
 
-    await expect(enforceKeyCustody(keys, cipherOf(["k1"]), T0, "X")).rejects.toThrow(/"k1" is configured with other bytes/);
+    await expect(enforceKeyCustody(keys, cipherOf(["k1"]), FIXTURE_TIME, "X")).rejects.toThrow(/"k1" is configured with other bytes/);
   });
 
   it("readiness lists the recorded keys this process cannot open", async () => {
     const mine = cipherOf(["k1"]);
-    const keys = fakeKeys({ recorded: [recordOf(mine, "k1"), recordOf(cipherOf(["k2"]), "k2"), recordOf(cipherOf(["k3"]), "k3", T0)] });
+    const keys = fakeKeys({ recorded: [recordOf(mine, "k1"), recordOf(cipherOf(["k2"]), "k2"), recordOf(cipherOf(["k3"]), "k3", FIXTURE_TIME)] });
 
     expect(await unopenableKeys(keys, mine)).toEqual(["k2"]);
     expect(await unopenableKeys(keys, cipherOf(["k1", "k2"]))).toEqual([]);

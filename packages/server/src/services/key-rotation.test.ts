@@ -6,10 +6,12 @@ import type { SealedPassword } from "../db/repositories/credential-rotation.js";
 import { createCredentialRotationRepository, type RotationBatch } from "../db/repositories/credential-rotation.js";
 import { createEncryptionKeyRepository } from "../db/repositories/encryption-keys.js";
 import { encryptionKeys, registries } from "../db/schema.js";
-import { createTestDatabase, uuidv7, type TestDatabase } from "../db/test-databases.js";
+import { createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { uuidv7 } from "@modbox/testkit/ids";
 import { credentialContext } from "./credential-context.js";
 import { createEncryptionBudget, type EncryptionBudget } from "./encryption-budget.js";
 import { rotateToActiveKey, type RotationProgress } from "./key-rotation.js";
+import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
 
 const k1 = { id: "k1", key: randomBytes(32) };
 const k2 = { id: "k2", key: randomBytes(32) };
@@ -257,7 +259,7 @@ describe("rotateToActiveKey over PGlite", () => {
     const { db } = testDb.handle;
     const keys = createEncryptionKeyRepository(db);
     const rotation = createCredentialRotationRepository(db);
-    const created = new Date("2025-01-02T03:04:05.678Z");
+    const created = FIXTURE_TIME;
     const rows = Array.from({ length: 1234 }, (_, i) => {
       const id = uuidv7();
       const workspaceId = `ws-${i % 7}`;
@@ -303,7 +305,7 @@ describe("rotateToActiveKey over PGlite", () => {
     await db.delete(registries);
     const keys = createEncryptionKeyRepository(db);
     const rotation = createCredentialRotationRepository(db);
-    const created = new Date("2025-01-02T03:04:05.678Z");
+    const created = FIXTURE_TIME;
     const rows = Array.from({ length: 250 }, (_, i) => {
       const id = uuidv7();
       return {

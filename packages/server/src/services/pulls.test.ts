@@ -1,7 +1,7 @@
 import { DecryptionError } from "@modbox/crypto";
 import { describe, expect, it } from "vitest";
 import type { Principal } from "../auth/authenticator.js";
-import { contractEnum } from "../contract-enums.js";
+import { contractEnum } from "@modbox/testkit/contract";
 import { PULL_CREDENTIAL_OUTCOMES } from "../db/pull-credential-outcomes.js";
 import type { PullCredentialEvent, PullImage, PullRegistry, PullResolution } from "../db/repositories/pulls.js";
 import { DomainError } from "../errors.js";

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { RegistryForUse, RegistryPatch, RegistryRecord } from "../db/records.js";
 import { createRegistryService, type RegistryRepositoryPort } from "./registries.js";
+import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
 
 const WS = "ws_test";
 const ID = "0190a000-0000-7000-8000-000000000001";
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const NOW = new Date("2025-02-01T00:00:00.000Z");
 
 const stored: RegistryForUse = {
@@ -18,11 +18,11 @@ const stored: RegistryForUse = {
   caCertificate: null,
   warnings: [],
   verificationStatus: "verified",
-  verificationCheckedAt: T0,
+  verificationCheckedAt: FIXTURE_TIME,
   verificationErrorCode: null,
   lastUsedAt: null,
-  createdAt: T0,
-  updatedAt: T0,
+  createdAt: FIXTURE_TIME,
+  updatedAt: FIXTURE_TIME,
   deletedAt: null,
   passwordCiphertext: `sealed:${WS}/${ID}:old-password`,
 };
@@ -140,7 +140,7 @@ describe("registry service update: which read it makes", () => {
   });
 
   it.each([
-    ["a deleted registry", { ...stored, deletedAt: T0, passwordCiphertext: null }],
+    ["a deleted registry", { ...stored, deletedAt: FIXTURE_TIME, passwordCiphertext: null }],
     ["a missing registry", null],
   ])("%s answers not_found and writes nothing, with or without a password", async (_, row) => {
     for (const input of [{ password: "new-password" }, { name: "other" }, { username: "robot2" }]) {

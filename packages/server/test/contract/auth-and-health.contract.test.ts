@@ -3,9 +3,10 @@ import { AuthenticationError, PermissionDeniedError, RateLimitError } from "@mod
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateApiToken } from "../../src/auth/api-token.js";
 import { createApiTokenRepository } from "../../src/db/repositories/api-tokens.js";
-import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { backends } from "@modbox/testkit/databases";
 
-describe.each(availableBackends())("authentication, workspaces and health on %s", (backend) => {
+describe.each(backends)("authentication, workspaces and health on %s", (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { rateLimitPerMinute: 50 });

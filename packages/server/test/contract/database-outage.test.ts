@@ -4,8 +4,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { postgresBinariesAvailable, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
-import { startTestApp, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import {
+  postgresBinariesAvailable,
+  startPostgresServer,
+  type PostgresServer,
+} from "@modbox/testkit/postgres";
 
 describe.skipIf(!postgresBinariesAvailable() && !process.env.CI)("database outage on PostgreSQL", () => {
   let postgresServer: PostgresServer;

@@ -4,13 +4,14 @@ import { APIError, type ModboxClient } from "@modbox/sdk";
 import { eq, isNotNull } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { encryptionKeys, registries } from "../../src/db/schema.js";
-import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { backends } from "@modbox/testkit/databases";
 
 /**
  * The nonce budget of the active key, through the API: the count lives in the database, so it is
  * set there to just below a limit (counting 2^32 real encryptions is not a test).
  */
-describe.each(availableBackends())("the active key's encryption budget on %s", (backend) => {
+describe.each(backends)("the active key's encryption budget on %s", (backend) => {
   let app: TestApp | undefined;
   afterEach(async () => {
     await app?.close();

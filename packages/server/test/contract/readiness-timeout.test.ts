@@ -7,8 +7,12 @@
 import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { postgresBinariesAvailable, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
-import { startTestApp, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import {
+  postgresBinariesAvailable,
+  startPostgresServer,
+  type PostgresServer,
+} from "@modbox/testkit/postgres";
 
 /** The server's processes: every backend and auxiliary process it lists, and their parent, the postmaster. */
 async function postgresPids(adminUrl: string): Promise<number[]> {

@@ -6,11 +6,15 @@ import {
   type ModboxClient,
   type Registry,
 } from "@modbox/sdk";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { makeCaCertificate } from "@modbox/testkit/certificates";
+import { backends, rowsOf } from "@modbox/testkit/databases";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
+import { hex, ghpToken, base64, registryBody, apiError, expectFieldError, useRulesApp } from "./rules-app.js";
 
 /** Registries through the SDK against the real app (response validation on), per backend. */
-describe.each(availableBackends())("registries contract on %s", (backend) => {
+describe.each(backends)("registries contract on %s", (backend) => {
   let app: TestApp;
   let client: ModboxClient;
 
@@ -179,8 +183,328 @@ describe.each(availableBackends())("registries contract on %s", (backend) => {
 });
 
 async function storedCiphertext(app: TestApp, id: string): Promise<string | null> {
-  const { sql } = await import("drizzle-orm");
-  const result = await app.database.db.execute(sql`select password_ciphertext from registries where id = ${id}`);
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ password_ciphertext: string | null }>;
-  return rows[0]?.password_ciphertext ?? null;
+  const [row] = rowsOf(await app.database.db.execute(sql`select password_ciphertext from registries where id = ${id}`));
+  return (row?.password_ciphertext as string | null | undefined) ?? null;
 }
+
+/**
+ * The registry rules that need no registry on the network, through the SDK against the real app:
+ * - registry servers are normalised as users type them, and hosts that disguise an address are
+ *   refused (422 naming `/body/server`);
+ * - the provider is recognised from the server; credentials a provider certainly refuses are 422
+ *   errors naming the field, likely mistakes are warnings stored with the registry;
+ * - a CA certificate must be PEM that parses, and comes back as stored;
+ * - a registry still in use is not deleted unless forced, and its images then keep `registry_id`.
+ */
+describe.each(backends)("registry rules contract on %s", (backend) => {
+  const rules = useRulesApp(backend);
+  const { WS } = rules;
+  let app: TestApp;
+  let client: ModboxClient;
+  let caPem: string;
+  let caPem2: string;
+  beforeAll(() => {
+    ({ app, client } = rules);
+    caPem = makeCaCertificate("modbox-test-ca-1");
+    caPem2 = makeCaCertificate("modbox-test-ca-2");
+  });
+
+  /** A client on a workspace nobody else uses. */
+  const fresh = () => app.client(`ws-rules-${hex()}`);
+  const serviceAccountKey = () =>
+    JSON.stringify({
+      type: "service_account",
+      project_id: "modbox-test",
+      client_email: "puller@modbox-test.iam.gserviceaccount.com",
+      private_key: `-----BEGIN PRIVATE KEY-----\n${hex(32)}\n-----END PRIVATE KEY-----\n`,
+    });
+
+  async function storedServer(id: string): Promise<string> {
+    const [row] = rowsOf(await app.database.db.execute(sql`select server from registries where id = ${id}`));
+    return String(row!.server);
+  }
+
+  // ─── Server normalisation ────────────────────────────────────────────────────────────────
+
+  describe("registry servers are stored as the bare lowercase host[:port]", () => {
+    it.each([
+      ["https://GHCR.io/", "ghcr.io", "ghcr"],
+      ["GHCR.IO", "ghcr.io", "ghcr"],
+      ["ghcr.io/", "ghcr.io", "ghcr"],
+      ["http://ghcr.io/v2/", "ghcr.io", "ghcr"],
+      ["docker.io", "docker.io", "dockerhub"],
+      ["index.docker.io", "docker.io", "dockerhub"],
+      ["registry-1.docker.io", "docker.io", "dockerhub"],
+      ["registry.hub.docker.com", "docker.io", "dockerhub"],
+      ["https://index.docker.io/v1/", "docker.io", "dockerhub"],
+      ["registry.example.com:5000", "registry.example.com:5000", "self_hosted"],
+      ["HTTPS://Registry.Example.com:5000/v2/", "registry.example.com:5000", "self_hosted"],
+      ["localhost:5000", "localhost:5000", "self_hosted"],
+      ["127.0.0.1:5000", "127.0.0.1:5000", "self_hosted"],
+      ["[::1]:5000", "[::1]:5000", "self_hosted"],
+      ["[0:0:0:0:0:0:0:1]:5000", "[::1]:5000", "self_hosted"],
+      // The port as written: to Docker, ghcr.io:443 is another registry than ghcr.io.
+      ["ghcr.io:443", "ghcr.io:443", "self_hosted"],
+    ])("%s → %s (%s)", async (typed, stored, provider) => {
+      const created = await client.registries.create(registryBody({ server: typed }));
+      expect(created.server).toBe(stored);
+      expect(created.provider).toBe(provider);
+      expect(await client.registries.get(created.id)).toEqual(created);
+      expect(await storedServer(created.id)).toBe(stored);
+    });
+
+    it("the list's server filter is normalised the same way", async () => {
+      const ws = fresh();
+      const ghcr = await ws.registries.create(registryBody({ server: "https://GHCR.io/" }));
+      const hub = await ws.registries.create(registryBody({ server: "registry-1.docker.io", password: `dckr_pat_${hex()}` }));
+      for (const filter of ["ghcr.io", "https://GHCR.io/", "GHCR.IO"]) {
+        expect((await ws.registries.list({ server: filter })).data.map((r) => r.id), filter).toEqual([ghcr.id]);
+      }
+      for (const filter of ["docker.io", "index.docker.io", "https://index.docker.io/v1/"]) {
+        expect((await ws.registries.list({ server: filter })).data.map((r) => r.id), filter).toEqual([hub.id]);
+      }
+      // A filter that is no server matches nothing (rather than failing).
+      expect((await ws.registries.list({ server: "0x7f.0.0.1" })).data).toEqual([]);
+    });
+
+    it("an update normalises the server too, and the provider follows it", async () => {
+      const created = await client.registries.create(registryBody());
+      const moved = await client.registries.update(created.id, { server: "HTTPS://Index.Docker.IO/v1/" });
+      expect(moved).toMatchObject({ server: "docker.io", provider: "dockerhub" });
+      expect(await storedServer(created.id)).toBe("docker.io");
+    });
+
+    it.each([
+      "ghcr.io/path",
+      "ghcr.io/your-org/your-image",
+      "user@host",
+      "user@ghcr.io",
+      "2130706433",
+      "0x7f.0.0.1",
+      "0177.0.0.1",
+      "127.1",
+      "http://2130706433/",
+      "ftp://ghcr.io",
+      "ghcr.io:0",
+      "ghcr.io:65536",
+      "ghcr.io.",
+      "myregistry",
+      "::1",
+    ])("%s → 422 naming /body/server, on create and on update", async (server) => {
+      // The rules quote their own examples (`user@host`, `[::1]:5000`): those are not echoes.
+      const echo = ["user@host", "::1"].includes(server) ? [] : [server];
+      const ws = fresh();
+      expectFieldError(await apiError(ws.registries.create(registryBody({ server }))), "/body/server", echo);
+      expect((await ws.registries.list()).data).toEqual([]);
+
+      const existing = await ws.registries.create(registryBody());
+      expectFieldError(await apiError(ws.registries.update(existing.id, { server })), "/body/server", echo);
+      expect(await ws.registries.get(existing.id)).toEqual(existing);
+    });
+  });
+
+  // ─── Providers ───────────────────────────────────────────────────────────────────────────
+
+  describe("providers: recognised from the server; errors refuse, warnings are stored", () => {
+    it.each([
+      ["ghcr.io", "octocat", ghpToken, "ghcr", []],
+      ["docker.io", "octocat", () => `dckr_pat_${hex()}`, "dockerhub", []],
+      ["europe-west1-docker.pkg.dev", "_json_key", serviceAccountKey, "google", []],
+      ["us-docker.pkg.dev", "_json_key_base64", () => base64(serviceAccountKey()), "google", []],
+      ["gcr.io", "_json_key", serviceAccountKey, "google", []],
+      ["eu.gcr.io", "oauth2accesstoken", () => `ya29.${hex()}`, "google", ["google_token_expiry"]],
+      ["123456789012.dkr.ecr.eu-west-1.amazonaws.com", "AWS", () => `ecrtoken${hex()}`, "ecr", ["ecr_token_expiry"]],
+      ["123456789012.dkr.ecr-fips.us-east-1.amazonaws.com", "AWS", () => `ecrtoken${hex()}`, "ecr", ["ecr_token_expiry"]],
+      ["123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", "AWS", () => `ecrtoken${hex()}`, "ecr", ["ecr_token_expiry"]],
+      ["myregistry.azurecr.io", "00000000-0000-0000-0000-000000000000", () => `acr-${hex()}`, "acr", []],
+      ["registry.example.com", "robot", () => `pw-${hex()}`, "self_hosted", []],
+      ["ghcr.io:5000", "robot", () => `pw-${hex()}`, "self_hosted", []],
+    ] as const)("%s with %s → provider %s, warnings %j", async (server, username, password, provider, warnings) => {
+      const secret = password();
+      const created = await client.registries.create(registryBody({ server, username, password: secret }));
+      expect(created.provider).toBe(provider);
+      expect(created.warnings.map((w) => w.code)).toEqual(warnings);
+      expect(JSON.stringify(created)).not.toContain(secret);
+    });
+
+    const key = serviceAccountKey();
+    it.each([
+      ["ECR with the username aws (not AWS)", "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "aws", `ecrtoken${hex()}`, "/body/username"],
+      ["ECR with another username", "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "octocat", `ecrtoken${hex()}`, "/body/username"],
+      ["ECR with the whole base64 AWS:<password> token", "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "AWS", base64(`AWS:secret-${hex()}`), "/body/password"],
+      ["Google with another username", "europe-west1-docker.pkg.dev", "octocat", key, "/body/username"],
+      ["Google _json_key with a password that is not JSON", "europe-west1-docker.pkg.dev", "_json_key", `not-json-${hex()}`, "/body/password"],
+      ["Google _json_key with JSON that is not a service-account key", "gcr.io", "_json_key", JSON.stringify({ type: "user", secret: hex() }), "/body/password"],
+      ["Google _json_key_base64 with the raw JSON key", "europe-west1-docker.pkg.dev", "_json_key_base64", key, "/body/password"],
+      ["Google oauth2accesstoken with a service-account key", "europe-west1-docker.pkg.dev", "oauth2accesstoken", key, "/body/password"],
+    ])("%s → 422 naming the field, never echoing the password", async (_label, server, username, password, path) => {
+      const ws = fresh();
+      const err = await apiError(ws.registries.create(registryBody({ server, username, password })));
+      expectFieldError(err, path, [password, base64(password), JSON.stringify(password).slice(1, -1)]);
+      expect(err.message).not.toContain(password);
+      expect((await ws.registries.list()).data).toEqual([]);
+    });
+
+    it("the rules hold on update too: moving a registry to ECR re-checks the stored username", async () => {
+      const created = await client.registries.create(registryBody({ username: "octocat" }));
+      const ecr = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+      expectFieldError(await apiError(client.registries.update(created.id, { server: ecr })), "/body/username");
+      expect(await client.registries.get(created.id)).toEqual(created);
+
+      const moved = await client.registries.update(created.id, { server: ecr, username: "AWS" });
+      expect(moved).toMatchObject({ server: ecr, username: "AWS", provider: "ecr" });
+      expect(moved.warnings.map((w) => w.code)).toEqual(["ecr_token_expiry"]);
+    });
+
+    it.each([
+      ["GHCR with a password that is not a GitHub token", "ghcr.io", "octocat", `password-${hex()}`, [["ghcr_token_format", "password"]]],
+      ["GHCR with a fine-grained token", "ghcr.io", "octocat", `github_pat_${hex()}`, [["ghcr_fine_grained_token", "password"]]],
+      ["Docker Hub with an account password", "docker.io", "octocat", `password-${hex()}`, [["dockerhub_password", "password"]]],
+      ["Docker Hub with an email as username", "index.docker.io", "octo@example.com", `dckr_pat_${hex()}`, [["dockerhub_username_email", "username"]]],
+      ["ACR with an email as username", "myregistry.azurecr.io", "octo@example.com", `acr-${hex()}`, [["acr_username_email", "username"]]],
+      ["a password pasted with a trailing newline", "registry.example.com", "robot", `pw-${hex()}\n`, [["password_whitespace", "password"]]],
+    ])("%s → 201 with a warning, stored and returned", async (_label, server, username, password, expected) => {
+      const created = await client.registries.create(registryBody({ server, username, password }));
+      expect(created.warnings).toEqual(expected.map(([code, field]) => ({ code, field, message: expect.any(String) })));
+      expect(JSON.stringify(created.warnings)).not.toContain(password.trim());
+      expect(await client.registries.get(created.id)).toEqual(created);
+    });
+
+    it("a warning goes away when the credential is fixed", async () => {
+      const created = await client.registries.create(registryBody({ password: `password-${hex()}` }));
+      expect(created.warnings.map((w) => w.code)).toEqual(["ghcr_token_format"]);
+      const fixed = await client.registries.update(created.id, { password: ghpToken() });
+      expect(fixed.warnings).toEqual([]);
+      // Changing another field keeps the warnings of the credential as it is.
+      const hub = await client.registries.create(registryBody({ server: "docker.io", password: `password-${hex()}` }));
+      expect((await client.registries.update(hub.id, { name: `renamed ${hex()}` })).warnings).toEqual(hub.warnings);
+    });
+  });
+
+  // ─── CA certificates ─────────────────────────────────────────────────────────────────────
+
+  describe("ca_certificate", () => {
+    it("a PEM certificate is stored and returned as sent; null clears it", async () => {
+      const created = await client.registries.create(registryBody({ server: "registry.example.com:5000", ca_certificate: caPem }));
+      expect(created.ca_certificate).toBe(caPem);
+      expect(await client.registries.get(created.id)).toEqual(created);
+      const [row] = rowsOf(await app.database.db.execute(sql`select ca_certificate from registries where id = ${created.id}`));
+      expect(row!.ca_certificate).toBe(caPem);
+
+      const bundle = `${caPem}${caPem2}`;
+      expect((await client.registries.update(created.id, { ca_certificate: bundle })).ca_certificate).toBe(bundle);
+      expect((await client.registries.update(created.id, { ca_certificate: null })).ca_certificate).toBeNull();
+    });
+
+    it.each([
+      ["text that is not PEM", "not a certificate"],
+      ["a private key", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"],
+      ["a PEM block that is not a certificate", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"],
+      ["a bundle with one bad certificate", () => `${caPem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`],
+      ["a truncated certificate", () => caPem.slice(0, caPem.length / 2) + "\n-----END CERTIFICATE-----\n"],
+    ])("%s → 422 naming /body/ca_certificate, on create and on update", async (_label, value) => {
+      const pem = typeof value === "function" ? value() : value;
+      const ws = fresh();
+      expectFieldError(await apiError(ws.registries.create(registryBody({ ca_certificate: pem }))), "/body/ca_certificate");
+      const existing = await ws.registries.create(registryBody({ ca_certificate: caPem }));
+      expectFieldError(await apiError(ws.registries.update(existing.id, { ca_certificate: pem })), "/body/ca_certificate");
+      expect(await ws.registries.get(existing.id)).toEqual(existing);
+    });
+  });
+
+  // ─── Delete ──────────────────────────────────────────────────────────────────────────────
+
+  describe("delete: a registry in use is kept unless forced", () => {
+    it("409 registry_in_use with the linked image ids; the registry stays", async () => {
+      const registry = await client.registries.create(registryBody());
+      const a = await client.sandboxImages.create({ name: "a", image: "ghcr.io/org/a", registry_id: registry.id });
+      const b = await client.sandboxImages.create({ name: "b", image: "ghcr.io/org/b", registry_id: registry.id });
+      await client.sandboxImages.create({ name: "public", image: "ghcr.io/org/c" });
+
+      const res = await fetch(`${app.url}/registries/${registry.id}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${app.token}`, "x-workspace-id": WS },
+      });
+      expect(res.status).toBe(409);
+      expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+      expect(await res.json()).toEqual({
+        type: "https://modbox.dev/problems/registry_in_use",
+        title: "Conflict",
+        status: 409,
+        detail: expect.any(String),
+        instance: `/registries/${registry.id}`,
+        code: "registry_in_use",
+        request_id: res.headers.get("x-request-id"),
+        // Newest first.
+        linked_image_ids: [b.id, a.id],
+        linked_image_count: 2,
+      });
+      const explicit = await apiError(client.registries.delete(registry.id, { force: false }));
+      expect([explicit.status, explicit.code]).toEqual([409, "registry_in_use"]);
+      expect(await client.registries.get(registry.id)).toEqual(registry);
+      expect((await client.sandboxImages.get(a.id)).registry_name).toBe(registry.name);
+    });
+
+    it("relinking or unlinking the images first lets a plain delete through", async () => {
+      const registry = await client.registries.create(registryBody());
+      const other = await client.registries.create(registryBody());
+      const a = await client.sandboxImages.create({ name: "a", image: "ghcr.io/org/a", registry_id: registry.id });
+      const b = await client.sandboxImages.create({ name: "b", image: "ghcr.io/org/b", registry_id: registry.id });
+      await client.sandboxImages.update(a.id, { registry_id: other.id });
+      expect((await apiError(client.registries.delete(registry.id))).problem).toMatchObject({ linked_image_ids: [b.id], linked_image_count: 1 });
+      await client.sandboxImages.update(b.id, { registry_id: null });
+      await expect(client.registries.delete(registry.id)).resolves.toBeUndefined();
+      expect((await apiError(client.registries.get(registry.id))).status).toBe(404);
+    });
+
+    it("force=true deletes: 204; the images keep registry_id, registry_name becomes null", async () => {
+      const registry = await client.registries.create(registryBody());
+      const image = await client.sandboxImages.create({ name: "orphan", image: "ghcr.io/org/app", registry_id: registry.id });
+
+      await expect(client.registries.delete(registry.id, { force: true })).resolves.toBeUndefined();
+      expect((await apiError(client.registries.get(registry.id))).status).toBe(404);
+      const after = await client.sandboxImages.get(image.id);
+      expect(after).toEqual({ ...image, registry_id: registry.id, registry_name: null });
+      expect((await client.sandboxImages.list({ registry_id: registry.id })).data.map((i) => i.id)).toEqual([image.id]);
+      // The credential is destroyed, the name is free, and the tombstone cannot be linked again.
+      const [row] = rowsOf(await app.database.db.execute(sql`select password_ciphertext from registries where id = ${registry.id}`));
+      expect(row!.password_ciphertext).toBeNull();
+      expect((await client.registries.create(registryBody({ name: registry.name }))).name).toBe(registry.name);
+      const relink = await apiError(client.sandboxImages.create({ name: "late", image: "ghcr.io/org/app", registry_id: registry.id }));
+      expect([relink.status, relink.code]).toEqual([422, "registry_not_found"]);
+      expect((await apiError(client.registries.delete(registry.id, { force: true }))).status).toBe(404);
+    });
+
+    it("lists at most 100 linked ids, and counts them all", async () => {
+      const ws = fresh();
+      const registry = await ws.registries.create(registryBody());
+      const made: string[] = [];
+      for (let i = 0; i < 101; i++) made.push((await ws.sandboxImages.create({ name: `img ${i}`, image: "ghcr.io/org/app", registry_id: registry.id })).id);
+      const problem = (await apiError(ws.registries.delete(registry.id))).problem as { linked_image_ids: string[]; linked_image_count: number };
+      expect(problem.linked_image_count).toBe(101);
+      expect(problem.linked_image_ids).toEqual(made.slice(1).reverse());
+      await ws.registries.delete(registry.id, { force: true });
+    });
+  });
+
+  it("no registry answer of this file carried a password property (response validation is on too)", async () => {
+    const all: Registry[] = [];
+    for await (const r of client.registries.list({ limit: 200 })) all.push(r);
+    expect(all.length).toBeGreaterThan(20);
+    for (const r of all) expect(Object.keys(r).sort()).toEqual([
+      "ca_certificate",
+      "created_at",
+      "email",
+      "enabled",
+      "id",
+      "last_used_at",
+      "name",
+      "provider",
+      "server",
+      "updated_at",
+      "username",
+      "verification",
+      "warnings",
+    ]);
+  });
+});

@@ -1,9 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { NotFoundError, UnprocessableEntityError, type ModboxClient, type SandboxImage } from "@modbox/sdk";
+import {
+  NotFoundError,
+  UnprocessableEntityError,
+  type ModboxClient,
+  type SandboxImage,
+} from "@modbox/sdk";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { backends } from "@modbox/testkit/databases";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
+import { hex, registryBody, apiError, expectFieldError, useRulesApp } from "./rules-app.js";
 
-describe.each(availableBackends())("sandbox images contract on %s", (backend) => {
+describe.each(backends)("sandbox images contract on %s", (backend) => {
   let app: TestApp;
   let client: ModboxClient;
   let workspaceId: string;
@@ -144,5 +151,136 @@ describe.each(availableBackends())("sandbox images contract on %s", (backend) =>
     await client.sandboxImages.delete(image.id);
     await expect(client.sandboxImages.get(image.id)).rejects.toBeInstanceOf(NotFoundError);
     await expect(client.sandboxImages.delete(image.id)).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
+
+/**
+ * The sandbox image rules, through the SDK against the real app: image references follow the
+ * Docker reference grammar, and a linked registry must serve the image's host
+ * (`registry_host_mismatch`, Docker Hub's spellings being one registry).
+ */
+const SHA256 = `sha256:${"0123456789abcdef".repeat(4)}`;
+
+describe.each(backends)("sandbox image rules contract on %s", (backend) => {
+  const rules = useRulesApp(backend);
+  let client: ModboxClient;
+  beforeAll(() => {
+    ({ client } = rules);
+  });
+
+  // ─── Image references ────────────────────────────────────────────────────────────────────
+
+  describe("image references follow the Docker reference grammar", () => {
+    it.each([
+      ["ubuntu", undefined, "docker.io/library/ubuntu:latest"],
+      ["ubuntu", "22.04", "docker.io/library/ubuntu:22.04"],
+      ["library/ubuntu", undefined, "docker.io/library/ubuntu:latest"],
+      ["docker.io/library/ubuntu", undefined, "docker.io/library/ubuntu:latest"],
+      ["index.docker.io/library/ubuntu", undefined, "docker.io/library/ubuntu:latest"],
+      ["registry-1.docker.io/library/ubuntu", "noble", "docker.io/library/ubuntu:noble"],
+      ["bitnami/redis", "7.2", "docker.io/bitnami/redis:7.2"],
+      ["ghcr.io/your-org/your-image", "latest", "ghcr.io/your-org/your-image:latest"],
+      ["GHCR.io/your-org/your-image", "v1", "ghcr.io/your-org/your-image:v1"],
+      ["localhost:5000/team/app", "v1", "localhost:5000/team/app:v1"],
+      ["localhost/team/app", undefined, "localhost/team/app:latest"],
+      ["[::1]:5000/team/app", "v1", "[::1]:5000/team/app:v1"],
+      ["registry.example.com/a.b/c_d/e__f/g-h", "V1.0_rc-2", "registry.example.com/a.b/c_d/e__f/g-h:V1.0_rc-2"],
+      // A digest is what is pulled; the tag stays as a label.
+      [`ghcr.io/org/app@${SHA256}`, "v1", `ghcr.io/org/app@${SHA256}`],
+      [`ubuntu@${SHA256}`, undefined, `docker.io/library/ubuntu@${SHA256}`],
+    ])("image %s, tag %s → reference %s", async (image, tag, reference) => {
+      const created = await client.sandboxImages.create({ name: "ref", image, ...(tag !== undefined && { tag }) });
+      expect(created).toMatchObject({ image, tag: tag ?? "latest", reference });
+      expect(await client.sandboxImages.get(created.id)).toEqual(created);
+    });
+
+    it.each([
+      ["uppercase (Org/App)", { image: "Org/App" }, "/body/image"],
+      ["a tag in image", { image: "ghcr.io/a/b:tag" }, "/body/image"],
+      ["a tag in image, Docker Hub", { image: "ubuntu:22.04" }, "/body/image"],
+      ["a scheme", { image: "https://ghcr.io/a/b" }, "/body/image"],
+      ["an empty path component", { image: "ghcr.io/a//b" }, "/body/image"],
+      ["a host without a path", { image: "localhost:5000" }, "/body/image"],
+      ["a numeric host disguise", { image: "0x7f.0.0.1/a/b" }, "/body/image"],
+      ["a short digest", { image: "ghcr.io/a/b@sha256:abc" }, "/body/image"],
+      ["an image id", { image: "a".repeat(64) }, "/body/image"],
+      ["a tag starting with a dash", { image: "ghcr.io/a/b", tag: "-bad" }, "/body/tag"],
+      ["a tag starting with a dot", { image: "ghcr.io/a/b", tag: ".bad" }, "/body/tag"],
+      ["a tag with a slash", { image: "ghcr.io/a/b", tag: "v1/x" }, "/body/tag"],
+      ["a tag with a colon", { image: "ghcr.io/a/b", tag: "v1:x" }, "/body/tag"],
+    ])("%s → 422 naming the field, on create and on update", async (_label, fields, path) => {
+      expectFieldError(await apiError(client.sandboxImages.create({ name: "bad ref", ...fields })), path);
+      const existing = await client.sandboxImages.create({ name: "good ref", image: "ghcr.io/a/b", tag: "v1" });
+      expectFieldError(await apiError(client.sandboxImages.update(existing.id, fields)), path);
+      expect(await client.sandboxImages.get(existing.id)).toEqual(existing);
+    });
+
+    it("a tag in image is refused with a message that says where it goes", async () => {
+      const err = await apiError(client.sandboxImages.create({ name: "tagged", image: "ghcr.io/a/b:tag" }));
+      expect(err.problem?.errors?.[0]?.message).toMatch(/tag field/);
+    });
+
+    it("updating the tag or image re-derives the reference", async () => {
+      const created = await client.sandboxImages.create({ name: "moving", image: "ubuntu" });
+      expect((await client.sandboxImages.update(created.id, { tag: "24.04" })).reference).toBe("docker.io/library/ubuntu:24.04");
+      expect((await client.sandboxImages.update(created.id, { image: "ghcr.io/o/ubuntu" })).reference).toBe("ghcr.io/o/ubuntu:24.04");
+      expect((await client.sandboxImages.update(created.id, { image: `ghcr.io/o/ubuntu@${SHA256}` })).reference).toBe(`ghcr.io/o/ubuntu@${SHA256}`);
+    });
+  });
+
+  // ─── Image ↔ registry host ───────────────────────────────────────────────────────────────
+
+  describe("a linked registry must serve the image's host", () => {
+    it.each([
+      ["docker.io/library/ubuntu", "docker.io"],
+      ["ubuntu", "docker.io"],
+      ["quay.io/org/app", "quay.io"],
+      ["ghcr.io:5000/org/app", "ghcr.io:5000"],
+    ])("a ghcr.io registry and %s → 422 registry_host_mismatch naming both hosts", async (image, imageHost) => {
+      const ghcr = await client.registries.create(registryBody());
+      const err = await apiError(client.sandboxImages.create({ name: "mismatch", image, registry_id: ghcr.id }));
+      expect(err.status).toBe(422);
+      expect(err.code).toBe("registry_host_mismatch");
+      expect(err.problem).toMatchObject({ image_host: imageHost, registry_server: "ghcr.io" });
+      expect(err.problem?.errors).toEqual([{ path: "/body/registry_id", message: expect.any(String) }]);
+      expect(err.detail).toContain(imageHost);
+      expect(err.detail).toContain("ghcr.io");
+    });
+
+    it("Docker Hub's spellings are one registry, for the server and for the image", async () => {
+      const images = ["ubuntu", "library/ubuntu", "docker.io/library/ubuntu", "index.docker.io/library/ubuntu", "registry-1.docker.io/library/ubuntu", "bitnami/redis"];
+      for (const server of ["docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/"]) {
+        const hub = await client.registries.create(registryBody({ server, password: `dckr_pat_${hex()}` }));
+        for (const image of images) {
+          const linked = await client.sandboxImages.create({ name: "hub", image, registry_id: hub.id });
+          expect(linked.registry_id, `${server} ↔ ${image}`).toBe(hub.id);
+        }
+      }
+    });
+
+    it("the port is part of the host: registry.example.com:5000 serves only images on :5000", async () => {
+      const selfHosted = await client.registries.create(registryBody({ server: "registry.example.com:5000", username: "robot" }));
+      expect((await client.sandboxImages.create({ name: "ok", image: "registry.example.com:5000/team/app", registry_id: selfHosted.id })).registry_id).toBe(
+        selfHosted.id,
+      );
+      const err = await apiError(client.sandboxImages.create({ name: "no port", image: "registry.example.com/team/app", registry_id: selfHosted.id }));
+      expect(err.code).toBe("registry_host_mismatch");
+      expect(err.problem).toMatchObject({ image_host: "registry.example.com", registry_server: "registry.example.com:5000" });
+    });
+
+    it("updates are checked too: a new image, a new registry, or both together", async () => {
+      const ghcr = await client.registries.create(registryBody());
+      const hub = await client.registries.create(registryBody({ server: "docker.io", password: `dckr_pat_${hex()}` }));
+      const image = await client.sandboxImages.create({ name: "linked", image: "ghcr.io/org/app", registry_id: ghcr.id });
+
+      expect((await apiError(client.sandboxImages.update(image.id, { image: "ubuntu" }))).code).toBe("registry_host_mismatch");
+      expect((await apiError(client.sandboxImages.update(image.id, { registry_id: hub.id }))).code).toBe("registry_host_mismatch");
+      expect(await client.sandboxImages.get(image.id)).toEqual(image);
+
+      const moved = await client.sandboxImages.update(image.id, { image: "ubuntu", registry_id: hub.id });
+      expect(moved).toMatchObject({ image: "ubuntu", registry_id: hub.id, registry_name: hub.name, reference: "docker.io/library/ubuntu:latest" });
+      // Unlinked, any host is fine: a public image.
+      expect((await client.sandboxImages.update(image.id, { image: "quay.io/org/app", registry_id: null })).registry_id).toBeNull();
+    });
   });
 });

@@ -9,12 +9,12 @@ import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ENTRY, SERVER_DIR } from "@modbox/testkit/processes";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 
-const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+const MAIN = ENTRY.server;
 const NODE_ARGS = ["--import", "tsx", MAIN];
 const BARRIER = fileURLToPath(new URL("./lock-barrier.mjs", import.meta.url));
-const SERVER_DIR = fileURLToPath(new URL("../..", import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 // The lock-level race runs 40 rounds in data-dir-lock.test.ts; these prove it through whole servers.
 const SAME_INSTANT_TRIALS = 6;

@@ -20,16 +20,19 @@ import { randomBytes } from "node:crypto";
 import { chownSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { formatKeyringSpec, generateKey } from "@modbox/crypto";
 import postgres from "postgres";
+import { ENTRY, SERVER_DIR } from "@modbox/testkit/processes";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { generateApiToken } from "../../src/auth/api-token.js";
-import { postgresBinariesAvailable, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
+import {
+  postgresBinariesAvailable,
+  startPostgresServer,
+  type PostgresServer,
+} from "@modbox/testkit/postgres";
 
+const MAIN = ENTRY.server;
 const MIB = 1024 * 1024;
-const SERVER_DIR = fileURLToPath(new URL("../..", import.meta.url));
-const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 const CI = Boolean(process.env.CI);
 
 // ---------------------------------------------------------------------------------------------

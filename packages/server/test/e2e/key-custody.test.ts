@@ -11,9 +11,14 @@ import { createCipher, formatKeyringSpec, generateKey, parseKeyringSpec, type Ke
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { credentialContext } from "../../src/services/credential-context.js";
-import { createPostgresTestDatabase, type PostgresTestDatabase } from "../support/test-databases.js";
-import { killStartedProcesses, runToExit, startServerProcess, type ServerProcess } from "../support/server-process.js";
-import "../support/provided-context.js";
+import { createPostgresTestDatabase, type PostgresTestDatabase } from "@modbox/testkit/postgres";
+import {
+  killStartedProcesses,
+  runToExit,
+  startServerProcess,
+  type ServerProcess,
+} from "@modbox/testkit/processes";
+import "@modbox/testkit/provided-context";
 
 const WORKSPACE = "acme";
 const BOOTSTRAP = `mbx_${"k".repeat(40)}`;

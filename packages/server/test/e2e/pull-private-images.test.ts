@@ -20,6 +20,18 @@ import { APIError, type ModboxClient, type PullCredentials } from "@modbox/sdk";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outboundRequest } from "../../src/registry-protocol/outbound/http.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { backends, rowsOf, type Backend } from "@modbox/testkit/databases";
+import {
+  appAccessLog,
+  decodeGoStdEncoding,
+  decodeGoUrlEncoding,
+  ExchangeLog,
+  exchangeText,
+  findSecrets,
+  recordingClient,
+  tokenIdOf,
+} from "@modbox/testkit/exchanges";
 import {
   copyWithAuthFile,
   getV2,
@@ -28,19 +40,7 @@ import {
   startTestRegistry,
   type TestRegistry,
   type TestRegistryAuth,
-} from "../support/registry/index.js";
-import { availableBackends, startTestApp, type Backend, type TestApp } from "../support/test-app.js";
-import {
-  ExchangeLog,
-  appAccessLog,
-  decodeGoStdEncoding,
-  decodeGoUrlEncoding,
-  exchangeText,
-  findSecrets,
-  queryRows,
-  recordingClient,
-  tokenIdOf,
-} from "./support-clients.js";
+} from "@modbox/testkit/registry";
 
 const missing = missingRegistryBinaries();
 const skip = missing.length > 0 && !process.env.CI;
@@ -104,7 +104,7 @@ interface Matrix {
   auth: TestRegistryAuth;
 }
 
-const matrix: Matrix[] = availableBackends().flatMap((backend) =>
+const matrix: Matrix[] = backends.flatMap((backend) =>
   (["basic", "bearer"] as const).map((auth) => ({ backend, auth })),
 );
 
@@ -466,10 +466,7 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
   });
 
   it("records every pull-credentials hand-out and refusal: token, image, registry, outcome, never the secret", async () => {
-    const rows = await queryRows(
-      app,
-      sql`SELECT * FROM pull_credential_events WHERE workspace_id IN (${WS}, ${OTHER_WS}) ORDER BY created_at, id`,
-    );
+    const rows = rowsOf(await app.database.db.execute(sql`SELECT * FROM pull_credential_events WHERE workspace_id IN (${WS}, ${OTHER_WS}) ORDER BY created_at, id`));
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) expect(Object.keys(row).sort()).toEqual(EVENT_COLUMNS);
 
@@ -490,11 +487,8 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
   });
 
   it("records the calls refused at the scope and workspace checks too (the spec: every call is recorded)", async () => {
-    const rows = await queryRows(
-      app,
-      sql`SELECT token_id, workspace_id, image_id, outcome FROM pull_credential_events
-          WHERE token_id IN (${workspaceTokenId}, ${otherProvisionerTokenId}, 'bootstrap') ORDER BY created_at, id`,
-    );
+    const rows = rowsOf(await app.database.db.execute(sql`SELECT token_id, workspace_id, image_id, outcome FROM pull_credential_events
+          WHERE token_id IN (${workspaceTokenId}, ${otherProvisionerTokenId}, 'bootstrap') ORDER BY created_at, id`));
     expect(rows).toEqual([
       { token_id: workspaceTokenId, workspace_id: WS, image_id: imageId, outcome: "insufficient_scope" },
       { token_id: "bootstrap", workspace_id: WS, image_id: imageId, outcome: "insufficient_scope" },
@@ -618,7 +612,7 @@ describe.skipIf(skip)("anonymous registry (auth: none), app on pglite", () => {
 
     const credentials = await provisioner.provisioning.pullCredentials(image.id);
     expect(credentials).toEqual({ image_id: image.id, reference: `${registry.host}/public/image:v1`, registry: null, auth: null });
-    const events = await queryRows(app, sql`SELECT token_id, image_id, registry_id, outcome FROM pull_credential_events WHERE workspace_id = ${WS}`);
+    const events = rowsOf(await app.database.db.execute(sql`SELECT token_id, image_id, registry_id, outcome FROM pull_credential_events WHERE workspace_id = ${WS}`));
     expect(events).toEqual([{ token_id: provisionerTokenId, image_id: image.id, registry_id: null, outcome: "issued" }]);
   });
 

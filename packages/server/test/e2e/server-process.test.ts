@@ -2,77 +2,23 @@
  * The README's `npm start`, as a user runs it: a real process on the embedded database, the
  * seed page walked over HTTP, SIGTERM, and a restart on the same data directory.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { killStartedProcesses, runToExit, startServerProcess, type ServerProcess } from "@modbox/testkit/processes";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
-// `node --import tsx` (what `npm start` runs) keeps one process, so SIGTERM reaches our handler
-// directly rather than through tsx's signal relay.
-const NODE_ARGS = ["--import", "tsx", MAIN];
-const SERVER_DIR = fileURLToPath(new URL("../..", import.meta.url));
-
-interface Started {
-  child: ChildProcess;
-  url: string;
-  stdout: string[];
-  stderr: string[];
-}
-
-function startProcess(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, NODE_ARGS, {
-    cwd: SERVER_DIR,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: "0", HOST: "127.0.0.1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  child.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stderr.join("")}`)), 60_000);
-    child.stdout!.on("data", (d: Buffer) => {
-      stdout.push(d.toString());
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(stdout.join(""));
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]!, stdout, stderr });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${stderr.join("")}`));
-    });
-  });
-}
-
-function stopProcess(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    child.once("exit", (code) => resolve(code));
-    child.kill("SIGTERM");
-  });
-}
-
-function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, NODE_ARGS, { cwd: SERVER_DIR, env: { PATH: process.env.PATH ?? "", PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stderr })));
-}
 
 describe("the server process on the embedded database", () => {
   let dataDir: string;
-  let first: Started;
+  let first: ServerProcess;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "modbox-e2e-"));
-    first = await startProcess({ MODBOX_DATA_DIR: dataDir });
+    first = await startServerProcess({ MODBOX_DATA_DIR: dataDir });
   });
   afterAll(async () => {
-    if (first) await stopProcess(first.child);
+    if (first) await first.stop();
+    await killStartedProcesses();
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -80,13 +26,13 @@ describe("the server process on the embedded database", () => {
     const file = join(dataDir, "encryption-keys");
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect((await readFile(file, "utf8")).trim()).toMatch(/^[A-Za-z0-9_-]+:[A-Za-z0-9+/]{43}=$/);
-    expect(first.stdout.join("")).not.toContain((await readFile(file, "utf8")).trim().split(":")[1]);
+    expect(first.stdout()).not.toContain((await readFile(file, "utf8")).trim().split(":")[1]);
   });
 
   it("prints a first token once, and the seed page works with it", async () => {
-    const token = /(mbx_[A-Za-z0-9_-]{40})/.exec(first.stderr.join(""))?.[1];
+    const token = /(mbx_[A-Za-z0-9_-]{40})/.exec(first.stderr())?.[1];
     expect(token).toBeDefined();
-    expect(first.stdout.join("")).not.toContain(token!);
+    expect(first.stdout()).not.toContain(token!);
     const headers = { authorization: `Bearer ${token}`, "x-workspace-id": "your-workspace-id", "content-type": "application/json" };
 
     const created = await fetch(`${first.url}/registries`, {
@@ -168,34 +114,34 @@ describe("the server process on the embedded database", () => {
     expect(deleted.status).toBe(204);
     expect((await fetch(`${first.url}/registries/${registry.id}`, { headers })).status).toBe(404);
 
-    const logs = first.stdout.join("");
+    const logs = first.stdout();
     for (const secret of ["ghp_your_personal_access_token", "new_token_here", "ghp_your_bot_token", token!]) {
       expect(logs).not.toContain(secret);
     }
   });
 
   it("refuses a second process on the same data directory", async () => {
-    const second = await runToExit({ MODBOX_DATA_DIR: dataDir });
+    const second = await runToExit("server", [], { MODBOX_DATA_DIR: dataDir });
     expect(second.code).toBe(1);
     expect(second.stderr).toContain("is in use by process");
   });
 
   it("stops cleanly on SIGTERM and restarts on the same data without a new token", async () => {
-    expect(await stopProcess(first.child)).toBe(0);
-    const again = await startProcess({ MODBOX_DATA_DIR: dataDir });
+    expect(await first.stop()).toBe(0);
+    const again = await startServerProcess({ MODBOX_DATA_DIR: dataDir });
     try {
-      expect(again.stderr.join("")).not.toContain("mbx_");
+      expect(again.stderr()).not.toContain("mbx_");
       const health = await fetch(`${again.url}/readyz`);
       expect(health.status).toBe(200);
     } finally {
-      expect(await stopProcess(again.child)).toBe(0);
+      expect(await again.stop()).toBe(0);
     }
   });
 });
 
 describe("start-up refuses bad configuration, without echoing secrets", () => {
   it("DATABASE_URL without MODBOX_ENCRYPTION_KEYS", async () => {
-    const { code, stderr } = await runToExit({ DATABASE_URL: "postgres://u:secretpw@127.0.0.1:1/db" });
+    const { code, stderr } = await runToExit("server", [], { DATABASE_URL: "postgres://u:secretpw@127.0.0.1:1/db" });
     expect(code).toBe(1);
     expect(stderr).toContain("MODBOX_ENCRYPTION_KEYS");
     expect(stderr).not.toContain("secretpw");
@@ -204,7 +150,7 @@ describe("start-up refuses bad configuration, without echoing secrets", () => {
   it("a malformed key", async () => {
     const dir = await mkdtemp(join(tmpdir(), "modbox-e2e-"));
     try {
-      const { code, stderr } = await runToExit({ MODBOX_DATA_DIR: dir, MODBOX_ENCRYPTION_KEYS: "k1:c2hvcnQta2V5LW1hdGVyaWFs" });
+      const { code, stderr } = await runToExit("server", [], { MODBOX_DATA_DIR: dir, MODBOX_ENCRYPTION_KEYS: "k1:c2hvcnQta2V5LW1hdGVyaWFs" });
       expect(code).toBe(1);
       expect(stderr).toContain("Invalid encryption keys");
       expect(stderr).not.toContain("c2hvcnQta2V5LW1hdGVyaWFs");

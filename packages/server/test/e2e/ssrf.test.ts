@@ -26,8 +26,8 @@ import { APIError, type ModboxClient } from "@modbox/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outboundRequest, type OutboundRequest, type OutboundResponse, type Send } from "../../src/registry-protocol/outbound/http.js";
 import type { LookupAddress, LookupFn } from "../../src/registry-protocol/outbound/resolve.js";
-import { startTestApp, type TestApp } from "../support/test-app.js";
-import { ExchangeLog, exchangeText, findSecrets, recordingClient } from "./support-clients.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { ExchangeLog, exchangeText, findSecrets, recordingClient } from "@modbox/testkit/exchanges";
 
 const USER = "robot";
 const PASSWORD = `ssrf-${randomBytes(12).toString("hex")}`;

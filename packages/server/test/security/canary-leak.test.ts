@@ -21,8 +21,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
-import { freshWorkspace, header, rowsOf, send, type RawRequest, type RawResponse } from "./http.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { backends, rowsOf } from "@modbox/testkit/databases";
+import { header, send, type RawRequest, type RawResponse } from "@modbox/testkit/http";
+import { freshWorkspaceId } from "@modbox/testkit/ids";
 
 const BODY_LIMIT = 64 * 1024;
 const USERNAME = "canary-robot";
@@ -169,9 +171,9 @@ function rowText(row: Record<string, unknown>): string {
 
 const CIPHERTEXT = /^v1:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]+)$/;
 
-describe.each(availableBackends())("canary leak scan on %s", (backend) => {
+describe.each(backends)("canary leak scan on %s", (backend) => {
   let app: TestApp;
-  const W = freshWorkspace("canary");
+  const W = freshWorkspaceId("canary");
   /** Every canary sent anywhere; scanned for at the end. Labels are how failures name them. */
   const canaries: Array<{ label: string; value: string }> = [];
   const exchanges: Exchange[] = [];
@@ -180,7 +182,7 @@ describe.each(availableBackends())("canary leak scan on %s", (backend) => {
   let onlyW: string;
   let provisioner: string;
   /** The issue-3 paths run in their own workspace, so W's row counts below stay as they were. */
-  const P = freshWorkspace("canary-pull");
+  const P = freshWorkspaceId("canary-pull");
   /** What the pull-credentials answer must hand out: the credential after the rotation. */
   const handedOut: { kind: string; canary: string; server: string }[] = [];
 

@@ -16,8 +16,10 @@ import type { Registry, SandboxImage } from "@modbox/sdk";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { OPENAPI_SPEC_PATH } from "../../src/app.js";
-import { availableBackends, startTestApp, type TestApp } from "../support/test-app.js";
-import { expectProblem, freshWorkspace, header, rowsOf, send, type RawRequest, type RawResponse } from "./http.js";
+import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { backends, rowsOf } from "@modbox/testkit/databases";
+import { expectProblem, header, send, type RawRequest, type RawResponse } from "@modbox/testkit/http";
+import { freshWorkspaceId } from "@modbox/testkit/ids";
 
 /** Headers that legitimately differ between two otherwise identical answers. */
 const VOLATILE_HEADERS = new Set(["date", "x-request-id"]);
@@ -69,10 +71,10 @@ function contractOperations(): string[] {
 
 const HEALTH_OPERATIONS = new Set(["GET /healthz", "GET /readyz"]);
 
-describe.each(availableBackends())("workspace isolation on %s", (backend) => {
+describe.each(backends)("workspace isolation on %s", (backend) => {
   let app: TestApp;
-  const A = freshWorkspace("bola-a");
-  const B = freshWorkspace("bola-b");
+  const A = freshWorkspaceId("bola-a");
+  const B = freshWorkspaceId("bola-b");
   const serverOfA = `a-${randomBytes(4).toString("hex")}.registry.example`;
   const fx = {} as {
     aRegistry: Registry;
@@ -447,7 +449,7 @@ describe.each(availableBackends())("workspace isolation on %s", (backend) => {
     });
 
     test("gets 403 workspace_forbidden in a workspace nobody uses, on every route", async () => {
-      const nowhere = freshWorkspace("bola-none");
+      const nowhere = freshWorkspaceId("bola-none");
       for (const [name, req] of everyRoute({ registry: randomUUID(), image: randomUUID(), registryForImage: randomUUID() })) {
         expectProblem(await send(app.url, { ...req, workspace: nowhere, token: tokenFor(req) }), 403, "workspace_forbidden", name);
       }

@@ -2,10 +2,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyDatabaseError } from "../errors.js";
 import type { NewApiToken } from "../records.js";
-import { backends, createTestDatabase, uuidv7, type TestDatabase } from "../test-databases.js";
+import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { uuidv7 } from "@modbox/testkit/ids";
 import { createApiTokenRepository } from "./api-tokens.js";
+import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 const T2 = new Date("2025-01-04T03:04:05.001Z");
 
@@ -16,7 +17,7 @@ function newToken(overrides: Partial<NewApiToken> = {}): NewApiToken {
     scope: "workspace",
     workspaceIds: ["ws-a", "ws-b"],
     tokenHash: createHash("sha256").update(randomBytes(32)).digest("hex"),
-    createdAt: T0,
+    createdAt: FIXTURE_TIME,
     ...overrides,
   };
 }

@@ -2,21 +2,20 @@ import { randomBytes } from "node:crypto";
 import { createCipher, createKeyring, type Cipher } from "@modbox/crypto";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createPostgresTestDatabase, type PostgresTestDatabase } from "../../../test/support/test-databases.js";
-import { credentialContext } from "../../services/credential-context.js";
-import { openDatabase, type DatabaseHandle, type Db } from "../client.js";
-import { migrateDatabase } from "../migrate.js";
-import { insertRawRegistry } from "../raw-fixtures.js";
-import { registries } from "../schema.js";
 import {
   backends,
   createTestDatabase,
-  freshWorkspaceId,
   postgresAdminUrl,
   requirePostgresAdminUrl,
-  uuidv7,
   type TestDatabase,
-} from "../test-databases.js";
+} from "@modbox/testkit/databases";
+import { insertRawRegistry } from "@modbox/testkit/fixtures";
+import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
+import { createPostgresTestDatabase, type PostgresTestDatabase } from "@modbox/testkit/postgres";
+import { credentialContext } from "../../services/credential-context.js";
+import { openDatabase, type DatabaseHandle, type Db } from "../client.js";
+import { migrateDatabase } from "../migrate.js";
+import { registries } from "../schema.js";
 import { createCredentialRotationRepository, type SealedPassword } from "./credential-rotation.js";
 
 const T1 = new Date("2025-01-03T03:04:05.999Z");

@@ -2,12 +2,12 @@ import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
-import { insertRawRegistry } from "../raw-fixtures.js";
+import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { insertRawRegistry, FIXTURE_TIME } from "@modbox/testkit/fixtures";
+import { freshWorkspaceId } from "@modbox/testkit/ids";
 import { encryptionKeys, registries } from "../schema.js";
-import { backends, createTestDatabase, freshWorkspaceId, type TestDatabase } from "../test-databases.js";
 import { createEncryptionKeyRepository, type EncryptionKeyRepository } from "./encryption-keys.js";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 const T2 = new Date("2025-01-04T03:04:05.001Z");
 
@@ -43,19 +43,19 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
   describe("record", () => {
     it("inserts the key's check value once", async () => {
       const keyId = freshKeyId();
-      const expected = { keyId, checkValue: "cv-1", encryptionsReserved: 0, createdAt: T0, retiredAt: null };
+      const expected = { keyId, checkValue: "cv-1", encryptionsReserved: 0, createdAt: FIXTURE_TIME, retiredAt: null };
 
-      expect(await keys.record(keyId, "cv-1", T0)).toStrictEqual(expected);
+      expect(await keys.record(keyId, "cv-1", FIXTURE_TIME)).toStrictEqual(expected);
       expect(await storedKey(db, keyId)).toStrictEqual(expected);
     });
 
     it("keeps the first check value when the key is recorded again with another, and returns the stored one", async () => {
       const keyId = freshKeyId();
-      await keys.record(keyId, "cv-first", T0);
+      await keys.record(keyId, "cv-first", FIXTURE_TIME);
 
       const second = await keys.record(keyId, "cv-second", T1);
 
-      expect(second).toStrictEqual({ keyId, checkValue: "cv-first", encryptionsReserved: 0, createdAt: T0, retiredAt: null });
+      expect(second).toStrictEqual({ keyId, checkValue: "cv-first", encryptionsReserved: 0, createdAt: FIXTURE_TIME, retiredAt: null });
       expect((await keys.list()).filter((k) => k.keyId === keyId)).toStrictEqual([second]);
     });
   });
@@ -63,7 +63,7 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
   describe("reserve", () => {
     it("grants what is wanted and moves the reserved total", async () => {
       const keyId = freshKeyId();
-      await keys.record(keyId, "cv", T0);
+      await keys.record(keyId, "cv", FIXTURE_TIME);
 
       expect(await keys.reserve(keyId, 10, 100)).toStrictEqual({ outcome: "granted", granted: 10, reservedTotal: 10 });
       expect(await keys.reserve(keyId, 5, 100)).toStrictEqual({ outcome: "granted", granted: 5, reservedTotal: 15 });
@@ -72,7 +72,7 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
 
     it("grants only what is left under max, then answers exhausted", async () => {
       const keyId = freshKeyId();
-      await keys.record(keyId, "cv", T0);
+      await keys.record(keyId, "cv", FIXTURE_TIME);
       await keys.reserve(keyId, 97, 100);
 
       expect(await keys.reserve(keyId, 10, 100)).toStrictEqual({ outcome: "granted", granted: 3, reservedTotal: 100 });
@@ -82,7 +82,7 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
 
     it("counts past 2^31 (a bigint column, the real budget is 2^32)", async () => {
       const keyId = freshKeyId();
-      await keys.record(keyId, "cv", T0);
+      await keys.record(keyId, "cv", FIXTURE_TIME);
       const max = 2 ** 32;
 
       expect(await keys.reserve(keyId, 2 ** 31 + 5, max)).toStrictEqual({ outcome: "granted", granted: 2 ** 31 + 5, reservedTotal: 2 ** 31 + 5 });
@@ -92,7 +92,7 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
 
     it("refuses a retired key and reserves nothing", async () => {
       const keyId = freshKeyId();
-      await keys.record(keyId, "cv", T0);
+      await keys.record(keyId, "cv", FIXTURE_TIME);
       await keys.reserve(keyId, 4, 100);
       expect(await keys.retire(keyId, T1)).toStrictEqual({ outcome: "retired" });
 
@@ -109,7 +109,7 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
 
     it("never overshoots max under concurrent reservations, and grants all of it", async () => {
       const keyId = freshKeyId();
-      await keys.record(keyId, "cv", T0);
+      await keys.record(keyId, "cv", FIXTURE_TIME);
 
       // 20 × 7 = 140 asked for 100: on PostgreSQL these run on several pooled connections at once.
       const outcomes = await Promise.all(Array.from({ length: 20 }, () => keys.reserve(keyId, 7, 100)));
@@ -175,9 +175,9 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
   describe("addEncryptions", () => {
     it("adds to each recorded key named, and records no unknown key", async () => {
       const [a, b, other, unknown] = [freshKeyId(), freshKeyId(), freshKeyId(), freshKeyId()];
-      await keys.record(a, "cv-a", T0);
-      await keys.record(b, "cv-b", T0);
-      await keys.record(other, "cv-other", T0);
+      await keys.record(a, "cv-a", FIXTURE_TIME);
+      await keys.record(b, "cv-b", FIXTURE_TIME);
+      await keys.record(other, "cv-other", FIXTURE_TIME);
       await keys.reserve(b, 10, 100);
 
       await keys.addEncryptions([a, b, unknown], 3);
@@ -192,7 +192,7 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
   describe("retire", () => {
     it("refuses while a stored password is sealed by the key, with the count", async () => {
       const keyId = freshKeyId();
-      await keys.record(keyId, "cv", T0);
+      await keys.record(keyId, "cv", FIXTURE_TIME);
       await sealedBy(keyId);
       await sealedBy(keyId);
       await tombstoneOf(keyId);
@@ -204,7 +204,7 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
 
     it("retires a key once no password is sealed by it, and only once", async () => {
       const keyId = freshKeyId();
-      await keys.record(keyId, "cv", T0);
+      await keys.record(keyId, "cv", FIXTURE_TIME);
       const row = await sealedBy(keyId);
       expect(await keys.retire(keyId, T1)).toStrictEqual({ outcome: "in_use", sealed: 1 });
       // The password moves to another key (a rotation).

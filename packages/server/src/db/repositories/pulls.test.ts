@@ -2,17 +2,11 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
 import { pullCredentialEvents, registries } from "../schema.js";
-import {
-  backends,
-  createTestDatabase,
-  freshWorkspaceId,
-  uuidv7,
-  type TestDatabase,
-} from "../test-databases.js";
-import { insertRawImage, insertRawRegistry } from "../raw-fixtures.js";
+import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { insertRawImage, insertRawRegistry, FIXTURE_TIME as T0 } from "@modbox/testkit/fixtures";
+import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createPullRepository, type PullCredentialEvent } from "./pulls.js";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 const T2 = new Date("2025-01-04T00:00:00.001Z");
 

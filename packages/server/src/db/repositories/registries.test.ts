@@ -4,35 +4,12 @@ import type { Db } from "../client.js";
 import { classifyDatabaseError } from "../errors.js";
 import type { NewRegistry, RegistryPatch, RegistryRecord } from "../records.js";
 import { registries } from "../schema.js";
-import {
-  backends,
-  createTestDatabase,
-  freshWorkspaceId,
-  uuidv7,
-  type TestDatabase,
-} from "../test-databases.js";
+import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js";
+import { FIXTURE_TIME as T0, newRegistry } from "@modbox/testkit/fixtures";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
-
-function newRegistry(workspaceId: string, overrides: Partial<NewRegistry> = {}): NewRegistry {
-  const id = uuidv7();
-  return {
-    id,
-    workspaceId,
-    name: `registry-${id}`,
-    server: "ghcr.io",
-    username: "robot",
-    email: "robot@example.com",
-    enabled: true,
-    passwordCiphertext: `v1:k1:ciphertext-${id}`,
-    passwordKeyId: "k1",
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  };
-}
 
 /** The whole stored row, ciphertext included: only tests look at it this way. */
 async function rawRow(db: Db, id: string) {

@@ -1,46 +1,21 @@
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresTestDatabase, type PostgresTestDatabase } from "../../../test/support/test-databases.js";
-import { openDatabase, type DatabaseHandle, type Db } from "../client.js";
-import { classifyDatabaseError } from "../errors.js";
-import { migrateDatabase } from "../migrate.js";
-import type { NewSandboxImage } from "../records.js";
-import { sandboxImages } from "../schema.js";
 import {
   backends,
   createTestDatabase,
-  freshWorkspaceId,
   postgresAdminUrl,
-  requirePostgresAdminUrl,
-  uuidv7,
   type TestDatabase,
-} from "../test-databases.js";
+} from "@modbox/testkit/databases";
+import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
+import type { DatabaseHandle, Db } from "../client.js";
+import { classifyDatabaseError } from "../errors.js";
+import type { NewSandboxImage } from "../records.js";
+import { sandboxImages } from "../schema.js";
 import { createRegistryRepository } from "./registries.js";
 import { createSandboxImageRepository, linkedImages, RegistryNotLinkableError, SANDBOX_IMAGE_REGISTRY_FK } from "./sandbox-images.js";
+import { FIXTURE_TIME as T0, newImage, newRegistry as registryToInsert } from "@modbox/testkit/fixtures";
 
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
-
-function newImage(workspaceId: string, overrides: Partial<NewSandboxImage> = {}): NewSandboxImage {
-  const id = uuidv7();
-  return {
-    id,
-    workspaceId,
-    name: `image-${id}`,
-    image: "ghcr.io/acme/sandbox",
-    tag: "latest",
-    registryId: null,
-    description: null,
-    enabled: true,
-    isDefault: false,
-    memoryMb: 1024,
-    ttlSeconds: null,
-    readinessPort: null,
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  };
-}
 
 describe.each(backends)("sandbox image repository on %s", (backend) => {
   let testDb: TestDatabase;
@@ -57,19 +32,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
   afterAll(() => testDb?.dispose());
 
   async function newRegistry(workspaceId: string, name = `registry-${uuidv7()}`) {
-    return regs.insert({
-      id: uuidv7(),
-      workspaceId,
-      name,
-      server: "ghcr.io",
-      username: "robot",
-      email: null,
-      enabled: true,
-      passwordCiphertext: "v1:k1:sealed",
-      passwordKeyId: "k1",
-      createdAt: T0,
-      updatedAt: T0,
-    });
+    return regs.insert(registryToInsert(workspaceId, { name, email: null, passwordCiphertext: "v1:k1:sealed" }));
   }
 
   async function defaultIds(workspaceId: string) {
@@ -420,19 +383,15 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
 });
 
 describe.skipIf(!postgresAdminUrl)("sandbox image inserts on PostgreSQL", () => {
-  let fresh: PostgresTestDatabase;
+  let testDb: TestDatabase;
   let handle: DatabaseHandle;
 
   beforeAll(async () => {
-    fresh = await createPostgresTestDatabase(requirePostgresAdminUrl());
     // One connection, so that pg_prepared_statements below is the connection that ran the inserts.
-    handle = await openDatabase({ kind: "postgres", url: fresh.url, maxConnections: 1 });
-    await migrateDatabase(handle);
+    testDb = await createTestDatabase("postgres", { maxConnections: 1 });
+    handle = testDb.handle;
   });
-  afterAll(async () => {
-    await handle?.close();
-    await fresh?.drop();
-  });
+  afterAll(() => testDb?.dispose());
 
   it("run as prepared (named) statements, outside the default case's transaction", async () => {
     const { db } = handle;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyAddress, isAllowed, type AddressClass } from "./address-policy.js";
 import { resolveTarget } from "./resolve.js";
-import { fakeLookup } from "./test-support.js";
+import { fakeLookup } from "@modbox/testkit/outbound";
 
 const TABLE: ReadonlyArray<readonly [string, AddressClass]> = [
   // IPv4 public

@@ -14,7 +14,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outboundRequest, type OutboundResponse, type Send } from "./http.js";
-import { countSocketConnects, fakeLookup, startTcpServer, type TestServer } from "./test-support.js";
+import { countSocketConnects, fakeLookup, startTcpServer, type TestServer } from "@modbox/testkit/outbound";
 import type { OutboundOptions, VerificationErrorCode } from "./types.js";
 import { checkPull, verifyLogin } from "./v2-client.js";
 

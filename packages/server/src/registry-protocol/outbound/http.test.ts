@@ -11,7 +11,7 @@ import {
   startTcpServer,
   type TestCertificate,
   type TestServer,
-} from "./test-support.js";
+} from "@modbox/testkit/outbound";
 import { classifyTransportError } from "./transport-errors.js";
 
 let tls: TestCertificate;

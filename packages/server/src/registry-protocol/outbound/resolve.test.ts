@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { OutboundError } from "./errors.js";
 import { resolveTarget } from "./resolve.js";
-import { fakeLookup } from "./test-support.js";
+import { fakeLookup } from "@modbox/testkit/outbound";
 
 describe("resolveTarget", () => {
   it("resolves once and returns every checked address, the first one to pin", async () => {

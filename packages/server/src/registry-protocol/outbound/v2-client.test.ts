@@ -21,7 +21,7 @@ import {
   type TestCertificate,
   type TestServer,
   type TokenStore,
-} from "./test-support.js";
+} from "@modbox/testkit/outbound";
 import type { OutboundOptions, RegistryEndpoint } from "./types.js";
 import { MANIFEST_ACCEPT, checkPull, verifyLogin } from "./v2-client.js";
 

@@ -14,28 +14,24 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { formatKeyringSpec, generateKey, parseKeyringSpec, type Keyring } from "@modbox/crypto";
 import { createClient, type ModboxClient } from "@modbox/sdk";
-import { inject } from "vitest";
-import { createApp } from "../../src/app.js";
-import { generateApiToken } from "../../src/auth/api-token.js";
-import { composeApp } from "../../src/compose.js";
-import { openDatabase, type DatabaseHandle } from "../../src/db/client.js";
-import { MIGRATIONS_FOLDER, migrateDatabase } from "../../src/db/migrate.js";
-import type { TokenScope } from "../../src/db/records.js";
-import { createApiTokenRepository } from "../../src/db/repositories/api-tokens.js";
-import { createLogger } from "../../src/logging.js";
-import type { OutboundOptions } from "../../src/registry-protocol/outbound/types.js";
-import { createApiTokenService } from "../../src/services/api-tokens.js";
-import { uuidv7 } from "../../src/services/ids.js";
-import { openKeys } from "../../src/startup/open-keys.js";
-import { createPostgresTestDatabase } from "./test-databases.js";
-import "./provided-context.js";
-
-export type Backend = "pglite" | "postgres";
-
-/** PGlite always; PostgreSQL whenever the global setup provided one (always in CI). */
-export function availableBackends(): Backend[] {
-  return inject("postgresUrl") ? ["pglite", "postgres"] : ["pglite"];
-}
+import { postgresAdminUrl as defaultPostgresAdminUrl, type Backend } from "./databases.js";
+import { createPostgresTestDatabase } from "./postgres.js";
+import {
+  composeApp,
+  createApiTokenRepository,
+  createApiTokenService,
+  createApp,
+  createLogger,
+  generateApiToken,
+  MIGRATIONS_FOLDER,
+  migrateDatabase,
+  openDatabase,
+  openKeys,
+  productionUuidv7,
+  type DatabaseHandle,
+  type OutboundOptions,
+  type TokenScope,
+} from "./server.js";
 
 export interface TestApp {
   backend: Backend;
@@ -97,7 +93,7 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const tokens = createApiTokenService({
     tokens: createApiTokenRepository(database.db),
-    newId: () => uuidv7(),
+    newId: () => productionUuidv7(),
     now: () => new Date(),
   });
 
@@ -125,8 +121,8 @@ async function openTestDatabase(
   postgresAdminUrl?: string,
 ): Promise<{ database: DatabaseHandle; dispose: () => Promise<void> }> {
   if (backend === "postgres") {
-    const adminUrl = postgresAdminUrl ?? inject("postgresUrl");
-    if (!adminUrl) throw new Error("PostgreSQL backend requested but the global setup provided none");
+    const adminUrl = postgresAdminUrl ?? defaultPostgresAdminUrl;
+    if (!adminUrl) throw new Error("PostgreSQL backend requested but there is none: set DATABASE_URL");
     const created = await createPostgresTestDatabase(adminUrl);
     const database = await openDatabase({ kind: "postgres", url: created.url, maxConnections: 5, connectTimeoutSeconds: 2 });
     await migrateDatabase(database);

@@ -1,14 +1,15 @@
 /**
- * Helpers for the end-to-end suites (not a test file): SDK clients that record every answer the
+ * Helpers for the end-to-end suites: SDK clients that record every answer the
  * app gave (status, headers, body text) so a suite can scan them for secrets afterwards, the
  * secret scanner itself, strict decoders of the runtime credential formats, and small database
  * and registry-log readers.
  */
 import { readFileSync } from "node:fs";
 import { createClient, type ModboxClient } from "@modbox/sdk";
-import { sql, type SQL } from "drizzle-orm";
-import { hashApiToken } from "../../src/auth/api-token.js";
-import type { TestApp } from "../support/test-app.js";
+import { sql } from "drizzle-orm";
+import type { TestApp } from "./app.js";
+import { rowsOf } from "./databases.js";
+import { hashApiToken } from "./server.js";
 
 // ---------------------------------------------------------------------------------------------
 // Recording clients
@@ -144,18 +145,9 @@ export function decodeGoStdEncoding(text: string): Buffer {
 // ---------------------------------------------------------------------------------------------
 // Database
 
-/** Rows of `db.execute()` on either driver (postgres.js: an array; PGlite: `{ rows }`). */
-export async function queryRows(app: TestApp, query: SQL): Promise<Array<Record<string, unknown>>> {
-  const result: unknown = await app.database.db.execute(query);
-  if (Array.isArray(result)) return result as Array<Record<string, unknown>>;
-  const rows = (result as { rows?: unknown }).rows;
-  if (Array.isArray(rows)) return rows as Array<Record<string, unknown>>;
-  throw new Error("db.execute() answered neither an array nor { rows }");
-}
-
 /** The `api_tokens.id` of a token (the id pull-credential events record). */
 export async function tokenIdOf(app: TestApp, token: string): Promise<string> {
-  const rows = await queryRows(app, sql`SELECT id FROM api_tokens WHERE token_hash = ${hashApiToken(token)}`);
+  const rows = rowsOf(await app.database.db.execute(sql`SELECT id FROM api_tokens WHERE token_hash = ${hashApiToken(token)}`));
   if (rows.length !== 1) throw new Error(`expected one api_tokens row for the token, got ${rows.length}`);
   return String(rows[0]!.id);
 }

@@ -1,8 +1,7 @@
 /**
  * A real private Docker registry for tests: the `docker-registry` binary of Debian (CNCF
  * distribution 2.8) with a generated config, TLS with a throwaway self-signed certificate for
- * 127.0.0.1, listening on a free port on 127.0.0.1 only, storage in a temp dir. Recipe:
- * shared/engineering/real-components.md.
+ * 127.0.0.1, listening on a free port on 127.0.0.1 only, storage in a temp dir.
  *
  * - `auth: "basic"`: `auth.htpasswd` with a bcrypt htpasswd file (`htpasswd -nBi`).
  *   distribution 2.8 re-reads the htpasswd file when its mtime changes (checked empirically: a
@@ -16,13 +15,13 @@
  * `stop()` kills exactly the process this module started (by pid), closes the token server and
  * removes the temp dir; a `process.once("exit")` fallback kills what is still running.
  */
-import { findFreePort } from "../postgres-server.js";
+import { findFreePort } from "../ports.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { createSigningCertificate, createTestCertificateAuthority, opensslBin } from "./tls.js";
+import { createSigningCertificate, createTestCertificateAuthority, opensslBin } from "../certificates.js";
 import { startTokenServer, type TokenServer } from "./token-server.js";
 
 export type TestRegistryAuth = "basic" | "bearer" | "none";

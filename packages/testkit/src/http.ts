@@ -1,8 +1,7 @@
 /**
  * Raw HTTP helpers for the security suites: exact status, headers and body bytes, no SDK in
- * between. Not a test file (no `.test.ts`): imported by the suites in this folder.
+ * between: what the security suites send and check.
  */
-import { randomBytes } from "node:crypto";
 import { expect } from "vitest";
 
 export interface RawRequest {
@@ -94,11 +93,6 @@ export function expectProblem(
   return problem;
 }
 
-/** A workspace id no other test uses. */
-export function freshWorkspace(prefix: string): string {
-  return `${prefix}-${randomBytes(6).toString("hex")}`;
-}
-
 /** Runs `task` over `items` with at most `limit` in flight; results in input order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>) {
   const results = new Array<R>(items.length);
@@ -111,12 +105,4 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-/** Rows of `db.execute()`: postgres.js answers an array, PGlite `{ rows }`. */
-export function rowsOf(result: unknown): Array<Record<string, unknown>> {
-  if (Array.isArray(result)) return result as Array<Record<string, unknown>>;
-  const rows = (result as { rows?: unknown }).rows;
-  if (Array.isArray(rows)) return rows as Array<Record<string, unknown>>;
-  throw new Error("db.execute() answered neither an array nor { rows }");
 }

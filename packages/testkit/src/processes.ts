@@ -6,12 +6,15 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { SERVER_PACKAGE_DIR } from "./server.js";
 
-const SERVER_DIR = fileURLToPath(new URL("../..", import.meta.url));
-const ENTRY = {
-  server: fileURLToPath(new URL("../../src/main.ts", import.meta.url)),
-  tokens: fileURLToPath(new URL("../../src/cli.ts", import.meta.url)),
-  keys: fileURLToPath(new URL("../../src/keys-cli.ts", import.meta.url)),
+/** The server package's directory: processes run there, as `pnpm start` runs them. */
+export const SERVER_DIR = fileURLToPath(SERVER_PACKAGE_DIR);
+/** The server's entry points: the server itself and its two command-line tools. */
+export const ENTRY = {
+  server: fileURLToPath(new URL("src/main.ts", SERVER_PACKAGE_DIR)),
+  tokens: fileURLToPath(new URL("src/cli.ts", SERVER_PACKAGE_DIR)),
+  keys: fileURLToPath(new URL("src/keys-cli.ts", SERVER_PACKAGE_DIR)),
 };
 const START_TIMEOUT_MS = 60_000;
 
@@ -34,6 +37,8 @@ export interface Exited {
   stderr: string;
 }
 
+// `node --import tsx` (what `npm start` runs) keeps one process, so SIGTERM reaches the server's
+// handler directly rather than through tsx's signal relay.
 function spawnEntry(entry: keyof typeof ENTRY, args: string[], env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", ENTRY[entry], ...args], {
     cwd: SERVER_DIR,

@@ -1,6 +1,6 @@
 import postgres from "postgres";
 import { describe, expect, inject, it } from "vitest";
-import { createPostgresTestDatabase } from "./test-databases.js";
+import { createPostgresTestDatabase } from "../src/postgres.js";
 
 const postgresUrl = inject("postgresUrl");
 

@@ -3,7 +3,7 @@
  * throwaway CA) and a real client (skopeo), to prove end to end that pull credentials pull.
  * See registry-harness.test.ts for usage.
  */
-export * from "./tls.js";
+export * from "../certificates.js";
 export * from "./token-server.js";
 export * from "./registry.js";
 export * from "./oci-image.js";

@@ -1,16 +1,18 @@
 /**
  * A throwaway PostgreSQL 15 server for tests: a fresh cluster in a temp dir, listening on a free
  * port on 127.0.0.1 only (its Unix socket lives in the temp dir too), stopped and deleted by
- * `stop()`. Recipe: shared/engineering/real-components.md.
+ * `stop()`.
  *
  * `initdb` refuses to run as root, so as root the cluster is owned and run by the `postgres`
  * user (child processes get its uid/gid); as any other user it runs as that user.
  */
+import { randomBytes } from "node:crypto";
 import { execFileSync, spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import postgres from "postgres";
+import { findFreePort } from "./ports.js";
 
 /** Where Debian's postgresql-15 puts its binaries; override with POSTGRES_BIN_DIR. */
 export const postgresBinDir = process.env.POSTGRES_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
@@ -29,20 +31,6 @@ export interface PostgresServer {
 /** True when initdb, pg_ctl and postgres of PostgreSQL 15 are installed. */
 export function postgresBinariesAvailable(binDir = postgresBinDir): boolean {
   return ["initdb", "pg_ctl", "postgres"].every((bin) => existsSync(join(binDir, bin)));
-}
-
-/** Asks the kernel for a free TCP port on 127.0.0.1 (bind to port 0, read it, release it). */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error("could not get a free port"))));
-    });
-  });
 }
 
 export interface StartPostgresOptions {
@@ -174,5 +162,47 @@ function readLog(logFile: string): string {
     return readFileSync(logFile, "utf8").slice(-4000);
   } catch {
     return "(no log)";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One fresh, empty database per test file (or per test) on a server whose admin URL is known
+// (the global setup's, `inject("postgresUrl")`). Tests never share a database, so they can run
+// in parallel and need no cleanup beyond `drop()`.
+
+export interface PostgresTestDatabase {
+  /** URL of the new database: the admin URL with its database name replaced. */
+  url: string;
+  /** Name of the new database (`modbox_test_<random hex>`). */
+  name: string;
+  /** Drops the database `WITH (FORCE)`, closing any connection still open. Safe to call twice. */
+  drop(): Promise<void>;
+}
+
+export async function createPostgresTestDatabase(adminUrl: string): Promise<PostgresTestDatabase> {
+  const name = `modbox_test_${randomBytes(8).toString("hex")}`;
+  await withAdmin(adminUrl, (sql) => sql`CREATE DATABASE ${sql(name)}`);
+
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  let dropped = false;
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await withAdmin(adminUrl, (sql) => sql`DROP DATABASE IF EXISTS ${sql(name)} WITH (FORCE)`);
+    },
+  };
+}
+
+/** Runs one statement on a short-lived single connection to the admin database. */
+async function withAdmin(adminUrl: string, statement: (sql: postgres.Sql) => Promise<unknown>) {
+  const sql = postgres(adminUrl, { max: 1, connect_timeout: 10, onnotice: () => {} });
+  try {
+    await statement(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
   }
 }

@@ -1,6 +1,5 @@
 /**
- * skopeo, the real client that proves credentials pull images (recipe:
- * shared/engineering/real-components.md).
+ * skopeo, the real client that proves credentials pull images.
  *
  * Every run is sandboxed: `execFile` (never a shell), 60 s timeout, a fresh temp HOME /
  * XDG_RUNTIME_DIR / XDG_CONFIG_HOME / REGISTRY_AUTH_FILE / registries.conf / registries.d / policy

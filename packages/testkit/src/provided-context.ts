@@ -1,7 +1,7 @@
 /**
  * What the root global setup (test/global-setup.ts) provides to every test through vitest's
- * `provide`/`inject`. Kept here so that both packages/server's tsconfig (which includes `test/`)
- * and the root tsconfig (through global-setup's import) see the same typing.
+ * `provide`/`inject`. One declaration that every importer sees (the kit's helpers, the server's
+ * tests, the root setup, the bench's smoke test), so all agree on the typing.
  */
 import type {} from "vitest";
 
@@ -12,7 +12,7 @@ declare module "vitest" {
      * the global setup, or DATABASE_URL when set. `null` only outside CI when PostgreSQL 15 is not
      * installed: suites that need it skip (`describe.skipIf(!inject("postgresUrl"))`).
      * Never create tables in it directly: make a database per test file with
-     * `createPostgresTestDatabase(url)` from ./test-databases.ts.
+     * `createPostgresTestDatabase(url)` from ./postgres.ts.
      */
     postgresUrl: string | null;
   }

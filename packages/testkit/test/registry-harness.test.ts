@@ -21,7 +21,7 @@ import {
   writeAuthFile,
   type TestRegistry,
   type TestRegistryAuth,
-} from "./index.js";
+} from "../src/registry/index.js";
 
 const missing = missingRegistryBinaries();
 const inCI = Boolean(process.env.CI);

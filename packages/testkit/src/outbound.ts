@@ -1,46 +1,16 @@
 /**
- * Test helpers for the outbound layer: a throwaway self-signed certificate (openssl), real
- * HTTPS and TCP servers on 127.0.0.1 that record what reaches them, a fake DNS, a process-wide
+ * Doubles for the outbound layer's tests: real HTTPS and TCP servers on 127.0.0.1 that record
+ * what reaches them, a fake DNS, a process-wide
  * socket-connect counter, and registry/token-service doubles speaking the API v2 protocol.
  * Every server listens on 127.0.0.1 only; callers close them.
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import net, { type AddressInfo, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
-import type { LookupAddress, LookupFn } from "./resolve.js";
-
-export interface TestCertificate {
-  key: string;
-  cert: string;
-}
-
-/** A self-signed EC certificate for 127.0.0.1, ::1, localhost and the `*.test` names below. */
-export function makeCertificate(names: readonly string[] = TEST_NAMES): TestCertificate {
-  const dir = mkdtempSync(join(tmpdir(), "outbound-tls-"));
-  try {
-    const san = ["IP:127.0.0.1", "IP:::1", ...names.map((n) => `DNS:${n}`)].join(",");
-    execFileSync(
-      "openssl",
-      [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", join(dir, "tls.key"), "-out", join(dir, "tls.crt"), "-days", "2",
-        "-subj", "/CN=outbound-test", "-addext", `subjectAltName=${san}`,
-      ],
-      { stdio: "ignore" },
-    );
-    return { key: readFileSync(join(dir, "tls.key"), "utf8"), cert: readFileSync(join(dir, "tls.crt"), "utf8") };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-export const TEST_NAMES = ["localhost", "registry.test", "auth.test", "other.test"] as const;
+import type { TestCertificate } from "./certificates.js";
+import type { LookupAddress, LookupFn } from "./server.js";
 
 export interface SeenRequest {
   method: string;
@@ -281,3 +251,6 @@ export function tokenHandler(options: {
     json(res, 200, { [options.field ?? "token"]: token, expires_in: 300 });
   };
 }
+
+// The server certificate the HTTPS doubles present, re-exported so an outbound test needs one import.
+export { makeCertificate, TEST_NAMES, type TestCertificate } from "./certificates.js";

@@ -1,0 +1,77 @@
+/**
+ * Rows written with drizzle directly, so a repository's tests depend on no other repository,
+ * and the one instant every fixture is created at.
+ */
+import { uuidv7 } from "./ids.js";
+import { registries, sandboxImages, type Db, type NewRegistry, type NewSandboxImage } from "./server.js";
+
+/** The instant fixtures are created and last updated at, unless overridden. */
+export const FIXTURE_TIME = new Date("2025-01-02T03:04:05.678Z");
+
+/** A live, enabled ghcr.io registry with a (fake) sealed password unique to it, for a repository's `insert`. */
+export function newRegistry(workspaceId: string, overrides: Partial<NewRegistry> = {}): NewRegistry {
+  const id = uuidv7();
+  return {
+    id,
+    workspaceId,
+    name: `registry-${id}`,
+    server: "ghcr.io",
+    username: "robot",
+    email: "robot@example.com",
+    enabled: true,
+    passwordCiphertext: `v1:k1:ciphertext-${id}`,
+    passwordKeyId: "k1",
+    createdAt: FIXTURE_TIME,
+    updatedAt: FIXTURE_TIME,
+    ...overrides,
+  };
+}
+
+/** An enabled, unlinked `ghcr.io/acme/sandbox:latest` with every optional field empty, for a repository's `insert`. */
+export function newImage(workspaceId: string, overrides: Partial<NewSandboxImage> = {}): NewSandboxImage {
+  const id = uuidv7();
+  return {
+    id,
+    workspaceId,
+    name: `image-${id}`,
+    image: "ghcr.io/acme/sandbox",
+    tag: "latest",
+    registryId: null,
+    description: null,
+    enabled: true,
+    isDefault: false,
+    memoryMb: 1024,
+    ttlSeconds: null,
+    readinessPort: null,
+    createdAt: FIXTURE_TIME,
+    updatedAt: FIXTURE_TIME,
+    ...overrides,
+  };
+}
+
+/** Inserts `newRegistry(workspaceId)` (no CA) with `overrides`, bypassing the repository; returns the row. */
+export async function insertRawRegistry(db: Db, workspaceId: string, overrides: Partial<typeof registries.$inferInsert> = {}) {
+  const row = { ...newRegistry(workspaceId), caCertificate: null, ...overrides };
+  await db.insert(registries).values(row);
+  return row;
+}
+
+/** Inserts an enabled, unlinked sandbox image (link it with `registryId`); returns the row. */
+export async function insertRawImage(db: Db, workspaceId: string, overrides: Partial<typeof sandboxImages.$inferInsert> = {}) {
+  const id = uuidv7();
+  const row = {
+    id,
+    workspaceId,
+    name: `image-${id}`,
+    image: "ghcr.io/acme/sandbox",
+    tag: "v1",
+    registryId: null,
+    enabled: true,
+    memoryMb: 1024,
+    createdAt: FIXTURE_TIME,
+    updatedAt: FIXTURE_TIME,
+    ...overrides,
+  };
+  await db.insert(sandboxImages).values(row);
+  return row;
+}
