@@ -23,6 +23,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import type { ProviderName } from "../registry-protocol/providers.js";
 
 /** Millisecond precision: what JS `Date` holds, so a value read back equals the value written. */
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
@@ -42,6 +43,12 @@ export const registries = pgTable(
     workspaceId: text("workspace_id").notNull(),
     name: text("name").notNull(),
     server: text("server").notNull(),
+    /**
+     * `detectProvider(server)`, written with the server (derived-columns.ts) so reads do not redo
+     * it. Nullable in the database only for rows written around the app (an SQL seed, a test
+     * fixture): `migrateDatabase` fills those at the next start.
+     */
+    provider: text("provider").$type<ProviderName>(),
     username: text("username").notNull(),
     email: text("email"),
     enabled: boolean("enabled").notNull().default(true),
@@ -93,6 +100,8 @@ export const sandboxImages = pgTable(
     name: text("name").notNull(),
     image: text("image").notNull(),
     tag: text("tag").notNull(),
+    /** What a runtime pulls (`pullReference` of image and tag), written with them; nullable as `registries.provider`. */
+    reference: text("reference"),
     registryId: uuid("registry_id"),
     description: text("description"),
     enabled: boolean("enabled").notNull().default(true),

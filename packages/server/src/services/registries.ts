@@ -1,4 +1,5 @@
 import type { Cipher } from "@modbox/crypto";
+import type { components, Writable } from "@modbox/sdk/openapi";
 import { classifyDatabaseError } from "../db/errors.js";
 import type {
   NewRegistry,
@@ -41,17 +42,8 @@ export interface RegistryServiceDeps {
   now: () => Date;
 }
 
-export interface CreateRegistryInput {
-  name: string;
-  server: string;
-  username: string;
-  password: string;
-  email?: string | null;
-  enabled?: boolean;
-  ca_certificate?: string | null;
-}
-
-export type UpdateRegistryInput = Partial<CreateRegistryInput>;
+export type CreateRegistryInput = Writable<components["schemas"]["RegistryCreate"]>;
+export type UpdateRegistryInput = Writable<components["schemas"]["RegistryUpdate"]>;
 
 export interface ListRegistriesInput {
   limit: number;

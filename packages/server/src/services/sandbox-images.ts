@@ -26,18 +26,14 @@ export interface SandboxImageServiceDeps {
   now: () => Date;
 }
 
-export interface CreateSandboxImageInput {
-  name: string;
-  image: string;
-  tag?: string;
-  registryId?: string | null;
-  description?: string | null;
-  enabled?: boolean;
-  isDefault?: boolean;
-  memoryMb?: number;
-  ttlSeconds?: number | null;
-  readinessPort?: number | null;
-}
+/** A new image: its name and image, the rest optional (contract defaults below). */
+export type CreateSandboxImageInput = Pick<NewSandboxImage, "name" | "image"> &
+  Partial<
+    Pick<
+      NewSandboxImage,
+      "tag" | "registryId" | "description" | "enabled" | "isDefault" | "memoryMb" | "ttlSeconds" | "readinessPort"
+    >
+  >;
 
 export type UpdateSandboxImageInput = Partial<CreateSandboxImageInput>;
 
@@ -130,7 +126,11 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
           registryId: input.registryId !== undefined ? input.registryId : current.registryId,
         });
       }
-      return (await linking(() => images.update(workspaceId, id, { ...input, updatedAt: deps.now() }))) ?? notFound();
+      // The repository derives `reference` from image and tag, so a change of either sends both.
+      const { image, tag, ...rest } = input;
+      const reference = image !== undefined || tag !== undefined ? { image: image ?? current.image, tag: tag ?? current.tag } : {};
+      const patch: SandboxImagePatch = { ...rest, ...reference, updatedAt: deps.now() };
+      return (await linking(() => images.update(workspaceId, id, patch))) ?? notFound();
     },
 
     async delete(workspaceId: string, id: string): Promise<void> {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
 import { classifyDatabaseError } from "../errors.js";
 import type { NewRegistry, RegistryPatch, RegistryRecord } from "../records.js";
+import { providerOf } from "../derived-columns.js";
 import { registries } from "../schema.js";
 import {
   backends,
@@ -15,6 +16,8 @@ import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js"
 
 const T0 = new Date("2025-01-02T03:04:05.678Z");
 const T1 = new Date("2025-01-03T03:04:05.999Z");
+/** Deletes whatever links the registry (the tests' way to make a tombstone). */
+const FORCE = { force: true, listLimit: 0 };
 
 function newRegistry(workspaceId: string, overrides: Partial<NewRegistry> = {}): NewRegistry {
   const id = uuidv7();
@@ -94,6 +97,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
     // What a registry that was only just written is: no CA, no warnings, never verified or used.
     const expected = {
       ...fields,
+      provider: "ghcr",
       caCertificate: null,
       warnings: [],
       verificationStatus: "unverified",
@@ -120,7 +124,11 @@ describe.each(backends)("registry repository on %s", (backend) => {
         (ws: string, id: string) => repo.update(ws, id, { name: "stolen", enabled: false, updatedAt: T1 }),
         null,
       ],
-      ["softDelete", (ws: string, id: string) => repo.softDelete(ws, id, T1), false],
+      [
+        "softDeleteUnlessLinked",
+        async (ws: string, id: string) => (await repo.softDeleteUnlessLinked(ws, id, T1, FORCE)).outcome,
+        "not_found",
+      ],
     ] as const)("%s", async (_, operation, answer) => {
       const owner = freshWorkspaceId();
       const row = newRegistry(owner);
@@ -163,7 +171,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       // Noise: another workspace, and a deleted registry in this one.
       await repo.insert(newRegistry(freshWorkspaceId(), { server: "ghcr.io" }));
       const deleted = await repo.insert(newRegistry(ws, { server: "ghcr.io" }));
-      await repo.softDelete(ws, deleted.id, T1);
+      await repo.softDeleteUnlessLinked(ws, deleted.id, T1, FORCE);
     });
 
     async function allPages(q: { server?: string; enabled?: boolean }, limit: number) {
@@ -203,6 +211,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
           "id",
           "lastUsedAt",
           "name",
+          "provider",
           "server",
           "updatedAt",
           "username",
@@ -258,7 +267,8 @@ describe.each(backends)("registry repository on %s", (backend) => {
         verificationErrorCode: "registry_unreachable",
         lastUsedAt: T1,
       });
-      const { passwordCiphertext: _c, passwordKeyId: _k, ...expected } = row;
+      const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
+      const expected = { ...fields, provider: "ghcr" };
       expect(await repo.insert(row)).toStrictEqual(expected);
       expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
     });
@@ -304,7 +314,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       expect(await repo.recordVerification(ws, row.id, state)).toStrictEqual({ ...row, ...state });
       expect(await rawRow(db, row.id)).toMatchObject({ version: 1, updatedAt: T0 });
       expect(await repo.recordVerification(freshWorkspaceId(), row.id, state)).toBeNull();
-      await repo.softDelete(ws, row.id, T1);
+      await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE);
       expect(await repo.recordVerification(ws, row.id, state)).toBeNull();
     });
 
@@ -328,12 +338,12 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const live = await repo.findForUse(ws, row.id);
       expect(live).toStrictEqual({ ...row, deletedAt: null, passwordCiphertext: `v1:k1:ciphertext-${row.id}` });
       expect(await repo.findForUse(freshWorkspaceId(), row.id)).toBeNull();
-      await repo.softDelete(ws, row.id, T1);
+      await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE);
       expect(await repo.findForUse(ws, row.id)).toStrictEqual({ ...row, updatedAt: T1, deletedAt: T1, passwordCiphertext: null });
     });
   });
 
-  describe("insert and update bind every column (prepared statements)", () => {
+  describe("insert and update write every column", () => {
     const warnings = [
       { code: "ghcr_token_format", field: "password" as const, message: "a rule" },
       { code: "docker_hub_email", field: "username" as const, message: "another, with \"quotes\" and é" },
@@ -349,7 +359,8 @@ describe.each(backends)("registry repository on %s", (backend) => {
         verificationErrorCode: "anonymous_access",
         lastUsedAt: new Date("2025-01-04T00:00:00.001Z"),
       });
-      const { passwordCiphertext: _c, passwordKeyId: _k, ...expected } = row;
+      const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
+      const expected = { ...fields, provider: "ghcr" };
 
       expect(await repo.insert(row)).toStrictEqual(expected);
       expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
@@ -417,7 +428,8 @@ describe.each(backends)("registry repository on %s", (backend) => {
       let expected: RegistryRecord = row;
       for (const [i, patch] of steps.entries()) {
         const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = patch;
-        expected = { ...expected, ...fields };
+        // A new server brings its provider, derived once on the write.
+        expected = { ...expected, ...fields, ...(fields.server !== undefined && { provider: providerOf(fields.server) }) };
         expect(await repo.update(ws, row.id, patch)).toStrictEqual(expected);
         expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
         expect(await rawRow(db, row.id)).toMatchObject({ version: i + 2, updatedAt: patch.updatedAt });
@@ -435,10 +447,10 @@ describe.each(backends)("registry repository on %s", (backend) => {
       expect(await storedShape(db, row.id)).toMatchObject({ checkedAtIsNull: true, checkedAtMs: null });
     });
 
-    it("update: more shapes than are prepared still each write exactly their fields", async () => {
+    it("update: every shape of patch writes exactly its fields", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws));
-      // Every subset of six fields: 64 shapes, more than the repository keeps prepared.
+      // Every subset of six fields: 64 shapes.
       const values = (n: number): Omit<RegistryPatch, "updatedAt"> => ({
         name: `name-${n}`,
         username: `user-${n}`,
@@ -465,7 +477,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
     it("update of a deleted registry answers null and changes nothing", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws));
-      await repo.softDelete(ws, row.id, T1);
+      await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE);
       const before = await rawRow(db, row.id);
 
       expect(
@@ -538,12 +550,12 @@ describe.each(backends)("registry repository on %s", (backend) => {
     });
   });
 
-  describe("softDelete", () => {
+  describe("softDeleteUnlessLinked with force", () => {
     it("hides the registry, wipes the credential and frees the name", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws, { name: "prod" }));
 
-      expect(await repo.softDelete(ws, row.id, T1)).toBe(true);
+      expect(await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE)).toEqual({ outcome: "deleted" });
 
       expect(await rawRow(db, row.id)).toEqual({
         name: "prod",
@@ -557,7 +569,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       expect((await repo.findForUse(ws, row.id))?.passwordCiphertext).toBeNull();
       expect(await repo.list(ws, { limit: 10 })).toEqual([]);
       expect(await repo.update(ws, row.id, { enabled: false, updatedAt: T1 })).toBeNull();
-      expect(await repo.softDelete(ws, row.id, T1)).toBe(false);
+      expect(await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE)).toEqual({ outcome: "not_found" });
       await expect(repo.insert(newRegistry(ws, { name: "prod" }))).resolves.toMatchObject({ name: "prod" });
     });
   });

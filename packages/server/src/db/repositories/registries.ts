@@ -4,7 +4,7 @@
  * by insert/update and read only where it is used: `findForUse` here (verification, provider
  * re-checks) and the joined read of `pull-resolution.ts` (pull checks and credentials).
  */
-import { and, desc, eq, isNull, lt, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, sql, type Placeholder } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type {
   NewRegistry,
@@ -14,8 +14,9 @@ import type {
   RegistryRecord,
   VerificationState,
 } from "../records.js";
+import type { ProviderName } from "../../registry-protocol/providers.js";
+import { providerOf } from "../derived-columns.js";
 import { registries } from "../schema.js";
-import { boundPlaceholder } from "./bound-placeholder.js";
 import { linkedImages } from "./sandbox-images.js";
 
 /**
@@ -24,12 +25,16 @@ import { linkedImages } from "./sandbox-images.js";
  */
 export const REGISTRY_NAME_UNIQUE = "registries_workspace_name_live_key";
 
-/** The columns of a `RegistryRecord`; deliberately not the ciphertext or its key id. */
-const recordColumns = {
+/**
+ * The columns of a `RegistryRecord`, deliberately not the ciphertext or its key id: every read
+ * selects this one object, and `returning` answers it.
+ */
+export const registryColumns = {
   id: registries.id,
   workspaceId: registries.workspaceId,
   name: registries.name,
   server: registries.server,
+  provider: registries.provider,
   username: registries.username,
   email: registries.email,
   enabled: registries.enabled,
@@ -43,32 +48,40 @@ const recordColumns = {
   updatedAt: registries.updatedAt,
 };
 
-/**
- * The columns `update` may write, in a fixed order: bit i of a patch's shape is `patchColumns[i]`.
- * Listed one by one so that nothing but these columns can ever be written (`updatedAt` is always
- * set, and `version` always bumped, outside this list).
- */
-const patchColumns = [
-  ["name", registries.name],
-  ["server", registries.server],
-  ["username", registries.username],
-  ["email", registries.email],
-  ["enabled", registries.enabled],
-  ["caCertificate", registries.caCertificate],
-  ["warnings", registries.warnings],
-  ["verificationStatus", registries.verificationStatus],
-  ["verificationCheckedAt", registries.verificationCheckedAt],
-  ["verificationErrorCode", registries.verificationErrorCode],
-  ["passwordCiphertext", registries.passwordCiphertext],
-  ["passwordKeyId", registries.passwordKeyId],
-] as const satisfies readonly (readonly [Exclude<keyof RegistryPatch, "updatedAt">, Column])[];
+/** A `RegistryForUse`: the record's columns, whether it was deleted, and the sealed password. */
+export const registryForUseColumns = {
+  ...registryColumns,
+  deletedAt: registries.deletedAt,
+  passwordCiphertext: registries.passwordCiphertext,
+};
 
 /**
- * How many update shapes (sets of patch fields) get a prepared statement; the service sends a
- * handful. Any other shape runs as an ordinary (unnamed) statement, so a caller varying its
- * fields cannot pile up statements on every PostgreSQL connection.
+ * The fields `update` may write. Kept as a list, checked at run time, so that nothing else a
+ * patch might carry (it is built from a request body) can ever be written: `provider` follows
+ * `server`, `updatedAt` is always set and `version` always bumped.
  */
-const MAX_PREPARED_UPDATE_SHAPES = 32;
+const PATCHABLE = [
+  "name",
+  "server",
+  "username",
+  "email",
+  "enabled",
+  "caCertificate",
+  "warnings",
+  "verificationStatus",
+  "verificationCheckedAt",
+  "verificationErrorCode",
+  "passwordCiphertext",
+  "passwordKeyId",
+] as const satisfies readonly Exclude<keyof RegistryPatch, "updatedAt">[];
+
+/**
+ * Rows read through `registryColumns` with `provider` non-null, as the record says: the
+ * repository writes it with every server, and `migrateDatabase` fills rows written around the app.
+ */
+function asRecord<T extends { provider: ProviderName | null }>(row: T): T & { provider: ProviderName } {
+  return row as T & { provider: ProviderName };
+}
 
 export type RegistryRepository = ReturnType<typeof createRegistryRepository>;
 
@@ -78,14 +91,15 @@ export function createRegistryRepository(db: Db) {
 
   // The hot reads, built once: drizzle skips building the SQL on every call, and postgres.js
   // runs them as named prepared statements (PostgreSQL parses and plans them once per
-  // connection). PGlite runs the same statements through its own query path.
+  // connection). PGlite runs the same statements through its own query path. Writes are built
+  // per call: their shapes vary, and preparing them measured no faster.
   const findByIdQuery = db
-    .select(recordColumns)
+    .select(registryColumns)
     .from(registries)
     .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
     .prepare("registries_find_by_id");
   const findForUseQuery = db
-    .select({ ...recordColumns, deletedAt: registries.deletedAt, passwordCiphertext: registries.passwordCiphertext })
+    .select(registryForUseColumns)
     .from(registries)
     .where(and(eq(registries.workspaceId, sql.placeholder("workspaceId")), eq(registries.id, sql.placeholder("id"))))
     .prepare("registries_find_for_use");
@@ -93,7 +107,7 @@ export function createRegistryRepository(db: Db) {
   const listQueries = new Map<number, ReturnType<typeof prepareList>>();
   function prepareList(server: boolean, enabled: boolean, cursor: boolean) {
     return db
-      .select(recordColumns)
+      .select(registryColumns)
       .from(registries)
       .where(
         and(
@@ -108,59 +122,6 @@ export function createRegistryRepository(db: Db) {
       .limit(sql.placeholder("limit"))
       .prepare(`registries_list_${Number(server)}${Number(enabled)}${Number(cursor)}`);
   }
-
-  // The writes of create and rotate, built once too. Every value is a placeholder.
-  const insertQuery = db
-    .insert(registries)
-    .values({
-      id: boundPlaceholder("id", registries.id),
-      workspaceId: boundPlaceholder("workspaceId", registries.workspaceId),
-      name: boundPlaceholder("name", registries.name),
-      server: boundPlaceholder("server", registries.server),
-      username: boundPlaceholder("username", registries.username),
-      email: boundPlaceholder("email", registries.email),
-      enabled: boundPlaceholder("enabled", registries.enabled),
-      caCertificate: boundPlaceholder("caCertificate", registries.caCertificate),
-      warnings: boundPlaceholder("warnings", registries.warnings),
-      verificationStatus: boundPlaceholder("verificationStatus", registries.verificationStatus),
-      verificationCheckedAt: boundPlaceholder("verificationCheckedAt", registries.verificationCheckedAt),
-      verificationErrorCode: boundPlaceholder("verificationErrorCode", registries.verificationErrorCode),
-      lastUsedAt: boundPlaceholder("lastUsedAt", registries.lastUsedAt),
-      passwordCiphertext: boundPlaceholder("passwordCiphertext", registries.passwordCiphertext),
-      passwordKeyId: boundPlaceholder("passwordKeyId", registries.passwordKeyId),
-      createdAt: boundPlaceholder("createdAt", registries.createdAt),
-      updatedAt: boundPlaceholder("updatedAt", registries.updatedAt),
-    })
-    .returning(recordColumns)
-    .prepare("registries_insert");
-
-  /**
-   * The UPDATE for one shape of patch: bit i set when `patchColumns[i]` is defined in it. As with
-   * drizzle's `set()`, an undefined field is left out and a null one writes NULL.
-   */
-  function buildUpdate(shape: number) {
-    const set: Record<string, SQL> = {};
-    patchColumns.forEach(([key, column], i) => {
-      if (shape & (1 << i)) set[key] = boundPlaceholder(key, column);
-    });
-    return db
-      .update(registries)
-      .set({ ...set, updatedAt: boundPlaceholder("updatedAt", registries.updatedAt), version: sql`${registries.version} + 1` })
-      .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
-      .returning(recordColumns);
-  }
-  const updateQueries = new Map<number, ReturnType<ReturnType<typeof buildUpdate>["prepare"]>>();
-
-  const recordVerificationQuery = db
-    .update(registries)
-    .set({
-      verificationStatus: boundPlaceholder("verificationStatus", registries.verificationStatus),
-      verificationCheckedAt: boundPlaceholder("verificationCheckedAt", registries.verificationCheckedAt),
-      verificationErrorCode: boundPlaceholder("verificationErrorCode", registries.verificationErrorCode),
-    })
-    .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
-    .returning(recordColumns)
-    .prepare("registries_record_verification");
 
   /**
    * Deletes the registry unless images still use it (or `force`), in one transaction: the row
@@ -200,36 +161,22 @@ export function createRegistryRepository(db: Db) {
 
     /** Inserts a registry; a taken name throws the driver's unique violation (`REGISTRY_NAME_UNIQUE`). */
     async insert(row: NewRegistry): Promise<RegistryRecord> {
-      const [created] = await insertQuery.execute({
-        id: row.id,
-        workspaceId: row.workspaceId,
-        name: row.name,
-        server: row.server,
-        username: row.username,
-        email: row.email,
-        enabled: row.enabled,
-        caCertificate: row.caCertificate ?? null,
-        warnings: row.warnings ?? [],
-        verificationStatus: row.verificationStatus ?? "unverified",
-        verificationCheckedAt: row.verificationCheckedAt ?? null,
-        verificationErrorCode: row.verificationErrorCode ?? null,
-        lastUsedAt: row.lastUsedAt ?? null,
-        passwordCiphertext: row.passwordCiphertext,
-        passwordKeyId: row.passwordKeyId,
-        createdAt: row.createdAt,
-        updatedAt: row.updatedAt,
-      });
-      return created!;
+      // Fields left undefined (no CA, no warnings, never verified or used) take the column default.
+      const [created] = await db
+        .insert(registries)
+        .values({ ...row, provider: providerOf(row.server) })
+        .returning(registryColumns);
+      return asRecord(created!);
     },
 
     /** The registry, or null when missing, deleted, or in another workspace. */
     async findById(workspaceId: string, id: string): Promise<RegistryRecord | null> {
       const [found] = await findByIdQuery.execute({ workspaceId, id });
-      return found ?? null;
+      return found ? asRecord(found) : null;
     },
 
     /** Newest first; `beforeId` continues after the last id of the previous page. */
-    list(workspaceId: string, q: RegistryListQuery): Promise<RegistryRecord[]> {
+    async list(workspaceId: string, q: RegistryListQuery): Promise<RegistryRecord[]> {
       const server = q.server !== undefined;
       const enabled = q.enabled !== undefined;
       const cursor = q.beforeId !== undefined;
@@ -239,26 +186,26 @@ export function createRegistryRepository(db: Db) {
         query = prepareList(server, enabled, cursor);
         listQueries.set(key, query);
       }
-      return query.execute({ workspaceId, server: q.server, enabled: q.enabled, beforeId: q.beforeId, limit: q.limit });
+      const rows = await query.execute({ workspaceId, server: q.server, enabled: q.enabled, beforeId: q.beforeId, limit: q.limit });
+      return rows.map(asRecord);
     },
 
-    /**
-     * Changes the given fields and bumps `version`; null when missing, deleted or foreign. One
-     * prepared statement per shape of patch, built on first use (up to `MAX_PREPARED_UPDATE_SHAPES`).
-     */
+    /** Changes the given fields and bumps `version`; null when missing, deleted or foreign. */
     async update(workspaceId: string, id: string, patch: RegistryPatch): Promise<RegistryRecord | null> {
-      let shape = 0;
-      patchColumns.forEach(([key], i) => {
-        if (patch[key] !== undefined) shape |= 1 << i;
-      });
-      let query = updateQueries.get(shape);
-      if (query === undefined && updateQueries.size < MAX_PREPARED_UPDATE_SHAPES) {
-        query = buildUpdate(shape).prepare(`registries_update_${shape}`);
-        updateQueries.set(shape, query);
-      }
-      const values = { ...patch, workspaceId, id };
-      const [updated] = await (query ?? buildUpdate(shape)).execute(values);
-      return updated ?? null;
+      // As drizzle's `set()` does, an undefined field is left out and a null one writes NULL.
+      const set: Partial<typeof registries.$inferInsert> = {};
+      for (const key of PATCHABLE) (set as Record<string, unknown>)[key] = patch[key];
+      const [updated] = await db
+        .update(registries)
+        .set({
+          ...set,
+          provider: patch.server === undefined ? undefined : providerOf(patch.server),
+          updatedAt: patch.updatedAt,
+          version: sql`${registries.version} + 1`,
+        })
+        .where(live(workspaceId, id))
+        .returning(registryColumns);
+      return updated ? asRecord(updated) : null;
     },
 
     /**
@@ -267,19 +214,21 @@ export function createRegistryRepository(db: Db) {
      */
     async findForUse(workspaceId: string, id: string): Promise<RegistryForUse | null> {
       const [found] = await findForUseQuery.execute({ workspaceId, id });
-      return found ?? null;
+      return found ? asRecord(found) : null;
     },
 
     /** Records a login attempt's outcome. Does not bump `version` or `updated_at`: no field the user set changed. */
     async recordVerification(workspaceId: string, id: string, state: VerificationState): Promise<RegistryRecord | null> {
-      const [updated] = await recordVerificationQuery.execute({
-        verificationStatus: state.verificationStatus,
-        verificationCheckedAt: state.verificationCheckedAt,
-        verificationErrorCode: state.verificationErrorCode,
-        workspaceId,
-        id,
-      });
-      return updated ?? null;
+      const [updated] = await db
+        .update(registries)
+        .set({
+          verificationStatus: state.verificationStatus,
+          verificationCheckedAt: state.verificationCheckedAt,
+          verificationErrorCode: state.verificationErrorCode,
+        })
+        .where(live(workspaceId, id))
+        .returning(registryColumns);
+      return updated ? asRecord(updated) : null;
     },
 
     /** Marks the credential used; never moves the timestamp backwards. */
@@ -290,13 +239,5 @@ export function createRegistryRepository(db: Db) {
         .where(live(workspaceId, id));
     },
 
-    /**
-     * Marks the registry deleted (linked images or not) and destroys its credential; the name is
-     * free again at once. False when missing, already deleted or foreign.
-     */
-    async softDelete(workspaceId: string, id: string, at: Date): Promise<boolean> {
-      const result = await softDeleteUnlessLinked(workspaceId, id, at, { force: true, listLimit: 0 });
-      return result.outcome === "deleted";
-    },
   };
 }

@@ -1,0 +1,2 @@
+ALTER TABLE "registries" ADD COLUMN "provider" text;--> statement-breakpoint
+ALTER TABLE "sandbox_images" ADD COLUMN "reference" text;
