@@ -1,22 +1,12 @@
-import type {
-  NewSandboxImage,
-  SandboxImageListQuery,
-  SandboxImagePatch,
-  SandboxImageRecord,
-} from "../db/records.js";
-import { RegistryNotLinkableError } from "../db/repositories/sandbox-images.js";
+import type { NewSandboxImage, SandboxImagePatch, SandboxImageRecord } from "../db/records.js";
+import { RegistryNotLinkableError, type SandboxImageRepository } from "../db/repositories/sandbox-images.js";
 import { DomainError } from "../errors.js";
 import { sameRegistry } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
 import { decodeCursor, toPage } from "./pagination.js";
 
-export interface SandboxImageRepositoryPort {
-  insert(row: NewSandboxImage): Promise<SandboxImageRecord>;
-  findById(workspaceId: string, id: string): Promise<SandboxImageRecord | null>;
-  list(workspaceId: string, query: SandboxImageListQuery): Promise<SandboxImageRecord[]>;
-  update(workspaceId: string, id: string, patch: SandboxImagePatch): Promise<SandboxImageRecord | null>;
-  delete(workspaceId: string, id: string): Promise<boolean>;
-}
+/** What the service needs of the repository. */
+export type SandboxImageRepositoryPort = Pick<SandboxImageRepository, "insert" | "findById" | "list" | "update" | "delete">;
 
 export interface SandboxImageServiceDeps {
   images: SandboxImageRepositoryPort;

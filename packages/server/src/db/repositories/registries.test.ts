@@ -343,7 +343,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
     });
   });
 
-  describe("insert and update write every column", () => {
+  describe("insert and update bind every column (prepared statements)", () => {
     const warnings = [
       { code: "ghcr_token_format", field: "password" as const, message: "a rule" },
       { code: "docker_hub_email", field: "username" as const, message: "another, with \"quotes\" and é" },
@@ -447,10 +447,10 @@ describe.each(backends)("registry repository on %s", (backend) => {
       expect(await storedShape(db, row.id)).toMatchObject({ checkedAtIsNull: true, checkedAtMs: null });
     });
 
-    it("update: every shape of patch writes exactly its fields", async () => {
+    it("update: more shapes than are prepared still each write exactly their fields", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws));
-      // Every subset of six fields: 64 shapes.
+      // Every subset of six fields: 64 shapes, more than the repository keeps prepared.
       const values = (n: number): Omit<RegistryPatch, "updatedAt"> => ({
         name: `name-${n}`,
         username: `user-${n}`,

@@ -4,7 +4,7 @@
  * by insert/update and read only where it is used: `findForUse` here (verification, provider
  * re-checks) and the joined read of `pull-resolution.ts` (pull checks and credentials).
  */
-import { and, desc, eq, isNull, lt, sql, type Placeholder } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type {
   NewRegistry,
@@ -17,6 +17,7 @@ import type {
 import type { ProviderName } from "../../registry-protocol/providers.js";
 import { providerOf } from "../derived-columns.js";
 import { registries } from "../schema.js";
+import { boundPlaceholder } from "./bound-placeholder.js";
 import { linkedImages } from "./sandbox-images.js";
 
 /**
@@ -55,10 +56,28 @@ export const registryForUseColumns = {
   passwordCiphertext: registries.passwordCiphertext,
 };
 
+/** What `insert` writes: the record's columns and the sealed password (`version` takes its default). */
+const insertedColumns = {
+  ...registryColumns,
+  passwordCiphertext: registries.passwordCiphertext,
+  passwordKeyId: registries.passwordKeyId,
+};
+
+/** What a registry that was only just written is, for the fields a `NewRegistry` may leave out. */
+const NOT_YET_SET: Required<Pick<NewRegistry, "caCertificate" | "warnings" | "lastUsedAt" | keyof VerificationState>> = {
+  caCertificate: null,
+  warnings: [],
+  verificationStatus: "unverified",
+  verificationCheckedAt: null,
+  verificationErrorCode: null,
+  lastUsedAt: null,
+};
+
 /**
- * The fields `update` may write. Kept as a list, checked at run time, so that nothing else a
- * patch might carry (it is built from a request body) can ever be written: `provider` follows
- * `server`, `updatedAt` is always set and `version` always bumped.
+ * The fields `update` may write, in a fixed order: bit i of a patch's shape is `PATCHABLE[i]`.
+ * A list checked at run time, so that nothing else a patch might carry (it is built from a
+ * request body) can ever be written: `provider` follows `server`, `updatedAt` is always set and
+ * `version` always bumped.
  */
 const PATCHABLE = [
   "name",
@@ -76,6 +95,20 @@ const PATCHABLE = [
 ] as const satisfies readonly Exclude<keyof RegistryPatch, "updatedAt">[];
 
 /**
+ * How many update shapes (sets of patch fields) get a prepared statement; the service sends a
+ * handful. Any other shape runs as an ordinary (unnamed) statement, so a caller varying its
+ * fields cannot pile up statements on every PostgreSQL connection.
+ */
+const MAX_PREPARED_UPDATE_SHAPES = 32;
+
+/** One placeholder per column, named after its field: the values of a prepared statement. */
+function placeholdersFor<T extends Record<string, Column>>(columns: T): { [K in keyof T]: SQL } {
+  const placeholders: Record<string, SQL> = {};
+  for (const [key, column] of Object.entries(columns)) placeholders[key] = boundPlaceholder(key, column);
+  return placeholders as { [K in keyof T]: SQL };
+}
+
+/**
  * Rows read through `registryColumns` with `provider` non-null, as the record says: the
  * repository writes it with every server, and `migrateDatabase` fills rows written around the app.
  */
@@ -91,8 +124,7 @@ export function createRegistryRepository(db: Db) {
 
   // The hot reads, built once: drizzle skips building the SQL on every call, and postgres.js
   // runs them as named prepared statements (PostgreSQL parses and plans them once per
-  // connection). PGlite runs the same statements through its own query path. Writes are built
-  // per call: their shapes vary, and preparing them measured no faster.
+  // connection). PGlite runs the same statements through its own query path.
   const findByIdQuery = db
     .select(registryColumns)
     .from(registries)
@@ -122,6 +154,29 @@ export function createRegistryRepository(db: Db) {
       .limit(sql.placeholder("limit"))
       .prepare(`registries_list_${Number(server)}${Number(enabled)}${Number(cursor)}`);
   }
+
+  // The writes of create and rotate are prepared too: building a drizzle INSERT or UPDATE costs
+  // more CPU than the rest of the request's own code (measured: create 1.8 → 2.9 and rotate
+  // 2.4 → 4.0 ms of server CPU per request when they were built on every call).
+  const insertQuery = db.insert(registries).values(placeholdersFor(insertedColumns)).returning(registryColumns).prepare("registries_insert");
+
+  /**
+   * The UPDATE for one shape of patch: bit i set when `PATCHABLE[i]` is defined in it, and
+   * `provider` written with `server`. As with drizzle's `set()`, a null field writes NULL.
+   */
+  function buildUpdate(shape: number) {
+    const set: Record<string, SQL> = {};
+    PATCHABLE.forEach((key, i) => {
+      if (shape & (1 << i)) set[key] = boundPlaceholder(key, registries[key]);
+    });
+    if (set.server) set.provider = boundPlaceholder("provider", registries.provider);
+    return db
+      .update(registries)
+      .set({ ...set, updatedAt: boundPlaceholder("updatedAt", registries.updatedAt), version: sql`${registries.version} + 1` })
+      .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
+      .returning(registryColumns);
+  }
+  const updateQueries = new Map<number, ReturnType<ReturnType<typeof buildUpdate>["prepare"]>>();
 
   /**
    * Deletes the registry unless images still use it (or `force`), in one transaction: the row
@@ -161,11 +216,9 @@ export function createRegistryRepository(db: Db) {
 
     /** Inserts a registry; a taken name throws the driver's unique violation (`REGISTRY_NAME_UNIQUE`). */
     async insert(row: NewRegistry): Promise<RegistryRecord> {
-      // Fields left undefined (no CA, no warnings, never verified or used) take the column default.
-      const [created] = await db
-        .insert(registries)
-        .values({ ...row, provider: providerOf(row.server) })
-        .returning(registryColumns);
+      const values: Record<string, unknown> = { ...row, provider: providerOf(row.server) };
+      for (const [key, notYet] of Object.entries(NOT_YET_SET)) values[key] ??= notYet;
+      const [created] = await insertQuery.execute(values);
       return asRecord(created!);
     },
 
@@ -190,21 +243,22 @@ export function createRegistryRepository(db: Db) {
       return rows.map(asRecord);
     },
 
-    /** Changes the given fields and bumps `version`; null when missing, deleted or foreign. */
+    /**
+     * Changes the given fields and bumps `version`; null when missing, deleted or foreign. One
+     * prepared statement per shape of patch, built on first use (up to `MAX_PREPARED_UPDATE_SHAPES`).
+     */
     async update(workspaceId: string, id: string, patch: RegistryPatch): Promise<RegistryRecord | null> {
-      // As drizzle's `set()` does, an undefined field is left out and a null one writes NULL.
-      const set: Partial<typeof registries.$inferInsert> = {};
-      for (const key of PATCHABLE) (set as Record<string, unknown>)[key] = patch[key];
-      const [updated] = await db
-        .update(registries)
-        .set({
-          ...set,
-          provider: patch.server === undefined ? undefined : providerOf(patch.server),
-          updatedAt: patch.updatedAt,
-          version: sql`${registries.version} + 1`,
-        })
-        .where(live(workspaceId, id))
-        .returning(registryColumns);
+      let shape = 0;
+      PATCHABLE.forEach((key, i) => {
+        if (patch[key] !== undefined) shape |= 1 << i;
+      });
+      let query = updateQueries.get(shape);
+      if (query === undefined && updateQueries.size < MAX_PREPARED_UPDATE_SHAPES) {
+        query = buildUpdate(shape).prepare(`registries_update_${shape}`);
+        updateQueries.set(shape, query);
+      }
+      const provider = patch.server === undefined ? undefined : providerOf(patch.server);
+      const [updated] = await (query ?? buildUpdate(shape)).execute({ ...patch, provider, workspaceId, id });
       return updated ? asRecord(updated) : null;
     },
 
