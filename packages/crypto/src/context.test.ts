@@ -23,6 +23,8 @@ describe("associated data", () => {
       { workspace_id: "ws-1", registry_id: "r" },
       { registry_id: "r", workspace_id: "ws-1" },
       { z: "1", Z: "2", _: "3", "0": "4", é: "5" },
+      // Around what JSON escapes: controls, DEL, the last printable ASCII, lone surrogates.
+      { a: "tab\there", b: "del\u007f", c: "~}|{", d: "\ud800 alone", e: "\udfff", f: "pair 😀", "q\"uote": "x" },
     ];
     for (const context of contexts) {
       expect(aad("v1", "k1", context)).toBe(
