@@ -88,6 +88,9 @@ export const registries = pgTable(
       .on(t.workspaceId, t.enabled, t.id)
       .where(sql`deleted_at IS NULL`),
     index("registries_password_key_id_idx").on(t.passwordKeyId),
+    // Rows whose provider is still to be derived (migrate.ts fills them at start): empty once
+    // filled, so finding nothing to fill reads no table.
+    index("registries_provider_missing_idx").on(t.id).where(sql`provider IS NULL`),
     check("registries_verification_status_check", sql`verification_status IN ('verified', 'failed', 'unverified')`),
   ],
 );
@@ -127,6 +130,8 @@ export const sandboxImages = pgTable(
     index("sandbox_images_list_enabled_idx").on(t.workspaceId, t.enabled, t.id),
     // At most one default image per workspace.
     uniqueIndex("sandbox_images_one_default_key").on(t.workspaceId).where(sql`is_default`),
+    // As registries_provider_missing_idx, for the reference.
+    index("sandbox_images_reference_missing_idx").on(t.id).where(sql`reference IS NULL`),
   ],
 );
 
