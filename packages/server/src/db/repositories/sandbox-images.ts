@@ -14,6 +14,7 @@ import type {
 import { referenceOf } from "../derived-columns.js";
 import { registries, sandboxImages } from "../schema.js";
 import { boundPlaceholder } from "./bound-placeholder.js";
+import { preparedPerFilters } from "./prepared-per-filters.js";
 
 /** The partial unique index behind "one default image per workspace". */
 export const SANDBOX_IMAGE_DEFAULT_UNIQUE = "sandbox_images_one_default_key";
@@ -251,9 +252,8 @@ export function createSandboxImageRepository(db: Db) {
     .where(byId(sql.placeholder("workspaceId"), sql.placeholder("id")))
     .prepare("sandbox_images_find_by_id");
   /** One statement per combination of list filters (registry, enabled, cursor), built on first use. */
-  const listQueries = new Map<number, ReturnType<typeof prepareList>>();
-  function prepareList(registry: boolean, enabled: boolean, cursor: boolean) {
-    return selectRecords(db)
+  const listQuery = preparedPerFilters(([registry, enabled, cursor]) =>
+    selectRecords(db)
       .where(
         and(
           eq(sandboxImages.workspaceId, sql.placeholder("workspaceId")),
@@ -264,8 +264,8 @@ export function createSandboxImageRepository(db: Db) {
       )
       .orderBy(desc(sandboxImages.id))
       .limit(sql.placeholder("limit"))
-      .prepare(`sandbox_images_list_${Number(registry)}${Number(enabled)}${Number(cursor)}`);
-  }
+      .prepare(`sandbox_images_list_${Number(registry)}${Number(enabled)}${Number(cursor)}`),
+  );
   // The inserts of the common, non-default image, built once and prepared. The default case
   // builds the same statements on its transaction (a statement prepared on `db` would run
   // outside it).
@@ -302,15 +302,7 @@ export function createSandboxImageRepository(db: Db) {
 
     /** Newest first; `beforeId` continues after the last id of the previous page. */
     async list(workspaceId: string, q: SandboxImageListQuery): Promise<SandboxImageRecord[]> {
-      const registry = q.registryId !== undefined;
-      const enabled = q.enabled !== undefined;
-      const cursor = q.beforeId !== undefined;
-      const key = (Number(registry) << 2) | (Number(enabled) << 1) | Number(cursor);
-      let query = listQueries.get(key);
-      if (query === undefined) {
-        query = prepareList(registry, enabled, cursor);
-        listQueries.set(key, query);
-      }
+      const query = listQuery([q.registryId !== undefined, q.enabled !== undefined, q.beforeId !== undefined]);
       const rows = await query.execute({
         workspaceId,
         registryId: q.registryId,
