@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Cipher } from "@modbox/crypto";
 import postgres from "postgres";
+import { providerOf, referenceOf } from "../../packages/server/src/db/derived-columns.js";
 import { uuidv7 } from "../../packages/server/src/services/ids.js";
 
 export interface SeedSpec {
@@ -111,6 +112,7 @@ export async function seedDatabase(url: string, spec: SeedSpec, cipher: Cipher):
           workspace_id: workspace.id,
           name: `registry-${String(i).padStart(6, "0")}`,
           server,
+          provider: providerOf(server),
           username: `robot-${i}`,
           email: i % 2 === 0 ? `ops+${i}@example.com` : null,
           enabled: i % 10 !== 0,
@@ -135,12 +137,15 @@ export async function seedDatabase(url: string, spec: SeedSpec, cipher: Cipher):
         // The registry at index j is SERVERS[j % 6] and enabled unless j % 10 === 0 (above);
         // j % 12 === 6: a ghcr.io registry that rotate never touches.
         if (linked && registryIndex % 12 === 6 && registryIndex % 10 !== 0) pullable.push(imageId);
+        const image = `ghcr.io/${workspace.id}/app-${i % 50}`;
+        const tag = i % 3 === 0 ? "latest" : `v1.${i % 40}.0`;
         batch.push({
           id: imageId,
           workspace_id: workspace.id,
           name: `image-${String(i).padStart(6, "0")}`,
-          image: `ghcr.io/${workspace.id}/app-${i % 50}`,
-          tag: i % 3 === 0 ? "latest" : `v1.${i % 40}.0`,
+          image,
+          tag,
+          reference: referenceOf(image, tag),
           registry_id: linked ? ids[registryIndex]! : null,
           description: i % 4 === 0 ? `Image ${i} of ${workspace.id}` : null,
           enabled: true,

@@ -7,47 +7,27 @@
  */
 export type EncryptionContext = Readonly<Record<string, string>>;
 
-/** Sorted, validated `[name, value]` pairs. */
-export type CanonicalContext = readonly (readonly [string, string])[];
+/**
+ * The GCM associated data is the UTF-8 JSON text of
+ *
+ *   ["modbox/crypto", "<version>", "<keyId>", [["<name>", "<value>"], …]]
+ *
+ * a domain label, the envelope version, the key id and the context entries sorted by name
+ * (UTF-16 code unit order, locale-free). JSON makes the encoding unambiguous: no separator can
+ * be forged inside a value. These bytes are part of every stored ciphertext: they must never
+ * change.
+ *
+ * It is built in two parts, because the cipher seals with one key many rows: the start, the same
+ * for every row of a key ({@link associatedDataPrefix}, built once per key), and the context
+ * entries ({@link contextAadText}, per call), joined by {@link associatedDataFrom}.
+ */
 
 /**
- * Validates a context and sorts its entries by name (UTF-16 code unit order, locale-free).
+ * The context entries of the associated data (`["name","value"],…`, sorted by name), built
+ * entry by entry instead of through a nested array and `JSON.stringify` of the whole.
  *
  * @throws TypeError if the context is not an object, is empty, or has an empty name or a value
  *   that is not a non-empty string. Messages name the entry, never the value.
- */
-export function canonicalizeContext(context: EncryptionContext): CanonicalContext {
-  if (typeof context !== "object" || context === null || Array.isArray(context)) {
-    throw new TypeError("Encryption context must be an object of string values.");
-  }
-  const names = Object.keys(context);
-  if (names.length === 0) {
-    throw new TypeError("Encryption context must not be empty; bind the ciphertext to its row.");
-  }
-  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return names.map((name) => {
-    if (name === "") throw new TypeError("Encryption context names must not be empty.");
-    const value: unknown = context[name];
-    if (typeof value !== "string" || value === "") {
-      throw new TypeError(`Encryption context value "${name}" must be a non-empty string.`);
-    }
-    return [name, value] as const;
-  });
-}
-
-/**
- * The GCM associated data: a JSON array of a domain label, the envelope version, the key id and
- * the sorted context entries. JSON makes the encoding unambiguous (no separator can be forged
- * inside a value).
- */
-export function associatedData(version: string, keyId: string, context: CanonicalContext): Buffer {
-  return Buffer.from(JSON.stringify(["modbox/crypto", version, keyId, context]), "utf8");
-}
-
-/**
- * The context part of {@link associatedData}'s JSON (`["name","value"],…`, sorted by name),
- * built entry by entry instead of through a nested array. Same validation and errors as
- * {@link canonicalizeContext}.
  */
 export function contextAadText(context: EncryptionContext): string {
   if (typeof context !== "object" || context === null || Array.isArray(context)) {
@@ -71,23 +51,22 @@ export function contextAadText(context: EncryptionContext): string {
     if (typeof value !== "string" || value === "") {
       throw new TypeError(`Encryption context value "${name}" must be a non-empty string.`);
     }
-    const entry = `[${jsonName(name)},${JSON.stringify(value)}]`;
+    const entry = `[${jsonString(name)},${jsonString(value)}]`;
     text = i === 0 ? entry : `${text},${entry}`;
   }
   return text;
 }
 
-/** Context names are a handful of constants (`workspace_id`, …): encode each once. */
-const NAME_JSON_MAX = 256;
-const nameJson = new Map<string, string>();
+/** Printable ASCII but `"` and `\\`: characters JSON writes as they are, between quotes. */
+const JSON_AS_IS = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
-function jsonName(name: string): string {
-  let json = nameJson.get(name);
-  if (json === undefined) {
-    json = JSON.stringify(name);
-    if (nameJson.size < NAME_JSON_MAX) nameJson.set(name, json);
-  }
-  return json;
+/**
+ * `JSON.stringify(text)`, without calling it for the usual context (ASCII names and ids): on the
+ * cipher's hot path it cost about twice as much as this test, once per name and value of every
+ * encryption and decryption.
+ */
+function jsonString(text: string): string {
+  return JSON_AS_IS.test(text) ? `"${text}"` : JSON.stringify(text);
 }
 
 /** `["modbox/crypto","<version>","<keyId>",[`: the start of a key's AAD, the same for every row. */
@@ -95,10 +74,7 @@ export function associatedDataPrefix(version: string, keyId: string): string {
   return `${JSON.stringify(["modbox/crypto", version, keyId]).slice(0, -1)},[`;
 }
 
-/**
- * The same bytes as `associatedData(version, keyId, canonicalizeContext(context))`, from a prefix
- * built once per key by {@link associatedDataPrefix} and the context text of {@link contextAadText}.
- */
+/** The associated data: a key's prefix ({@link associatedDataPrefix}) and a context's entries ({@link contextAadText}). */
 export function associatedDataFrom(prefix: string, contextText: string): Buffer {
   return Buffer.from(`${prefix}${contextText}]]`, "utf8");
 }

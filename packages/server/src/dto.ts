@@ -2,8 +2,6 @@ import type { components, Readable } from "@modbox/sdk/openapi";
 import type { RegistryRecord, SandboxImageRecord } from "./db/records.js";
 import type { PullService } from "./services/pulls.js";
 import type { VerificationResult } from "./services/registries.js";
-import { detectProvider } from "./registry-protocol/providers.js";
-import { parseImageAndTag, pullReference } from "./registry-protocol/reference.js";
 
 /**
  * The one place records become API shapes. Fields are listed one by one, never spread, so a
@@ -23,7 +21,7 @@ export function toRegistryDto(r: RegistryRecord): RegistryDto {
     username: r.username,
     email: r.email,
     enabled: r.enabled,
-    provider: providerOf(r.server),
+    provider: r.provider,
     ca_certificate: r.caCertificate,
     verification: {
       status: r.verificationStatus,
@@ -38,24 +36,6 @@ export function toRegistryDto(r: RegistryRecord): RegistryDto {
   };
 }
 
-/**
- * `detectProvider` normalises and pattern-matches the server: too much to redo for each row of
- * every page when a workspace's registries share a handful of servers. Memoised per server
- * string (a pure function of it), in a bounded map cleared when full.
- */
-const PROVIDER_CACHE_MAX = 1_000;
-const providerCache = new Map<string, RegistryDto["provider"]>();
-
-function providerOf(server: string): RegistryDto["provider"] {
-  let provider = providerCache.get(server);
-  if (provider === undefined) {
-    provider = detectProvider(server).provider;
-    if (providerCache.size >= PROVIDER_CACHE_MAX) providerCache.clear();
-    providerCache.set(server, provider);
-  }
-  return provider;
-}
-
 export function toSandboxImageDto(i: SandboxImageRecord): SandboxImageDto {
   return {
     id: i.id,
@@ -65,7 +45,7 @@ export function toSandboxImageDto(i: SandboxImageRecord): SandboxImageDto {
     tag: i.tag,
     registry_id: i.registryId,
     registry_name: i.registryName,
-    reference: resolvedReference(i.image, i.tag),
+    reference: i.reference,
     description: i.description,
     enabled: i.enabled,
     is_default: i.isDefault,
@@ -102,12 +82,6 @@ export function toPullCheckDto(c: Awaited<ReturnType<PullService["check"]>>): Pu
 /** The one response that carries a decrypted credential (provisioner scope only). */
 export function toPullCredentialsDto(c: Awaited<ReturnType<PullService["credentials"]>>): PullCredentialsDto {
   return { image_id: c.imageId, reference: c.reference, registry: c.registry, auth: c.auth };
-}
-
-/** What a runtime pulls; every write validated the reference, so it always parses. */
-function resolvedReference(image: string, tag: string): string {
-  const parsed = parseImageAndTag(image, tag);
-  return parsed.ok ? pullReference(parsed.ref) : `${image}:${tag}`;
 }
 
 export function toListDto<T, D>(page: { items: T[]; nextCursor: string | null }, map: (item: T) => D) {

@@ -3,7 +3,7 @@
  * and the one instant every fixture is created at.
  */
 import { uuidv7 } from "./ids.js";
-import { registries, sandboxImages, type Db, type NewRegistry, type NewSandboxImage } from "./server.js";
+import { providerOf, referenceOf, registries, sandboxImages, type Db, type NewRegistry, type NewSandboxImage } from "./server.js";
 
 /** The instant fixtures are created and last updated at, unless overridden. */
 export const FIXTURE_TIME = new Date("2025-01-02T03:04:05.678Z");
@@ -49,14 +49,21 @@ export function newImage(workspaceId: string, overrides: Partial<NewSandboxImage
   };
 }
 
-/** Inserts `newRegistry(workspaceId)` (no CA) with `overrides`, bypassing the repository; returns the row. */
+/**
+ * Inserts `newRegistry(workspaceId)` (no CA) with `overrides`, bypassing the repository; returns
+ * the row. Its provider is derived as the repository would, unless `overrides` sets one.
+ */
 export async function insertRawRegistry(db: Db, workspaceId: string, overrides: Partial<typeof registries.$inferInsert> = {}) {
-  const row = { ...newRegistry(workspaceId), caCertificate: null, ...overrides };
+  const fields = { ...newRegistry(workspaceId), caCertificate: null, ...overrides };
+  const row = { provider: providerOf(fields.server), ...fields };
   await db.insert(registries).values(row);
   return row;
 }
 
-/** Inserts an enabled, unlinked sandbox image (link it with `registryId`); returns the row. */
+/**
+ * Inserts an enabled, unlinked sandbox image (link it with `registryId`); returns the row. Its
+ * pull reference is derived as the repository would, unless `overrides` sets one.
+ */
 export async function insertRawImage(db: Db, workspaceId: string, overrides: Partial<typeof sandboxImages.$inferInsert> = {}) {
   const id = uuidv7();
   const row = {
@@ -72,6 +79,6 @@ export async function insertRawImage(db: Db, workspaceId: string, overrides: Par
     updatedAt: FIXTURE_TIME,
     ...overrides,
   };
-  await db.insert(sandboxImages).values(row);
+  await db.insert(sandboxImages).values({ reference: referenceOf(row.image, row.tag), ...row });
   return row;
 }

@@ -5,12 +5,17 @@
  * there (each one creates its bookkeeping schema and table, reads the last applied migration,
  * then applies the rest), so the whole run holds a session-level advisory lock: the first
  * instance migrates, the others wait, then find nothing left to do.
+ *
+ * After the SQL migrations, and under the same lock, rows whose derived columns are still empty
+ * are filled by the app's own code (fill-derived-columns.ts): a migration can add a column, but
+ * only JS knows how to derive its value.
  */
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import { openDedicatedSession, type DatabaseHandle, type DedicatedSession } from "./client.js";
+import { fillDerivedColumns } from "./fill-derived-columns.js";
 
 /** Absolute, so migrating works whatever the working directory. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url));
@@ -29,7 +34,10 @@ const MIGRATION_LOCK_KEY = "7321556090485023617";
 export async function migrateDatabase(handle: DatabaseHandle): Promise<void> {
   const session = await openDedicatedSession(handle);
   try {
-    await withAdvisoryLock(session, () => runMigrator(session));
+    await withAdvisoryLock(session, async () => {
+      await runMigrator(session);
+      await fillDerivedColumns(session.db);
+    });
   } finally {
     await session.release();
   }

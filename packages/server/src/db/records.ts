@@ -1,69 +1,53 @@
 /**
- * The shapes the repositories hand to services. They are not API shapes: `dto.ts` maps them.
- * A registry record never carries its ciphertext; only `RegistryForUse` (the point of use) does.
+ * The shapes the repositories hand to services, derived from the drizzle schema so that a column
+ * is written once. They are not API shapes: `dto.ts` maps them. A registry record never carries
+ * its ciphertext; only `RegistryForUse` (the point of use) does.
  */
+import type { ProviderName } from "../registry-protocol/providers.js";
+import type { apiTokens, registries, sandboxImages } from "./schema.js";
 
-import type { components } from "@modbox/sdk/openapi";
+export type { CredentialWarning } from "./schema.js";
 
-export type VerificationStatus = "verified" | "failed" | "unverified";
+type RegistryRow = typeof registries.$inferSelect;
+type SandboxImageRow = typeof sandboxImages.$inferSelect;
+type ApiTokenRow = typeof apiTokens.$inferSelect;
 
-export interface CredentialWarning {
-  code: string;
-  field: "server" | "username" | "password";
-  message: string;
-}
+/** Fields `K` of `T` made optional. */
+type WithOptional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+
+export type VerificationStatus = RegistryRow["verificationStatus"];
 
 /** The outcome of the last login against the registry. */
-export interface VerificationState {
-  verificationStatus: VerificationStatus;
-  verificationCheckedAt: Date | null;
-  /** Only the codes the contract's `Verification.error_code` enum lists (or null). */
-  verificationErrorCode: components["schemas"]["Verification"]["error_code"];
-}
+export type VerificationState = Pick<RegistryRow, "verificationStatus" | "verificationCheckedAt" | "verificationErrorCode">;
 
-export interface RegistryRecord extends VerificationState {
-  id: string;
-  workspaceId: string;
-  name: string;
-  server: string;
-  username: string;
-  email: string | null;
-  enabled: boolean;
-  caCertificate: string | null;
-  warnings: CredentialWarning[];
-  lastUsedAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+/**
+ * A live registry: every column but the sealed password, its key id, `version` and `deletedAt`.
+ * `provider` is never null here: the repository writes it with the server, and rows written
+ * around the app are filled at start (see `registries.provider`).
+ */
+export type RegistryRecord = Omit<
+  RegistryRow,
+  "passwordCiphertext" | "passwordKeyId" | "version" | "deletedAt" | "provider"
+> & { provider: ProviderName };
 
-/** A registry to insert; the optional fields default to "none yet" (no CA, no warnings, never verified or used). */
-export interface NewRegistry
-  extends Omit<RegistryRecord, "caCertificate" | "warnings" | "lastUsedAt" | keyof VerificationState>,
-    Partial<Pick<RegistryRecord, "caCertificate" | "warnings" | "lastUsedAt"> & VerificationState> {
+/** Registry fields that start as "none yet" (no CA, no warnings, never verified or used). */
+type OptionalOnInsert = "caCertificate" | "warnings" | "lastUsedAt" | keyof VerificationState;
+
+/** A registry to insert; `provider` is derived from `server` by the repository. */
+export type NewRegistry = WithOptional<Omit<RegistryRecord, "provider">, OptionalOnInsert> & {
   /** Envelope from @modbox/crypto, bound to { workspace_id, registry_id }. */
   passwordCiphertext: string;
   passwordKeyId: string;
-}
+};
 
-export interface RegistryPatch extends Partial<VerificationState> {
-  name?: string;
-  server?: string;
-  username?: string;
-  email?: string | null;
-  enabled?: boolean;
-  caCertificate?: string | null;
-  warnings?: CredentialWarning[];
-  passwordCiphertext?: string;
-  passwordKeyId?: string;
-  updatedAt: Date;
-}
+/** The fields `update` may change (`provider` follows `server`), and when. */
+export type RegistryPatch = Partial<
+  Pick<NewRegistry, "name" | "server" | "username" | "email" | "enabled" | "caCertificate" | "warnings" | "passwordCiphertext" | "passwordKeyId">
+> &
+  Partial<VerificationState> & { updatedAt: Date };
 
 /** A registry as the point of use sees it: tombstones included, with the sealed password. */
-export interface RegistryForUse extends RegistryRecord {
-  deletedAt: Date | null;
-  /** null once deleted. */
-  passwordCiphertext: string | null;
-}
+export type RegistryForUse = RegistryRecord & Pick<RegistryRow, "deletedAt" | "passwordCiphertext">;
 
 export interface RegistryListQuery {
   limit: number;
@@ -73,42 +57,29 @@ export interface RegistryListQuery {
   server?: string;
 }
 
-export interface SandboxImageRecord {
-  id: string;
-  workspaceId: string;
-  name: string;
-  image: string;
-  tag: string;
-  registryId: string | null;
-  /** Name of the linked registry; null when unlinked or the registry was deleted. */
+/**
+ * An image with the name of its registry (null when unlinked or the registry was deleted).
+ * `reference` is never null here, as `RegistryRecord.provider`.
+ */
+export type SandboxImageRecord = Omit<SandboxImageRow, "version" | "reference"> & {
+  reference: string;
   registryName: string | null;
-  description: string | null;
-  enabled: boolean;
-  isDefault: boolean;
-  memoryMb: number;
-  ttlSeconds: number | null;
-  readinessPort: number | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+};
 
-export type NewSandboxImage = Omit<SandboxImageRecord, "registryName">;
+/** An image to insert; `reference` is derived from `image` and `tag` by the repository. */
+export type NewSandboxImage = Omit<SandboxImageRecord, "registryName" | "reference">;
 
+/**
+ * The fields `update` may change. `image` and `tag` travel together: `reference` is derived from
+ * the pair, so a change of either one sends both.
+ */
 export type SandboxImagePatch = Partial<
   Pick<
-    SandboxImageRecord,
-    | "name"
-    | "image"
-    | "tag"
-    | "registryId"
-    | "description"
-    | "enabled"
-    | "isDefault"
-    | "memoryMb"
-    | "ttlSeconds"
-    | "readinessPort"
+    NewSandboxImage,
+    "name" | "registryId" | "description" | "enabled" | "isDefault" | "memoryMb" | "ttlSeconds" | "readinessPort"
   >
-> & { updatedAt: Date };
+> &
+  ({ image?: undefined; tag?: undefined } | Pick<NewSandboxImage, "image" | "tag">) & { updatedAt: Date };
 
 export interface SandboxImageListQuery {
   limit: number;
@@ -117,25 +88,10 @@ export interface SandboxImageListQuery {
   enabled?: boolean;
 }
 
-export type TokenScope = "workspace" | "provisioner";
+export type TokenScope = ApiTokenRow["scope"];
 
-export interface ApiTokenRecord {
-  id: string;
-  name: string;
-  scope: TokenScope;
-  /** null: granted every workspace. */
-  workspaceIds: string[] | null;
-  createdAt: Date;
-  lastUsedAt: Date | null;
-  revokedAt: Date | null;
-}
+/** A token as services see it: never its hash. */
+export type ApiTokenRecord = Omit<ApiTokenRow, "tokenHash">;
 
-export interface NewApiToken {
-  id: string;
-  name: string;
-  scope: TokenScope;
-  workspaceIds: string[] | null;
-  /** SHA-256 of the whole token, hex. The token itself is never stored. */
-  tokenHash: string;
-  createdAt: Date;
-}
+/** A token to insert; `tokenHash` is the SHA-256 of the whole token, hex (the token itself is never stored). */
+export type NewApiToken = Pick<ApiTokenRow, "id" | "name" | "scope" | "workspaceIds" | "tokenHash" | "createdAt">;

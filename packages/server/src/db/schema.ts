@@ -24,6 +24,8 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import type { ProviderName } from "../registry-protocol/providers.js";
+import { PULL_CREDENTIAL_OUTCOMES } from "./pull-credential-outcomes.js";
 
 /** Millisecond precision: what JS `Date` holds, so a value read back equals the value written. */
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
@@ -43,6 +45,12 @@ export const registries = pgTable(
     workspaceId: text("workspace_id").notNull(),
     name: text("name").notNull(),
     server: text("server").notNull(),
+    /**
+     * `detectProvider(server)`, written with the server (derived-columns.ts) so reads do not redo
+     * it. Nullable in the database only for rows written around the app (an SQL seed, a test
+     * fixture): `migrateDatabase` fills those at the next start.
+     */
+    provider: text("provider").$type<ProviderName>(),
     username: text("username").notNull(),
     email: text("email"),
     enabled: boolean("enabled").notNull().default(true),
@@ -83,6 +91,9 @@ export const registries = pgTable(
       .on(t.workspaceId, t.enabled, t.id)
       .where(sql`deleted_at IS NULL`),
     index("registries_password_key_id_idx").on(t.passwordKeyId),
+    // Rows whose provider is still to be derived (migrate.ts fills them at start): empty once
+    // filled, so finding nothing to fill reads no table.
+    index("registries_provider_missing_idx").on(t.id).where(sql`provider IS NULL`),
     check("registries_verification_status_check", sql`verification_status IN ('verified', 'failed', 'unverified')`),
   ],
 );
@@ -95,6 +106,8 @@ export const sandboxImages = pgTable(
     name: text("name").notNull(),
     image: text("image").notNull(),
     tag: text("tag").notNull(),
+    /** What a runtime pulls (`pullReference` of image and tag), written with them; nullable as `registries.provider`. */
+    reference: text("reference"),
     registryId: uuid("registry_id"),
     description: text("description"),
     enabled: boolean("enabled").notNull().default(true),
@@ -120,6 +133,8 @@ export const sandboxImages = pgTable(
     index("sandbox_images_list_enabled_idx").on(t.workspaceId, t.enabled, t.id),
     // At most one default image per workspace.
     uniqueIndex("sandbox_images_one_default_key").on(t.workspaceId).where(sql`is_default`),
+    // As registries_provider_missing_idx, for the reference.
+    index("sandbox_images_reference_missing_idx").on(t.id).where(sql`reference IS NULL`),
   ],
 );
 
@@ -159,10 +174,14 @@ export const pullCredentialEvents = pgTable(
     /** The API token that asked (`bootstrap` for MODBOX_BOOTSTRAP_TOKEN). */
     tokenId: text("token_id").notNull(),
     /** `issued`, or the stable error code that refused it. */
-    outcome: text("outcome").notNull(),
+    outcome: text("outcome", { enum: PULL_CREDENTIAL_OUTCOMES }).notNull(),
     createdAt: timestamptz("created_at").notNull(),
   },
-  (t) => [index("pull_credential_events_image_idx").on(t.workspaceId, t.imageId, t.id)],
+  (t) => [
+    index("pull_credential_events_image_idx").on(t.workspaceId, t.imageId, t.id),
+    // From the one list of outcomes: an outcome added there arrives here as a migration.
+    check("pull_credential_events_outcome_check", sql.raw(`outcome IN (${PULL_CREDENTIAL_OUTCOMES.map((o) => `'${o}'`).join(", ")})`)),
+  ],
 );
 
 /**

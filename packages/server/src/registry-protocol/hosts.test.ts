@@ -178,16 +178,14 @@ describe("parseIPv6 (RFC 5952 output)", () => {
   );
 });
 
-describe("normaliseServer: remembered answers", () => {
-  it("answers the same after its memory was emptied by many other servers, and answers cannot be changed", () => {
+describe("normaliseServer: answers", () => {
+  it("are the same call after call, and a caller changing one cannot change the next", () => {
     const samples = [" https://GHCR.io/ ", "https://index.docker.io/v1/", "http://0x7f.0.0.1", "myregistry"];
     const first = samples.map((s) => ({ ...normaliseServer(s) }));
     for (let i = 0; i < 2_500; i++) normaliseServer(`registry-${i}.example.com:${1 + (i % 60_000)}`);
     expect(samples.map((s) => ({ ...normaliseServer(s) }))).toEqual(first);
 
-    const answer = normaliseServer("ghcr.io");
-    expect(Object.isFrozen(answer)).toBe(true);
-    expect(() => Object.assign(answer, { server: "evil.example" })).toThrow(TypeError);
+    Object.assign(normaliseServer("ghcr.io"), { server: "evil.example" });
     expect(normaliseServer("ghcr.io")).toEqual({ ok: true, server: "ghcr.io" });
   });
 });

@@ -64,22 +64,6 @@ export type NormaliseResult = { ok: true; server: string } | { ok: false; reason
  */
 export function normaliseServer(input: string): NormaliseResult {
   if (typeof input !== "string") return fail("server must be a string");
-  // Pure, and asked about the same few servers over and over on the hot paths (pull credentials
-  // compare, key and address the stored server on every call): answers are remembered, in a
-  // bounded map emptied when full, so user-typed variety cannot grow it.
-  let known = rememberedServers.get(input);
-  if (known === undefined) {
-    known = Object.freeze(normaliseServerUncached(input));
-    if (rememberedServers.size >= MAX_REMEMBERED_SERVERS) rememberedServers.clear();
-    rememberedServers.set(input, known);
-  }
-  return known;
-}
-
-const MAX_REMEMBERED_SERVERS = 1_000;
-const rememberedServers = new Map<string, NormaliseResult>();
-
-function normaliseServerUncached(input: string): NormaliseResult {
   let rest = input.trim();
   if (rest === "") return fail("server is empty");
   if (rest.length > MAX_INPUT_LENGTH) return fail(`server must be at most ${MAX_INPUT_LENGTH} characters`);

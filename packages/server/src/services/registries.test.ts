@@ -12,6 +12,7 @@ const stored: RegistryForUse = {
   workspaceId: WS,
   name: "prod",
   server: "registry.example.com",
+  provider: "self_hosted",
   username: "robot",
   email: null,
   enabled: true,

@@ -1,14 +1,8 @@
 import type { Cipher } from "@modbox/crypto";
+import type { components, Writable } from "@modbox/sdk/openapi";
 import { classifyDatabaseError } from "../db/errors.js";
-import type {
-  NewRegistry,
-  RegistryForUse,
-  RegistryListQuery,
-  RegistryPatch,
-  RegistryRecord,
-  VerificationState,
-} from "../db/records.js";
-import { REGISTRY_NAME_UNIQUE } from "../db/repositories/registries.js";
+import type { RegistryForUse, RegistryPatch, RegistryRecord, VerificationState } from "../db/records.js";
+import { REGISTRY_NAME_UNIQUE, type RegistryRepository } from "../db/repositories/registries.js";
 import { DomainError } from "../errors.js";
 import { apiHost, normaliseServer } from "../registry-protocol/hosts.js";
 import { decodeCursor, toPage } from "./pagination.js";
@@ -17,20 +11,11 @@ import type { EncryptionBudget } from "./encryption-budget.js";
 import { checkCaCertificate, normaliseServerOrThrow, providerWarningsOrThrow } from "./registry-input.js";
 import type { LoginOutcome, RegistryProber } from "./registry-prober.js";
 
-export interface RegistryRepositoryPort {
-  insert(row: NewRegistry): Promise<RegistryRecord>;
-  findById(workspaceId: string, id: string): Promise<RegistryRecord | null>;
-  findForUse(workspaceId: string, id: string): Promise<RegistryForUse | null>;
-  list(workspaceId: string, query: RegistryListQuery): Promise<RegistryRecord[]>;
-  update(workspaceId: string, id: string, patch: RegistryPatch): Promise<RegistryRecord | null>;
-  recordVerification(workspaceId: string, id: string, state: VerificationState): Promise<RegistryRecord | null>;
-  softDeleteUnlessLinked(
-    workspaceId: string,
-    id: string,
-    at: Date,
-    options: { force: boolean; listLimit: number },
-  ): Promise<{ outcome: "deleted" | "not_found" } | { outcome: "in_use"; ids: string[]; count: number }>;
-}
+/** What the service needs of the repository (tests hand it a fake). */
+export type RegistryRepositoryPort = Pick<
+  RegistryRepository,
+  "insert" | "findById" | "findForUse" | "list" | "update" | "recordVerification" | "softDeleteUnlessLinked"
+>;
 
 export interface RegistryServiceDeps {
   registries: RegistryRepositoryPort;
@@ -41,17 +26,8 @@ export interface RegistryServiceDeps {
   now: () => Date;
 }
 
-export interface CreateRegistryInput {
-  name: string;
-  server: string;
-  username: string;
-  password: string;
-  email?: string | null;
-  enabled?: boolean;
-  ca_certificate?: string | null;
-}
-
-export type UpdateRegistryInput = Partial<CreateRegistryInput>;
+export type CreateRegistryInput = Writable<components["schemas"]["RegistryCreate"]>;
+export type UpdateRegistryInput = Writable<components["schemas"]["RegistryUpdate"]>;
 
 export interface ListRegistriesInput {
   limit: number;

@@ -1,3 +1,4 @@
+import { FIXTURE_TIME as T0 } from "@modbox/testkit/fixtures";
 import { describe, expect, it } from "vitest";
 import type { NewSandboxImage, SandboxImageListQuery, SandboxImagePatch, SandboxImageRecord } from "../db/records.js";
 import { RegistryNotLinkableError } from "../db/repositories/sandbox-images.js";
@@ -7,7 +8,6 @@ import { createSandboxImageService, type SandboxImageRepositoryPort } from "./sa
 const WS = "ws_test";
 const IMAGE_ID = "0190a000-0000-7000-8000-0000000000a1";
 const REGISTRY_ID = "0190a000-0000-7000-8000-0000000000b1";
-const T0 = new Date("2025-01-02T03:04:05.678Z");
 const NOW = new Date("2025-02-01T00:00:00.000Z");
 
 const registry = { id: REGISTRY_ID, server: "registry.example.com" };
@@ -20,6 +20,7 @@ function storedImage(fields: Partial<SandboxImageRecord> = {}): SandboxImageReco
     name: "app",
     image: "registry.example.com/team/app",
     tag: "v1",
+    reference: "registry.example.com/team/app:v1",
     registryId: REGISTRY_ID,
     registryName: "prod",
     description: null,
@@ -49,7 +50,8 @@ function setup(options: { stored?: SandboxImageRecord | null; linkRace?: boolean
     async insert(row) {
       inserts.push(row);
       if (options.linkRace) throw new RegistryNotLinkableError("registry deleted meanwhile");
-      return { ...row, registryName: row.registryId ? "prod" : null };
+      // The repository derives the pull reference; these tests do not read it.
+      return { ...row, reference: `${row.image}:${row.tag}`, registryName: row.registryId ? "prod" : null };
     },
     async findById(workspaceId, id) {
       return stored && workspaceId === stored.workspaceId && id === stored.id ? stored : null;

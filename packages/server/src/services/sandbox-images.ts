@@ -1,22 +1,12 @@
-import type {
-  NewSandboxImage,
-  SandboxImageListQuery,
-  SandboxImagePatch,
-  SandboxImageRecord,
-} from "../db/records.js";
-import { RegistryNotLinkableError } from "../db/repositories/sandbox-images.js";
+import type { NewSandboxImage, SandboxImagePatch, SandboxImageRecord } from "../db/records.js";
+import { RegistryNotLinkableError, type SandboxImageRepository } from "../db/repositories/sandbox-images.js";
 import { DomainError } from "../errors.js";
 import { sameRegistry } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
 import { decodeCursor, toPage } from "./pagination.js";
 
-export interface SandboxImageRepositoryPort {
-  insert(row: NewSandboxImage): Promise<SandboxImageRecord>;
-  findById(workspaceId: string, id: string): Promise<SandboxImageRecord | null>;
-  list(workspaceId: string, query: SandboxImageListQuery): Promise<SandboxImageRecord[]>;
-  update(workspaceId: string, id: string, patch: SandboxImagePatch): Promise<SandboxImageRecord | null>;
-  delete(workspaceId: string, id: string): Promise<boolean>;
-}
+/** What the service needs of the repository. */
+export type SandboxImageRepositoryPort = Pick<SandboxImageRepository, "insert" | "findById" | "list" | "update" | "delete">;
 
 export interface SandboxImageServiceDeps {
   images: SandboxImageRepositoryPort;
@@ -26,18 +16,14 @@ export interface SandboxImageServiceDeps {
   now: () => Date;
 }
 
-export interface CreateSandboxImageInput {
-  name: string;
-  image: string;
-  tag?: string;
-  registryId?: string | null;
-  description?: string | null;
-  enabled?: boolean;
-  isDefault?: boolean;
-  memoryMb?: number;
-  ttlSeconds?: number | null;
-  readinessPort?: number | null;
-}
+/** A new image: its name and image, the rest optional (contract defaults below). */
+export type CreateSandboxImageInput = Pick<NewSandboxImage, "name" | "image"> &
+  Partial<
+    Pick<
+      NewSandboxImage,
+      "tag" | "registryId" | "description" | "enabled" | "isDefault" | "memoryMb" | "ttlSeconds" | "readinessPort"
+    >
+  >;
 
 export type UpdateSandboxImageInput = Partial<CreateSandboxImageInput>;
 
@@ -130,7 +116,11 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
           registryId: input.registryId !== undefined ? input.registryId : current.registryId,
         });
       }
-      return (await linking(() => images.update(workspaceId, id, { ...input, updatedAt: deps.now() }))) ?? notFound();
+      // The repository derives `reference` from image and tag, so a change of either sends both.
+      const { image, tag, ...rest } = input;
+      const reference = image !== undefined || tag !== undefined ? { image: image ?? current.image, tag: tag ?? current.tag } : {};
+      const patch: SandboxImagePatch = { ...rest, ...reference, updatedAt: deps.now() };
+      return (await linking(() => images.update(workspaceId, id, patch))) ?? notFound();
     },
 
     async delete(workspaceId: string, id: string): Promise<void> {

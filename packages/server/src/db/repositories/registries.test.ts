@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
 import { classifyDatabaseError } from "../errors.js";
 import type { NewRegistry, RegistryPatch, RegistryRecord } from "../records.js";
+import { providerOf } from "../derived-columns.js";
 import { registries } from "../schema.js";
 import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
 import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
@@ -10,6 +11,8 @@ import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js"
 import { FIXTURE_TIME as T0, newRegistry } from "@modbox/testkit/fixtures";
 
 const T1 = new Date("2025-01-03T03:04:05.999Z");
+/** Deletes whatever links the registry (the tests' way to make a tombstone). */
+const FORCE = { force: true, listLimit: 0 };
 
 /** The whole stored row, ciphertext included: only tests look at it this way. */
 async function rawRow(db: Db, id: string) {
@@ -71,6 +74,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
     // What a registry that was only just written is: no CA, no warnings, never verified or used.
     const expected = {
       ...fields,
+      provider: "ghcr",
       caCertificate: null,
       warnings: [],
       verificationStatus: "unverified",
@@ -97,7 +101,11 @@ describe.each(backends)("registry repository on %s", (backend) => {
         (ws: string, id: string) => repo.update(ws, id, { name: "stolen", enabled: false, updatedAt: T1 }),
         null,
       ],
-      ["softDelete", (ws: string, id: string) => repo.softDelete(ws, id, T1), false],
+      [
+        "softDeleteUnlessLinked",
+        async (ws: string, id: string) => (await repo.softDeleteUnlessLinked(ws, id, T1, FORCE)).outcome,
+        "not_found",
+      ],
     ] as const)("%s", async (_, operation, answer) => {
       const owner = freshWorkspaceId();
       const row = newRegistry(owner);
@@ -140,7 +148,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       // Noise: another workspace, and a deleted registry in this one.
       await repo.insert(newRegistry(freshWorkspaceId(), { server: "ghcr.io" }));
       const deleted = await repo.insert(newRegistry(ws, { server: "ghcr.io" }));
-      await repo.softDelete(ws, deleted.id, T1);
+      await repo.softDeleteUnlessLinked(ws, deleted.id, T1, FORCE);
     });
 
     async function allPages(q: { server?: string; enabled?: boolean }, limit: number) {
@@ -180,6 +188,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
           "id",
           "lastUsedAt",
           "name",
+          "provider",
           "server",
           "updatedAt",
           "username",
@@ -235,7 +244,8 @@ describe.each(backends)("registry repository on %s", (backend) => {
         verificationErrorCode: "registry_unreachable",
         lastUsedAt: T1,
       });
-      const { passwordCiphertext: _c, passwordKeyId: _k, ...expected } = row;
+      const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
+      const expected = { ...fields, provider: "ghcr" };
       expect(await repo.insert(row)).toStrictEqual(expected);
       expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
     });
@@ -281,7 +291,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       expect(await repo.recordVerification(ws, row.id, state)).toStrictEqual({ ...row, ...state });
       expect(await rawRow(db, row.id)).toMatchObject({ version: 1, updatedAt: T0 });
       expect(await repo.recordVerification(freshWorkspaceId(), row.id, state)).toBeNull();
-      await repo.softDelete(ws, row.id, T1);
+      await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE);
       expect(await repo.recordVerification(ws, row.id, state)).toBeNull();
     });
 
@@ -305,7 +315,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const live = await repo.findForUse(ws, row.id);
       expect(live).toStrictEqual({ ...row, deletedAt: null, passwordCiphertext: `v1:k1:ciphertext-${row.id}` });
       expect(await repo.findForUse(freshWorkspaceId(), row.id)).toBeNull();
-      await repo.softDelete(ws, row.id, T1);
+      await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE);
       expect(await repo.findForUse(ws, row.id)).toStrictEqual({ ...row, updatedAt: T1, deletedAt: T1, passwordCiphertext: null });
     });
   });
@@ -326,7 +336,8 @@ describe.each(backends)("registry repository on %s", (backend) => {
         verificationErrorCode: "anonymous_registry",
         lastUsedAt: new Date("2025-01-04T00:00:00.001Z"),
       });
-      const { passwordCiphertext: _c, passwordKeyId: _k, ...expected } = row;
+      const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
+      const expected = { ...fields, provider: "ghcr" };
 
       expect(await repo.insert(row)).toStrictEqual(expected);
       expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
@@ -394,7 +405,8 @@ describe.each(backends)("registry repository on %s", (backend) => {
       let expected: RegistryRecord = row;
       for (const [i, patch] of steps.entries()) {
         const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = patch;
-        expected = { ...expected, ...fields };
+        // A new server brings its provider, derived once on the write.
+        expected = { ...expected, ...fields, ...(fields.server !== undefined && { provider: providerOf(fields.server) }) };
         expect(await repo.update(ws, row.id, patch)).toStrictEqual(expected);
         expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
         expect(await rawRow(db, row.id)).toMatchObject({ version: i + 2, updatedAt: patch.updatedAt });
@@ -442,7 +454,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
     it("update of a deleted registry answers null and changes nothing", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws));
-      await repo.softDelete(ws, row.id, T1);
+      await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE);
       const before = await rawRow(db, row.id);
 
       expect(
@@ -515,12 +527,12 @@ describe.each(backends)("registry repository on %s", (backend) => {
     });
   });
 
-  describe("softDelete", () => {
+  describe("softDeleteUnlessLinked with force", () => {
     it("hides the registry, wipes the credential and frees the name", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws, { name: "prod" }));
 
-      expect(await repo.softDelete(ws, row.id, T1)).toBe(true);
+      expect(await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE)).toEqual({ outcome: "deleted" });
 
       expect(await rawRow(db, row.id)).toEqual({
         name: "prod",
@@ -534,7 +546,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       expect((await repo.findForUse(ws, row.id))?.passwordCiphertext).toBeNull();
       expect(await repo.list(ws, { limit: 10 })).toEqual([]);
       expect(await repo.update(ws, row.id, { enabled: false, updatedAt: T1 })).toBeNull();
-      expect(await repo.softDelete(ws, row.id, T1)).toBe(false);
+      expect(await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE)).toEqual({ outcome: "not_found" });
       await expect(repo.insert(newRegistry(ws, { name: "prod" }))).resolves.toMatchObject({ name: "prod" });
     });
   });

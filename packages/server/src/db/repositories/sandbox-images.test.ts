@@ -17,6 +17,9 @@ import { FIXTURE_TIME as T0, newImage, newRegistry as registryToInsert } from "@
 
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 
+/** What the kit's `newImage` image and tag pull as: the repository stores it with them. */
+const REFERENCE = "ghcr.io/acme/sandbox:latest";
+
 describe.each(backends)("sandbox image repository on %s", (backend) => {
   let testDb: TestDatabase;
   let db: Db;
@@ -52,9 +55,20 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       memoryMb: 2048,
     });
 
-    const expected = { ...row, registryName: null };
+    const expected = { ...row, reference: REFERENCE, registryName: null };
     expect(await images.insert(row)).toStrictEqual(expected);
     expect(await images.findById(ws, row.id)).toStrictEqual(expected);
+  });
+
+  it("stores the reference derived from image and tag, and rewrites it when they change", async () => {
+    const ws = freshWorkspaceId();
+    const row = await images.insert(newImage(ws, { image: "ubuntu", tag: "22.04" }));
+    expect(row.reference).toBe("docker.io/library/ubuntu:22.04");
+
+    const updated = await images.update(ws, row.id, { image: "ghcr.io/acme/app", tag: "22.04", updatedAt: T1 });
+    expect(updated).toMatchObject({ image: "ghcr.io/acme/app", reference: "ghcr.io/acme/app:22.04" });
+    expect(await images.update(ws, row.id, { name: "renamed", updatedAt: T1 })).toMatchObject({ reference: "ghcr.io/acme/app:22.04" });
+    expect((await images.list(ws, { limit: 10 }))[0]).toMatchObject({ reference: "ghcr.io/acme/app:22.04" });
   });
 
   it("fills registryName from the linked registry", async () => {
@@ -72,7 +86,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     const registry = await newRegistry(ws, "prod");
     const image = await images.insert(newImage(ws, { registryId: registry.id }));
 
-    await regs.softDelete(ws, registry.id, T1);
+    await regs.softDeleteUnlessLinked(ws, registry.id, T1, { force: true, listLimit: 0 });
 
     expect(await images.findById(ws, image.id)).toMatchObject({ registryId: registry.id, registryName: null });
     expect(await images.list(ws, { limit: 10 })).toMatchObject([
@@ -92,7 +106,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     ]) {
       const row = newImage(ws, { registryId: registry.id, updatedAt: T1, ...overrides });
 
-      const expected = { ...row, registryName: "prod" };
+      const expected = { ...row, reference: REFERENCE, registryName: "prod" };
       expect(await images.insert(row)).toStrictEqual(expected);
       expect(await images.findById(ws, row.id)).toStrictEqual(expected);
       const [stored] = await db.select({ version: sandboxImages.version }).from(sandboxImages).where(eq(sandboxImages.id, row.id));
@@ -120,7 +134,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       const registry = await newRegistry(ws);
       const image = await images.insert(newImage(ws, { registryId: registry.id }));
       expect(await linkedImages(db, freshWorkspaceId(), registry.id, 100)).toEqual({ ids: [], count: 0 });
-      await regs.softDelete(ws, registry.id, T1);
+      await regs.softDeleteUnlessLinked(ws, registry.id, T1, { force: true, listLimit: 0 });
       expect(await linkedImages(db, ws, registry.id, 100)).toEqual({ ids: [image.id], count: 1 });
     });
   });
@@ -152,7 +166,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       );
       const ws = freshWorkspaceId();
       const registry = await newRegistry(ws);
-      await regs.softDelete(ws, registry.id, T1);
+      await regs.softDeleteUnlessLinked(ws, registry.id, T1, { force: true, listLimit: 0 });
       await expect(images.insert(newImage(ws, { registryId: registry.id }))).rejects.toBeInstanceOf(RegistryNotLinkableError);
     });
 
@@ -323,8 +337,8 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       const first = await images.insert(newImage(ws, { isDefault: true }));
       const row = newImage(ws, { isDefault: true, registryId: registry.id, ttlSeconds: 60, updatedAt: T1 });
 
-      expect(await images.insert(row)).toStrictEqual({ ...row, registryName: "prod" });
-      expect(await images.findById(ws, row.id)).toStrictEqual({ ...row, registryName: "prod" });
+      expect(await images.insert(row)).toStrictEqual({ ...row, reference: REFERENCE, registryName: "prod" });
+      expect(await images.findById(ws, row.id)).toStrictEqual({ ...row, reference: REFERENCE, registryName: "prod" });
       expect(await defaultIds(ws)).toEqual([row.id]);
       expect(await images.findById(ws, first.id)).toMatchObject({ isDefault: false });
     });
@@ -333,7 +347,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       const ws = freshWorkspaceId();
       const current = await images.insert(newImage(ws, { isDefault: true }));
       const deleted = await newRegistry(ws);
-      await regs.softDelete(ws, deleted.id, T1);
+      await regs.softDeleteUnlessLinked(ws, deleted.id, T1, { force: true, listLimit: 0 });
       const foreign = await newRegistry(freshWorkspaceId());
 
       for (const registryId of [deleted.id, foreign.id, uuidv7()]) {

@@ -11,8 +11,10 @@ import type {
   SandboxImagePatch,
   SandboxImageRecord,
 } from "../records.js";
+import { referenceOf } from "../derived-columns.js";
 import { registries, sandboxImages } from "../schema.js";
 import { boundPlaceholder } from "./bound-placeholder.js";
+import { preparedPerFilters } from "./prepared-per-filters.js";
 
 /** The partial unique index behind "one default image per workspace". */
 export const SANDBOX_IMAGE_DEFAULT_UNIQUE = "sandbox_images_one_default_key";
@@ -26,12 +28,14 @@ export const SANDBOX_IMAGE_REGISTRY_FK = "sandbox_images_registry_fkey";
  */
 const DEFAULT_IMAGE_LOCK_CLASS = 730_146_021;
 
-const recordColumns = {
+/** The columns of a `SandboxImageRecord` (the registry's name from the join): every read selects this one object. */
+export const sandboxImageColumns = {
   id: sandboxImages.id,
   workspaceId: sandboxImages.workspaceId,
   name: sandboxImages.name,
   image: sandboxImages.image,
   tag: sandboxImages.tag,
+  reference: sandboxImages.reference,
   registryId: sandboxImages.registryId,
   registryName: registries.name,
   description: sandboxImages.description,
@@ -82,7 +86,7 @@ export async function linkedImages(
 /** Images joined to their live registry, so the name comes in the same query. */
 function selectRecords(db: Queryable) {
   return db
-    .select(recordColumns)
+    .select(sandboxImageColumns)
     .from(sandboxImages)
     .leftJoin(
       registries,
@@ -97,9 +101,18 @@ function selectRecords(db: Queryable) {
 const byId = (workspaceId: string | Placeholder, id: string | Placeholder) =>
   and(eq(sandboxImages.workspaceId, workspaceId), eq(sandboxImages.id, id));
 
+/**
+ * A row read through `sandboxImageColumns` with `reference` non-null, as the record says: the
+ * repository writes it with every image and tag, and `migrateDatabase` fills rows written around
+ * the app.
+ */
+function asRecord<T extends { reference: string | null }>(row: T): T & { reference: string } {
+  return row as T & { reference: string };
+}
+
 async function findRecord(db: Queryable, workspaceId: string, id: string) {
   const [found] = await selectRecords(db).where(byId(workspaceId, id));
-  return found ?? null;
+  return found ? asRecord(found) : null;
 }
 
 /** Serialises default changes in one workspace until the transaction ends. */
@@ -134,6 +147,7 @@ function insertValues() {
     name: boundPlaceholder("name", sandboxImages.name, "text"),
     image: boundPlaceholder("image", sandboxImages.image, "text"),
     tag: boundPlaceholder("tag", sandboxImages.tag, "text"),
+    reference: boundPlaceholder("reference", sandboxImages.reference, "text"),
     registryId: boundPlaceholder("registryId", sandboxImages.registryId, "uuid"),
     description: boundPlaceholder("description", sandboxImages.description, "text"),
     enabled: boundPlaceholder("enabled", sandboxImages.enabled, "boolean"),
@@ -155,7 +169,7 @@ function aliased<T extends Record<string, SQL>>(fields: T): { [K in keyof T]: SQ
 
 /**
  * The insert of an image with no registry: `insert … values (…)`, `version` left to its default.
- * Every value is a placeholder (the fields of `NewSandboxImage`).
+ * Every value is a placeholder (the fields of `NewSandboxImage` and its `reference`).
  */
 function buildInsertUnlinked(q: Queryable) {
   return q.insert(sandboxImages).values(insertValues());
@@ -163,7 +177,7 @@ function buildInsertUnlinked(q: Queryable) {
 
 /**
  * The insert of an image linked to a registry, in one statement. Every value is a placeholder
- * (the fields of `NewSandboxImage`); it answers the registry's name, or no row.
+ * (the fields of `NewSandboxImage` and its `reference`); it answers the registry's name, or no row.
  *
  * The same guarantee as `lockLiveRegistry`: the first CTE share-locks the live registry row, and
  * the INSERT selects from it, so it inserts nothing unless the lock was taken on a live row in
@@ -202,24 +216,8 @@ function buildInsertLinked(q: Queryable) {
 }
 
 /** The row as written (every column is one we set), with the registry name read under the lock. */
-function recordOf(row: NewSandboxImage, registryName: string | null): SandboxImageRecord {
-  return {
-    id: row.id,
-    workspaceId: row.workspaceId,
-    name: row.name,
-    image: row.image,
-    tag: row.tag,
-    registryId: row.registryId,
-    registryName,
-    description: row.description,
-    enabled: row.enabled,
-    isDefault: row.isDefault,
-    memoryMb: row.memoryMb,
-    ttlSeconds: row.ttlSeconds,
-    readinessPort: row.readinessPort,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
+function recordOf(row: NewSandboxImage & { reference: string }, registryName: string | null): SandboxImageRecord {
+  return { ...row, registryName };
 }
 
 interface InsertStatements {
@@ -234,14 +232,15 @@ interface InsertStatements {
  */
 async function insertOne(statements: InsertStatements, row: NewSandboxImage): Promise<SandboxImageRecord> {
   // The placeholders are named after the row's fields (insertValues); a statement binds only those.
-  const params: Record<string, unknown> = { ...row };
+  const written = { ...row, reference: referenceOf(row.image, row.tag) };
+  const params: Record<string, unknown> = written;
   if (row.registryId === null) {
     await statements.unlinked.execute(params);
-    return recordOf(row, null);
+    return recordOf(written, null);
   }
   const [linked] = await statements.linked.execute(params);
   if (!linked) throw new RegistryNotLinkableError("registry is not live in this workspace");
-  return recordOf(row, linked.registryName);
+  return recordOf(written, linked.registryName);
 }
 
 export type SandboxImageRepository = ReturnType<typeof createSandboxImageRepository>;
@@ -253,9 +252,8 @@ export function createSandboxImageRepository(db: Db) {
     .where(byId(sql.placeholder("workspaceId"), sql.placeholder("id")))
     .prepare("sandbox_images_find_by_id");
   /** One statement per combination of list filters (registry, enabled, cursor), built on first use. */
-  const listQueries = new Map<number, ReturnType<typeof prepareList>>();
-  function prepareList(registry: boolean, enabled: boolean, cursor: boolean) {
-    return selectRecords(db)
+  const listQuery = preparedPerFilters(([registry, enabled, cursor]) =>
+    selectRecords(db)
       .where(
         and(
           eq(sandboxImages.workspaceId, sql.placeholder("workspaceId")),
@@ -266,8 +264,8 @@ export function createSandboxImageRepository(db: Db) {
       )
       .orderBy(desc(sandboxImages.id))
       .limit(sql.placeholder("limit"))
-      .prepare(`sandbox_images_list_${Number(registry)}${Number(enabled)}${Number(cursor)}`);
-  }
+      .prepare(`sandbox_images_list_${Number(registry)}${Number(enabled)}${Number(cursor)}`),
+  );
   // The inserts of the common, non-default image, built once and prepared. The default case
   // builds the same statements on its transaction (a statement prepared on `db` would run
   // outside it).
@@ -299,27 +297,20 @@ export function createSandboxImageRepository(db: Db) {
     /** The image, or null when missing or in another workspace. */
     async findById(workspaceId: string, id: string): Promise<SandboxImageRecord | null> {
       const [found] = await findByIdQuery.execute({ workspaceId, id });
-      return found ?? null;
+      return found ? asRecord(found) : null;
     },
 
     /** Newest first; `beforeId` continues after the last id of the previous page. */
-    list(workspaceId: string, q: SandboxImageListQuery): Promise<SandboxImageRecord[]> {
-      const registry = q.registryId !== undefined;
-      const enabled = q.enabled !== undefined;
-      const cursor = q.beforeId !== undefined;
-      const key = (Number(registry) << 2) | (Number(enabled) << 1) | Number(cursor);
-      let query = listQueries.get(key);
-      if (query === undefined) {
-        query = prepareList(registry, enabled, cursor);
-        listQueries.set(key, query);
-      }
-      return query.execute({
+    async list(workspaceId: string, q: SandboxImageListQuery): Promise<SandboxImageRecord[]> {
+      const query = listQuery([q.registryId !== undefined, q.enabled !== undefined, q.beforeId !== undefined]);
+      const rows = await query.execute({
         workspaceId,
         registryId: q.registryId,
         enabled: q.enabled,
         beforeId: q.beforeId,
         limit: q.limit,
       });
+      return rows.map(asRecord);
     },
 
     /**
@@ -348,6 +339,7 @@ export function createSandboxImageRepository(db: Db) {
             name: patch.name,
             image: patch.image,
             tag: patch.tag,
+            reference: patch.image === undefined ? undefined : referenceOf(patch.image, patch.tag),
             registryId: patch.registryId,
             description: patch.description,
             enabled: patch.enabled,

@@ -1,0 +1,1 @@
+ALTER TABLE "pull_credential_events" ADD CONSTRAINT "pull_credential_events_outcome_check" CHECK (outcome IN ('issued', 'insufficient_scope', 'workspace_forbidden', 'not_found', 'image_disabled', 'registry_disabled', 'registry_deleted', 'registry_host_mismatch', 'credential_undecryptable'));
