@@ -1,4 +1,5 @@
 import { DecryptionError } from "@modbox/crypto";
+import { rejectionOf } from "@modbox/testkit/rejections";
 import { describe, expect, it } from "vitest";
 import type { Principal } from "../auth/authenticator.js";
 import { contractEnum } from "@modbox/testkit/contract";
@@ -101,14 +102,7 @@ function setup(resolution: PullResolution | null = linked, manifest: ManifestOut
 }
 
 /** The refusal a rejected promise carries, for its code, status and extensions. */
-async function domainError(promise: Promise<unknown>): Promise<DomainError> {
-  const err = await promise.then(
-    () => expect.unreachable("expected a refusal"),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DomainError);
-  return err as DomainError;
-}
+const domainError = (promise: Promise<unknown>) => rejectionOf(promise, DomainError);
 
 /** The stored states a pull refuses before anything is decrypted or any registry contacted. */
 const refusedStates: { name: string; resolution: PullResolution; code: string; registryId: string | null }[] = [

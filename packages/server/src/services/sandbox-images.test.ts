@@ -1,4 +1,5 @@
 import { FIXTURE_TIME as T0 } from "@modbox/testkit/fixtures";
+import { rejectionOf } from "@modbox/testkit/rejections";
 import { describe, expect, it } from "vitest";
 import type { NewSandboxImage, SandboxImageListQuery, SandboxImagePatch, SandboxImageRecord } from "../db/records.js";
 import { RegistryNotLinkableError } from "../db/repositories/sandbox-images.js";
@@ -12,6 +13,16 @@ const NOW = new Date("2025-02-01T00:00:00.000Z");
 
 const registry = { id: REGISTRY_ID, server: "registry.example.com" };
 
+/** What the contract gives an image for every optional field a create leaves out (but the tag). */
+const CONTRACT_DEFAULTS = {
+  description: null,
+  enabled: true,
+  isDefault: false,
+  memoryMb: 1024,
+  ttlSeconds: null,
+  readinessPort: null,
+} as const;
+
 /** A stored image; the one place the record's shape is spelled out in these tests. */
 function storedImage(fields: Partial<SandboxImageRecord> = {}): SandboxImageRecord {
   return {
@@ -23,12 +34,7 @@ function storedImage(fields: Partial<SandboxImageRecord> = {}): SandboxImageReco
     reference: "registry.example.com/team/app:v1",
     registryId: REGISTRY_ID,
     registryName: "prod",
-    description: null,
-    enabled: true,
-    isDefault: false,
-    memoryMb: 1024,
-    ttlSeconds: null,
-    readinessPort: null,
+    ...CONTRACT_DEFAULTS,
     createdAt: T0,
     updatedAt: T0,
     ...fields,
@@ -83,14 +89,8 @@ function setup(options: { stored?: SandboxImageRecord | null; linkRace?: boolean
   return { service, inserts, patches, lists, lookups };
 }
 
-async function domainError(promise: Promise<unknown>): Promise<DomainError> {
-  const err = await promise.then(
-    () => expect.unreachable("expected a refusal"),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DomainError);
-  return err as DomainError;
-}
+/** The refusal a rejected promise carries, for its code, status and extensions. */
+const domainError = (promise: Promise<unknown>) => rejectionOf(promise, DomainError);
 
 describe("sandbox image service: create", () => {
   it("applies the contract's defaults to what was not given", async () => {
@@ -106,12 +106,7 @@ describe("sandbox image service: create", () => {
         image: "alpine",
         tag: "latest",
         registryId: null,
-        description: null,
-        enabled: true,
-        isDefault: false,
-        memoryMb: 1024,
-        ttlSeconds: null,
-        readinessPort: null,
+        ...CONTRACT_DEFAULTS,
         createdAt: NOW,
         updatedAt: NOW,
       },
@@ -207,7 +202,8 @@ describe("sandbox image service: update", () => {
     await service.update(WS, IMAGE_ID, { image: "ghcr.io/team/app", registryId: null });
 
     expect(lookups).toEqual([]);
-    expect(patches).toEqual([{ image: "ghcr.io/team/app", registryId: null, updatedAt: NOW }]);
+    // A new image is written with the stored tag: the repository derives the reference from both.
+    expect(patches).toEqual([{ image: "ghcr.io/team/app", tag: "v1", registryId: null, updatedAt: NOW }]);
   });
 
   it("a missing image is not_found, before any check or write", async () => {

@@ -57,6 +57,11 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const DNS_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/;
 const EVENT_COLUMNS = ["created_at", "id", "image_id", "outcome", "registry_id", "token_id", "workspace_id"];
 
+/** A registry credential for the test registry, its CA trusted per registry. */
+function credentialAt(registry: TestRegistry, name: string, password: string) {
+  return { name, server: registry.host, username: USER, password, ca_certificate: registry.caCertPem };
+}
+
 const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -170,13 +175,7 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
   });
 
   it("verifies the right credentials with the registry's CA: verified, and the registry shows it", async () => {
-    const created = await client.registries.create({
-      name: "private",
-      server: registry.host,
-      username: USER,
-      password: PASSWORD,
-      ca_certificate: registry.caCertPem,
-    });
+    const created = await client.registries.create(credentialAt(registry, "private", PASSWORD));
     registryId = created.id;
     expect(created).toMatchObject({
       server: registry.host,
@@ -205,7 +204,7 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
 
     // Verify on save with the right credentials: stored, and verified at once.
     const onSave = await client.registries.create(
-      { name: "verified-on-save", server: registry.host, username: USER, password: PASSWORD, ca_certificate: registry.caCertPem },
+      credentialAt(registry, "verified-on-save", PASSWORD),
       { verify: true },
     );
     expect(onSave.verification).toMatchObject({ status: "verified", checked_at: expect.stringMatching(ISO), error_code: null });
@@ -213,13 +212,7 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
   });
 
   it("a wrong password fails with invalid_credentials; verify on save refuses it with 422 and stores nothing", async () => {
-    const wrong = await client.registries.create({
-      name: "wrong-password",
-      server: registry.host,
-      username: USER,
-      password: WRONG_PASSWORD,
-      ca_certificate: registry.caCertPem,
-    });
+    const wrong = await client.registries.create(credentialAt(registry, "wrong-password", WRONG_PASSWORD));
     const verification = await client.registries.verify(wrong.id);
     expect(verification).toMatchObject({ status: "failed", error_code: "invalid_credentials", checked_at: expect.stringMatching(ISO) });
     expect(verification.detail).toEqual(expect.any(String));
@@ -231,7 +224,7 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
 
     const refused = await apiError(
       client.registries.create(
-        { name: "refused-on-save", server: registry.host, username: USER, password: WRONG_PASSWORD, ca_certificate: registry.caCertPem },
+        credentialAt(registry, "refused-on-save", WRONG_PASSWORD),
         { verify: true },
       ),
     );
@@ -571,13 +564,7 @@ describe.skipIf(skip)("anonymous registry (auth: none), app on pglite", () => {
 
   it("verify answers unverified / anonymous_registry: a credential cannot be proven there", async () => {
     expect((await getV2(registry.port, registry.caCertPem)).status).toBe(200);
-    const created = await client.registries.create({
-      name: "anonymous",
-      server: registry.host,
-      username: USER,
-      password: PASSWORD,
-      ca_certificate: registry.caCertPem,
-    });
+    const created = await client.registries.create(credentialAt(registry, "anonymous", PASSWORD));
     const verification = await client.registries.verify(created.id);
     expect(verification).toMatchObject({ status: "unverified", error_code: "anonymous_registry", checked_at: expect.stringMatching(ISO) });
     expect((await client.registries.get(created.id)).verification).toMatchObject({
