@@ -27,6 +27,16 @@ export function newRegistry(workspaceId: string, overrides: Partial<NewRegistry>
   };
 }
 
+/** What the contract gives a sandbox image for each optional field a create leaves out (but the tag). */
+export const IMAGE_DEFAULTS = {
+  description: null,
+  enabled: true,
+  isDefault: false,
+  memoryMb: 1024,
+  ttlSeconds: null,
+  readinessPort: null,
+} as const;
+
 /** An enabled, unlinked `ghcr.io/acme/sandbox:latest` with every optional field empty, for a repository's `insert`. */
 export function newImage(workspaceId: string, overrides: Partial<NewSandboxImage> = {}): NewSandboxImage {
   const id = uuidv7();
@@ -37,12 +47,7 @@ export function newImage(workspaceId: string, overrides: Partial<NewSandboxImage
     image: "ghcr.io/acme/sandbox",
     tag: "latest",
     registryId: null,
-    description: null,
-    enabled: true,
-    isDefault: false,
-    memoryMb: 1024,
-    ttlSeconds: null,
-    readinessPort: null,
+    ...IMAGE_DEFAULTS,
     createdAt: FIXTURE_TIME,
     updatedAt: FIXTURE_TIME,
     ...overrides,

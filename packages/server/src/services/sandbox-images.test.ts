@@ -1,4 +1,4 @@
-import { FIXTURE_TIME as T0 } from "@modbox/testkit/fixtures";
+import { FIXTURE_TIME as T0, IMAGE_DEFAULTS } from "@modbox/testkit/fixtures";
 import { rejectionOf } from "@modbox/testkit/rejections";
 import { describe, expect, it } from "vitest";
 import type { NewSandboxImage, SandboxImageListQuery, SandboxImagePatch, SandboxImageRecord } from "../db/records.js";
@@ -13,15 +13,6 @@ const NOW = new Date("2025-02-01T00:00:00.000Z");
 
 const registry = { id: REGISTRY_ID, server: "registry.example.com" };
 
-/** What the contract gives an image for every optional field a create leaves out (but the tag). */
-const CONTRACT_DEFAULTS = {
-  description: null,
-  enabled: true,
-  isDefault: false,
-  memoryMb: 1024,
-  ttlSeconds: null,
-  readinessPort: null,
-} as const;
 
 /** A stored image; the one place the record's shape is spelled out in these tests. */
 function storedImage(fields: Partial<SandboxImageRecord> = {}): SandboxImageRecord {
@@ -34,7 +25,7 @@ function storedImage(fields: Partial<SandboxImageRecord> = {}): SandboxImageReco
     reference: "registry.example.com/team/app:v1",
     registryId: REGISTRY_ID,
     registryName: "prod",
-    ...CONTRACT_DEFAULTS,
+    ...IMAGE_DEFAULTS,
     createdAt: T0,
     updatedAt: T0,
     ...fields,
@@ -106,7 +97,7 @@ describe("sandbox image service: create", () => {
         image: "alpine",
         tag: "latest",
         registryId: null,
-        ...CONTRACT_DEFAULTS,
+        ...IMAGE_DEFAULTS,
         createdAt: NOW,
         updatedAt: NOW,
       },

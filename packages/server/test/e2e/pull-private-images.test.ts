@@ -62,6 +62,11 @@ function credentialAt(registry: TestRegistry, name: string, password: string) {
   return { name, server: registry.host, username: USER, password, ca_certificate: registry.caCertPem };
 }
 
+/** A sandbox image of the image pushed to the test registry (`org/image`), linked to `registryId`. */
+function pushedImageAt(registry: TestRegistry, name: string, tag: string, registryId: string) {
+  return { name, image: `${registry.host}/org/image`, tag, registry_id: registryId };
+}
+
 const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -246,19 +251,14 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
     const noCa = await client.registries.create({ name: "no-ca", server: registry.host, username: USER, password: PASSWORD });
     expect(noCa.ca_certificate).toBeNull();
     expect(await client.registries.verify(noCa.id)).toMatchObject({ status: "failed", error_code: "tls_error" });
-    const image = await client.sandboxImages.create({ name: "no-ca-image", image: `${registry.host}/org/image`, tag: "v1", registry_id: noCa.id });
+    const image = await client.sandboxImages.create(pushedImageAt(registry, "no-ca-image", "v1", noCa.id));
     expect(await client.sandboxImages.pullCheck(image.id)).toMatchObject({ pullable: false, digest: null, error_code: "tls_error" });
     await client.sandboxImages.delete(image.id);
     await client.registries.delete(noCa.id);
   });
 
   it("a linked image's pull check answers the digest skopeo reported at push; a missing tag is image_not_found", async () => {
-    const image = await client.sandboxImages.create({
-      name: "private-image",
-      image: `${registry.host}/org/image`,
-      tag: "v1",
-      registry_id: registryId,
-    });
+    const image = await client.sandboxImages.create(pushedImageAt(registry, "private-image", "v1", registryId));
     imageId = image.id;
     expect(image).toMatchObject({ registry_id: registryId, registry_name: "private", reference: reference() });
 
@@ -284,12 +284,7 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
       });
     }
 
-    const missingTag = await client.sandboxImages.create({
-      name: "missing-tag",
-      image: `${registry.host}/org/image`,
-      tag: "does-not-exist",
-      registry_id: registryId,
-    });
+    const missingTag = await client.sandboxImages.create(pushedImageAt(registry, "missing-tag", "does-not-exist", registryId));
     missingTagImageId = missingTag.id;
     expect(await client.sandboxImages.pullCheck(missingTagImageId)).toMatchObject({
       pullable: false,
