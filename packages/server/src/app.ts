@@ -19,6 +19,8 @@ import type { RegistryService } from "./services/registries.js";
 import type { SandboxImageService } from "./services/sandbox-images.js";
 
 /** The contract every request (and, when enabled, every response) is checked against. */
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const OPENAPI_SPEC_PATH = fileURLToPath(new URL("../../../openapi.yaml", import.meta.url));
 
 export interface AppDeps {
@@ -75,6 +77,9 @@ export function createApp(deps: AppDeps): express.Express {
       // Authentication is ours (hashed tokens, workspace grants), done before the body is read.
       validateSecurity: false,
       validateFormats: true,
+      // The contract's `uuid` is the hex-and-dashes form. ajv-formats also accepts it prefixed
+      // with `urn:uuid:`, which PostgreSQL cannot parse (a 500 on a path id, not a 422).
+      formats: { uuid: { type: "string", validate: (value: string) => CANONICAL_UUID.test(value) } },
       ignoreUndocumented: false,
     }),
   );

@@ -6,6 +6,9 @@ import { DISK_FULL_DETAIL, DISK_FULL_RETRY_AFTER_SECONDS } from "./disk-guard.js
 import type { ProblemInput } from "./problem.js";
 import { sendProblem } from "./problem.js";
 
+/** The detail of every `validation_failed` problem the contract's validation raises. */
+export const CONTRACT_MISMATCH_DETAIL = "The request does not match the API contract.";
+
 /**
  * Turns any error into a problem+json answer and hands pino-http a *safe* view of it to log.
  *
@@ -133,7 +136,7 @@ function fromOpenApiValidator(err: unknown): Translation | undefined {
   switch (status) {
     case 400:
       return {
-        problem: { code: "validation_failed", detail: "The request does not match the API contract.", errors: fieldErrors },
+        problem: { code: "validation_failed", detail: CONTRACT_MISMATCH_DETAIL, errors: fieldErrors },
       };
     case 404:
       return { problem: { code: "not_found", detail: "No such route." } };

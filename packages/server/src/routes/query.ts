@@ -1,4 +1,6 @@
 import type { Request } from "express";
+import { DomainError } from "../errors.js";
+import { CONTRACT_MISMATCH_DETAIL } from "../http/error-handler.js";
 
 /**
  * Typed access to query parameters the OpenAPI validator has already checked and coerced
@@ -6,7 +8,15 @@ import type { Request } from "express";
  */
 export function listQuery(req: Request): { limit: number; cursor?: string } {
   const q = req.query as Record<string, unknown>;
-  return { limit: typeof q.limit === "number" ? q.limit : Number(q.limit ?? 50), cursor: q.cursor as string | undefined };
+  const limit = typeof q.limit === "number" ? q.limit : Number(q.limit ?? 50);
+  // The validator's coercion turns "Infinity", "-Infinity" and "1e400" into an infinite number
+  // and lets it past the bounds of the contract (an ajv quirk): refuse it as the validator would.
+  if (!Number.isFinite(limit)) {
+    throw new DomainError("validation_failed", CONTRACT_MISMATCH_DETAIL, {
+      fieldErrors: [{ path: "/query/limit", message: "must be a finite integer" }],
+    });
+  }
+  return { limit, cursor: q.cursor as string | undefined };
 }
 
 export function optionalBoolean(req: Request, name: string): boolean | undefined {

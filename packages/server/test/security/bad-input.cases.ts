@@ -400,7 +400,7 @@ export function hostileInputCases(fx: HostileFixtures, app: { readonly token: st
   });
 
   // Ids in paths.
-  const badIds = ["not-a-uuid", "123", `${randomUUID()}0`, randomUUID().slice(0, -1), "00000000-0000-0000-0000-00000000000g", "%00", "..%2F..%2Fhealthz", "'%20OR%201=1--"];
+  const badIds = ["not-a-uuid", `urn:uuid:${randomUUID()}`, `{${randomUUID()}}`, "123", `${randomUUID()}0`, randomUUID().slice(0, -1), "00000000-0000-0000-0000-00000000000g", "%00", "..%2F..%2Fhealthz", "'%20OR%201=1--"];
   for (const id of badIds) {
     for (const [method, collection, param] of [
       ["GET", "registries", "registry_id"],
@@ -436,7 +436,7 @@ export function hostileInputCases(fx: HostileFixtures, app: { readonly token: st
 
   // Queries.
   for (const list of ["/registries", "/sandbox-images"]) {
-    for (const limit of ["0", "201", "-1", "abc", "1.5", "", "9".repeat(30)]) {
+    for (const limit of ["0", "201", "-1", "abc", "1.5", "", "9".repeat(30), "Infinity", "-Infinity", "1e400", "NaN"]) {
       add({
         label: `GET ${list}?limit=${limit} → 422`,
         request: () => ({ method: "GET", path: `${list}?limit=${limit}` }),
