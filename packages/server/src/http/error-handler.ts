@@ -116,8 +116,19 @@ function fromBodyParser(err: unknown): ProblemInput | undefined {
     case "stream.encoding.set":
       return { code: "malformed_request", detail: "The request body could not be read." };
     default:
-      return undefined;
+      return isDecompressionError(err)
+        ? { code: "malformed_request", detail: "The request body does not decode as its Content-Encoding says." }
+        : undefined;
   }
+}
+
+/**
+ * A gzip, deflate or brotli body that does not decode: raw-body hands on node:zlib's own error,
+ * with no `type`. Nothing else in the app decompresses, so a zlib code can only come from a body.
+ */
+function isDecompressionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code.startsWith("Z_") || code.startsWith("ERR__ERROR_"));
 }
 
 interface ValidatorError {

@@ -672,6 +672,21 @@ export function hostileInputCases(fx: HostileFixtures, app: { readonly token: st
     code: "unsupported_media_type",
   });
 
+  // A body whose Content-Encoding does not decode: refused as unreadable, never a 500.
+  for (const encoding of ["gzip", "deflate", "br"]) {
+    add({
+      label: `POST /registries: Content-Encoding ${encoding} that does not decode → 400`,
+      request: () => ({
+        method: "POST",
+        path: "/registries",
+        body: JSON.stringify(validRegistry(`${encoding} label`)),
+        headers: { ...json, "content-encoding": encoding },
+      }),
+      status: 400,
+      code: "malformed_request",
+    });
+  }
+
   // Routes and methods.
   for (const [route, path] of [
     ["/nope", () => "/nope"],
