@@ -7,9 +7,17 @@ import "./request-context.js";
 
 const BEARER = /^Bearer[ ]+(\S+)[ ]*$/i;
 
-/** Resolves `Authorization: Bearer mbx_…` to a principal, or answers 401. */
+/**
+ * Resolves `Authorization: Bearer mbx_…` to a principal, or answers 401. More than one
+ * Authorization header is a 400: Node keeps only the first, and a proxy or client that sent two
+ * may mean the other.
+ */
 export function authenticate(authenticator: Authenticator): RequestHandler {
   return async (req, res, next) => {
+    if (authorizationHeaderCount(req.rawHeaders) > 1) {
+      sendProblem(req, res, { code: "malformed_request", detail: "Send one Authorization header, not several." });
+      return;
+    }
     const match = BEARER.exec(req.headers.authorization ?? "");
     const principal = match ? await authenticator(match[1]!) : null;
     if (!principal) {
@@ -19,6 +27,15 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
     req.principal = principal;
     next();
   };
+}
+
+/** Authorization header lines as received (`rawHeaders` alternates names and values). */
+function authorizationHeaderCount(rawHeaders: string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.length === 13 && rawHeaders[i]!.toLowerCase() === "authorization") count++;
+  }
+  return count;
 }
 
 /**

@@ -1,10 +1,30 @@
 import { randomUUID } from "node:crypto";
+import { connect } from "node:net";
 import { AuthenticationError, PermissionDeniedError, RateLimitError } from "@modbox/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateApiToken } from "../../src/auth/api-token.js";
 import { createApiTokenRepository } from "../../src/db/repositories/api-tokens.js";
 import { startTestApp, type TestApp } from "@modbox/testkit/app";
 import { backends } from "@modbox/testkit/databases";
+
+/** A GET with exactly these header lines, over a socket; the answer's status and body. */
+async function rawGet(baseUrl: string, path: string, headers: [string, string][]): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(baseUrl);
+  const lines = [`GET ${path} HTTP/1.1`, `host: ${hostname}:${port}`, "connection: close", ...headers.map(([name, value]) => `${name}: ${value}`)];
+  const answer = await new Promise<string>((resolve, reject) => {
+    let text = "";
+    connect(Number(port), hostname)
+      .setEncoding("utf8")
+      .on("connect", function (this: import("node:net").Socket) {
+        this.write(`${lines.join("\r\n")}\r\n\r\n`);
+      })
+      .on("data", (chunk: string) => (text += chunk))
+      .on("end", () => resolve(text))
+      .on("error", reject);
+  });
+  const [head, ...rest] = answer.split("\r\n\r\n");
+  return { status: Number(head!.split(" ")[1]), body: rest.join("\r\n\r\n") };
+}
 
 describe.each(backends)("authentication, workspaces and health on %s", (backend) => {
   let app: TestApp;
@@ -23,6 +43,18 @@ describe.each(backends)("authentication, workspaces and health on %s", (backend)
       expect(response.headers.get("www-authenticate")).toBe('Bearer realm="modbox"');
       expect(await response.json()).toMatchObject({ status: 401, code: "unauthorized" });
     }
+  });
+
+  it("400 malformed_request for two Authorization headers, even when the first is valid", async () => {
+    const other = await app.createToken({ workspaceIds: null });
+    for (const values of [[`Bearer ${app.token}`, `Bearer ${other}`], [`Bearer ${app.token}`, `Bearer ${app.token}`]]) {
+      // fetch would fold the two into one line: write the request on a socket, one line each.
+      const { status, body } = await rawGet(app.url, "/registries", [["x-workspace-id", "w"], ...values.map((value) => ["authorization", value] as [string, string])]);
+      expect(status).toBe(400);
+      expect(JSON.parse(body)).toMatchObject({ status: 400, code: "malformed_request" });
+    }
+    // One header still works.
+    expect((await fetch(`${app.url}/registries`, { headers: { "x-workspace-id": "w", authorization: `Bearer ${app.token}` } })).status).toBe(200);
   });
 
   it("a token granted some workspaces works there and gets 403 workspace_forbidden elsewhere", async () => {
