@@ -588,7 +588,7 @@ export interface components {
              *     encryptions; only the operator can fix it, by making a new key active.
              * @enum {string}
              */
-            code: "malformed_request" | "unauthorized" | "workspace_forbidden" | "insufficient_scope" | "not_found" | "method_not_allowed" | "registry_name_taken" | "registry_in_use" | "registry_disabled" | "registry_deleted" | "image_disabled" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "registry_not_found" | "invalid_cursor" | "invalid_credentials" | "registry_host_mismatch" | "rate_limited" | "internal_error" | "credential_undecryptable" | "service_unavailable" | "encryption_key_unavailable";
+            code: "malformed_request" | "unauthorized" | "workspace_forbidden" | "insufficient_scope" | "not_found" | "method_not_allowed" | "registry_name_taken" | "registry_in_use" | "registry_disabled" | "registry_deleted" | "image_disabled" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "registry_not_found" | "invalid_cursor" | "invalid_credentials" | "registry_host_mismatch" | "rate_limited" | "internal_error" | "credential_undecryptable" | "service_unavailable" | "encryption_key_unavailable" | "precondition_failed" | "idempotency_key_reused" | "idempotency_in_progress" | "concurrent_modification";
             request_id?: string;
             /** @description `registry_in_use`: the sandbox images still linked (at most 100). */
             linked_image_ids?: string[];
@@ -689,10 +689,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The change conflicts with stored state (e.g. a registry name already used in the workspace). */
+        /**
+         * @description The request conflicts with stored state or with another request; `code` says which:
+         *     `registry_name_taken` (a registry name already used in the workspace),
+         *     `registry_disabled` (a disabled registry is never contacted), `idempotency_in_progress`
+         *     (a request with the same `Idempotency-Key` is still running: retry after `Retry-After`),
+         *     `concurrent_modification` (the object kept changing while this request ran, or its
+         *     credential changed during a verification: read it again and retry).
+         */
         Conflict: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Retry-After": components["headers"]["Retry-After"];
                 [name: string]: unknown;
             };
             content: {
@@ -731,6 +739,37 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The object's current `ETag` is one you sent in `If-None-Match`; no body. */
+        NotModified: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /**
+         * @description `If-Match` named none of the object's current versions (`precondition_failed`): someone
+         *     changed it since you read it. Nothing was changed; read it again, then decide.
+         */
+        PreconditionFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://modbox.dev/problems/precondition_failed",
+                 *       "title": "Precondition failed",
+                 *       "status": 412,
+                 *       "code": "precondition_failed",
+                 *       "detail": "The registry changed since the version in If-Match (it is now at version 4); read it again and retry."
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is larger than the server accepts (64 KiB by default). */
         PayloadTooLarge: {
             headers: {
@@ -757,7 +796,8 @@ export interface components {
          *     exist in the workspace (`registry_not_found`), or the cursor is not one this server issued
          *     for these filters (`invalid_cursor`), or the image's host is not served by the linked
          *     registry (`registry_host_mismatch`), or `?verify=true` found the credentials invalid
-         *     (`invalid_credentials`).
+         *     (`invalid_credentials`), or an `Idempotency-Key` was already used for a different request
+         *     (`idempotency_key_reused`).
          */
         ValidationFailed: {
             headers: {
@@ -839,6 +879,35 @@ export interface components {
         Limit: number;
         /** @description The `next_cursor` of the previous page. Opaque; valid only with the same filters. */
         Cursor: string;
+        /**
+         * @description Apply the change only if the object is still at the version you read: one or more
+         *     `ETag`s from earlier answers (or `*`, any current version). A stale one answers `412
+         *     precondition_failed` and changes nothing. The comparison is on the version part of the
+         *     tag (before the dot), which every write through this API moves; bookkeeping the server
+         *     keeps (`last_used_at`, the stored `verification`, a linked registry's name) changes the
+         *     `ETag` but does not make your edit stale.
+         * @example "3.k2x1c9"
+         */
+        IfMatch: string;
+        /**
+         * @description Answer `304 Not Modified` (no body) if the object's current `ETag` is one of these (or
+         *     `*`): the copy you hold is current.
+         * @example "3.k2x1c9"
+         */
+        IfNoneMatch: string;
+        /**
+         * @description Makes a retried POST safe. The first request with a key runs; a later one with the same
+         *     key, token and workspace and the same method, path, query and body gets the first answer
+         *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
+         *     twice. The same key with a different request is `422 idempotency_key_reused`; while the
+         *     first request is still running, `409 idempotency_in_progress` (retry after
+         *     `Retry-After`). Answers of 5xx are not kept, so a retry after one runs again. Keys are
+         *     kept 24 hours and shared by every instance on the same database; the stored request
+         *     fingerprint is a keyed MAC, never a password. Use a fresh random value (e.g. a UUID) per
+         *     intended operation; the SDK sends one with every POST.
+         * @example 9f1c2e4a-6b7d-4e8f-9a0b-1c2d3e4f5a6b
+         */
+        IdempotencyKey: string;
     };
     requestBodies: never;
     headers: {
@@ -846,6 +915,15 @@ export interface components {
         "X-Request-Id": string;
         /** @description Seconds to wait before retrying. */
         "Retry-After": number;
+        /**
+         * @description A strong entity tag of this object: `"<version>.<state>"`. Send it back in `If-Match`
+         *     (PUT, DELETE) to refuse lost updates, or in `If-None-Match` (GET) to get `304` when
+         *     nothing changed.
+         * @example "3.k2x1c9"
+         */
+        ETag: string;
+        /** @description `true` when this answer is the stored answer of an earlier request with the same `Idempotency-Key`. */
+        "Idempotent-Replayed": "true";
     };
     pathItems: never;
 }
@@ -906,6 +984,19 @@ export interface operations {
             };
             header: {
                 /**
+                 * @description Makes a retried POST safe. The first request with a key runs; a later one with the same
+                 *     key, token and workspace and the same method, path, query and body gets the first answer
+                 *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
+                 *     twice. The same key with a different request is `422 idempotency_key_reused`; while the
+                 *     first request is still running, `409 idempotency_in_progress` (retry after
+                 *     `Retry-After`). Answers of 5xx are not kept, so a retry after one runs again. Keys are
+                 *     kept 24 hours and shared by every instance on the same database; the stored request
+                 *     fingerprint is a keyed MAC, never a password. Use a fresh random value (e.g. a UUID) per
+                 *     intended operation; the SDK sends one with every POST.
+                 * @example 9f1c2e4a-6b7d-4e8f-9a0b-1c2d3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /**
                  * @description The workspace every call is scoped to. The token must be granted it.
                  * @example your-workspace-id
                  */
@@ -923,6 +1014,8 @@ export interface operations {
             /** @description The registry was created. */
             201: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     /** @description URL of the new registry. */
                     Location?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -953,6 +1046,12 @@ export interface operations {
                  * @example your-workspace-id
                  */
                 "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+                /**
+                 * @description Answer `304 Not Modified` (no body) if the object's current `ETag` is one of these (or
+                 *     `*`): the copy you hold is current.
+                 * @example "3.k2x1c9"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
             path: {
                 registry_id: components["parameters"]["RegistryId"];
@@ -964,6 +1063,7 @@ export interface operations {
             /** @description The registry. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -971,6 +1071,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registry"];
                 };
             };
+            304: components["responses"]["NotModified"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["WorkspaceForbidden"];
             404: components["responses"]["NotFound"];
@@ -997,6 +1098,16 @@ export interface operations {
                  * @example your-workspace-id
                  */
                 "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+                /**
+                 * @description Apply the change only if the object is still at the version you read: one or more
+                 *     `ETag`s from earlier answers (or `*`, any current version). A stale one answers `412
+                 *     precondition_failed` and changes nothing. The comparison is on the version part of the
+                 *     tag (before the dot), which every write through this API moves; bookkeeping the server
+                 *     keeps (`last_used_at`, the stored `verification`, a linked registry's name) changes the
+                 *     `ETag` but does not make your edit stale.
+                 * @example "3.k2x1c9"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 registry_id: components["parameters"]["RegistryId"];
@@ -1012,6 +1123,7 @@ export interface operations {
             /** @description The updated registry. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1024,6 +1136,7 @@ export interface operations {
             403: components["responses"]["WorkspaceForbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -1044,6 +1157,16 @@ export interface operations {
                  * @example your-workspace-id
                  */
                 "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+                /**
+                 * @description Apply the change only if the object is still at the version you read: one or more
+                 *     `ETag`s from earlier answers (or `*`, any current version). A stale one answers `412
+                 *     precondition_failed` and changes nothing. The comparison is on the version part of the
+                 *     tag (before the dot), which every write through this API moves; bookkeeping the server
+                 *     keeps (`last_used_at`, the stored `verification`, a linked registry's name) changes the
+                 *     `ETag` but does not make your edit stale.
+                 * @example "3.k2x1c9"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 registry_id: components["parameters"]["RegistryId"];
@@ -1086,6 +1209,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -1101,6 +1225,19 @@ export interface operations {
                  * @example your-workspace-id
                  */
                 "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+                /**
+                 * @description Makes a retried POST safe. The first request with a key runs; a later one with the same
+                 *     key, token and workspace and the same method, path, query and body gets the first answer
+                 *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
+                 *     twice. The same key with a different request is `422 idempotency_key_reused`; while the
+                 *     first request is still running, `409 idempotency_in_progress` (retry after
+                 *     `Retry-After`). Answers of 5xx are not kept, so a retry after one runs again. Keys are
+                 *     kept 24 hours and shared by every instance on the same database; the stored request
+                 *     fingerprint is a keyed MAC, never a password. Use a fresh random value (e.g. a UUID) per
+                 *     intended operation; the SDK sends one with every POST.
+                 * @example 9f1c2e4a-6b7d-4e8f-9a0b-1c2d3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 registry_id: components["parameters"]["RegistryId"];
@@ -1112,6 +1249,7 @@ export interface operations {
             /** @description The outcome of the login, also stored as the registry's `verification`. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1122,7 +1260,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["WorkspaceForbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["RegistryUnusable"];
+            409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -1176,6 +1314,19 @@ export interface operations {
             query?: never;
             header: {
                 /**
+                 * @description Makes a retried POST safe. The first request with a key runs; a later one with the same
+                 *     key, token and workspace and the same method, path, query and body gets the first answer
+                 *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
+                 *     twice. The same key with a different request is `422 idempotency_key_reused`; while the
+                 *     first request is still running, `409 idempotency_in_progress` (retry after
+                 *     `Retry-After`). Answers of 5xx are not kept, so a retry after one runs again. Keys are
+                 *     kept 24 hours and shared by every instance on the same database; the stored request
+                 *     fingerprint is a keyed MAC, never a password. Use a fresh random value (e.g. a UUID) per
+                 *     intended operation; the SDK sends one with every POST.
+                 * @example 9f1c2e4a-6b7d-4e8f-9a0b-1c2d3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /**
                  * @description The workspace every call is scoped to. The token must be granted it.
                  * @example your-workspace-id
                  */
@@ -1193,6 +1344,8 @@ export interface operations {
             /** @description The sandbox image was created. */
             201: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     /** @description URL of the new sandbox image. */
                     Location?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1205,6 +1358,7 @@ export interface operations {
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["WorkspaceForbidden"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -1222,6 +1376,12 @@ export interface operations {
                  * @example your-workspace-id
                  */
                 "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+                /**
+                 * @description Answer `304 Not Modified` (no body) if the object's current `ETag` is one of these (or
+                 *     `*`): the copy you hold is current.
+                 * @example "3.k2x1c9"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
             path: {
                 image_id: components["parameters"]["ImageId"];
@@ -1233,6 +1393,7 @@ export interface operations {
             /** @description The sandbox image. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1240,6 +1401,7 @@ export interface operations {
                     "application/json": components["schemas"]["SandboxImage"];
                 };
             };
+            304: components["responses"]["NotModified"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["WorkspaceForbidden"];
             404: components["responses"]["NotFound"];
@@ -1258,6 +1420,16 @@ export interface operations {
                  * @example your-workspace-id
                  */
                 "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+                /**
+                 * @description Apply the change only if the object is still at the version you read: one or more
+                 *     `ETag`s from earlier answers (or `*`, any current version). A stale one answers `412
+                 *     precondition_failed` and changes nothing. The comparison is on the version part of the
+                 *     tag (before the dot), which every write through this API moves; bookkeeping the server
+                 *     keeps (`last_used_at`, the stored `verification`, a linked registry's name) changes the
+                 *     `ETag` but does not make your edit stale.
+                 * @example "3.k2x1c9"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 image_id: components["parameters"]["ImageId"];
@@ -1273,6 +1445,7 @@ export interface operations {
             /** @description The updated sandbox image. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1284,6 +1457,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["WorkspaceForbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -1301,6 +1476,16 @@ export interface operations {
                  * @example your-workspace-id
                  */
                 "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+                /**
+                 * @description Apply the change only if the object is still at the version you read: one or more
+                 *     `ETag`s from earlier answers (or `*`, any current version). A stale one answers `412
+                 *     precondition_failed` and changes nothing. The comparison is on the version part of the
+                 *     tag (before the dot), which every write through this API moves; bookkeeping the server
+                 *     keeps (`last_used_at`, the stored `verification`, a linked registry's name) changes the
+                 *     `ETag` but does not make your edit stale.
+                 * @example "3.k2x1c9"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 image_id: components["parameters"]["ImageId"];
@@ -1320,6 +1505,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["WorkspaceForbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
@@ -1335,6 +1521,19 @@ export interface operations {
                  * @example your-workspace-id
                  */
                 "X-Workspace-Id": components["parameters"]["WorkspaceId"];
+                /**
+                 * @description Makes a retried POST safe. The first request with a key runs; a later one with the same
+                 *     key, token and workspace and the same method, path, query and body gets the first answer
+                 *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
+                 *     twice. The same key with a different request is `422 idempotency_key_reused`; while the
+                 *     first request is still running, `409 idempotency_in_progress` (retry after
+                 *     `Retry-After`). Answers of 5xx are not kept, so a retry after one runs again. Keys are
+                 *     kept 24 hours and shared by every instance on the same database; the stored request
+                 *     fingerprint is a keyed MAC, never a password. Use a fresh random value (e.g. a UUID) per
+                 *     intended operation; the SDK sends one with every POST.
+                 * @example 9f1c2e4a-6b7d-4e8f-9a0b-1c2d3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
                 image_id: components["parameters"]["ImageId"];
@@ -1346,6 +1545,7 @@ export interface operations {
             /** @description The outcome of the check. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1356,6 +1556,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["WorkspaceForbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];

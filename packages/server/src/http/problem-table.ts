@@ -13,6 +13,9 @@ export const problemTable: Record<ProblemCode, { status: number; title: string }
   registry_disabled: { status: 409, title: "Conflict" },
   registry_deleted: { status: 409, title: "Conflict" },
   image_disabled: { status: 409, title: "Conflict" },
+  idempotency_in_progress: { status: 409, title: "Conflict" },
+  concurrent_modification: { status: 409, title: "Conflict" },
+  precondition_failed: { status: 412, title: "Precondition failed" },
   payload_too_large: { status: 413, title: "Payload too large" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   validation_failed: { status: 422, title: "Validation failed" },
@@ -22,6 +25,7 @@ export const problemTable: Record<ProblemCode, { status: number; title: string }
   // At link time (create/update an image) a mismatch is bad input; at pull time it is a state
   // conflict. The table holds the link-time answer; the pull path overrides the status.
   registry_host_mismatch: { status: 422, title: "Validation failed" },
+  idempotency_key_reused: { status: 422, title: "Validation failed" },
   rate_limited: { status: 429, title: "Too many requests" },
   internal_error: { status: 500, title: "Internal server error" },
   credential_undecryptable: { status: 500, title: "Internal server error" },
