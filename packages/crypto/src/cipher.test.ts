@@ -343,3 +343,41 @@ describe("createCipher: key check values", () => {
     expect(createCipher(keyringOf("a", "b")).keyIds).toEqual(["a", "b"]);
   });
 });
+
+describe("createCipher: fingerprints", () => {
+  const bytes = Buffer.alloc(32, 9);
+
+  it("is HMAC-SHA256 under HKDF-SHA256 of the active key with the fingerprint label, named by the key id", () => {
+    const cipher = createCipher(createKeyring({ keys: [{ id: "k1", key: bytes }], activeKeyId: "k1" }));
+    const prk = createHmac("sha256", Buffer.alloc(32)).update(bytes).digest();
+    const macKey = createHmac("sha256", prk).update("modbox/crypto fingerprint v1").update(Buffer.of(1)).digest();
+    const expected = createHmac("sha256", macKey).update("POST /registries {}", "utf8").digest("base64url");
+    expect(cipher.fingerprint("POST /registries {}")).toBe(`k1:${expected}`);
+  });
+
+  it("matches the same data only, under the key it names, after a rotation too", () => {
+    const old = randomBytes(32);
+    const before = createCipher(createKeyring({ keys: [{ id: "k1", key: old }], activeKeyId: "k1" }));
+    const after = createCipher(
+      createKeyring({ keys: [{ id: "k2", key: randomBytes(32) }, { id: "k1", key: Buffer.from(old) }], activeKeyId: "k2" }),
+    );
+    const stored = before.fingerprint("body with a password");
+    expect(after.matchesFingerprint(stored, "body with a password")).toBe(true);
+    expect(after.matchesFingerprint(stored, "body with a passwore")).toBe(false);
+    expect(after.fingerprint("body with a password")).not.toBe(stored);
+    // A key the ring does not hold, or a malformed value, never matches.
+    const stranger = createCipher(keyringOf("k1"));
+    expect(stranger.matchesFingerprint(stored, "body with a password")).toBe(false);
+    for (const malformed of ["", "k1", ":abc", "k1:", "k9:" + stored.split(":")[1]]) {
+      expect(after.matchesFingerprint(malformed, "body with a password"), malformed).toBe(false);
+    }
+  });
+
+  it("does not contain the data or the key", () => {
+    const cipher = createCipher(createKeyring({ keys: [{ id: "k1", key: bytes }], activeKeyId: "k1" }));
+    const value = Buffer.from(cipher.fingerprint("hunter2").split(":")[1]!, "base64url");
+    expect(value).toHaveLength(32);
+    expect(value.includes(Buffer.from("hunter2"))).toBe(false);
+    expect(bytes.includes(value.subarray(0, 4))).toBe(false);
+  });
+});

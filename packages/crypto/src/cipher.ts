@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import {
   associatedDataFrom,
   associatedDataPrefix,
@@ -31,6 +31,11 @@ export const DEFAULT_NONCE_BUDGET_WARNING_THRESHOLD = 2 ** 31;
  * derivation can change without two meanings for one stored value.
  */
 const KEY_CHECK_INFO = "modbox/crypto key check value v1";
+/**
+ * HKDF label of the key that fingerprints data (HMAC-SHA256). Its own label, so a fingerprint
+ * never equals a key check value or anything else derived from the same key.
+ */
+const FINGERPRINT_INFO = "modbox/crypto fingerprint v1";
 /** Bytes of a key check value: enough that two different keys never collide by chance. */
 const KEY_CHECK_LENGTH = 16;
 
@@ -96,6 +101,18 @@ export interface Cipher {
    * bound on a key's real use: other processes and earlier runs encrypt too.
    */
   readonly encryptionCounts: () => Record<string, number>;
+  /**
+   * A keyed fingerprint of `data` (HMAC-SHA256 with a key derived from the active key):
+   * `<keyId>:<base64url>`. For telling whether two requests were the same without storing a
+   * plain hash that a low-entropy secret inside them (a password) could be guessed from.
+   */
+  readonly fingerprint: (data: string) => string;
+  /**
+   * Whether `data` has this fingerprint, recomputed with the key it names (so fingerprints
+   * made before a key rotation still match). False for a key not in the keyring or a
+   * malformed fingerprint; compared in constant time.
+   */
+  readonly matchesFingerprint: (fingerprint: string, data: string) => boolean;
 }
 
 /**
@@ -226,6 +243,29 @@ export function createCipher(keyring: Keyring, options: CipherOptions = {}): Cip
     return Buffer.from(derived).toString("base64url");
   };
 
+  const fingerprintKeys = new Map<string, Buffer>();
+  const fingerprintWith = (keyId: string, data: string): Buffer | undefined => {
+    let key = fingerprintKeys.get(keyId);
+    if (key === undefined) {
+      const slot = slots.get(keyId);
+      if (slot === undefined) return undefined;
+      key = Buffer.from(hkdfSync("sha256", slot.key, Buffer.alloc(0), FINGERPRINT_INFO, 32));
+      fingerprintKeys.set(keyId, key);
+    }
+    return createHmac("sha256", key).update(data, "utf8").digest();
+  };
+
+  const fingerprint = (data: string): string =>
+    `${keyring.activeKeyId}:${fingerprintWith(keyring.activeKeyId, data)!.toString("base64url")}`;
+
+  const matchesFingerprint = (stored: string, data: string): boolean => {
+    const colon = stored.lastIndexOf(":");
+    if (colon <= 0) return false;
+    const expected = fingerprintWith(stored.slice(0, colon), data);
+    const given = Buffer.from(stored.slice(colon + 1), "base64url");
+    return expected !== undefined && given.length === expected.length && timingSafeEqual(given, expected);
+  };
+
   return Object.freeze({
     activeKeyId: keyring.activeKeyId,
     keyIds: keyring.keyIds,
@@ -236,6 +276,8 @@ export function createCipher(keyring: Keyring, options: CipherOptions = {}): Cip
     selfTest,
     keyCheckValue,
     encryptionCounts,
+    fingerprint,
+    matchesFingerprint,
   });
 }
 
