@@ -21,20 +21,21 @@ export type VerificationStatus = RegistryRow["verificationStatus"];
 export type VerificationState = Pick<RegistryRow, "verificationStatus" | "verificationCheckedAt" | "verificationErrorCode">;
 
 /**
- * A live registry: every column but the sealed password, its key id, `version` and `deletedAt`.
+ * A live registry: every column but the sealed password, its key id and `deletedAt`.
  * `provider` is never null here: the repository writes it with the server, and rows written
- * around the app are filled at start (see `registries.provider`).
+ * around the app are filled at start (see `registries.provider`). `version` moves with every
+ * write of the API (not with bookkeeping: `lastUsedAt`, a recorded verification, a key
+ * rotation's re-seal); updates compare and set it.
  */
-export type RegistryRecord = Omit<
-  RegistryRow,
-  "passwordCiphertext" | "passwordKeyId" | "version" | "deletedAt" | "provider"
-> & { provider: ProviderName };
+export type RegistryRecord = Omit<RegistryRow, "passwordCiphertext" | "passwordKeyId" | "deletedAt" | "provider"> & {
+  provider: ProviderName;
+};
 
 /** Registry fields that start as "none yet" (no CA, no warnings, never verified or used). */
 type OptionalOnInsert = "caCertificate" | "warnings" | "lastUsedAt" | keyof VerificationState;
 
-/** A registry to insert; `provider` is derived from `server` by the repository. */
-export type NewRegistry = WithOptional<Omit<RegistryRecord, "provider">, OptionalOnInsert> & {
+/** A registry to insert; `provider` is derived from `server` by the repository, `version` starts at 1. */
+export type NewRegistry = WithOptional<Omit<RegistryRecord, "provider" | "version">, OptionalOnInsert> & {
   /** Envelope from @modbox/crypto, bound to { workspace_id, registry_id }. */
   passwordCiphertext: string;
   passwordKeyId: string;
@@ -61,13 +62,13 @@ export interface RegistryListQuery {
  * An image with the name of its registry (null when unlinked or the registry was deleted).
  * `reference` is never null here, as `RegistryRecord.provider`.
  */
-export type SandboxImageRecord = Omit<SandboxImageRow, "version" | "reference"> & {
+export type SandboxImageRecord = Omit<SandboxImageRow, "reference"> & {
   reference: string;
   registryName: string | null;
 };
 
-/** An image to insert; `reference` is derived from `image` and `tag` by the repository. */
-export type NewSandboxImage = Omit<SandboxImageRecord, "registryName" | "reference">;
+/** An image to insert; `reference` is derived from `image` and `tag` by the repository, `version` starts at 1. */
+export type NewSandboxImage = Omit<SandboxImageRecord, "registryName" | "reference" | "version">;
 
 /**
  * The fields `update` may change. `image` and `tag` travel together: `reference` is derived from

@@ -1,6 +1,7 @@
 import type { components, Writable } from "@modbox/sdk/openapi";
 import { Router } from "express";
 import { toListDto, toRegistryDto, toVerificationDto } from "../dto.js";
+import { ifMatchOf, isNotModified, registryTag } from "../http/entity-tags.js";
 import { workspaceOf } from "../http/request-context.js";
 import type { RegistryService } from "../services/registries.js";
 import { listQuery, optionalBoolean, optionalString, pathId } from "./query.js";
@@ -16,7 +17,8 @@ export function registryRoutes(registries: RegistryService): Router {
     const registry = await registries.create(workspaceOf(req), req.body as CreateBody, {
       verify: optionalBoolean(req, "verify"),
     });
-    res.status(201).location(`/registries/${registry.id}`).json(toRegistryDto(registry));
+    res.status(201).location(`/registries/${registry.id}`).setHeader("ETag", registryTag(registry));
+    res.json(toRegistryDto(registry));
   });
 
   router.get("/registries", async (req, res) => {
@@ -29,14 +31,19 @@ export function registryRoutes(registries: RegistryService): Router {
   });
 
   router.get("/registries/:registry_id", async (req, res) => {
-    res.json(toRegistryDto(await registries.get(workspaceOf(req), pathId(req, "registry_id"))));
+    const registry = await registries.get(workspaceOf(req), pathId(req, "registry_id"));
+    const tag = registryTag(registry);
+    res.setHeader("ETag", tag);
+    if (isNotModified(req, tag)) return void res.status(304).end();
+    res.json(toRegistryDto(registry));
   });
 
   router.put("/registries/:registry_id", async (req, res) => {
     const registry = await registries.update(workspaceOf(req), pathId(req, "registry_id"), req.body as UpdateBody, {
       verify: optionalBoolean(req, "verify"),
+      ifMatch: ifMatchOf(req),
     });
-    res.json(toRegistryDto(registry));
+    res.setHeader("ETag", registryTag(registry)).json(toRegistryDto(registry));
   });
 
   router.post("/registries/:registry_id/verify", async (req, res) => {
@@ -44,7 +51,10 @@ export function registryRoutes(registries: RegistryService): Router {
   });
 
   router.delete("/registries/:registry_id", async (req, res) => {
-    await registries.delete(workspaceOf(req), pathId(req, "registry_id"), { force: optionalBoolean(req, "force") });
+    await registries.delete(workspaceOf(req), pathId(req, "registry_id"), {
+      force: optionalBoolean(req, "force"),
+      ifMatch: ifMatchOf(req),
+    });
     res.status(204).end();
   });
 

@@ -1,6 +1,7 @@
 import type { components, Writable } from "@modbox/sdk/openapi";
 import { Router } from "express";
 import { toListDto, toSandboxImageDto } from "../dto.js";
+import { ifMatchOf, isNotModified, sandboxImageTag } from "../http/entity-tags.js";
 import { workspaceOf } from "../http/request-context.js";
 import type { CreateSandboxImageInput, SandboxImageService } from "../services/sandbox-images.js";
 import { listQuery, optionalBoolean, optionalString, pathId } from "./query.js";
@@ -13,7 +14,8 @@ export function sandboxImageRoutes(images: SandboxImageService): Router {
 
   router.post("/sandbox-images", async (req, res) => {
     const image = await images.create(workspaceOf(req), fromBody(req.body as CreateBody) as CreateSandboxImageInput);
-    res.status(201).location(`/sandbox-images/${image.id}`).json(toSandboxImageDto(image));
+    res.status(201).location(`/sandbox-images/${image.id}`).setHeader("ETag", sandboxImageTag(image));
+    res.json(toSandboxImageDto(image));
   });
 
   router.get("/sandbox-images", async (req, res) => {
@@ -26,16 +28,22 @@ export function sandboxImageRoutes(images: SandboxImageService): Router {
   });
 
   router.get("/sandbox-images/:image_id", async (req, res) => {
-    res.json(toSandboxImageDto(await images.get(workspaceOf(req), pathId(req, "image_id"))));
-  });
-
-  router.put("/sandbox-images/:image_id", async (req, res) => {
-    const image = await images.update(workspaceOf(req), pathId(req, "image_id"), fromBody(req.body as UpdateBody));
+    const image = await images.get(workspaceOf(req), pathId(req, "image_id"));
+    const tag = sandboxImageTag(image);
+    res.setHeader("ETag", tag);
+    if (isNotModified(req, tag)) return void res.status(304).end();
     res.json(toSandboxImageDto(image));
   });
 
+  router.put("/sandbox-images/:image_id", async (req, res) => {
+    const image = await images.update(workspaceOf(req), pathId(req, "image_id"), fromBody(req.body as UpdateBody), {
+      ifMatch: ifMatchOf(req),
+    });
+    res.setHeader("ETag", sandboxImageTag(image)).json(toSandboxImageDto(image));
+  });
+
   router.delete("/sandbox-images/:image_id", async (req, res) => {
-    await images.delete(workspaceOf(req), pathId(req, "image_id"));
+    await images.delete(workspaceOf(req), pathId(req, "image_id"), { ifMatch: ifMatchOf(req) });
     res.status(204).end();
   });
 

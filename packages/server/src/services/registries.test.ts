@@ -24,6 +24,7 @@ const stored: RegistryForUse = {
   lastUsedAt: null,
   createdAt: FIXTURE_TIME,
   updatedAt: FIXTURE_TIME,
+  version: 1,
   deletedAt: null,
   passwordCiphertext: `sealed:${WS}/${ID}:old-password`,
 };
@@ -43,6 +44,7 @@ function setup(row: RegistryForUse | null = stored, budgetRefusal?: Error) {
     insert: unused("insert"),
     list: unused("list"),
     recordVerification: unused("recordVerification"),
+    updateLocked: unused("updateLocked"),
     softDeleteUnlessLinked: unused("softDeleteUnlessLinked"),
     async findById(workspaceId, id) {
       calls.push("findById");
@@ -52,12 +54,12 @@ function setup(row: RegistryForUse | null = stored, budgetRefusal?: Error) {
       calls.push("findForUse");
       return row && workspaceId === row.workspaceId && id === row.id ? row : null;
     },
-    async update(workspaceId, id, patch) {
+    async update(workspaceId, id, expectedVersion, patch) {
       calls.push("update");
       updates.push(patch);
-      if (!row || row.deletedAt || workspaceId !== row.workspaceId || id !== row.id) return null;
+      if (!row || row.deletedAt || workspaceId !== row.workspaceId || id !== row.id || expectedVersion !== row.version) return null;
       const { passwordCiphertext: _pc, passwordKeyId: _pk, ...fields } = patch;
-      return { ...record, ...fields } satisfies RegistryRecord;
+      return { ...record, ...fields, version: row.version + 1 } satisfies RegistryRecord;
     },
   };
   const service = createRegistryService({

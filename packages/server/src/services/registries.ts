@@ -10,11 +10,20 @@ import { credentialContext } from "./credential-context.js";
 import type { EncryptionBudget } from "./encryption-budget.js";
 import { checkCaCertificate, normaliseServerOrThrow, providerWarningsOrThrow } from "./registry-input.js";
 import type { LoginOutcome, RegistryProber } from "./registry-prober.js";
+import {
+  afterLostRace,
+  assertPrecondition,
+  concurrentModification,
+  MAX_WRITE_ATTEMPTS,
+  OPTIMISTIC_ATTEMPTS,
+  satisfies,
+  type VersionPrecondition,
+} from "./preconditions.js";
 
 /** What the service needs of the repository (tests hand it a fake). */
 export type RegistryRepositoryPort = Pick<
   RegistryRepository,
-  "insert" | "findById" | "findForUse" | "list" | "update" | "recordVerification" | "softDeleteUnlessLinked"
+  "insert" | "findById" | "findForUse" | "list" | "update" | "updateLocked" | "recordVerification" | "softDeleteUnlessLinked"
 >;
 
 export interface RegistryServiceDeps {
@@ -131,78 +140,121 @@ export function createRegistryService(deps: RegistryServiceDeps) {
       return toPage(rows, input.limit, filters);
     },
 
+    /**
+     * Applies a partial update, checking every rule against the row it replaces: the row is
+     * read, the rules run on it, and the write is a compare-and-set on its `version`. If another
+     * write committed in between, the row is read and checked again, so no stored registry ever
+     * breaks a rule that a create with the same values would (an ECR server with a username
+     * other than `AWS`, say). With `ifMatch`, a version other than the one named is a 412.
+     */
     async update(
       workspaceId: string,
       id: string,
       input: UpdateRegistryInput,
-      options: { verify?: boolean } = {},
+      options: { verify?: boolean; ifMatch?: VersionPrecondition } = {},
     ): Promise<RegistryRecord> {
       const { password, ca_certificate: caInput, ...fields } = input;
-      // The sealed password is read only when it may have to be decrypted: to re-check provider
-      // rules or log in with the stored credential. A new password (rotation) makes it moot, so
-      // the registry is then read without its ciphertext (`findById`: live rows only, as below).
-      let stored: RegistryForUse | null = null;
-      let current: RegistryRecord | null;
-      if (password === undefined) {
-        stored = await registries.findForUse(workspaceId, id);
-        current = stored?.deletedAt ? null : stored;
-      } else {
-        current = await registries.findById(workspaceId, id);
-      }
-      if (!current) return notFound();
-      const patch: RegistryPatch = { ...fields, updatedAt: deps.now() };
-      if (fields.server !== undefined) patch.server = normaliseServerOrThrow(fields.server);
-      if (caInput !== undefined) {
-        checkCaCertificate(caInput);
-        patch.caCertificate = caInput;
+      const server = fields.server === undefined ? undefined : normaliseServerOrThrow(fields.server);
+      if (caInput !== undefined) checkCaCertificate(caInput);
+      // Sealed once: the new password does not depend on the row it replaces.
+      let sealed: Awaited<ReturnType<typeof seal>> | undefined;
+
+      /** The patch for this row, its rules checked on it (throws when one fails). */
+      async function plan(current: RegistryRecord, stored: RegistryForUse | null): Promise<RegistryPatch> {
+        assertPrecondition(options.ifMatch, current.version, "registry");
+        const patch: RegistryPatch = { ...fields, updatedAt: deps.now() };
+        if (server !== undefined) patch.server = server;
+        if (caInput !== undefined) patch.caCertificate = caInput;
+
+        // Sending a field with its current value (e.g. `GHCR.io` for `ghcr.io`) changes nothing.
+        const credentialChanged =
+          (server !== undefined && server !== current.server) ||
+          (fields.username !== undefined && fields.username !== current.username) ||
+          (caInput !== undefined && caInput !== current.caCertificate) ||
+          password !== undefined;
+        if (options.verify) assertUsable(fields.enabled ?? current.enabled);
+        if (credentialChanged || options.verify) {
+          const next = {
+            server: server ?? current.server,
+            username: fields.username ?? current.username,
+            caCertificate: caInput !== undefined ? caInput : current.caCertificate,
+            password: password ?? decryptStored(stored ?? notFound()),
+          };
+          patch.warnings = providerWarningsOrThrow(next.server, next.username, next.password);
+          const verification = options.verify
+            ? refuseInvalid(await login(next.server, next.caCertificate, next.username, next.password))
+            : undefined;
+          // A proof about the old credential says nothing about the new one.
+          Object.assign(patch, verification ? stateOf(verification) : neverVerified());
+        }
+        if (password !== undefined) Object.assign(patch, (sealed ??= await seal(workspaceId, id, password)));
+        return patch;
       }
 
-      // Sending a field with its current value (e.g. `GHCR.io` for `ghcr.io`) changes nothing.
-      const credentialChanged =
-        (patch.server !== undefined && patch.server !== current.server) ||
-        (fields.username !== undefined && fields.username !== current.username) ||
-        (caInput !== undefined && caInput !== current.caCertificate) ||
-        password !== undefined;
-      if (options.verify) assertUsable(fields.enabled ?? current.enabled);
-      if (credentialChanged || options.verify) {
-        const next = {
-          server: patch.server ?? current.server,
-          username: patch.username ?? current.username,
-          caCertificate: caInput !== undefined ? caInput : current.caCertificate,
-          password: password ?? decryptStored(stored ?? notFound()),
-        };
-        patch.warnings = providerWarningsOrThrow(next.server, next.username, next.password);
-        const verification = options.verify
-          ? refuseInvalid(await login(next.server, next.caCertificate, next.username, next.password))
-          : undefined;
-        // A proof about the old credential says nothing about the new one.
-        Object.assign(patch, verification ? stateOf(verification) : neverVerified());
+      // Optimistic first: read, check, compare-and-set. A lost race is usually a one-off; a
+      // row that keeps moving is then written under its lock, where the check cannot go stale.
+      // `?verify=true` logs in to the registry while planning, which must not happen under a
+      // row lock (pulls mark the row used), so it stays optimistic, with backoff.
+      const attempts = options.verify ? MAX_WRITE_ATTEMPTS : OPTIMISTIC_ATTEMPTS;
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        // The sealed password is read only when it may have to be decrypted: to re-check provider
+        // rules or log in with the stored credential. A new password (rotation) makes it moot, so
+        // the registry is then read without its ciphertext (`findById`: live rows only, as below).
+        let stored: RegistryForUse | null = null;
+        let current: RegistryRecord | null;
+        if (password === undefined) {
+          stored = await registries.findForUse(workspaceId, id);
+          current = stored?.deletedAt ? null : stored;
+        } else {
+          current = await registries.findById(workspaceId, id);
+        }
+        if (!current) return notFound();
+        const patch = await plan(current, stored);
+        const updated = await withNameConflict(() => registries.update(workspaceId, id, current.version, patch));
+        if (updated) return updated;
+        // The row moved on (or went away) since it was read: read it again and re-check.
+        await afterLostRace(attempt);
       }
-      if (password !== undefined) Object.assign(patch, await seal(workspaceId, id, password));
-      const updated = await withNameConflict(() => registries.update(workspaceId, id, patch));
-      return updated ?? notFound();
+      if (options.verify) throw concurrentModification("registry");
+      return (await withNameConflict(() => registries.updateLocked(workspaceId, id, (row) => plan(row, row)))) ?? notFound();
     },
 
-    /** Logs in with the stored credentials and records the outcome. A disabled registry is never used. */
+    /**
+     * Logs in with the stored credentials and records the outcome, only while that credential is
+     * still the stored one: if it was replaced during the login, the new one is checked instead
+     * (a key rotation's re-seal of the same password is not a new credential). A disabled
+     * registry is never used.
+     */
     async verify(workspaceId: string, id: string): Promise<VerificationResult> {
-      const current = await registries.findForUse(workspaceId, id);
-      if (!current || current.deletedAt) return notFound();
-      assertUsable(current.enabled);
-      const result = await login(current.server, current.caCertificate, current.username, decryptStored(current));
-      if (!(await registries.recordVerification(workspaceId, id, stateOf(result)))) return notFound();
-      return result;
+      let checked: { server: string; username: string; caCertificate: string | null; password: string } | undefined;
+      let result: VerificationResult | undefined;
+      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+        const current = await registries.findForUse(workspaceId, id);
+        if (!current || current.deletedAt) return notFound();
+        const password = decryptStored(current);
+        if (!result || !checked || !sameCredential(checked, { ...current, password })) {
+          assertUsable(current.enabled);
+          checked = { server: current.server, username: current.username, caCertificate: current.caCertificate, password };
+          result = await login(current.server, current.caCertificate, current.username, password);
+        }
+        if (await registries.recordVerification(workspaceId, id, current, stateOf(result))) return result;
+      }
+      throw concurrentModification("registry");
     },
 
     /**
      * Deletes the registry and destroys its credential. A registry that images still use is kept
      * unless `force`: a silent delete would turn their next pull into a surprise.
      */
-    async delete(workspaceId: string, id: string, options: { force?: boolean } = {}): Promise<void> {
+    async delete(workspaceId: string, id: string, options: { force?: boolean; ifMatch?: VersionPrecondition } = {}): Promise<void> {
+      const { ifMatch } = options;
       const result = await registries.softDeleteUnlessLinked(workspaceId, id, deps.now(), {
         force: options.force ?? false,
         listLimit: LINKED_IDS_LISTED,
+        ...(ifMatch !== undefined && { ifVersion: (version: number) => satisfies(ifMatch, version) }),
       });
       if (result.outcome === "not_found") return notFound();
+      if (result.outcome === "version_mismatch") return assertPrecondition(ifMatch, result.version, "registry");
       if (result.outcome === "in_use") {
         throw new DomainError(
           "registry_in_use",
@@ -238,6 +290,13 @@ export function toVerification(outcome: LoginOutcome, checkedAt: Date): Verifica
         detail: outcome.detail,
       };
   }
+}
+
+function sameCredential(
+  a: { server: string; username: string; caCertificate: string | null; password: string },
+  b: { server: string; username: string; caCertificate: string | null; password: string },
+): boolean {
+  return a.server === b.server && a.username === b.username && a.caCertificate === b.caCertificate && a.password === b.password;
 }
 
 function stateOf(result: VerificationResult): VerificationState {

@@ -28,6 +28,7 @@ function storedImage(fields: Partial<SandboxImageRecord> = {}): SandboxImageReco
     ...IMAGE_DEFAULTS,
     createdAt: T0,
     updatedAt: T0,
+    version: 1,
     ...fields,
   };
 }
@@ -37,18 +38,27 @@ function storedImage(fields: Partial<SandboxImageRecord> = {}): SandboxImageReco
  * refuse the link as a concurrent registry delete would), and a registry lookup that knows one
  * registry of this workspace and records what it was asked.
  */
-function setup(options: { stored?: SandboxImageRecord | null; linkRace?: boolean; rows?: SandboxImageRecord[] } = {}) {
+function setup(
+  options: {
+    stored?: SandboxImageRecord | null;
+    linkRace?: boolean;
+    rows?: SandboxImageRecord[];
+    /** Every compare-and-set loses, as on a row other writers keep moving. */
+    hot?: boolean;
+  } = {},
+) {
   const stored = options.stored === undefined ? storedImage() : options.stored;
   const inserts: NewSandboxImage[] = [];
   const patches: SandboxImagePatch[] = [];
   const lists: SandboxImageListQuery[] = [];
   const lookups: string[] = [];
+  const locked: boolean[] = [];
   const images: SandboxImageRepositoryPort = {
     async insert(row) {
       inserts.push(row);
       if (options.linkRace) throw new RegistryNotLinkableError("registry deleted meanwhile");
       // The repository derives the pull reference; these tests do not read it.
-      return { ...row, reference: `${row.image}:${row.tag}`, registryName: row.registryId ? "prod" : null };
+      return { ...row, reference: `${row.image}:${row.tag}`, registryName: row.registryId ? "prod" : null, version: 1 };
     },
     async findById(workspaceId, id) {
       return stored && workspaceId === stored.workspaceId && id === stored.id ? stored : null;
@@ -57,10 +67,19 @@ function setup(options: { stored?: SandboxImageRecord | null; linkRace?: boolean
       lists.push(query);
       return (options.rows ?? []).slice(0, query.limit);
     },
-    async update(workspaceId, id, patch) {
+    async update(workspaceId, id, expectedVersion, patch) {
       patches.push(patch);
       if (options.linkRace) throw new RegistryNotLinkableError("registry deleted meanwhile");
-      return stored && workspaceId === stored.workspaceId && id === stored.id ? { ...stored, ...patch } : null;
+      const here =
+        stored && workspaceId === stored.workspaceId && id === stored.id && expectedVersion === stored.version && !options.hot;
+      return here ? { ...stored, ...patch, version: stored.version + 1 } : null;
+    },
+    async updateLocked(workspaceId, id, takesDefault, plan) {
+      locked.push(takesDefault);
+      if (!stored || workspaceId !== stored.workspaceId || id !== stored.id) return null;
+      const patch = await plan(stored);
+      patches.push(patch);
+      return { ...stored, ...patch, version: stored.version + 1 };
     },
     async delete(workspaceId, id) {
       return Boolean(stored && workspaceId === stored.workspaceId && id === stored.id);
@@ -77,7 +96,7 @@ function setup(options: { stored?: SandboxImageRecord | null; linkRace?: boolean
     newId: () => IMAGE_ID,
     now: () => NOW,
   });
-  return { service, inserts, patches, lists, lookups };
+  return { service, inserts, patches, lists, lookups, locked };
 }
 
 /** The refusal a rejected promise carries, for its code, status and extensions. */
@@ -246,5 +265,27 @@ describe("sandbox image service: get, list, delete", () => {
 
     expect(err.code).toBe("invalid_cursor");
     expect(lists).toHaveLength(1);
+  });
+});
+
+describe("sandbox image service: concurrent writes", () => {
+  it("after two lost compare-and-sets, writes under the row lock, re-checking the rules on the locked row", async () => {
+    const { service, patches, locked, lookups } = setup({ hot: true });
+
+    const updated = await service.update(WS, IMAGE_ID, { tag: "v2", isDefault: true });
+
+    expect(updated).toMatchObject({ tag: "v2", isDefault: true, version: 2 });
+    expect(locked).toEqual([true]);
+    // Planned three times (two optimistic attempts, then under the lock), each checking the link.
+    expect(patches).toHaveLength(3);
+    expect(lookups).toEqual([REGISTRY_ID, REGISTRY_ID, REGISTRY_ID]);
+  });
+
+  it("If-Match is checked on the row it replaces: a version other than the one named is 412, nothing written", async () => {
+    const { service, patches } = setup();
+    const err = await domainError(service.update(WS, IMAGE_ID, { tag: "v2" }, { ifMatch: [7] }));
+    expect(err.code).toBe("precondition_failed");
+    expect(patches).toEqual([]);
+    await expect(service.update(WS, IMAGE_ID, { tag: "v2" }, { ifMatch: [1] })).resolves.toMatchObject({ version: 2 });
   });
 });

@@ -4,9 +4,10 @@ import { DomainError } from "../errors.js";
 import { sameRegistry } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
 import { decodeCursor, toPage } from "./pagination.js";
+import { afterLostRace, assertPrecondition, concurrentModification, OPTIMISTIC_ATTEMPTS, type VersionPrecondition } from "./preconditions.js";
 
 /** What the service needs of the repository. */
-export type SandboxImageRepositoryPort = Pick<SandboxImageRepository, "insert" | "findById" | "list" | "update" | "delete">;
+export type SandboxImageRepositoryPort = Pick<SandboxImageRepository, "insert" | "findById" | "list" | "update" | "updateLocked" | "delete">;
 
 export interface SandboxImageServiceDeps {
   images: SandboxImageRepositoryPort;
@@ -106,25 +107,56 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
       return toPage(rows, input.limit, filters);
     },
 
-    async update(workspaceId: string, id: string, input: UpdateSandboxImageInput): Promise<SandboxImageRecord> {
-      const current = await images.findById(workspaceId, id);
-      if (!current) return notFound();
-      if (input.image !== undefined || input.tag !== undefined || input.registryId !== undefined) {
-        await assertPullable(workspaceId, {
-          image: input.image ?? current.image,
-          tag: input.tag ?? current.tag,
-          registryId: input.registryId !== undefined ? input.registryId : current.registryId,
-        });
+    /**
+     * Applies a partial update, checking the reference rules against the row it replaces, with a
+     * compare-and-set on its `version` (re-read and re-checked when another write got there
+     * first). With `ifMatch`, a version other than the one named is a 412.
+     */
+    async update(
+      workspaceId: string,
+      id: string,
+      input: UpdateSandboxImageInput,
+      options: { ifMatch?: VersionPrecondition } = {},
+    ): Promise<SandboxImageRecord> {
+      /** The patch for this row, its rules checked on it (throws when one fails). */
+      async function plan(current: SandboxImageRecord): Promise<SandboxImagePatch> {
+        assertPrecondition(options.ifMatch, current.version, "sandbox image");
+        if (input.image !== undefined || input.tag !== undefined || input.registryId !== undefined) {
+          await assertPullable(workspaceId, {
+            image: input.image ?? current.image,
+            tag: input.tag ?? current.tag,
+            registryId: input.registryId !== undefined ? input.registryId : current.registryId,
+          });
+        }
+        // The repository derives `reference` from image and tag, so a change of either sends both.
+        const { image, tag, ...rest } = input;
+        const reference = image !== undefined || tag !== undefined ? { image: image ?? current.image, tag: tag ?? current.tag } : {};
+        return { ...rest, ...reference, updatedAt: deps.now() };
       }
-      // The repository derives `reference` from image and tag, so a change of either sends both.
-      const { image, tag, ...rest } = input;
-      const reference = image !== undefined || tag !== undefined ? { image: image ?? current.image, tag: tag ?? current.tag } : {};
-      const patch: SandboxImagePatch = { ...rest, ...reference, updatedAt: deps.now() };
-      return (await linking(() => images.update(workspaceId, id, patch))) ?? notFound();
+
+      // Optimistic first (read, check, compare-and-set); a row that keeps moving is then written
+      // under its lock, where the check cannot go stale (see registries.ts).
+      for (let attempt = 1; attempt <= OPTIMISTIC_ATTEMPTS; attempt++) {
+        const current = await images.findById(workspaceId, id);
+        if (!current) return notFound();
+        const patch = await plan(current);
+        const updated = await linking(() => images.update(workspaceId, id, current.version, patch));
+        if (updated) return updated;
+        // The row moved on (or went away) since it was read: read it again and re-check.
+        await afterLostRace(attempt);
+      }
+      return (await linking(() => images.updateLocked(workspaceId, id, input.isDefault === true, plan))) ?? notFound();
     },
 
-    async delete(workspaceId: string, id: string): Promise<void> {
-      if (!(await images.delete(workspaceId, id))) notFound();
+    async delete(workspaceId: string, id: string, options: { ifMatch?: VersionPrecondition } = {}): Promise<void> {
+      const versions = options.ifMatch === "any" ? undefined : options.ifMatch;
+      if (await images.delete(workspaceId, id, versions)) return;
+      // Nothing deleted: missing (404), or at a version If-Match did not name (412).
+      const current = await images.findById(workspaceId, id);
+      if (!current) return notFound();
+      assertPrecondition(options.ifMatch, current.version, "sandbox image");
+      // It matches now: it moved back and forth between the delete and this read. Try once more.
+      if (!(await images.delete(workspaceId, id, versions))) throw concurrentModification("sandbox image");
     },
   };
 }

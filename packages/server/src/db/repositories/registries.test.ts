@@ -81,6 +81,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       verificationCheckedAt: null,
       verificationErrorCode: null,
       lastUsedAt: null,
+      version: 1,
     };
 
     expect(await repo.insert(row)).toStrictEqual(expected);
@@ -98,7 +99,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       ["findForUse", (ws: string, id: string) => repo.findForUse(ws, id), null],
       [
         "update",
-        (ws: string, id: string) => repo.update(ws, id, { name: "stolen", enabled: false, updatedAt: T1 }),
+        (ws: string, id: string) => repo.update(ws, id, 1, { name: "stolen", enabled: false, updatedAt: T1 }),
         null,
       ],
       [
@@ -195,6 +196,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
           "verificationCheckedAt",
           "verificationErrorCode",
           "verificationStatus",
+          "version",
           "warnings",
           "workspaceId",
         ],
@@ -207,9 +209,9 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws));
 
-      const updated = await repo.update(ws, row.id, { enabled: false, updatedAt: T1 });
+      const updated = await repo.update(ws, row.id, 1, { enabled: false, updatedAt: T1 });
 
-      expect(updated).toStrictEqual({ ...row, enabled: false, updatedAt: T1 });
+      expect(updated).toStrictEqual({ ...row, enabled: false, updatedAt: T1, version: 2 });
       expect(await rawRow(db, row.id)).toMatchObject({ version: 2, passwordKeyId: "k1" });
     });
 
@@ -217,7 +219,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws));
 
-      await repo.update(ws, row.id, {
+      await repo.update(ws, row.id, 1, {
         email: null,
         passwordCiphertext: "v1:k2:new",
         passwordKeyId: "k2",
@@ -245,7 +247,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
         lastUsedAt: T1,
       });
       const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
-      const expected = { ...fields, provider: "ghcr" };
+      const expected = { ...fields, provider: "ghcr", version: 1 };
       expect(await repo.insert(row)).toStrictEqual(expected);
       expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
     });
@@ -253,7 +255,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
     it("update writes the CA, the warnings and the verification, and bumps the version", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws));
-      const updated = await repo.update(ws, row.id, {
+      const updated = await repo.update(ws, row.id, 1, {
         caCertificate: CA,
         warnings: [warning],
         verificationStatus: "verified",
@@ -268,18 +270,19 @@ describe.each(backends)("registry repository on %s", (backend) => {
         verificationStatus: "verified",
         verificationCheckedAt: T1,
         updatedAt: T1,
+        version: 2,
       });
       expect(await rawRow(db, row.id)).toMatchObject({ version: 2 });
       // null clears the CA; fields left out keep their value.
-      const cleared = await repo.update(ws, row.id, { caCertificate: null, updatedAt: T1 });
-      expect(cleared).toStrictEqual({ ...updated, caCertificate: null });
+      const cleared = await repo.update(ws, row.id, 2, { caCertificate: null, updatedAt: T1 });
+      expect(cleared).toStrictEqual({ ...updated, caCertificate: null, version: 3 });
     });
 
     it("the database refuses a verification status outside verified | failed | unverified", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws));
       const err = await repo
-        .update(ws, row.id, { verificationStatus: "maybe" as "verified", updatedAt: T1 })
+        .update(ws, row.id, 1, { verificationStatus: "maybe" as "verified", updatedAt: T1 })
         .catch((e: unknown) => e);
       expect(classifyDatabaseError(err)).toEqual({ kind: "other", sqlstate: "23514" });
     });
@@ -287,12 +290,32 @@ describe.each(backends)("registry repository on %s", (backend) => {
     it("recordVerification changes only the verification: no version bump, updated_at kept", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws));
+      const checked = (await repo.findForUse(ws, row.id))!;
       const state = { verificationStatus: "failed", verificationCheckedAt: T1, verificationErrorCode: "invalid_credentials" } as const;
-      expect(await repo.recordVerification(ws, row.id, state)).toStrictEqual({ ...row, ...state });
+      expect(await repo.recordVerification(ws, row.id, checked, state)).toStrictEqual({ ...row, ...state });
       expect(await rawRow(db, row.id)).toMatchObject({ version: 1, updatedAt: T0 });
-      expect(await repo.recordVerification(freshWorkspaceId(), row.id, state)).toBeNull();
+      expect(await repo.recordVerification(freshWorkspaceId(), row.id, checked, state)).toBeNull();
       await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE);
-      expect(await repo.recordVerification(ws, row.id, state)).toBeNull();
+      expect(await repo.recordVerification(ws, row.id, checked, state)).toBeNull();
+    });
+
+    it("recordVerification records nothing once the checked credential was replaced", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws, { caCertificate: CA }));
+      const checked = (await repo.findForUse(ws, row.id))!;
+      const state = { verificationStatus: "verified", verificationCheckedAt: T1, verificationErrorCode: null } as const;
+      // Each part of the credential, changed on its own, makes the proof stale.
+      for (const changed of [
+        { server: "other.example.com" },
+        { username: "someone-else" },
+        { caCertificate: null },
+        { passwordCiphertext: "v1:k2:another" },
+      ]) {
+        expect(await repo.recordVerification(ws, row.id, { ...checked, ...changed }, state)).toBeNull();
+      }
+      expect(await repo.findById(ws, row.id)).toStrictEqual(row);
+      // The unchanged credential records.
+      expect(await repo.recordVerification(ws, row.id, checked, state)).toStrictEqual({ ...row, ...state });
     });
 
     it("touchLastUsed sets last_used_at, never moves it backwards, and ignores other workspaces", async () => {
@@ -316,7 +339,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       expect(live).toStrictEqual({ ...row, deletedAt: null, passwordCiphertext: `v1:k1:ciphertext-${row.id}` });
       expect(await repo.findForUse(freshWorkspaceId(), row.id)).toBeNull();
       await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE);
-      expect(await repo.findForUse(ws, row.id)).toStrictEqual({ ...row, updatedAt: T1, deletedAt: T1, passwordCiphertext: null });
+      expect(await repo.findForUse(ws, row.id)).toStrictEqual({ ...row, updatedAt: T1, deletedAt: T1, passwordCiphertext: null, version: 2 });
     });
   });
 
@@ -337,7 +360,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
         lastUsedAt: new Date("2025-01-04T00:00:00.001Z"),
       });
       const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
-      const expected = { ...fields, provider: "ghcr" };
+      const expected = { ...fields, provider: "ghcr", version: 1 };
 
       expect(await repo.insert(row)).toStrictEqual(expected);
       expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
@@ -406,8 +429,13 @@ describe.each(backends)("registry repository on %s", (backend) => {
       for (const [i, patch] of steps.entries()) {
         const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = patch;
         // A new server brings its provider, derived once on the write.
-        expected = { ...expected, ...fields, ...(fields.server !== undefined && { provider: providerOf(fields.server) }) };
-        expect(await repo.update(ws, row.id, patch)).toStrictEqual(expected);
+        expected = {
+          ...expected,
+          ...fields,
+          ...(fields.server !== undefined && { provider: providerOf(fields.server) }),
+          version: i + 2,
+        };
+        expect(await repo.update(ws, row.id, i + 1, patch)).toStrictEqual(expected);
         expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
         expect(await rawRow(db, row.id)).toMatchObject({ version: i + 2, updatedAt: patch.updatedAt });
       }
@@ -420,7 +448,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
         checkedAtMs: String(T(5).getTime()),
       });
       // Setting a nullable timestamp to null writes NULL.
-      await repo.update(ws, row.id, { verificationCheckedAt: null, updatedAt: T(9) });
+      await repo.update(ws, row.id, steps.length + 1, { verificationCheckedAt: null, updatedAt: T(9) });
       expect(await storedShape(db, row.id)).toMatchObject({ checkedAtIsNull: true, checkedAtMs: null });
     });
 
@@ -444,8 +472,8 @@ describe.each(backends)("registry repository on %s", (backend) => {
         keys.forEach((key, bit) => {
           if (shape & (1 << bit)) Object.assign(patch, { [key]: all[key] });
         });
-        expected = { ...expected, ...patch };
-        expect(await repo.update(ws, row.id, patch)).toStrictEqual(expected);
+        expected = { ...expected, ...patch, version: shape + 2 };
+        expect(await repo.update(ws, row.id, shape + 1, patch)).toStrictEqual(expected);
       }
       expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
       expect(await rawRow(db, row.id)).toMatchObject({ version: 65, passwordKeyId: "k1" });
@@ -458,7 +486,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const before = await rawRow(db, row.id);
 
       expect(
-        await repo.update(ws, row.id, {
+        await repo.update(ws, row.id, 1, {
           name: "revived",
           passwordCiphertext: "v1:k2:rotated",
           passwordKeyId: "k2",
@@ -469,21 +497,47 @@ describe.each(backends)("registry repository on %s", (backend) => {
           updatedAt: new Date(T1.getTime() + 1000),
         }),
       ).toBeNull();
-      expect(await repo.update(ws, row.id, { email: null, updatedAt: new Date(T1.getTime() + 2000) })).toBeNull();
+      expect(await repo.update(ws, row.id, 2, { email: null, updatedAt: new Date(T1.getTime() + 2000) })).toBeNull();
 
       expect(await rawRow(db, row.id)).toStrictEqual(before);
       expect(before).toMatchObject({ passwordCiphertext: null, version: 2 });
     });
 
+    it("update at a version the row has left answers null and changes nothing (compare-and-set)", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      await repo.update(ws, row.id, 1, { name: "first", updatedAt: T1 });
+      const before = await rawRow(db, row.id);
+
+      expect(await repo.update(ws, row.id, 1, { name: "second", updatedAt: T1 })).toBeNull();
+      expect(await repo.update(ws, row.id, 3, { name: "second", updatedAt: T1 })).toBeNull();
+
+      expect(await rawRow(db, row.id)).toStrictEqual(before);
+      expect(await repo.update(ws, row.id, 2, { name: "second", updatedAt: T1 })).toMatchObject({ name: "second", version: 3 });
+    });
+
+    it("softDeleteUnlessLinked checks the version under the row lock: a mismatch names the current one and deletes nothing", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      await repo.update(ws, row.id, 1, { name: "moved", updatedAt: T1 });
+
+      expect(await repo.softDeleteUnlessLinked(ws, row.id, T1, { ...FORCE, ifVersion: (v) => v === 1 })).toEqual({
+        outcome: "version_mismatch",
+        version: 2,
+      });
+      expect(await repo.findById(ws, row.id)).toMatchObject({ version: 2 });
+      expect(await repo.softDeleteUnlessLinked(ws, row.id, T1, { ...FORCE, ifVersion: (v) => v === 2 })).toEqual({ outcome: "deleted" });
+    });
+
     it("update of a missing id answers null", async () => {
-      expect(await repo.update(freshWorkspaceId(), uuidv7(), { enabled: false, updatedAt: T1 })).toBeNull();
+      expect(await repo.update(freshWorkspaceId(), uuidv7(), 1, { enabled: false, updatedAt: T1 })).toBeNull();
     });
 
     it("recordVerification writes a null checked-at as NULL", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws, { verificationStatus: "verified", verificationCheckedAt: T0 }));
       const state = { verificationStatus: "unverified", verificationCheckedAt: null, verificationErrorCode: null } as const;
-      expect(await repo.recordVerification(ws, row.id, state)).toStrictEqual({ ...row, ...state });
+      expect(await repo.recordVerification(ws, row.id, (await repo.findForUse(ws, row.id))!, state)).toStrictEqual({ ...row, ...state });
       expect(await storedShape(db, row.id)).toMatchObject({ checkedAtIsNull: true, errorCodeIsNull: true });
     });
   });
@@ -512,7 +566,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const other = await repo.insert(newRegistry(ws, { name: "staging" }));
 
       const err = await repo
-        .update(ws, other.id, { name: "prod", updatedAt: T1 })
+        .update(ws, other.id, 1, { name: "prod", updatedAt: T1 })
         .catch((e: unknown) => e);
 
       expect(classifyDatabaseError(err)).toEqual({
@@ -545,7 +599,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       expect(await repo.findById(ws, row.id)).toBeNull();
       expect((await repo.findForUse(ws, row.id))?.passwordCiphertext).toBeNull();
       expect(await repo.list(ws, { limit: 10 })).toEqual([]);
-      expect(await repo.update(ws, row.id, { enabled: false, updatedAt: T1 })).toBeNull();
+      expect(await repo.update(ws, row.id, 2, { enabled: false, updatedAt: T1 })).toBeNull();
       expect(await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE)).toEqual({ outcome: "not_found" });
       await expect(repo.insert(newRegistry(ws, { name: "prod" }))).resolves.toMatchObject({ name: "prod" });
     });

@@ -19,7 +19,7 @@ import { providerOf } from "../derived-columns.js";
 import { registries } from "../schema.js";
 import { boundPlaceholder } from "./bound-placeholder.js";
 import { preparedPerFilters } from "./prepared-per-filters.js";
-import { linkedImages } from "./sandbox-images.js";
+import { linkedImages, type Queryable } from "./sandbox-images.js";
 
 /**
  * The unique index behind "one live registry per name per workspace": a unique violation
@@ -27,11 +27,8 @@ import { linkedImages } from "./sandbox-images.js";
  */
 export const REGISTRY_NAME_UNIQUE = "registries_workspace_name_live_key";
 
-/**
- * The columns of a `RegistryRecord`, deliberately not the ciphertext or its key id: every read
- * selects this one object, and `returning` answers it.
- */
-export const registryColumns = {
+/** The columns a registry's writer sets (all of a `RegistryRecord` but the version, which the database keeps). */
+const writtenColumns = {
   id: registries.id,
   workspaceId: registries.workspaceId,
   name: registries.name,
@@ -50,6 +47,12 @@ export const registryColumns = {
   updatedAt: registries.updatedAt,
 };
 
+/**
+ * The columns of a `RegistryRecord`, deliberately not the ciphertext or its key id: every read
+ * selects this one object, and `returning` answers it.
+ */
+export const registryColumns = { ...writtenColumns, version: registries.version };
+
 /** A `RegistryForUse`: the record's columns, whether it was deleted, and the sealed password. */
 export const registryForUseColumns = {
   ...registryColumns,
@@ -59,7 +62,7 @@ export const registryForUseColumns = {
 
 /** What `insert` writes: the record's columns and the sealed password (`version` takes its default). */
 const insertedColumns = {
-  ...registryColumns,
+  ...writtenColumns,
   passwordCiphertext: registries.passwordCiphertext,
   passwordKeyId: registries.passwordKeyId,
 };
@@ -117,6 +120,15 @@ function asRecord<T extends { provider: ProviderName | null }>(row: T): T & { pr
   return row as T & { provider: ProviderName };
 }
 
+/** Bit i set when `PATCHABLE[i]` is defined in the patch: which prepared UPDATE it takes. */
+function shapeOf(patch: RegistryPatch): number {
+  let shape = 0;
+  PATCHABLE.forEach((key, i) => {
+    if (patch[key] !== undefined) shape |= 1 << i;
+  });
+  return shape;
+}
+
 export type RegistryRepository = ReturnType<typeof createRegistryRepository>;
 
 export function createRegistryRepository(db: Db) {
@@ -164,16 +176,16 @@ export function createRegistryRepository(db: Db) {
    * The UPDATE for one shape of patch: bit i set when `PATCHABLE[i]` is defined in it, and
    * `provider` written with `server`. As with drizzle's `set()`, a null field writes NULL.
    */
-  function buildUpdate(shape: number) {
+  function buildUpdate(shape: number, q: Queryable = db) {
     const set: Record<string, SQL> = {};
     PATCHABLE.forEach((key, i) => {
       if (shape & (1 << i)) set[key] = boundPlaceholder(key, registries[key]);
     });
     if (set.server) set.provider = boundPlaceholder("provider", registries.provider);
-    return db
+    return q
       .update(registries)
       .set({ ...set, updatedAt: boundPlaceholder("updatedAt", registries.updatedAt), version: sql`${registries.version} + 1` })
-      .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
+      .where(and(live(sql.placeholder("workspaceId"), sql.placeholder("id")), eq(registries.version, sql.placeholder("expectedVersion"))))
       .returning(registryColumns);
   }
   const updateQueries = new Map<number, ReturnType<ReturnType<typeof buildUpdate>["prepare"]>>();
@@ -188,11 +200,23 @@ export function createRegistryRepository(db: Db) {
     workspaceId: string,
     id: string,
     at: Date,
-    options: { force: boolean; listLimit: number },
-  ): Promise<{ outcome: "deleted" | "not_found" } | { outcome: "in_use"; ids: string[]; count: number }> {
+    options: { force: boolean; listLimit: number; ifVersion?: (version: number) => boolean },
+  ): Promise<
+    | { outcome: "deleted" | "not_found" }
+    | { outcome: "in_use"; ids: string[]; count: number }
+    | { outcome: "version_mismatch"; version: number }
+  > {
     return db.transaction(async (tx) => {
-      const [target] = await tx.select({ id: registries.id }).from(registries).where(live(workspaceId, id)).for("update");
+      const [target] = await tx
+        .select({ id: registries.id, version: registries.version })
+        .from(registries)
+        .where(live(workspaceId, id))
+        .for("update");
       if (!target) return { outcome: "not_found" as const };
+      // Checked under the row lock: no write can move the version between this and the delete.
+      if (options.ifVersion && !options.ifVersion(target.version)) {
+        return { outcome: "version_mismatch" as const, version: target.version };
+      }
       if (!options.force) {
         const linked = await linkedImages(tx, workspaceId, id, options.listLimit);
         if (linked.count > 0) return { outcome: "in_use" as const, ...linked };
@@ -236,22 +260,43 @@ export function createRegistryRepository(db: Db) {
     },
 
     /**
-     * Changes the given fields and bumps `version`; null when missing, deleted or foreign. One
+     * Changes the given fields and bumps `version`, only if the row is still at `expectedVersion`
+     * (compare-and-set: the caller checked its rules against that version). Null when the row
+     * moved on, or is missing, deleted or foreign: the caller reads it again to tell which. One
      * prepared statement per shape of patch, built on first use (up to `MAX_PREPARED_UPDATE_SHAPES`).
      */
-    async update(workspaceId: string, id: string, patch: RegistryPatch): Promise<RegistryRecord | null> {
-      let shape = 0;
-      PATCHABLE.forEach((key, i) => {
-        if (patch[key] !== undefined) shape |= 1 << i;
-      });
+    async update(workspaceId: string, id: string, expectedVersion: number, patch: RegistryPatch): Promise<RegistryRecord | null> {
+      const shape = shapeOf(patch);
       let query = updateQueries.get(shape);
       if (query === undefined && updateQueries.size < MAX_PREPARED_UPDATE_SHAPES) {
         query = buildUpdate(shape).prepare(`registries_update_${shape}`);
         updateQueries.set(shape, query);
       }
       const provider = patch.server === undefined ? undefined : providerOf(patch.server);
-      const [updated] = await (query ?? buildUpdate(shape)).execute({ ...patch, provider, workspaceId, id });
+      const [updated] = await (query ?? buildUpdate(shape)).execute({ ...patch, provider, workspaceId, id, expectedVersion });
       return updated ? asRecord(updated) : null;
+    },
+
+    /**
+     * The update for a contended row: in one transaction, locks the live row (FOR UPDATE), hands
+     * it to `plan` (which checks its rules on it and answers the patch, or throws to change
+     * nothing), and writes the patch. No other write can come between the check and the write,
+     * so this cannot lose a race; it costs a transaction and holds the lock while `plan` runs,
+     * so `plan` must not wait on the network. Null when missing, deleted or foreign.
+     */
+    updateLocked(
+      workspaceId: string,
+      id: string,
+      plan: (current: RegistryForUse & { provider: ProviderName }) => Promise<RegistryPatch> | RegistryPatch,
+    ): Promise<RegistryRecord | null> {
+      return db.transaction(async (tx) => {
+        const [current] = await tx.select(registryForUseColumns).from(registries).where(live(workspaceId, id)).for("update");
+        if (!current) return null;
+        const patch = await plan(asRecord(current));
+        const provider = patch.server === undefined ? undefined : providerOf(patch.server);
+        const [updated] = await buildUpdate(shapeOf(patch), tx).execute({ ...patch, provider, workspaceId, id, expectedVersion: current.version });
+        return asRecord(updated!);
+      });
     },
 
     /**
@@ -263,8 +308,19 @@ export function createRegistryRepository(db: Db) {
       return found ? asRecord(found) : null;
     },
 
-    /** Records a login attempt's outcome. Does not bump `version` or `updated_at`: no field the user set changed. */
-    async recordVerification(workspaceId: string, id: string, state: VerificationState): Promise<RegistryRecord | null> {
+    /**
+     * Records a login attempt's outcome, only if the credential it checked is still the stored
+     * one (same server, username, CA and sealed password): a proof about a credential that was
+     * replaced meanwhile must not be shown as the new one's. Null otherwise (or when gone).
+     * Does not bump `version` or `updated_at`: no field the user set changed.
+     */
+    async recordVerification(
+      workspaceId: string,
+      id: string,
+      checked: Pick<RegistryForUse, "server" | "username" | "caCertificate" | "passwordCiphertext">,
+      state: VerificationState,
+    ): Promise<RegistryRecord | null> {
+      if (checked.passwordCiphertext === null) return null;
       const [updated] = await db
         .update(registries)
         .set({
@@ -272,7 +328,15 @@ export function createRegistryRepository(db: Db) {
           verificationCheckedAt: state.verificationCheckedAt,
           verificationErrorCode: state.verificationErrorCode,
         })
-        .where(live(workspaceId, id))
+        .where(
+          and(
+            live(workspaceId, id),
+            eq(registries.server, checked.server),
+            eq(registries.username, checked.username),
+            checked.caCertificate === null ? isNull(registries.caCertificate) : eq(registries.caCertificate, checked.caCertificate),
+            eq(registries.passwordCiphertext, checked.passwordCiphertext),
+          ),
+        )
         .returning(registryColumns);
       return updated ? asRecord(updated) : null;
     },

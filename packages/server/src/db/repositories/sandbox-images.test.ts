@@ -55,7 +55,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       memoryMb: 2048,
     });
 
-    const expected = { ...row, reference: REFERENCE, registryName: null };
+    const expected = { ...row, reference: REFERENCE, registryName: null, version: 1 };
     expect(await images.insert(row)).toStrictEqual(expected);
     expect(await images.findById(ws, row.id)).toStrictEqual(expected);
   });
@@ -65,9 +65,9 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     const row = await images.insert(newImage(ws, { image: "ubuntu", tag: "22.04" }));
     expect(row.reference).toBe("docker.io/library/ubuntu:22.04");
 
-    const updated = await images.update(ws, row.id, { image: "ghcr.io/acme/app", tag: "22.04", updatedAt: T1 });
+    const updated = await images.update(ws, row.id, 1, { image: "ghcr.io/acme/app", tag: "22.04", updatedAt: T1 });
     expect(updated).toMatchObject({ image: "ghcr.io/acme/app", reference: "ghcr.io/acme/app:22.04" });
-    expect(await images.update(ws, row.id, { name: "renamed", updatedAt: T1 })).toMatchObject({ reference: "ghcr.io/acme/app:22.04" });
+    expect(await images.update(ws, row.id, 2, { name: "renamed", updatedAt: T1 })).toMatchObject({ reference: "ghcr.io/acme/app:22.04" });
     expect((await images.list(ws, { limit: 10 }))[0]).toMatchObject({ reference: "ghcr.io/acme/app:22.04" });
   });
 
@@ -106,7 +106,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     ]) {
       const row = newImage(ws, { registryId: registry.id, updatedAt: T1, ...overrides });
 
-      const expected = { ...row, reference: REFERENCE, registryName: "prod" };
+      const expected = { ...row, reference: REFERENCE, registryName: "prod", version: 1 };
       expect(await images.insert(row)).toStrictEqual(expected);
       expect(await images.findById(ws, row.id)).toStrictEqual(expected);
       const [stored] = await db.select({ version: sandboxImages.version }).from(sandboxImages).where(eq(sandboxImages.id, row.id));
@@ -146,7 +146,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
         "update",
         async (ws: string, registryId: string) => {
           const image = await images.insert(newImage(ws));
-          return images.update(ws, image.id, { registryId, updatedAt: T1 });
+          return images.update(ws, image.id, 1, { registryId, updatedAt: T1 });
         },
       ],
     ])("by the repository, on %s", async (_, link) => {
@@ -200,10 +200,10 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
   describe("another workspace's image is invisible and untouched", () => {
     it.each([
       ["findById", (ws: string, id: string) => images.findById(ws, id), null],
-      ["update", (ws: string, id: string) => images.update(ws, id, { name: "stolen", updatedAt: T1 }), null],
+      ["update", (ws: string, id: string) => images.update(ws, id, 1, { name: "stolen", updatedAt: T1 }), null],
       [
         "update to default",
-        (ws: string, id: string) => images.update(ws, id, { isDefault: true, updatedAt: T1 }),
+        (ws: string, id: string) => images.update(ws, id, 1, { isDefault: true, updatedAt: T1 }),
         null,
       ],
       ["delete", (ws: string, id: string) => images.delete(ws, id), false],
@@ -276,9 +276,9 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       const registry = await newRegistry(ws, "prod");
       const before = await images.insert(newImage(ws, { registryId: registry.id, ttlSeconds: 600 }));
 
-      const after = await images.update(ws, before.id, { description: "new", ttlSeconds: null, updatedAt: T1 });
+      const after = await images.update(ws, before.id, 1, { description: "new", ttlSeconds: null, updatedAt: T1 });
 
-      expect(after).toStrictEqual({ ...before, description: "new", ttlSeconds: null, updatedAt: T1 });
+      expect(after).toStrictEqual({ ...before, description: "new", ttlSeconds: null, updatedAt: T1, version: 2 });
       const [row] = await db
         .select({ version: sandboxImages.version })
         .from(sandboxImages)
@@ -286,12 +286,36 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       expect(row!.version).toBe(2);
     });
 
+    it("at a version the row has left, answers null and changes nothing, the default case included", async () => {
+      const ws = freshWorkspaceId();
+      const current = await images.insert(newImage(ws, { isDefault: true }));
+      const other = await images.insert(newImage(ws));
+      await images.update(ws, other.id, 1, { name: "moved", updatedAt: T1 });
+      const before = await images.findById(ws, other.id);
+
+      expect(await images.update(ws, other.id, 1, { name: "lost", updatedAt: T1 })).toBeNull();
+      expect(await images.update(ws, other.id, 1, { isDefault: true, updatedAt: T1 })).toBeNull();
+
+      expect(await images.findById(ws, other.id)).toStrictEqual(before);
+      expect(await defaultIds(ws)).toEqual([current.id]);
+    });
+
+    it("delete with versions deletes only at one of them", async () => {
+      const ws = freshWorkspaceId();
+      const image = await images.insert(newImage(ws));
+      await images.update(ws, image.id, 1, { name: "moved", updatedAt: T1 });
+
+      expect(await images.delete(ws, image.id, [1, 3])).toBe(false);
+      expect(await images.findById(ws, image.id)).toMatchObject({ version: 2 });
+      expect(await images.delete(ws, image.id, [2])).toBe(true);
+    });
+
     it("unlinks the registry with null", async () => {
       const ws = freshWorkspaceId();
       const registry = await newRegistry(ws);
       const before = await images.insert(newImage(ws, { registryId: registry.id }));
 
-      expect(await images.update(ws, before.id, { registryId: null, updatedAt: T1 })).toMatchObject({
+      expect(await images.update(ws, before.id, 1, { registryId: null, updatedAt: T1 })).toMatchObject({
         registryId: null,
         registryName: null,
       });
@@ -314,11 +338,11 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       const first = await images.insert(newImage(ws, { isDefault: true }));
       const second = await images.insert(newImage(ws));
 
-      const updated = await images.update(ws, second.id, { isDefault: true, updatedAt: T1 });
+      const updated = await images.update(ws, second.id, 1, { isDefault: true, updatedAt: T1 });
       expect(updated).toMatchObject({ isDefault: true });
       expect(await defaultIds(ws)).toEqual([second.id]);
       // Setting the default again on the default is a no-op, not a conflict.
-      await images.update(ws, second.id, { isDefault: true, updatedAt: T1 });
+      await images.update(ws, second.id, 2, { isDefault: true, updatedAt: T1 });
       expect(await defaultIds(ws)).toEqual([second.id]);
       expect(first.isDefault).toBe(true);
     });
@@ -327,7 +351,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       const ws = freshWorkspaceId();
       const current = await images.insert(newImage(ws, { isDefault: true }));
 
-      expect(await images.update(ws, uuidv7(), { isDefault: true, updatedAt: T1 })).toBeNull();
+      expect(await images.update(ws, uuidv7(), 1, { isDefault: true, updatedAt: T1 })).toBeNull();
       expect(await defaultIds(ws)).toEqual([current.id]);
     });
 
@@ -337,8 +361,8 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       const first = await images.insert(newImage(ws, { isDefault: true }));
       const row = newImage(ws, { isDefault: true, registryId: registry.id, ttlSeconds: 60, updatedAt: T1 });
 
-      expect(await images.insert(row)).toStrictEqual({ ...row, reference: REFERENCE, registryName: "prod" });
-      expect(await images.findById(ws, row.id)).toStrictEqual({ ...row, reference: REFERENCE, registryName: "prod" });
+      expect(await images.insert(row)).toStrictEqual({ ...row, reference: REFERENCE, registryName: "prod", version: 1 });
+      expect(await images.findById(ws, row.id)).toStrictEqual({ ...row, reference: REFERENCE, registryName: "prod", version: 1 });
       expect(await defaultIds(ws)).toEqual([row.id]);
       expect(await images.findById(ws, first.id)).toMatchObject({ isDefault: false });
     });
@@ -377,7 +401,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       }
 
       await Promise.all([
-        ...candidates.map((c) => images.update(ws, c.id, { isDefault: true, updatedAt: T1 })),
+        ...candidates.map((c) => images.update(ws, c.id, 1, { isDefault: true, updatedAt: T1 })),
         images.insert(newImage(ws, { isDefault: true })),
         images.insert(newImage(ws, { isDefault: true })),
       ]);

@@ -3,7 +3,7 @@
  * `registryName` comes from a LEFT JOIN in the same query (no N+1); it is null when the image
  * has no registry or the registry was deleted.
  */
-import { and, desc, eq, isNull, lt, ne, sql, type Placeholder, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, ne, sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type {
   NewSandboxImage,
@@ -46,6 +46,7 @@ export const sandboxImageColumns = {
   readinessPort: sandboxImages.readinessPort,
   createdAt: sandboxImages.createdAt,
   updatedAt: sandboxImages.updatedAt,
+  version: sandboxImages.version,
 };
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -215,9 +216,9 @@ function buildInsertLinked(q: Queryable) {
   return q.with(reg, ins).select({ registryName: reg.name }).from(reg).crossJoin(ins);
 }
 
-/** The row as written (every column is one we set), with the registry name read under the lock. */
+/** The row as written (every column is one we set; `version` starts at 1), with the registry name read under the lock. */
 function recordOf(row: NewSandboxImage & { reference: string }, registryName: string | null): SandboxImageRecord {
-  return { ...row, registryName };
+  return { ...row, registryName, version: 1 };
 }
 
 interface InsertStatements {
@@ -241,6 +242,43 @@ async function insertOne(statements: InsertStatements, row: NewSandboxImage): Pr
   const [linked] = await statements.linked.execute(params);
   if (!linked) throw new RegistryNotLinkableError("registry is not live in this workspace");
   return recordOf(written, linked.registryName);
+}
+
+/**
+ * The write of an update, inside its transaction (the default lock already held when the patch
+ * makes this the default): clears the old default, share-locks the registry it links to, then
+ * writes the row at `version`. Null when the row is not at that version.
+ */
+async function writeUpdate(
+  tx: Tx,
+  workspaceId: string,
+  id: string,
+  version: number,
+  patch: SandboxImagePatch,
+): Promise<SandboxImageRecord | null> {
+  if (patch.isDefault === true) await clearDefault(tx, workspaceId, id, patch.updatedAt);
+  if (patch.registryId) await lockLiveRegistry(tx, workspaceId, patch.registryId);
+  const updated = await tx
+    .update(sandboxImages)
+    .set({
+      // Listed one by one so that nothing but these columns can ever be written.
+      name: patch.name,
+      image: patch.image,
+      tag: patch.tag,
+      reference: patch.image === undefined ? undefined : referenceOf(patch.image, patch.tag),
+      registryId: patch.registryId,
+      description: patch.description,
+      enabled: patch.enabled,
+      isDefault: patch.isDefault,
+      memoryMb: patch.memoryMb,
+      ttlSeconds: patch.ttlSeconds,
+      readinessPort: patch.readinessPort,
+      updatedAt: patch.updatedAt,
+      version: sql`${sandboxImages.version} + 1`,
+    })
+    .where(and(byId(workspaceId, id), eq(sandboxImages.version, version)))
+    .returning({ id: sandboxImages.id });
+  return updated.length > 0 ? findRecord(tx, workspaceId, id) : null;
 }
 
 export type SandboxImageRepository = ReturnType<typeof createSandboxImageRepository>;
@@ -314,53 +352,61 @@ export function createSandboxImageRepository(db: Db) {
     },
 
     /**
-     * Changes the given fields and bumps `version`; null (and nothing changed) when missing or
-     * foreign. `isDefault: true` replaces the workspace's default in the same transaction.
+     * Changes the given fields and bumps `version`, only if the row is still at `expectedVersion`
+     * (compare-and-set: the caller checked its rules against that version). Null, and nothing
+     * changed, when the row moved on or is missing or foreign: the caller reads it again to tell
+     * which. `isDefault: true` replaces the workspace's default in the same transaction.
      */
-    update(workspaceId: string, id: string, patch: SandboxImagePatch): Promise<SandboxImageRecord | null> {
+    update(workspaceId: string, id: string, expectedVersion: number, patch: SandboxImagePatch): Promise<SandboxImageRecord | null> {
       return db.transaction(async (tx) => {
         if (patch.isDefault === true) {
           // The workspace lock first, then the row (one order everywhere: no deadlock). The row
-          // is checked before clearing so that the old default stays when this one is missing.
+          // is checked before clearing so that the old default stays when this one is missing
+          // or has moved on.
           await lockDefault(tx, workspaceId);
           const [target] = await tx
             .select({ id: sandboxImages.id })
             .from(sandboxImages)
-            .where(byId(workspaceId, id))
+            .where(and(byId(workspaceId, id), eq(sandboxImages.version, expectedVersion)))
             .for("update");
           if (!target) return null;
-          await clearDefault(tx, workspaceId, id, patch.updatedAt);
         }
-        if (patch.registryId) await lockLiveRegistry(tx, workspaceId, patch.registryId);
-        const updated = await tx
-          .update(sandboxImages)
-          .set({
-            // Listed one by one so that nothing but these columns can ever be written.
-            name: patch.name,
-            image: patch.image,
-            tag: patch.tag,
-            reference: patch.image === undefined ? undefined : referenceOf(patch.image, patch.tag),
-            registryId: patch.registryId,
-            description: patch.description,
-            enabled: patch.enabled,
-            isDefault: patch.isDefault,
-            memoryMb: patch.memoryMb,
-            ttlSeconds: patch.ttlSeconds,
-            readinessPort: patch.readinessPort,
-            updatedAt: patch.updatedAt,
-            version: sql`${sandboxImages.version} + 1`,
-          })
-          .where(byId(workspaceId, id))
-          .returning({ id: sandboxImages.id });
-        return updated.length > 0 ? findRecord(tx, workspaceId, id) : null;
+        return writeUpdate(tx, workspaceId, id, expectedVersion, patch);
       });
     },
 
-    /** Deletes the image; false when missing or foreign. */
-    async delete(workspaceId: string, id: string): Promise<boolean> {
+    /**
+     * The update for a contended row: in one transaction, locks the row (FOR UPDATE; the
+     * workspace's default lock first when `takesDefault`, in the order `update` takes them),
+     * hands it to `plan` (which checks its rules on it and answers the patch, or throws to
+     * change nothing), and writes the patch. It cannot lose a race; `plan` runs under the lock.
+     * Null when missing or foreign.
+     */
+    updateLocked(
+      workspaceId: string,
+      id: string,
+      takesDefault: boolean,
+      plan: (current: SandboxImageRecord) => Promise<SandboxImagePatch>,
+    ): Promise<SandboxImageRecord | null> {
+      return db.transaction(async (tx) => {
+        if (takesDefault) await lockDefault(tx, workspaceId);
+        // FOR UPDATE OF the image only: the registry is on the nullable side of the join.
+        const [current] = await selectRecords(tx).where(byId(workspaceId, id)).for("update", { of: sandboxImages });
+        if (!current) return null;
+        const patch = await plan(asRecord(current));
+        if (patch.isDefault === true && !takesDefault) await lockDefault(tx, workspaceId);
+        return writeUpdate(tx, workspaceId, id, current.version, patch);
+      });
+    },
+
+    /**
+     * Deletes the image; false when missing or foreign, or (with `versions`) when it is at none
+     * of them: the caller reads it again to tell which.
+     */
+    async delete(workspaceId: string, id: string, versions?: readonly number[]): Promise<boolean> {
       const deleted = await db
         .delete(sandboxImages)
-        .where(byId(workspaceId, id))
+        .where(and(byId(workspaceId, id), versions === undefined ? undefined : inArray(sandboxImages.version, [...versions])))
         .returning({ id: sandboxImages.id });
       return deleted.length > 0;
     },
