@@ -33,3 +33,11 @@ export function contractPathsWith(method: string): string[] {
     .filter(([, operations]) => method in operations)
     .map(([path]) => path);
 }
+
+/** `components.schemas.<schema>` as written, e.g. to hold a server constant to its `maxLength`. */
+export function contractSchema(schema: string): Record<string, unknown> {
+  const spec = load(readFileSync(OPENAPI_SPEC_PATH, "utf8")) as { components?: { schemas?: Record<string, Record<string, unknown>> } };
+  const found = spec.components?.schemas?.[schema];
+  if (!found) throw new Error(`openapi.yaml has no schema ${schema}`);
+  return found;
+}
