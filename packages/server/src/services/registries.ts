@@ -10,6 +10,7 @@ import { credentialContext } from "./credential-context.js";
 import type { EncryptionBudget } from "./encryption-budget.js";
 import { checkCaCertificate, normaliseServerOrThrow, providerWarningsOrThrow } from "./registry-input.js";
 import type { LoginOutcome, RegistryProber } from "./registry-prober.js";
+import { withNormalisedName } from "./names.js";
 
 /** What the service needs of the repository (tests hand it a fake). */
 export type RegistryRepositoryPort = Pick<
@@ -86,6 +87,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
 
   return {
     async create(workspaceId: string, input: CreateRegistryInput, options: { verify?: boolean } = {}): Promise<RegistryRecord> {
+      input = withNormalisedName(input);
       const server = normaliseServerOrThrow(input.server);
       checkCaCertificate(input.ca_certificate);
       const warnings = providerWarningsOrThrow(server, input.username, input.password);
@@ -137,6 +139,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
       input: UpdateRegistryInput,
       options: { verify?: boolean } = {},
     ): Promise<RegistryRecord> {
+      input = withNormalisedName(input);
       const { password, ca_certificate: caInput, ...fields } = input;
       // The sealed password is read only when it may have to be decrypted: to re-check provider
       // rules or log in with the stored credential. A new password (rotation) makes it moot, so

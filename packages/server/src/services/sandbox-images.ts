@@ -3,6 +3,7 @@ import { RegistryNotLinkableError, type SandboxImageRepository } from "../db/rep
 import { DomainError } from "../errors.js";
 import { sameRegistry } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
+import { withNormalisedName } from "./names.js";
 import { decodeCursor, toPage } from "./pagination.js";
 
 /** What the service needs of the repository. */
@@ -66,6 +67,7 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
 
   return {
     async create(workspaceId: string, input: CreateSandboxImageInput): Promise<SandboxImageRecord> {
+      input = withNormalisedName(input);
       await assertPullable(workspaceId, {
         image: input.image,
         tag: input.tag ?? DEFAULTS.tag,
@@ -107,6 +109,7 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
     },
 
     async update(workspaceId: string, id: string, input: UpdateSandboxImageInput): Promise<SandboxImageRecord> {
+      input = withNormalisedName(input);
       const current = await images.findById(workspaceId, id);
       if (!current) return notFound();
       if (input.image !== undefined || input.tag !== undefined || input.registryId !== undefined) {

@@ -65,6 +65,7 @@ describe.each(backends)("hostile input on %s", (backend) => {
     fx.keep = await client.registries.create({ ...validRegistry("The one we keep"), password: `keep-${SECRET}` });
     fx.other = await client.registries.create(validRegistry("Another"));
     await client.registries.create(validRegistry("A third"));
+    fx.accented = await client.registries.create(validRegistry("Caf\u00e9 cr\u00e8me"));
     fx.keepImage = await client.sandboxImages.create(validImage(fx.keep.id));
     await client.sandboxImages.create({ ...validImage(fx.keep.id), name: "Second image" });
     fx.spareImage = await client.sandboxImages.create({ ...validImage(null), name: "Spare image" });
