@@ -7,6 +7,7 @@ import type { FreeSpaceMonitor } from "./db/free-space.js";
 import { authenticate, requireWorkspace } from "./http/authenticate.js";
 import { refuseWritesWhenDiskLow } from "./http/disk-guard.js";
 import { errorHandler } from "./http/error-handler.js";
+import { presentHeadAsGet, restoreHead } from "./http/head-as-get.js";
 import { rateLimit } from "./http/rate-limit.js";
 import { requestLogging } from "./http/request-logging.js";
 import { rejectUnstorableText } from "./http/reject-unstorable-text.js";
@@ -69,6 +70,7 @@ export function createApp(deps: AppDeps): express.Express {
       verify: requireUtf8NonEmptyBody,
     }),
   );
+  app.use(presentHeadAsGet);
   app.use(
     OpenApiValidator.middleware({
       apiSpec: OPENAPI_SPEC_PATH,
@@ -83,6 +85,7 @@ export function createApp(deps: AppDeps): express.Express {
       ignoreUndocumented: false,
     }),
   );
+  app.use(restoreHead);
   app.use(rejectUnstorableText);
 
   // Pull credentials are for provisioner tokens (the pull service checks and audits that);

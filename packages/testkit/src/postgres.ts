@@ -179,9 +179,17 @@ export interface PostgresTestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createPostgresTestDatabase(adminUrl: string): Promise<PostgresTestDatabase> {
+/**
+ * `encoding: "SQL_ASCII"` makes a database that stores bytes unchecked (what `initdb` makes under
+ * the C locale), for code that must not assume UTF8.
+ */
+export async function createPostgresTestDatabase(adminUrl: string, options: { encoding?: "SQL_ASCII" } = {}): Promise<PostgresTestDatabase> {
   const name = `modbox_test_${randomBytes(8).toString("hex")}`;
-  await withAdmin(adminUrl, (sql) => sql`CREATE DATABASE ${sql(name)}`);
+  await withAdmin(adminUrl, (sql) =>
+    options.encoding === "SQL_ASCII"
+      ? sql`CREATE DATABASE ${sql(name)} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`
+      : sql`CREATE DATABASE ${sql(name)}`,
+  );
 
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;

@@ -295,7 +295,14 @@ export interface components {
          * @description ISO-8601 timestamp in UTC.
          */
         Timestamp: string;
-        /** @description Human-readable name, unique within the workspace. */
+        /**
+         * @description Human-readable name, unique within the workspace. Stored NFC-normalised, so two spellings
+         *     of one name (`é` as one character or as `e` + U+0301) are the same name
+         *     (409 `registry_name_taken`). Refused (422) with control characters or line breaks,
+         *     invisible characters (zero-width spaces and joiners, bidi controls, byte order marks,
+         *     other Unicode format or default-ignorable characters) outside an emoji sequence,
+         *     whitespace at either end, or more than 255 characters once normalised.
+         */
         RegistryName: string;
         /**
          * @description Registry server, e.g. `ghcr.io`, `registry-1.docker.io`, `europe-docker.pkg.dev`,
@@ -471,6 +478,12 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             next_cursor: string | null;
         };
+        /**
+         * @description Human-readable name. Stored NFC-normalised; refused (422) with control characters or line
+         *     breaks, invisible characters (zero-width spaces and joiners, bidi controls, byte order
+         *     marks, other Unicode format or default-ignorable characters) outside an emoji sequence,
+         *     whitespace at either end, or more than 255 characters once normalised.
+         */
         SandboxImageName: string;
         /**
          * @description Image reference without a tag, by the Docker reference grammar, e.g.

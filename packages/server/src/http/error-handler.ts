@@ -3,6 +3,7 @@ import type { ErrorRequestHandler } from "express";
 import { classifyDatabaseError } from "../db/errors.js";
 import { DomainError } from "../errors.js";
 import { DISK_FULL_DETAIL, DISK_FULL_RETRY_AFTER_SECONDS } from "./disk-guard.js";
+import { allowWithHead } from "./head-as-get.js";
 import type { ProblemInput } from "./problem.js";
 import { sendProblem } from "./problem.js";
 
@@ -23,7 +24,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   (res as { err?: unknown }).err = log;
   // RFC 9110: a 405 says which methods the route does allow.
   const allow = (err as { headers?: { Allow?: unknown } } | null)?.headers?.Allow;
-  if (problem.code === "method_not_allowed" && typeof allow === "string") res.setHeader("Allow", allow);
+  if (problem.code === "method_not_allowed" && typeof allow === "string") res.setHeader("Allow", allowWithHead(allow));
   sendProblem(req, res, problem);
 };
 

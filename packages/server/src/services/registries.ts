@@ -19,6 +19,7 @@ import {
   satisfies,
   type VersionPrecondition,
 } from "./preconditions.js";
+import { withNormalisedName } from "./names.js";
 
 /** What the service needs of the repository (tests hand it a fake). */
 export type RegistryRepositoryPort = Pick<
@@ -95,6 +96,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
 
   return {
     async create(workspaceId: string, input: CreateRegistryInput, options: { verify?: boolean } = {}): Promise<RegistryRecord> {
+      input = withNormalisedName(input);
       const server = normaliseServerOrThrow(input.server);
       checkCaCertificate(input.ca_certificate);
       const warnings = providerWarningsOrThrow(server, input.username, input.password);
@@ -153,6 +155,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
       input: UpdateRegistryInput,
       options: { verify?: boolean; ifMatch?: VersionPrecondition } = {},
     ): Promise<RegistryRecord> {
+      input = withNormalisedName(input);
       const { password, ca_certificate: caInput, ...fields } = input;
       const server = fields.server === undefined ? undefined : normaliseServerOrThrow(fields.server);
       if (caInput !== undefined) checkCaCertificate(caInput);

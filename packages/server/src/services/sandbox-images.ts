@@ -3,6 +3,7 @@ import { RegistryNotLinkableError, type SandboxImageRepository } from "../db/rep
 import { DomainError } from "../errors.js";
 import { sameRegistry } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
+import { withNormalisedName } from "./names.js";
 import { decodeCursor, toPage } from "./pagination.js";
 import { afterLostRace, assertPrecondition, concurrentModification, OPTIMISTIC_ATTEMPTS, type VersionPrecondition } from "./preconditions.js";
 
@@ -67,6 +68,7 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
 
   return {
     async create(workspaceId: string, input: CreateSandboxImageInput): Promise<SandboxImageRecord> {
+      input = withNormalisedName(input);
       await assertPullable(workspaceId, {
         image: input.image,
         tag: input.tag ?? DEFAULTS.tag,
@@ -118,6 +120,7 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
       input: UpdateSandboxImageInput,
       options: { ifMatch?: VersionPrecondition } = {},
     ): Promise<SandboxImageRecord> {
+      input = withNormalisedName(input);
       /** The patch for this row, its rules checked on it (throws when one fails). */
       async function plan(current: SandboxImageRecord): Promise<SandboxImagePatch> {
         assertPrecondition(options.ifMatch, current.version, "sandbox image");

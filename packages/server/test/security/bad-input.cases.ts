@@ -1,8 +1,8 @@
 /**
  * The hand-written half of the hostile-input suite (bad-input.test.ts) as data: one case per
- * attack (malformed JSON, wrong types, over-long and empty strings, bad ids, bad queries and
- * cursors, bad headers, wrong media types, oversized bodies, unknown routes and methods), each
- * with the status the contract gives it. Requests are built when a case runs, so they may name
+ * attack (malformed JSON, wrong types, over-long and empty strings, look-alike names, bad ids,
+ * bad queries and cursors, bad headers, wrong media types, oversized bodies, unknown routes and
+ * methods), each with the status the contract gives it. Requests are built when a case runs, so they may name
  * the fixtures the suite creates in its `beforeAll`.
  */
 import { randomBytes, randomUUID } from "node:crypto";
@@ -58,6 +58,8 @@ export interface HostileFixtures {
   keepImage: SandboxImage;
   keepImageRow: Record<string, unknown>;
   other: Registry;
+  /** A registry whose name is stored composed (NFC): its decomposed spelling is the same name. */
+  accented: Registry;
   /** An image the lone-surrogate cases may change. */
   spareImage: SandboxImage;
   /** next_cursor of GET /registries?enabled=true&limit=1 */
@@ -160,6 +162,20 @@ export function hostileInputCases(fx: HostileFixtures, app: { readonly token: st
     errorPath?: string;
   }
   const long = (char: string, n: number) => char.repeat(n);
+  // Names the schema lets through and the naming rules refuse (services/names.ts): text that
+  // looks like another name or hides part of itself. On registries and images alike.
+  const nameFields: FieldCase[] = [
+    { label: "name with a zero-width space (Docker\\u200bHub)", field: "name", value: "Docker\u200bHub" },
+    { label: "name with a right-to-left override (evil\\u202egnp.exe)", field: "name", value: "evil\u202egnp.exe" },
+    { label: "name with a zero-width joiner outside an emoji", field: "name", value: "Docker\u200dHub" },
+    { label: "name with a bidi isolate", field: "name", value: "prod\u2067 registry\u2069" },
+    { label: "name with a byte order mark inside", field: "name", value: "Docker\ufeffHub" },
+    { label: "name with a trailing space", field: "name", value: "name " },
+    { label: "name with a leading space", field: "name", value: " name" },
+    { label: "name with a trailing no-break space", field: "name", value: "registry name\u00a0" },
+    { label: "name with a tab inside", field: "name", value: "Docker\tHub" },
+    { label: "name with a line separator (U+2028) inside", field: "name", value: "Docker\u2028Hub" },
+  ];
   const registryFields: FieldCase[] = [
     { label: "number for name", field: "name", value: 123 },
     { label: "null for name", field: "name", value: null },
@@ -187,6 +203,7 @@ export function hostileInputCases(fx: HostileFixtures, app: { readonly token: st
     { label: "empty email", field: "email", value: "" },
     { label: "whitespace-only name", field: "name", value: "   " },
     { label: "tab/newline-only name", field: "name", value: "\t\n\r" },
+    ...nameFields,
     { label: "server with a space", field: "server", value: "ghcr .io" },
     { label: "invalid email", field: "email", value: "not-an-email" },
     { label: "unknown field", field: "extra", value: 1 },
@@ -266,6 +283,7 @@ export function hostileInputCases(fx: HostileFixtures, app: { readonly token: st
     { label: "empty image", field: "image", value: "" },
     { label: "empty tag", field: "tag", value: "" },
     { label: "whitespace-only name", field: "name", value: "  \t " },
+    ...nameFields,
     { label: "image with a space", field: "image", value: "ubuntu latest" },
     { label: "tag with a space", field: "tag", value: "la test" },
     { label: "unknown field", field: "extra", value: true },
@@ -350,6 +368,22 @@ export function hostileInputCases(fx: HostileFixtures, app: { readonly token: st
       status: 422,
       code: "validation_failed",
       errorPath: `/body/${field}`,
+    });
+  }
+
+  // Names are unique in their stored, NFC-normalised form: a decomposed spelling of a taken name
+  // (e + U+0301 for é) is the same name. POST and PUT send different spellings, so that neither
+  // case can pass by colliding with a name the other one stored.
+  for (const [routeName, spelling, name] of [
+    ["POST /registries", "fully decomposed", () => fx.accented.name.normalize("NFD")],
+    ["PUT /registries/{id}", "partly decomposed", () => fx.accented.name.replace("\u00e9", "e\u0301")],
+  ] as const) {
+    const route = bodyRoutes.find((r) => r.name === routeName)!;
+    add({
+      label: `${route.name}: a taken name, ${spelling} (e + U+0301 for é) → 409`,
+      request: () => ({ method: route.method, path: route.path(), json: { ...(route.method === "POST" ? validRegistry() : {}), name: name() } }),
+      status: 409,
+      code: "registry_name_taken",
     });
   }
 

@@ -65,6 +65,7 @@ describe.each(backends)("hostile input on %s", (backend) => {
     fx.keep = await client.registries.create({ ...validRegistry("The one we keep"), password: `keep-${SECRET}` });
     fx.other = await client.registries.create(validRegistry("Another"));
     await client.registries.create(validRegistry("A third"));
+    fx.accented = await client.registries.create(validRegistry("Caf\u00e9 cr\u00e8me"));
     fx.keepImage = await client.sandboxImages.create(validImage(fx.keep.id));
     await client.sandboxImages.create({ ...validImage(fx.keep.id), name: "Second image" });
     fx.spareImage = await client.sandboxImages.create({ ...validImage(null), name: "Spare image" });
@@ -245,7 +246,7 @@ describe.each(backends)("hostile input on %s", (backend) => {
     const res = await send(app.url, { method: "PATCH", path: `/registries/${fx.keep.id}`, workspace: W, token: app.token, json: { enabled: false } });
     expectProblem(res, 405, "method_not_allowed");
     const allow = (header(res, "allow") ?? "").split(",").map((m) => m.trim().toUpperCase()).filter(Boolean).sort();
-    expect(allow).toEqual(["DELETE", "GET", "PUT"]);
+    expect(allow).toEqual(["DELETE", "GET", "HEAD", "PUT"]);
     for (const path of [`/registries/${fx.keep.id}/verify`, `/sandbox-images/${fx.keepImage.id}/pull-check`, `/sandbox-images/${fx.keepImage.id}/pull-credentials`]) {
       const get = await send(app.url, { method: "GET", path, workspace: W, token: app.token });
       expectProblem(get, 405, "method_not_allowed", path);
