@@ -7,6 +7,7 @@ import type { FreeSpaceMonitor } from "./db/free-space.js";
 import { authenticate, requireWorkspace } from "./http/authenticate.js";
 import { refuseWritesWhenDiskLow } from "./http/disk-guard.js";
 import { errorHandler } from "./http/error-handler.js";
+import { idempotent } from "./http/idempotency.js";
 import { presentHeadAsGet, restoreHead } from "./http/head-as-get.js";
 import { rateLimit } from "./http/rate-limit.js";
 import { requestLogging } from "./http/request-logging.js";
@@ -15,6 +16,7 @@ import { healthRoutes, type Readiness } from "./routes/health.js";
 import { pullRoutes } from "./routes/pulls.js";
 import { registryRoutes } from "./routes/registries.js";
 import { sandboxImageRoutes } from "./routes/sandbox-images.js";
+import type { IdempotencyService } from "./services/idempotency.js";
 import type { PullService } from "./services/pulls.js";
 import type { RegistryService } from "./services/registries.js";
 import type { SandboxImageService } from "./services/sandbox-images.js";
@@ -30,6 +32,8 @@ export interface AppDeps {
   registries: RegistryService;
   sandboxImages: SandboxImageService;
   pulls: PullService;
+  /** `Idempotency-Key`s of the POSTs that create or act. */
+  idempotency: IdempotencyService;
   readiness: Readiness;
   /** Embedded database: writes are refused while its disk is nearly full (absent: no guard). */
   freeSpace?: FreeSpaceMonitor;
@@ -90,10 +94,11 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Pull credentials are for provisioner tokens (the pull service checks and audits that);
   // everything after this needs a workspace token.
-  app.use(pullRoutes(deps.pulls));
+  const idempotentPost = idempotent(deps.idempotency, deps.logger);
+  app.use(pullRoutes(deps.pulls, idempotentPost));
   app.use(requireWorkspace("workspace"));
-  app.use(registryRoutes(deps.registries));
-  app.use(sandboxImageRoutes(deps.sandboxImages));
+  app.use(registryRoutes(deps.registries, idempotentPost));
+  app.use(sandboxImageRoutes(deps.sandboxImages, idempotentPost));
 
   app.use(errorHandler);
   return app;

@@ -6,12 +6,14 @@ import type { DatabaseHandle } from "./db/client.js";
 import type { FreeSpaceMonitor } from "./db/free-space.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createEncryptionKeyRepository } from "./db/repositories/encryption-keys.js";
+import { createIdempotencyKeyRepository } from "./db/repositories/idempotency-keys.js";
 import { createPullRepository } from "./db/repositories/pulls.js";
 import { createRegistryRepository } from "./db/repositories/registries.js";
 import { createSandboxImageRepository } from "./db/repositories/sandbox-images.js";
 import { checkPull, verifyLogin } from "./registry-protocol/outbound/v2-client.js";
 import type { OutboundOptions } from "./registry-protocol/outbound/types.js";
 import type { EncryptionBudget } from "./services/encryption-budget.js";
+import { createIdempotencyService } from "./services/idempotency.js";
 import { uuidv7 } from "./services/ids.js";
 import { createPullService } from "./services/pulls.js";
 import type { RegistryProber } from "./services/registry-prober.js";
@@ -76,6 +78,12 @@ export function composeApp(options: ComposeOptions): AppDeps {
       prober,
       newId,
       now,
+    }),
+    idempotency: createIdempotencyService({
+      keys: createIdempotencyKeyRepository(db),
+      cipher: options.cipher,
+      now,
+      onSweepError: (err) => options.logger.warn({ err }, "could not delete expired idempotency keys"),
     }),
     readiness: {
       // Ready means the database answers AND every key that seals a password is one this process

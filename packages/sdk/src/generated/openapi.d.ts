@@ -914,7 +914,8 @@ export interface components {
          *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
          *     twice. The same key with a different request is `422 idempotency_key_reused`; while the
          *     first request is still running, `409 idempotency_in_progress` (retry after
-         *     `Retry-After`). Answers of 5xx are not kept, so a retry after one runs again. Keys are
+         *     `Retry-After`). Only successful (2xx) answers are kept: a refused request changed
+         *     nothing, so its retry runs again. Keys are
          *     kept 24 hours and shared by every instance on the same database; the stored request
          *     fingerprint is a keyed MAC, never a password. Use a fresh random value (e.g. a UUID) per
          *     intended operation; the SDK sends one with every POST.
@@ -1002,7 +1003,8 @@ export interface operations {
                  *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
                  *     twice. The same key with a different request is `422 idempotency_key_reused`; while the
                  *     first request is still running, `409 idempotency_in_progress` (retry after
-                 *     `Retry-After`). Answers of 5xx are not kept, so a retry after one runs again. Keys are
+                 *     `Retry-After`). Only successful (2xx) answers are kept: a refused request changed
+                 *     nothing, so its retry runs again. Keys are
                  *     kept 24 hours and shared by every instance on the same database; the stored request
                  *     fingerprint is a keyed MAC, never a password. Use a fresh random value (e.g. a UUID) per
                  *     intended operation; the SDK sends one with every POST.
@@ -1244,7 +1246,8 @@ export interface operations {
                  *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
                  *     twice. The same key with a different request is `422 idempotency_key_reused`; while the
                  *     first request is still running, `409 idempotency_in_progress` (retry after
-                 *     `Retry-After`). Answers of 5xx are not kept, so a retry after one runs again. Keys are
+                 *     `Retry-After`). Only successful (2xx) answers are kept: a refused request changed
+                 *     nothing, so its retry runs again. Keys are
                  *     kept 24 hours and shared by every instance on the same database; the stored request
                  *     fingerprint is a keyed MAC, never a password. Use a fresh random value (e.g. a UUID) per
                  *     intended operation; the SDK sends one with every POST.
@@ -1332,7 +1335,8 @@ export interface operations {
                  *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
                  *     twice. The same key with a different request is `422 idempotency_key_reused`; while the
                  *     first request is still running, `409 idempotency_in_progress` (retry after
-                 *     `Retry-After`). Answers of 5xx are not kept, so a retry after one runs again. Keys are
+                 *     `Retry-After`). Only successful (2xx) answers are kept: a refused request changed
+                 *     nothing, so its retry runs again. Keys are
                  *     kept 24 hours and shared by every instance on the same database; the stored request
                  *     fingerprint is a keyed MAC, never a password. Use a fresh random value (e.g. a UUID) per
                  *     intended operation; the SDK sends one with every POST.
@@ -1540,7 +1544,8 @@ export interface operations {
                  *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
                  *     twice. The same key with a different request is `422 idempotency_key_reused`; while the
                  *     first request is still running, `409 idempotency_in_progress` (retry after
-                 *     `Retry-After`). Answers of 5xx are not kept, so a retry after one runs again. Keys are
+                 *     `Retry-After`). Only successful (2xx) answers are kept: a refused request changed
+                 *     nothing, so its retry runs again. Keys are
                  *     kept 24 hours and shared by every instance on the same database; the stored request
                  *     fingerprint is a keyed MAC, never a password. Use a fresh random value (e.g. a UUID) per
                  *     intended operation; the SDK sends one with every POST.

@@ -18,6 +18,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   unique,
@@ -200,3 +201,38 @@ export const encryptionKeys = pgTable("encryption_keys", {
   /** Set by `keys retire` once no password uses the key: it may leave the configuration. */
   retiredAt: timestamptz("retired_at"),
 });
+
+/** What became of a request with an `Idempotency-Key`: still running, or answered. */
+export const IDEMPOTENCY_STATES = ["running", "answered"] as const;
+
+/**
+ * `Idempotency-Key`s of POST requests, per token and workspace, kept 24 hours: the request's
+ * fingerprint (a keyed MAC of method, path, query and body, never the body: it may carry a
+ * password) and, once answered, the answer to replay (status, the headers a client reads, body:
+ * the API's answers never hold a password). In the database so that every instance sees them.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    /** The API token that sent it (`bootstrap` for MODBOX_BOOTSTRAP_TOKEN). */
+    tokenId: text("token_id").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    key: text("key").notNull(),
+    /** `Cipher.fingerprint` of the request. */
+    fingerprint: text("fingerprint").notNull(),
+    state: text("state", { enum: IDEMPOTENCY_STATES }).notNull(),
+    /** While running: until when the first request holds the key; after that it is abandoned (a crashed instance) and may be taken over. */
+    leaseUntil: timestamptz("lease_until").notNull(),
+    responseStatus: integer("response_status"),
+    /** `content-type`, `etag`, `location`: what a replay must carry. */
+    responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
+    responseBody: text("response_body"),
+    createdAt: timestamptz("created_at").notNull(),
+    expiresAt: timestamptz("expires_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "idempotency_keys_pkey", columns: [t.tokenId, t.workspaceId, t.key] }),
+    index("idempotency_keys_expires_at_idx").on(t.expiresAt),
+    check("idempotency_keys_state_check", sql.raw(`state IN (${IDEMPOTENCY_STATES.map((s) => `'${s}'`).join(", ")})`)),
+  ],
+);

@@ -1,5 +1,5 @@
 import type { components, Writable } from "@modbox/sdk/openapi";
-import { Router } from "express";
+import { Router, type RequestHandler } from "express";
 import { toListDto, toRegistryDto, toVerificationDto } from "../dto.js";
 import { ifMatchOf, isNotModified, registryTag } from "../http/entity-tags.js";
 import { workspaceOf } from "../http/request-context.js";
@@ -10,10 +10,14 @@ type CreateBody = Writable<components["schemas"]["RegistryCreate"]>;
 type UpdateBody = Writable<components["schemas"]["RegistryUpdate"]>;
 
 /** Thin: request → service → DTO. Bodies and params were validated against openapi.yaml. */
-export function registryRoutes(registries: RegistryService): Router {
+/**
+ * `idempotent` (http/idempotency.ts) guards the POSTs that create or act, so that a retried
+ * one does not create or act twice.
+ */
+export function registryRoutes(registries: RegistryService, idempotent: RequestHandler): Router {
   const router = Router();
 
-  router.post("/registries", async (req, res) => {
+  router.post("/registries", idempotent, async (req, res) => {
     const registry = await registries.create(workspaceOf(req), req.body as CreateBody, {
       verify: optionalBoolean(req, "verify"),
     });
@@ -46,7 +50,7 @@ export function registryRoutes(registries: RegistryService): Router {
     res.setHeader("ETag", registryTag(registry)).json(toRegistryDto(registry));
   });
 
-  router.post("/registries/:registry_id/verify", async (req, res) => {
+  router.post("/registries/:registry_id/verify", idempotent, async (req, res) => {
     res.json(toVerificationDto(await registries.verify(workspaceOf(req), pathId(req, "registry_id"))));
   });
 

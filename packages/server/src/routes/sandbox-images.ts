@@ -1,5 +1,5 @@
 import type { components, Writable } from "@modbox/sdk/openapi";
-import { Router } from "express";
+import { Router, type RequestHandler } from "express";
 import { toListDto, toSandboxImageDto } from "../dto.js";
 import { ifMatchOf, isNotModified, sandboxImageTag } from "../http/entity-tags.js";
 import { workspaceOf } from "../http/request-context.js";
@@ -9,10 +9,11 @@ import { listQuery, optionalBoolean, optionalString, pathId } from "./query.js";
 type CreateBody = Writable<components["schemas"]["SandboxImageCreate"]>;
 type UpdateBody = Writable<components["schemas"]["SandboxImageUpdate"]>;
 
-export function sandboxImageRoutes(images: SandboxImageService): Router {
+/** `idempotent` (http/idempotency.ts) guards the create, so that a retried one does not create twice. */
+export function sandboxImageRoutes(images: SandboxImageService, idempotent: RequestHandler): Router {
   const router = Router();
 
-  router.post("/sandbox-images", async (req, res) => {
+  router.post("/sandbox-images", idempotent, async (req, res) => {
     const image = await images.create(workspaceOf(req), fromBody(req.body as CreateBody) as CreateSandboxImageInput);
     res.status(201).location(`/sandbox-images/${image.id}`).setHeader("ETag", sandboxImageTag(image));
     res.json(toSandboxImageDto(image));
