@@ -26,6 +26,7 @@ export {
   PermissionDeniedError,
   NotFoundError,
   ConflictError,
+  PreconditionFailedError,
   PayloadTooLargeError,
   UnprocessableEntityError,
   RateLimitError,
