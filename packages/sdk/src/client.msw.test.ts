@@ -37,6 +37,28 @@ const server = setupServer(
   }),
 );
 
+// A server that keeps the answer of each Idempotency-Key, as the real one does, and that loses
+// the connection right after acting the first time a key is seen.
+function lossyIdempotentServer() {
+  const stored = new Map<string, { name: string }>();
+  const answers = new Map<string, { id: string; name: string }>();
+  const keys: (string | null)[] = [];
+  const handler = http.post(`${BASE}/sandbox-images`, async ({ request }) => {
+    const key = request.headers.get("idempotency-key");
+    keys.push(key);
+    const replay = key === null ? undefined : answers.get(key);
+    if (replay !== undefined) {
+      return HttpResponse.json(replay, { status: 201, headers: { "idempotent-replayed": "true" } });
+    }
+    const body = (await request.json()) as { name: string };
+    const id = `img-${stored.size + 1}`;
+    stored.set(id, body);
+    if (key !== null) answers.set(key, { id, name: body.name });
+    return HttpResponse.error(); // acted, but the answer never arrives
+  });
+  return { handler, stored, keys };
+}
+
 beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
 afterEach(() => server.resetHandlers());
 afterAll(() => server.close());
@@ -58,4 +80,18 @@ test("a problem+json answer becomes a typed error", async () => {
     .catch((e: unknown) => e);
   expect(error).toBeInstanceOf(ConflictError);
   expect(error).toMatchObject({ status: 409, code: "registry_name_taken", requestId: "req-msw" });
+});
+
+test("a create whose answer was lost is retried with its key and stored once", async () => {
+  const lossy = lossyIdempotentServer();
+  server.use(lossy.handler);
+  const { data, response } = await client.sandboxImages
+    .create({ name: "app", image: "ghcr.io/acme/app" })
+    .withResponse();
+  expect(data).toEqual({ id: "img-1", name: "app" });
+  expect(response.headers.get("idempotent-replayed")).toBe("true");
+  expect(lossy.stored.size).toBe(1);
+  expect(lossy.keys).toHaveLength(2);
+  expect(lossy.keys[0]).toBeTypeOf("string");
+  expect(lossy.keys[1]).toBe(lossy.keys[0]);
 });

@@ -1,6 +1,6 @@
 import { inspect } from "node:util";
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { createClient, type ClientOptions } from "./client.js";
+import { createClient, type ClientOptions, type ModboxClient } from "./client.js";
 import {
   APIError,
   AuthenticationError,
@@ -9,6 +9,7 @@ import {
   ModboxError,
   NotFoundError,
   PermissionDeniedError,
+  PreconditionFailedError,
   RateLimitError,
   ServiceUnavailableError,
   TimeoutError,
@@ -68,6 +69,8 @@ describe("errors", () => {
     [403, PermissionDeniedError, "workspace_forbidden"],
     [404, NotFoundError, "not_found"],
     [409, ConflictError, "registry_name_taken"],
+    [409, ConflictError, "concurrent_modification"],
+    [412, PreconditionFailedError, "precondition_failed"],
     [429, RateLimitError, "rate_limited"],
     [503, ServiceUnavailableError, "service_unavailable"],
   ] as const)("status %i throws %o with code, requestId and problem", async (status, ErrorClass, code) => {
@@ -99,7 +102,9 @@ describe("errors", () => {
     ];
     for (const failure of failures) {
       const { fetch } = scriptedFetch(failure);
-      const error = await clientWith(fetch).registries.create(body).catch((e: unknown) => e);
+      // No retries: create is retried now (it carries an Idempotency-Key), and what is checked
+      // here is the error, not the waits before it.
+      const error = await clientWith(fetch, { maxRetries: 0 }).registries.create(body).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ModboxError);
       const rendered = [String(error), (error as Error).stack, inspect(error, { depth: 5 })];
       for (const text of rendered) expect(text).not.toContain(SECRET);
@@ -128,10 +133,115 @@ describe("retries through the client", () => {
     expect(fetch).toHaveBeenCalledTimes(2);
   });
 
-  test("create (POST) is not retried", async () => {
+  test("create is retried after a lost answer, sending the same Idempotency-Key again", async () => {
+    vi.useFakeTimers();
+    const { fetch, requests } = scriptedFetch(
+      new TypeError("fetch failed"),
+      problem(503, { code: "service_unavailable" }),
+      json(registry(), 201, { "idempotent-replayed": "true" }),
+    );
+    const body = { name: "r", server: "ghcr.io", username: "u", password: "p" };
+    const pending = clientWith(fetch).registries.create(body);
+    await vi.runAllTimersAsync();
+    await expect(pending).resolves.toEqual(registry());
+    const keys = requests.map((r) => r.headers.get("idempotency-key"));
+    expect(keys).toHaveLength(3);
+    expect(keys[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(keys).size).toBe(1);
+    expect(await Promise.all(requests.map((r) => r.json()))).toEqual([body, body, body]);
+  });
+
+  test("each call gets its own key; a key passed in is sent as it is", async () => {
+    const { fetch, requests } = scriptedFetch(json(registry(), 201));
+    const client = clientWith(fetch);
+    const body = { name: "r", server: "ghcr.io", username: "u", password: "p" };
+    await client.registries.create(body);
+    await client.registries.create(body);
+    await client.registries.create(body, { idempotencyKey: "mine-1" });
+    await client.registries.create(body, { headers: { "idempotency-key": "in-headers" } });
+    const keys = requests.map((r) => r.headers.get("idempotency-key"));
+    expect(keys[0]).not.toBe(keys[1]);
+    expect(keys.slice(2)).toEqual(["mine-1", "in-headers"]);
+  });
+
+  test("409 idempotency_in_progress is retried after Retry-After; other 409s and 412 are not", async () => {
+    vi.useFakeTimers();
+    const { fetch } = scriptedFetch(
+      problem(409, { code: "idempotency_in_progress" }, { "retry-after": "3" }),
+      json(registry(), 201),
+    );
+    const body = { name: "r", server: "ghcr.io", username: "u", password: "p" };
+    const pending = clientWith(fetch).registries.create(body);
+    await vi.advanceTimersByTimeAsync(2_999);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(pending).resolves.toEqual(registry());
+
+    for (const [status, code, ErrorClass] of [
+      [409, "registry_name_taken", ConflictError],
+      [412, "precondition_failed", PreconditionFailedError],
+    ] as const) {
+      const once = scriptedFetch(problem(status, { code }), json(registry()));
+      const error = await clientWith(once.fetch)
+        .registries.update(ID, { enabled: false }, { ifMatch: '"1.a"' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ErrorClass);
+      expect(once.fetch).toHaveBeenCalledTimes(1);
+    }
+  });
+
+  test("idempotency_in_progress past maxRetries throws ConflictError with its code", async () => {
+    const { fetch } = scriptedFetch(problem(409, { code: "idempotency_in_progress" }, { "retry-after": "0" }));
+    const error = await clientWith(fetch, { maxRetries: 1 })
+      .sandboxImages.create({ name: "app", image: "ghcr.io/acme/app" })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ code: "idempotency_in_progress" });
+    expect(fetch).toHaveBeenCalledTimes(2);
+  });
+
+  test.each([
+    ["registries.verify", (c: ModboxClient) => c.registries.verify(ID)],
+    ["sandboxImages.pullCheck", (c: ModboxClient) => c.sandboxImages.pullCheck(ID)],
+    ["provisioning.pullCredentials", (c: ModboxClient) => c.provisioning.pullCredentials(ID)],
+  ])("%s is retried after a connection error", async (_name, call) => {
+    vi.useFakeTimers();
+    const { fetch, requests } = scriptedFetch(new TypeError("fetch failed"), json({}));
+    const pending = call(clientWith(fetch));
+    await vi.runAllTimersAsync();
+    await expect(pending).resolves.toEqual({});
+    expect(requests.map((r) => r.method)).toEqual(["POST", "POST"]);
+  });
+
+  test("pullCredentials sends no Idempotency-Key (the contract has none for it)", async () => {
+    const { fetch, requests } = scriptedFetch(json({}));
+    await clientWith(fetch).provisioning.pullCredentials(ID);
+    expect(requests[0]!.headers.has("idempotency-key")).toBe(false);
+  });
+
+  test("a POST through client.raw is retried only when it carries an Idempotency-Key", async () => {
+    vi.useFakeTimers();
+    const body = { name: "app", image: "ghcr.io/acme/app" };
+    const unkeyed = scriptedFetch(problem(503), json({}, 201));
+    const first = clientWith(unkeyed.fetch).raw.POST("/sandbox-images", { body });
+    await vi.runAllTimersAsync();
+    expect((await first).response.status).toBe(503);
+    expect(unkeyed.fetch).toHaveBeenCalledTimes(1);
+
+    const keyed = scriptedFetch(problem(503), json({}, 201));
+    const second = clientWith(keyed.fetch).raw.POST("/sandbox-images", {
+      params: { header: { "Idempotency-Key": "raw-1" } },
+      body,
+    });
+    await vi.runAllTimersAsync();
+    expect((await second).response.status).toBe(201);
+    expect(keyed.requests.map((r) => r.headers.get("idempotency-key"))).toEqual(["raw-1", "raw-1"]);
+  });
+
+  test("maxRetries: 0 turns retries off for a keyed POST too", async () => {
     const { fetch } = scriptedFetch(problem(503, { code: "service_unavailable" }), json({}));
     const body = { name: "r", server: "ghcr.io", username: "u", password: "p" };
-    await expect(clientWith(fetch).registries.create(body)).rejects.toBeInstanceOf(
+    await expect(clientWith(fetch).registries.create(body, { maxRetries: 0 })).rejects.toBeInstanceOf(
       ServiceUnavailableError,
     );
     expect(fetch).toHaveBeenCalledTimes(1);

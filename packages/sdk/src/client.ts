@@ -1,7 +1,7 @@
 import createOpenApiClient from "openapi-fetch";
 import { ModboxError } from "./errors.js";
 import type { RequestOptions } from "./request-options.js";
-import type { CallInit, RawClient } from "./resources/context.js";
+import type { CallInit, CallPolicy, RawClient } from "./resources/context.js";
 import { Provisioning } from "./resources/provisioning.js";
 import { Registries } from "./resources/registries.js";
 import { SandboxImages } from "./resources/sandbox-images.js";
@@ -18,7 +18,11 @@ export interface ClientOptions {
   workspaceId: string;
   /** The fetch to send requests with. Default: `globalThis.fetch`, looked up at each call. */
   fetch?: Fetch;
-  /** Retries after the first attempt, for GET, HEAD, PUT and DELETE only. Default 2. */
+  /**
+   * Retries after the first attempt. Default 2. Only for calls that are safe to repeat: GET,
+   * HEAD, PUT, DELETE, and a POST sent with an `Idempotency-Key` (the resources send one with
+   * every POST that creates or acts).
+   */
   maxRetries?: number;
   /** Budget of each attempt, in milliseconds. Default 30 000. */
   timeoutMs?: number;
@@ -58,6 +62,8 @@ export class ModboxClient {
    * The typed openapi-fetch client underneath, for calls the resources do not cover. It shares
    * the headers, retries and timeout, and returns `{ data, error, response }` instead of throwing
    * on error statuses. `X-Workspace-Id` is optional in its types because the client sends it.
+   * It adds no `Idempotency-Key`: a POST through it is retried only if you send one
+   * (`params: { header: { "Idempotency-Key": key } }`).
    */
   readonly raw: RawClient;
   /** The workspace this client is bound to. */
@@ -85,7 +91,7 @@ export class ModboxClient {
         "X-Workspace-Id": options.workspaceId,
       },
     });
-    const ctx = { raw: this.raw, init: (o?: RequestOptions) => this.#init(o) };
+    const ctx = { raw: this.raw, init: (o?: RequestOptions, p?: CallPolicy) => this.#init(o, p) };
     this.registries = new Registries(ctx);
     this.sandboxImages = new SandboxImages(ctx);
     this.provisioning = new Provisioning(ctx);
@@ -104,21 +110,29 @@ export class ModboxClient {
     return new ModboxClient({ ...this.#options, workspaceId });
   }
 
-  #init(options: RequestOptions = {}): CallInit {
+  #init(options: RequestOptions = {}, policy: CallPolicy = {}): CallInit {
     const { signal, headers, maxRetries, timeoutMs } = options;
-    const overridesTransport = maxRetries !== undefined || timeoutMs !== undefined;
+    const { repeatable } = policy;
+    // The client's shared transport serves every call that changes none of its settings; the
+    // others get one of their own (a closure, cheap to build).
+    const ownTransport = maxRetries !== undefined || timeoutMs !== undefined || repeatable === true;
     return {
       signal,
       headers,
-      fetch: overridesTransport ? this.#transport({ maxRetries, timeoutMs }) : undefined,
+      fetch: ownTransport ? this.#transport({ maxRetries, timeoutMs, repeatable }) : undefined,
     };
   }
 
-  #transport(overrides: { maxRetries?: number | undefined; timeoutMs?: number | undefined }) {
+  #transport(overrides: {
+    maxRetries?: number | undefined;
+    timeoutMs?: number | undefined;
+    repeatable?: boolean | undefined;
+  }) {
     return createTransport({
       fetch: this.#options.fetch,
       maxRetries: count(overrides.maxRetries ?? this.#maxRetries, "maxRetries", 0),
       timeoutMs: count(overrides.timeoutMs ?? this.#timeoutMs, "timeoutMs", 1),
+      repeatable: overrides.repeatable,
     });
   }
 }

@@ -77,9 +77,24 @@ export class NotFoundError extends APIError {
   override name = "NotFoundError";
 }
 
-/** 409: the change conflicts with stored state (e.g. `registry_name_taken`). */
+/**
+ * 409: the request conflicts with stored state or with another request; `code` says which:
+ * `registry_name_taken`, `registry_in_use`, `registry_disabled`, `image_disabled`,
+ * `registry_deleted`, `registry_host_mismatch`, `concurrent_modification` (the object kept
+ * changing while the request ran: read it again and retry), or `idempotency_in_progress` (a
+ * request with the same `Idempotency-Key` is still running; the SDK retries that one itself and
+ * throws it only once `maxRetries` is spent).
+ */
 export class ConflictError extends APIError {
   override name = "ConflictError";
+}
+
+/**
+ * 412: `If-Match` named none of the object's current versions (`precondition_failed`): it changed
+ * since you read it, and nothing was written. Read it again, then decide. Never retried.
+ */
+export class PreconditionFailedError extends APIError {
+  override name = "PreconditionFailedError";
 }
 
 /** 413: the body is larger than the server accepts. */
@@ -87,7 +102,10 @@ export class PayloadTooLargeError extends APIError {
   override name = "PayloadTooLargeError";
 }
 
-/** 422: the request breaks a rule of the contract; `errors` lists each failed rule. */
+/**
+ * 422: the request breaks a rule of the contract; `errors` lists each failed rule. Code
+ * `idempotency_key_reused`: the `Idempotency-Key` was already used for a different request.
+ */
 export class UnprocessableEntityError extends APIError {
   override name = "UnprocessableEntityError";
   /** One entry per failed rule: where (`/body/name`) and which rule, never the value. */
@@ -142,6 +160,7 @@ const ERROR_CLASS_BY_STATUS: Partial<Record<number, APIErrorClass>> = {
   403: PermissionDeniedError,
   404: NotFoundError,
   409: ConflictError,
+  412: PreconditionFailedError,
   413: PayloadTooLargeError,
   422: UnprocessableEntityError,
   429: RateLimitError,

@@ -11,7 +11,13 @@
  * @module
  */
 export { createClient, ModboxClient, type ClientOptions } from "./client.js";
-export type { RequestOptions } from "./request-options.js";
+export type {
+  RequestOptions,
+  IdempotentRequestOptions,
+  ConditionalRequestOptions,
+  ConditionalReadOptions,
+} from "./request-options.js";
+export { APIPromise, type APIResponse, type VersionedResponse } from "./api-promise.js";
 export type { Fetch } from "./transport.js";
 export { Registries } from "./resources/registries.js";
 export { SandboxImages } from "./resources/sandbox-images.js";
@@ -26,6 +32,7 @@ export {
   PermissionDeniedError,
   NotFoundError,
   ConflictError,
+  PreconditionFailedError,
   PayloadTooLargeError,
   UnprocessableEntityError,
   RateLimitError,

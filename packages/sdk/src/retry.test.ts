@@ -4,27 +4,46 @@ import {
   MAX_DELAY_MS,
   MAX_RETRY_AFTER_MS,
   backoffDelay,
-  isIdempotent,
+  isRetryableRequest,
   isRetryableStatus,
   parseRetryAfter,
   retryDelay,
 } from "./retry.js";
 
 describe("which requests are retried", () => {
-  test.each(["GET", "HEAD", "PUT", "DELETE", "get"])("%s is idempotent", (method) => {
-    expect(isIdempotent(method)).toBe(true);
+  const none = new Headers();
+  const keyed = new Headers({ "Idempotency-Key": "k-1" });
+
+  test.each(["GET", "HEAD", "PUT", "DELETE", "get"])("%s is retryable", (method) => {
+    expect(isRetryableRequest(method, none)).toBe(true);
   });
 
-  test.each(["POST", "PATCH"])("%s is never retried", (method) => {
-    expect(isIdempotent(method)).toBe(false);
+  test.each(["POST", "PATCH"])("%s without an Idempotency-Key is not", (method) => {
+    expect(isRetryableRequest(method, none)).toBe(false);
+  });
+
+  test.each(["POST", "post", "PATCH"])("%s with an Idempotency-Key is", (method) => {
+    expect(isRetryableRequest(method, keyed)).toBe(true);
   });
 
   test.each([408, 429, 500, 502, 503, 504])("status %i is retryable", (status) => {
     expect(isRetryableStatus(status)).toBe(true);
   });
 
-  test.each([400, 401, 403, 404, 409, 413, 422])("status %i is not", (status) => {
+  test.each([400, 401, 403, 404, 409, 412, 413, 422])("status %i is not", (status) => {
     expect(isRetryableStatus(status)).toBe(false);
+  });
+
+  test("409 is retryable for idempotency_in_progress only", () => {
+    expect(isRetryableStatus(409, "idempotency_in_progress")).toBe(true);
+    for (const code of ["registry_name_taken", "concurrent_modification", "registry_disabled", undefined]) {
+      expect(isRetryableStatus(409, code)).toBe(false);
+    }
+  });
+
+  test("the code does not make other statuses retryable", () => {
+    expect(isRetryableStatus(412, "idempotency_in_progress")).toBe(false);
+    expect(isRetryableStatus(422, "idempotency_in_progress")).toBe(false);
   });
 });
 

@@ -9,21 +9,30 @@ export const MAX_DELAY_MS = 8_000;
 export const MAX_RETRY_AFTER_MS = 60_000;
 
 // Methods whose repetition leaves the server as one call would. PUT is a partial update here,
-// but sending the same fields twice still yields the same state. POST is deliberately absent:
-// a POST whose response was lost may have created the object, so a retry could create a
-// second registry or image. The caller decides, knowing their own data.
+// but sending the same fields twice still yields the same state. POST is absent: a POST whose
+// response was lost may have created the object, so a blind retry could create a second
+// registry or image.
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "PUT", "DELETE"]);
 
-/** Whether a request with this method may be sent again after a failure. */
-export function isIdempotent(method: string): boolean {
-  return IDEMPOTENT_METHODS.has(method.toUpperCase());
+/**
+ * Whether a request may be sent again after a failure: an idempotent method, or any request
+ * carrying an `Idempotency-Key`. The server answers a repeated key with the first request's
+ * stored answer instead of acting twice, which is what makes a POST whose answer was lost safe
+ * to send again. A POST without a key is never retried.
+ */
+export function isRetryableRequest(method: string, headers: Headers): boolean {
+  return IDEMPOTENT_METHODS.has(method.toUpperCase()) || headers.has("idempotency-key");
 }
 
 /**
- * Whether a response status is worth another attempt: request timeout, rate limit, server
- * errors. Not 409: in this API a conflict (a taken name) is stable, and repeating cannot help.
+ * Whether a response is worth another attempt: request timeout, rate limit, server errors, and
+ * the one transient conflict, `409 idempotency_in_progress` (the first request with this
+ * `Idempotency-Key` is still running; its answer is stored when it ends, and the retry then gets
+ * it). Other 409s are stable (a taken name stays taken) and 412 means the object changed:
+ * repeating cannot help either. `code` is the problem's `code`, read only for a 409.
  */
-export function isRetryableStatus(status: number): boolean {
+export function isRetryableStatus(status: number, code?: string): boolean {
+  if (status === 409) return code === "idempotency_in_progress";
   return status === 408 || status === 429 || status >= 500;
 }
 

@@ -85,7 +85,7 @@ describe("retries", () => {
   });
 });
 
-describe("POST is never retried", () => {
+describe("a POST without an Idempotency-Key is never retried", () => {
   test("not on a 503", async () => {
     const { fetch } = scriptedFetch(problem(503), json({}));
     const { send, sleeps } = transport({ fetch });
@@ -101,6 +101,103 @@ describe("POST is never retried", () => {
     await expect(send(new Request(URL_, { method: "POST", body: "{}" }))).rejects.toBeInstanceOf(
       ConnectionError,
     );
+    expect(fetch).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("a POST with an Idempotency-Key is retried, with the same key and body", () => {
+  const post = (body = '{"name":"r"}') =>
+    new Request(URL_, { method: "POST", body, headers: { "Idempotency-Key": "key-1" } });
+
+  async function sent(requests: Request[]) {
+    return Promise.all(
+      requests.map(async (r) => ({ key: r.headers.get("idempotency-key"), body: await r.text() })),
+    );
+  }
+
+  test.each([500, 502, 503, 504, 408])("on a %i", async (status) => {
+    const { fetch, requests } = scriptedFetch(problem(status), json({ id: "x" }, 201));
+    const { send } = transport({ fetch });
+    expect((await send(post())).status).toBe(201);
+    expect(await sent(requests)).toEqual([
+      { key: "key-1", body: '{"name":"r"}' },
+      { key: "key-1", body: '{"name":"r"}' },
+    ]);
+  });
+
+  test("on a 429, honouring Retry-After", async () => {
+    const { fetch } = scriptedFetch(problem(429, { code: "rate_limited" }, { "retry-after": "4" }), json({}, 201));
+    const { send, sleeps } = transport({ fetch });
+    expect((await send(post())).status).toBe(201);
+    expect(sleeps).toEqual([4000]);
+  });
+
+  test("on a connection error (the answer may have been lost after the server acted)", async () => {
+    const { fetch, requests } = scriptedFetch(networkError(), networkError(), json({}, 201));
+    const { send } = transport({ fetch });
+    expect((await send(post())).status).toBe(201);
+    expect((await sent(requests)).map((r) => r.key)).toEqual(["key-1", "key-1", "key-1"]);
+  });
+
+  test("on 409 idempotency_in_progress, honouring Retry-After", async () => {
+    const { fetch } = scriptedFetch(
+      problem(409, { code: "idempotency_in_progress" }, { "retry-after": "1" }),
+      json({ id: "x" }, 201, { "idempotent-replayed": "true" }),
+    );
+    const { send, sleeps } = transport({ fetch });
+    const response = await send(post());
+    expect(response.status).toBe(201);
+    expect(await response.json()).toEqual({ id: "x" });
+    expect(sleeps).toEqual([1000]);
+  });
+
+  test("until maxRetries, then the last answer is returned", async () => {
+    const { fetch } = scriptedFetch(problem(409, { code: "idempotency_in_progress" }, { "retry-after": "0" }));
+    const { send } = transport({ fetch, maxRetries: 3 });
+    const response = await send(post());
+    expect(response.status).toBe(409);
+    expect(await response.json()).toMatchObject({ code: "idempotency_in_progress" });
+    expect(fetch).toHaveBeenCalledTimes(4);
+  });
+
+  test.each([
+    [409, "registry_name_taken"],
+    [409, "concurrent_modification"],
+    [412, "precondition_failed"],
+    [422, "idempotency_key_reused"],
+  ] as const)("not on %i %s, and the body is still whole for the caller", async (status, code) => {
+    const { fetch } = scriptedFetch(problem(status, { code, detail: "d" }), json({}, 201));
+    const { send, sleeps } = transport({ fetch });
+    const response = await send(post());
+    expect(response.status).toBe(status);
+    expect(await response.json()).toMatchObject({ code, detail: "d" });
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  test("a 409 whose body is not a problem is not retried", async () => {
+    const { fetch } = scriptedFetch(new Response("<html>conflict</html>", { status: 409 }), json({}));
+    const { send } = transport({ fetch });
+    expect((await send(post())).status).toBe(409);
+    expect(fetch).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("repeatable: a POST known to be harmless to repeat", () => {
+  test("is retried without a key", async () => {
+    const { fetch } = scriptedFetch(networkError(), problem(503), json({}));
+    const { send } = transport({ fetch, repeatable: true });
+    expect((await send(new Request(URL_, { method: "POST" }))).status).toBe(200);
+    expect(fetch).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe("a PUT or DELETE is never retried on 412", () => {
+  test.each(["PUT", "DELETE"])("%s", async (method) => {
+    const { fetch } = scriptedFetch(problem(412, { code: "precondition_failed" }), json({}));
+    const { send } = transport({ fetch });
+    const request = new Request(`${URL_}/x`, { method, headers: { "If-Match": '"1.a"' } });
+    expect((await send(request)).status).toBe(412);
     expect(fetch).toHaveBeenCalledTimes(1);
   });
 });

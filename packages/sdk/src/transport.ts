@@ -1,5 +1,5 @@
 import { ConnectionError, TimeoutError } from "./errors.js";
-import { isIdempotent, isRetryableStatus, retryDelay } from "./retry.js";
+import { isRetryableRequest, isRetryableStatus, retryDelay } from "./retry.js";
 
 /** The `fetch` shape openapi-fetch calls: one `Request` in, one `Response` out. */
 export type Fetch = (request: Request) => Promise<Response>;
@@ -7,10 +7,15 @@ export type Fetch = (request: Request) => Promise<Response>;
 export interface TransportOptions {
   /** The fetch to send each attempt with; `globalThis.fetch` (looked up per call) if absent. */
   fetch?: Fetch | undefined;
-  /** Retries after the first attempt, for idempotent methods only. */
+  /** Retries after the first attempt, for retryable requests only (see retry.ts). */
   maxRetries: number;
   /** Budget of each attempt, from sending to the end of the response body. */
   timeoutMs: number;
+  /**
+   * Retry even a POST without an `Idempotency-Key`. Only for a request whose repetition is known
+   * to be harmless although the contract gives it no key (pull credentials: see Provisioning).
+   */
+  repeatable?: boolean | undefined;
   /** Injected by tests so backoff does not cost real seconds. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Injected by tests to pin the jitter. */
@@ -30,7 +35,9 @@ export function createTransport(options: TransportOptions): Fetch {
   const { maxRetries, timeoutMs, sleep = abortableSleep, random = Math.random } = options;
 
   return async function send(request: Request): Promise<Response> {
-    const retryable = isIdempotent(request.method);
+    // Decided once per call: every retry re-sends this request, its Idempotency-Key included,
+    // so the server can tell a retry from a second operation.
+    const retryable = options.repeatable === true || isRetryableRequest(request.method, request.headers);
     for (let attempt = 0; ; attempt++) {
       const mayRetry = retryable && attempt < maxRetries;
       const timeout = AbortSignal.timeout(timeoutMs);
@@ -56,7 +63,9 @@ export function createTransport(options: TransportOptions): Fetch {
         await sleep(retryDelay(attempt, null, random), request.signal);
         continue;
       }
-      if (!mayRetry || !isRetryableStatus(response.status)) return response;
+      if (!mayRetry) return response;
+      const code = response.status === 409 ? await problemCode(response) : undefined;
+      if (!isRetryableStatus(response.status, code)) return response;
       const delay = retryDelay(attempt, response.headers.get("retry-after"), random);
       // Free the connection for reuse. Not awaited: cancelling a tee'd body (a cloned Response)
       // only settles once every branch is cancelled, which must not stall the retry.
@@ -64,6 +73,19 @@ export function createTransport(options: TransportOptions): Fetch {
       await sleep(delay, request.signal);
     }
   };
+}
+
+// A 409 is retried for one problem code only, so its body must be read to decide. A clone is
+// read, so the response handed back (when not retrying) still has its whole body for the
+// caller. Problem bodies are small; anything unreadable or not JSON means "not retryable".
+async function problemCode(response: Response): Promise<string | undefined> {
+  try {
+    const body: unknown = await response.clone().json();
+    const code = typeof body === "object" && body !== null ? (body as { code?: unknown }).code : undefined;
+    return typeof code === "string" ? code : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // Path only: a base URL could carry userinfo, and the query is not needed to diagnose.

@@ -2,6 +2,10 @@
 import { describe, expectTypeOf, test } from "vitest";
 import {
   createClient,
+  type APIPromise,
+  type APIResponse,
+  type PullCredentials,
+  type VersionedResponse,
   type Page,
   type PagePromise,
   type Registry,
@@ -40,7 +44,7 @@ describe("the write-only password", () => {
   });
 
   test("is not in what the resources return", () => {
-    expectTypeOf(client.registries.get).returns.resolves.toEqualTypeOf<Registry>();
+    expectTypeOf(client.registries.get("id")).resolves.toEqualTypeOf<Registry>();
     expectTypeOf(client.registries.create).returns.resolves.not.toHaveProperty("password");
     expectTypeOf(client.registries.update).returns.resolves.not.toHaveProperty("password");
   });
@@ -169,5 +173,71 @@ describe("verification and pull-check codes", () => {
     // @ts-expect-error a login failure is `registry_auth_failed` in a pull check
     const unknown: PullCheckErrorCode = "invalid_credentials";
     void unknown;
+  });
+});
+
+describe("what resource methods resolve", () => {
+  test("awaiting gives the plain data", () => {
+    expectTypeOf(client.registries.get("id")).resolves.toEqualTypeOf<Registry>();
+    expectTypeOf(client.registries.create({ name: "r", server: "s", username: "u", password: "p" })).resolves.toEqualTypeOf<Registry>();
+    expectTypeOf(client.sandboxImages.update("id", { tag: "v2" })).resolves.toEqualTypeOf<SandboxImage>();
+    expectTypeOf(client.registries.verify("id")).resolves.toEqualTypeOf<Verification>();
+    expectTypeOf(client.sandboxImages.delete("id")).resolves.toEqualTypeOf<void>();
+    expectTypeOf(client.provisioning.pullCredentials("id")).resolves.toEqualTypeOf<PullCredentials>();
+  });
+
+  test("a single object's withResponse has its ETag; other calls' have none", async () => {
+    const got = await client.registries.get("id").withResponse();
+    expectTypeOf(got).toEqualTypeOf<VersionedResponse<Registry>>();
+    expectTypeOf(got.data).toEqualTypeOf<Registry>();
+    expectTypeOf(got.etag).toEqualTypeOf<string | undefined>();
+    expectTypeOf(got.requestId).toEqualTypeOf<string | undefined>();
+    expectTypeOf(got.response).toEqualTypeOf<Response>();
+    expectTypeOf(await client.sandboxImages.create({ name: "a", image: "b" }).withResponse()).toEqualTypeOf<
+      VersionedResponse<SandboxImage>
+    >();
+    const verified = await client.registries.verify("id").withResponse();
+    expectTypeOf(verified).toEqualTypeOf<APIResponse<Verification>>();
+    // @ts-expect-error a verification is not a versioned object: no ETag
+    void verified.etag;
+    expectTypeOf(client.registries.delete("id")).toEqualTypeOf<APIPromise<void>>();
+  });
+
+  test("get with ifNoneMatch may resolve null (304: the copy held is current)", async () => {
+    expectTypeOf(client.registries.get("id", { ifNoneMatch: '"1.a"' })).resolves.toEqualTypeOf<Registry | null>();
+    const { data, etag } = await client.sandboxImages.get("id", { ifNoneMatch: '"1.a"' }).withResponse();
+    expectTypeOf(data).toEqualTypeOf<SandboxImage | null>();
+    expectTypeOf(etag).toEqualTypeOf<string | undefined>();
+    // An ETag that may be undefined is not taken for a conditional read: the null answer would
+    // then mean nothing.
+    const maybe = etag;
+    // @ts-expect-error ifNoneMatch must be a string
+    void client.registries.get("id", { ifNoneMatch: maybe });
+  });
+});
+
+describe("per-call options fit their operation", () => {
+  test("idempotencyKey only on the POSTs the contract gives a key", () => {
+    void client.registries.create({ name: "r", server: "s", username: "u", password: "p" }, { idempotencyKey: "k", verify: true });
+    void client.registries.verify("id", { idempotencyKey: "k" });
+    void client.sandboxImages.create({ name: "a", image: "b" }, { idempotencyKey: "k" });
+    void client.sandboxImages.pullCheck("id", { idempotencyKey: "k" });
+    // @ts-expect-error a GET has no Idempotency-Key
+    void client.registries.get("id", { idempotencyKey: "k" });
+    // @ts-expect-error a PUT has no Idempotency-Key
+    void client.sandboxImages.update("id", { tag: "v" }, { idempotencyKey: "k" });
+    // @ts-expect-error the contract gives pull credentials no Idempotency-Key
+    void client.provisioning.pullCredentials("id", { idempotencyKey: "k" });
+  });
+
+  test("ifMatch only on update and delete", () => {
+    void client.registries.update("id", { enabled: false }, { ifMatch: '"1.a"', verify: true });
+    void client.registries.delete("id", { ifMatch: '"1.a"', force: true });
+    void client.sandboxImages.update("id", { tag: "v" }, { ifMatch: '"1.a"' });
+    void client.sandboxImages.delete("id", { ifMatch: '"1.a"' });
+    // @ts-expect-error a create has no version to match
+    void client.sandboxImages.create({ name: "a", image: "b" }, { ifMatch: '"1.a"' });
+    // @ts-expect-error If-Match is not a GET option (If-None-Match is)
+    void client.registries.get("id", { ifMatch: '"1.a"' });
   });
 });

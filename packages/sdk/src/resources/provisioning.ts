@@ -1,5 +1,6 @@
+import type { APIPromise } from "../api-promise.js";
 import type { RequestOptions } from "../request-options.js";
-import { unwrap } from "../response.js";
+import { respond } from "../response.js";
 import type { PullCredentials } from "../types.js";
 import type { ResourceContext } from "./context.js";
 
@@ -21,6 +22,12 @@ export class Provisioning {
    * deleted or mismatched registries throw `ConflictError` with their code. Keep the result in
    * memory only.
    *
+   * Retried like a GET (network errors, 408, 429, 5xx), although it is a POST the contract gives
+   * no `Idempotency-Key`: it creates nothing. Its writes are an audit record per call and the
+   * registry's `last_used_at`; a repeat leaves `last_used_at` as one call would, and its extra
+   * audit record is true (the credential was handed out again), not a duplicate. Provisioners
+   * call it on the way to starting a sandbox, where a reset connection should not fail the start.
+   *
    * @example
    * ```ts
    * const provisioner = createClient({ baseUrl, token: process.env.MODBOX_PROVISIONER_TOKEN!, workspaceId });
@@ -28,11 +35,11 @@ export class Provisioning {
    * await docker.pull(reference, { headers: auth ? { "X-Registry-Auth": auth.x_registry_auth } : {} });
    * ```
    */
-  pullCredentials(imageId: string, options?: RequestOptions): Promise<PullCredentials> {
-    return unwrap(
+  pullCredentials(imageId: string, options?: RequestOptions): APIPromise<PullCredentials> {
+    return respond(
       this.#ctx.raw.POST("/sandbox-images/{image_id}/pull-credentials", {
         params: { path: { image_id: imageId } },
-        ...this.#ctx.init(options),
+        ...this.#ctx.init(options, { repeatable: true }),
       }),
     );
   }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { createClient } from "../client.js";
-import { json, registry, scriptedFetch } from "../testing/fake-fetch.js";
+import { APIError, NotFoundError, PreconditionFailedError } from "../errors.js";
+import { json, problem, registry, scriptedFetch } from "../testing/fake-fetch.js";
 import type { SandboxImage } from "../types.js";
 
 const ID = "0193b3c4-6a1e-7c5d-9f0a-2b3c4d5e6f70";
@@ -193,5 +194,176 @@ describe("pull checks and pull credentials", () => {
       { method: "POST", path: `/v0/sandbox-images/${ID}/pull-check`, search: "", body: undefined },
       { method: "POST", path: `/v0/sandbox-images/${ID}/pull-credentials`, search: "", body: undefined },
     ]);
+  });
+});
+
+describe("Idempotency-Key", () => {
+  test("every POST the contract gives a key sends one; nothing else does", async () => {
+    // One answer for all: each call only needs to be sent; list needs a page shape.
+    const { client, requests } = setup(json({ data: [], next_cursor: null }));
+    const registryBody = { name: "r", server: "ghcr.io", username: "u", password: "p" };
+    await client.registries.create(registryBody);
+    await client.registries.verify(ID);
+    await client.sandboxImages.create({ name: "app", image: "ghcr.io/acme/app" });
+    await client.sandboxImages.pullCheck(ID);
+    await client.provisioning.pullCredentials(ID);
+    await client.registries.get(ID);
+    await client.registries.update(ID, { enabled: false });
+    await client.sandboxImages.list();
+    const sent = requests.map((r) => [
+      `${r.method} ${new URL(r.url).pathname}`,
+      r.headers.get("idempotency-key") !== null,
+    ]);
+    expect(sent).toEqual([
+      ["POST /v0/registries", true],
+      [`POST /v0/registries/${ID}/verify`, true],
+      ["POST /v0/sandbox-images", true],
+      [`POST /v0/sandbox-images/${ID}/pull-check`, true],
+      [`POST /v0/sandbox-images/${ID}/pull-credentials`, false],
+      [`GET /v0/registries/${ID}`, false],
+      [`PUT /v0/registries/${ID}`, false],
+      ["GET /v0/sandbox-images", false],
+    ]);
+    const keys = requests.map((r) => r.headers.get("idempotency-key")).filter((k) => k !== null);
+    expect(new Set(keys).size).toBe(4);
+  });
+
+  test("idempotencyKey is sent as given, on every keyed POST", async () => {
+    const { client, requests } = setup(json({}));
+    await client.registries.create({ name: "r", server: "ghcr.io", username: "u", password: "p" }, { idempotencyKey: "a" });
+    await client.registries.verify(ID, { idempotencyKey: "b" });
+    await client.sandboxImages.create({ name: "app", image: "ghcr.io/acme/app" }, { idempotencyKey: "c" });
+    await client.sandboxImages.pullCheck(ID, { idempotencyKey: "d" });
+    expect(requests.map((r) => r.headers.get("idempotency-key"))).toEqual(["a", "b", "c", "d"]);
+  });
+});
+
+describe("conditional writes", () => {
+  test("ifMatch is sent as If-Match by update and delete of both resources", async () => {
+    const { client, requests } = setup(json({}), new Response(null, { status: 204 }));
+    await client.registries.update(ID, { enabled: false }, { ifMatch: '"1.a"' });
+    await client.registries.delete(ID, { ifMatch: '"2.b"', force: true });
+    await client.sandboxImages.update(ID, { tag: "v2" }, { ifMatch: '"3.c"' });
+    await client.sandboxImages.delete(ID, { ifMatch: '"4.d"' });
+    expect(requests.map((r) => [r.method, r.headers.get("if-match")])).toEqual([
+      ["PUT", '"1.a"'],
+      ["DELETE", '"2.b"'],
+      ["PUT", '"3.c"'],
+      ["DELETE", '"4.d"'],
+    ]);
+    expect(new URL(requests[1]!.url).search).toBe("?force=true");
+  });
+
+  test("without ifMatch no If-Match is sent (an unconditional write)", async () => {
+    const { client, requests } = setup(json({}), new Response(null, { status: 204 }));
+    await client.registries.update(ID, { enabled: false });
+    await client.registries.update(ID, { enabled: false }, { ifMatch: undefined });
+    await client.sandboxImages.delete(ID);
+    expect(requests.map((r) => r.headers.has("if-match"))).toEqual([false, false, false]);
+  });
+
+  test("a stale If-Match throws PreconditionFailedError, once", async () => {
+    const stale = problem(412, { code: "precondition_failed", detail: "changed", request_id: "req-412" });
+    const { client, requests } = setup(stale);
+    for (const call of [
+      () => client.registries.update(ID, { enabled: false }, { ifMatch: '"1.a"' }),
+      () => client.registries.delete(ID, { ifMatch: '"1.a"' }),
+      () => client.sandboxImages.update(ID, { tag: "v2" }, { ifMatch: '"1.a"' }),
+      () => client.sandboxImages.delete(ID, { ifMatch: '"1.a"' }),
+    ]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PreconditionFailedError);
+      expect(error).toMatchObject({ status: 412, code: "precondition_failed", requestId: "req-412" });
+    }
+    expect(requests).toHaveLength(4);
+  });
+});
+
+describe("withResponse", () => {
+  const headers = { etag: '"3.k2x1c9"', "x-request-id": "req-7" };
+
+  test("get, create and update resolve the data with its ETag, request id and response", async () => {
+    const { client, requests } = setup(json(registry(), 200, headers), json(image, 201, headers));
+    const got = await client.registries.get(ID).withResponse();
+    expect(got.data).toEqual(registry());
+    expect(got.etag).toBe('"3.k2x1c9"');
+    expect(got.requestId).toBe("req-7");
+    expect(got.response.status).toBe(200);
+    const created = await client.sandboxImages.create({ name: "app", image: "ghcr.io/acme/app" }).withResponse();
+    expect(created).toMatchObject({ data: image, etag: '"3.k2x1c9"', requestId: "req-7" });
+    expect(created.response.status).toBe(201);
+    const updated = await client.registries.update(ID, { enabled: false }).withResponse();
+    expect(updated.etag).toBe('"3.k2x1c9"');
+    expect(requests).toHaveLength(3);
+  });
+
+  test("awaiting the call still gives the plain data", async () => {
+    const { client } = setup(json(registry(), 200, headers));
+    expect(await client.registries.get(ID)).toEqual(registry());
+  });
+
+  test("the request is sent once, however the result is read", async () => {
+    const { client, requests } = setup(json(registry(), 200, headers));
+    const call = client.registries.get(ID);
+    const [data, withResponse] = await Promise.all([call, call.withResponse(), call.then((r) => r.name)]);
+    expect(data).toEqual(registry());
+    expect(withResponse.data).toBe(data);
+    expect(requests).toHaveLength(1);
+  });
+
+  test("an ETag the server did not send is undefined", async () => {
+    const { client } = setup(json(registry()));
+    const { etag, requestId } = await client.registries.get(ID).withResponse();
+    expect(etag).toBeUndefined();
+    expect(requestId).toBeUndefined();
+  });
+
+  test("a failed call rejects withResponse with the same typed error", async () => {
+    const { client } = setup(problem(404, { code: "not_found" }));
+    await expect(client.registries.get(ID).withResponse()).rejects.toBeInstanceOf(NotFoundError);
+    await expect(client.sandboxImages.delete(ID).withResponse()).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  test("delete gives the response and request id too", async () => {
+    const { client } = setup(new Response(null, { status: 204, headers: { "x-request-id": "req-del" } }));
+    const deleted = await client.registries.delete(ID).withResponse();
+    expect(deleted.data).toBeUndefined();
+    expect(deleted.requestId).toBe("req-del");
+    expect(deleted.response.status).toBe(204);
+  });
+});
+
+describe("get with ifNoneMatch", () => {
+  const notModified = () =>
+    new Response(null, { status: 304, headers: { etag: '"3.k2x1c9"', "x-request-id": "req-304" } });
+
+  test("sends If-None-Match and resolves null when the copy held is current", async () => {
+    const { client, requests } = setup(notModified());
+    expect(await client.registries.get(ID, { ifNoneMatch: '"3.k2x1c9"' })).toBeNull();
+    const { data, etag, response } = await client.sandboxImages
+      .get(ID, { ifNoneMatch: '"3.k2x1c9"' })
+      .withResponse();
+    expect(data).toBeNull();
+    expect(etag).toBe('"3.k2x1c9"');
+    expect(response.status).toBe(304);
+    expect(requests.map((r) => r.headers.get("if-none-match"))).toEqual(['"3.k2x1c9"', '"3.k2x1c9"']);
+  });
+
+  test("resolves the object with its new ETag when it changed", async () => {
+    const { client } = setup(json(registry({ enabled: false }), 200, { etag: '"4.zz"' }));
+    const { data, etag } = await client.registries.get(ID, { ifNoneMatch: '"3.k2x1c9"' }).withResponse();
+    expect(data).toEqual(registry({ enabled: false }));
+    expect(etag).toBe('"4.zz"');
+  });
+
+  test("a plain get sends no If-None-Match, and a 304 it did not ask for is an error, not null", async () => {
+    const { client, requests } = setup(notModified());
+    const error = await client.registries
+      .get(ID, { headers: { "If-None-Match": '"3.k2x1c9"' } })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIError);
+    expect(error).toMatchObject({ status: 304 });
+    await client.sandboxImages.get(ID).catch(() => undefined);
+    expect(requests[1]!.headers.has("if-none-match")).toBe(false);
   });
 });
