@@ -35,6 +35,7 @@ describe("migrateDatabase on PGlite", () => {
       expect(tables).toEqual([
         { table_name: "api_tokens" },
         { table_name: "encryption_keys" },
+        { table_name: "idempotency_keys" },
         { table_name: "pull_credential_events" },
         { table_name: "registries" },
         { table_name: "sandbox_images" },
