@@ -10,7 +10,9 @@ const BEARER = /^Bearer[ ]+(\S+)[ ]*$/i;
 /**
  * Resolves `Authorization: Bearer mbx_…` to a principal, or answers 401. More than one
  * Authorization header is a 400: Node keeps only the first, and a proxy or client that sent two
- * may mean the other.
+ * may mean the other. An address that failed too often gets 429 for any token this instance does
+ * not already know, without a database query (see authenticator.ts); `req.ip` is the peer
+ * address unless the app trusts a proxy (MODBOX_TRUST_PROXY).
  */
 export function authenticate(authenticator: Authenticator): RequestHandler {
   return async (req, res, next) => {
@@ -19,12 +21,20 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
       return;
     }
     const match = BEARER.exec(req.headers.authorization ?? "");
-    const principal = match ? await authenticator(match[1]!) : null;
-    if (!principal) {
+    const result = await authenticator.authenticate(match?.[1], req.ip);
+    if (result.kind === "throttled") {
+      sendProblem(req, res, {
+        code: "rate_limited",
+        detail: "Too many failed authentications from this address; only tokens already in use here are accepted for now.",
+        retryAfter: result.retryAfterSeconds,
+      });
+      return;
+    }
+    if (result.kind === "refused") {
       sendProblem(req, res, { code: "unauthorized", detail: "A valid bearer token is required." });
       return;
     }
-    req.principal = principal;
+    req.principal = result.principal;
     next();
   };
 }
