@@ -85,6 +85,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         validateResponses: config.validateResponses,
         bodyLimitBytes: config.bodyLimitBytes,
         rateLimitPerMinute: config.rateLimitPerMinute,
+        tokenCacheTtlMs: config.tokenCacheTtlMs,
+        authFailureLimit: config.authFailureLimit,
+        trustProxy: config.trustProxy,
         outbound: config.outbound,
         isShuttingDown: () => shuttingDown,
         ...(pgliteDir !== undefined &&
