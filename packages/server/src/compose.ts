@@ -32,8 +32,8 @@ export interface ComposeOptions {
   rateLimitPerMinute: number;
   /** How long a token lookup is trusted without a revocation notice (default 5 s). */
   tokenCacheTtlMs?: number;
-  /** Failed authentications per client address per window (default: not limited). */
-  authFailureLimit?: { perAddress: number; windowMs: number };
+  /** Failed authentications per client address per window, and the hold of a 429 (default: not limited). */
+  authFailureLimit?: { perAddress: number; windowMs: number; delayMs: number };
   /** Express's `trust proxy` (default false: the peer address is the client). */
   trustProxy?: boolean | number | string;
   /** How the server may reach registries (SSRF policy, timeouts; tests add a DNS double). */
@@ -74,6 +74,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
           onBlocked: (address, failures) =>
             options.logger.warn({ address, failures }, "failed authentications from this address reached the limit: unknown tokens get 429 until the window ends"),
         }),
+        throttleHoldMs: options.authFailureLimit.delayMs,
       }),
     }),
     registries: createRegistryService({

@@ -54,6 +54,7 @@ const envSchema = z
     MODBOX_TOKEN_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
     MODBOX_AUTH_FAILURES_PER_ADDRESS: z.coerce.number().int().min(0).default(20),
     MODBOX_AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+    MODBOX_AUTH_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
     MODBOX_TRUST_PROXY: trustProxy.optional(),
     MODBOX_DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
     MODBOX_DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
@@ -103,9 +104,10 @@ export interface Config {
   tokenCacheTtlMs: number;
   /**
    * Failed authentications a client address may make per window before tokens this instance does
-   * not already know are answered 429 without a database query; 0 turns it off. Per instance.
+   * not already know are answered 429 without a database query (held `delayMs` first, so a
+   * client looping on refused tokens cannot keep the process busy); 0 turns it off. Per instance.
    */
-  authFailureLimit: { perAddress: number; windowMs: number };
+  authFailureLimit: { perAddress: number; windowMs: number; delayMs: number };
   /** Express's `trust proxy`: which X-Forwarded-For hops give the client address (false: none). */
   trustProxy: boolean | number | string;
   shutdownTimeoutMs: number;
@@ -149,7 +151,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     bodyLimitBytes: e.MODBOX_BODY_LIMIT_BYTES,
     rateLimitPerMinute: e.MODBOX_RATE_LIMIT_PER_MINUTE,
     tokenCacheTtlMs: e.MODBOX_TOKEN_CACHE_SECONDS * 1000,
-    authFailureLimit: { perAddress: e.MODBOX_AUTH_FAILURES_PER_ADDRESS, windowMs: e.MODBOX_AUTH_FAILURE_WINDOW_SECONDS * 1000 },
+    authFailureLimit: {
+      perAddress: e.MODBOX_AUTH_FAILURES_PER_ADDRESS,
+      windowMs: e.MODBOX_AUTH_FAILURE_WINDOW_SECONDS * 1000,
+      delayMs: e.MODBOX_AUTH_FAILURE_DELAY_MS,
+    },
     trustProxy: e.MODBOX_TRUST_PROXY ?? false,
     shutdownTimeoutMs: e.MODBOX_SHUTDOWN_TIMEOUT_MS,
     minFreeDiskBytes: e.MODBOX_MIN_FREE_DISK_MB * 1024 * 1024,

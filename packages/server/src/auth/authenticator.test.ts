@@ -208,6 +208,7 @@ describe("createAuthenticator with a failed-authentication limit per address", (
       now: () => now,
       cacheTtlMs: 5_000,
       addressLimiter: createAddressLimiter({ maxFailures: 3, windowMs: 60_000, now: () => now }),
+      throttleHoldMs: 250,
       ...options,
     });
     return { tokens, auth, at: (ms: number) => (now = ms) };
@@ -219,9 +220,9 @@ describe("createAuthenticator with a failed-authentication limit per address", (
     expect(tokens.findActiveByHash).toHaveBeenCalledTimes(3);
 
     at(20_000);
-    expect(await auth.authenticate(generateApiToken(), ADDRESS)).toEqual({ kind: "throttled", retryAfterSeconds: 40 });
-    expect(await auth.authenticate(undefined, ADDRESS)).toEqual({ kind: "throttled", retryAfterSeconds: 40 });
-    expect(await auth.authenticate("mbx_garbage", ADDRESS)).toEqual({ kind: "throttled", retryAfterSeconds: 40 });
+    expect(await auth.authenticate(generateApiToken(), ADDRESS)).toEqual({ kind: "throttled", retryAfterSeconds: 40, holdMs: 250 });
+    expect(await auth.authenticate(undefined, ADDRESS)).toEqual({ kind: "throttled", retryAfterSeconds: 40, holdMs: 250 });
+    expect(await auth.authenticate("mbx_garbage", ADDRESS)).toEqual({ kind: "throttled", retryAfterSeconds: 40, holdMs: 250 });
     expect(tokens.findActiveByHash).toHaveBeenCalledTimes(3);
 
     // Another address is not affected.

@@ -16,8 +16,11 @@ export type Authentication =
   | { kind: "authenticated"; principal: Principal }
   /** No token, a malformed one, or one that is unknown or revoked: 401. */
   | { kind: "refused" }
-  /** The address failed too often and the token is not one we know: 429, the database not asked. */
-  | { kind: "throttled"; retryAfterSeconds: number };
+  /**
+   * The address failed too often and the token is not one we know: 429, the database not asked,
+   * the answer held `holdMs` first (a client looping on refused tokens then sends few requests).
+   */
+  | { kind: "throttled"; retryAfterSeconds: number; holdMs: number };
 
 export interface Authenticator {
   /**
@@ -52,6 +55,8 @@ export interface AuthenticatorDeps {
   touchIntervalMs?: number;
   /** Failed authentications per client address (default: none counted, nothing throttled). */
   addressLimiter?: AddressLimiter;
+  /** How long a throttled answer is held before it is sent (default 0). */
+  throttleHoldMs?: number;
   /** Bounds of the two caches (tests make them small). */
   maxKnownTokens?: number;
   maxUnknownTokens?: number;
@@ -86,6 +91,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const maxKnown = deps.maxKnownTokens ?? MAX_KNOWN_TOKENS;
   const maxUnknown = deps.maxUnknownTokens ?? MAX_UNKNOWN_TOKENS;
   const limiter = deps.addressLimiter ?? createAddressLimiter({ maxFailures: 0, windowMs: 1 });
+  const holdMs = deps.throttleHoldMs ?? 0;
   const bootstrapHash = deps.bootstrapToken ? Buffer.from(hashApiToken(deps.bootstrapToken), "hex") : null;
   const bootstrapPrincipal: Principal = { tokenId: "bootstrap", scope: "workspace", workspaceIds: null };
 
@@ -118,7 +124,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
 
       if (!entry) {
         const retryAfterSeconds = limiter.blockedFor(clientAddress);
-        if (retryAfterSeconds > 0) return { kind: "throttled", retryAfterSeconds };
+        if (retryAfterSeconds > 0) return { kind: "throttled", retryAfterSeconds, holdMs };
       }
       if (hash === undefined || !isWellFormedApiToken(token!)) return refused(clientAddress);
       if (!entry) {

@@ -2,7 +2,8 @@
  * Two server processes on one PostgreSQL database, as a deployment with two instances runs them:
  * a token revoked with the CLI is refused by both within a second (each had it cached for a
  * minute), the per-token rate limit is counted by each instance on its own (the README states the
- * total), and failed authentications are limited per client address, per instance.
+ * total), and failed authentications are limited per client address, per instance (the 429 held a
+ * second, as by default).
  */
 import { request, type IncomingHttpHeaders } from "node:http";
 import { formatKeyringSpec, generateKey } from "@modbox/crypto";
@@ -166,7 +167,10 @@ describe.skipIf(!postgresUrl)("two server processes on one PostgreSQL", () => {
     expect((await list(a, known.token, attacker)).status).toBe(200);
 
     for (let i = 0; i < FAILURES_PER_ADDRESS; i++) expect((await list(a, generateApiToken(), attacker)).status).toBe(401);
+    const heldFrom = Date.now();
     const throttled = await list(a, generateApiToken(), attacker);
+    // Held a second (MODBOX_AUTH_FAILURE_DELAY_MS) before it is sent.
+    expect(Date.now() - heldFrom).toBeGreaterThanOrEqual(900);
     expect(throttled.status).toBe(429);
     expect(throttled.headers["content-type"]).toMatch(/^application\/problem\+json/);
     expect(JSON.parse(throttled.body)).toMatchObject({ status: 429, code: "rate_limited" });
