@@ -167,7 +167,10 @@ async function openPglite(
     listen: async (channel, onNotify, onListen) => {
       const unlisten = await client.listen(channel, onNotify);
       onListen();
-      return () => unlisten();
+      // Like close(): a failed runtime is never entered again.
+      return async () => {
+        if (!guard.failure()) await unlisten();
+      };
     },
   };
   // PGlite is a single connection already: every query shares its session.
