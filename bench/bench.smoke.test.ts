@@ -107,6 +107,14 @@ describe.skipIf(!postgresUrl)("pnpm bench:smoke", () => {
     expect(k.verification.writtenRegistries).toBeGreaterThan(0);
     expect(k.pass).toMatchObject({ failedReads: true, lost: true });
 
+    // Forged tokens: the real client was answered 2xx alone and under attack, the forgers sent
+    // and were refused (401 looked up, 429 not), and none of them was let in.
+    const f = r.forgedTokens!;
+    expect(f.limited.idle.errors + f.limited.attack.errors, JSON.stringify(f.limited.attack.errorStatuses)).toBe(0);
+    expect(f.limited.idle.ok > 0 && f.limited.attack.ok > 0 && positive(f.limited.ratio.p50)).toBe(true);
+    expect(f.limited.forgers.requests).toBeGreaterThan(0);
+    expect(Object.keys(f.limited.forgers.statuses).every((status) => status === "401" || status === "429")).toBe(true);
+
     expect(r.summary.checks).toBe(checksOf(r).length);
     expect(r.summary.passed + r.summary.failed).toBe(r.summary.checks);
   });

@@ -16,7 +16,8 @@
  *
  * --only rotation runs only the key rotation scenario (bench/lib/rotation-bench.ts) of the plan
  * (full, or with --smoke the small one), prints its section and writes its result as JSON to
- * --out or a temp file; it never touches bench/results/latest.json nor BENCHMARKS.md.
+ * --out or a temp file; it never touches bench/results/latest.json nor BENCHMARKS.md. --only
+ * forged-tokens does the same for the forged-token scenario (bench/lib/forged-tokens-bench.ts).
  */
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
@@ -40,8 +41,11 @@ import { expressCeiling, runFrameworkFloor } from "./lib/floor.js";
 import { mergeLoads, runLoad, type LoadBounds, type LoadResult, type LoadRun, type LoadSpec } from "./lib/load.js";
 import { childEnv, REPO_ROOT, startServerProcess, stopAllChildren, type ServerProcess } from "./lib/processes.js";
 import { profileMarkdown, summarizeProfile } from "./lib/profile.js";
+import { FORGED_TOKENS_PLANS, runForgedTokensBench, type ForgedTokensPlan, type ForgedTokensResult } from "./lib/forged-tokens-bench.js";
 import {
   checksOf,
+  forgedTokensChecks,
+  forgedTokensMarkdown,
   ratio,
   resultsMarkdown,
   rotationChecks,
@@ -72,6 +76,7 @@ interface Plan {
   sdk: { calls: number; warmup: number };
   startupRuns: number;
   rotation: RotationPlan;
+  forgedTokens: ForgedTokensPlan;
 }
 
 const PLANS: Record<"full" | "smoke", Plan> = {
@@ -86,6 +91,7 @@ const PLANS: Record<"full" | "smoke", Plan> = {
     sdk: { calls: 1_000, warmup: 100 },
     startupRuns: 3,
     rotation: ROTATION_PLANS.full,
+    forgedTokens: FORGED_TOKENS_PLANS.full,
   },
   smoke: {
     mode: "smoke",
@@ -98,6 +104,7 @@ const PLANS: Record<"full" | "smoke", Plan> = {
     sdk: { calls: 10, warmup: 2 },
     startupRuns: 1,
     rotation: ROTATION_PLANS.smoke,
+    forgedTokens: FORGED_TOKENS_PLANS.smoke,
   },
 };
 
@@ -202,7 +209,13 @@ export const OURS_SETTINGS = {
   MODBOX_DB_POOL_SIZE: "10",
 };
 
-async function startOurs(env: Environment, databaseUrl: string, nodeArgs: string[] = [], keysSpec = env.keysSpec): Promise<ServerProcess> {
+async function startOurs(
+  env: Environment,
+  databaseUrl: string,
+  nodeArgs: string[] = [],
+  keysSpec = env.keysSpec,
+  extra: Record<string, string> = {},
+): Promise<ServerProcess> {
   const port = await findFreePort();
   return startServerProcess({
     name: "ours",
@@ -216,8 +229,26 @@ async function startOurs(env: Environment, databaseUrl: string, nodeArgs: string
       DATABASE_URL: databaseUrl,
       MODBOX_ENCRYPTION_KEYS: keysSpec,
       MODBOX_BOOTSTRAP_TOKEN: env.token,
+      ...extra,
     }),
   });
+}
+
+/** A real client under forged tokens (bench/lib/forged-tokens-bench.ts): its own database. */
+function runForgedTokens(env: Environment): Promise<ForgedTokensResult> {
+  return runForgedTokensBench(
+    {
+      log,
+      seed: async (registries) => {
+        const data = await seeded(env, "forged tokens", registries, 0);
+        return { url: data.db.url, seed: data.seed };
+      },
+      startServer: (databaseUrl, extra) => startOurs(env, databaseUrl, [], env.keysSpec, { ...extra }),
+      workspaceId: WORKSPACE,
+      warmup: plan.warmup,
+    },
+    plan.forgedTokens,
+  );
 }
 
 /** Key rotation under load (bench/lib/rotation-bench.ts): its own database, nothing beside the workspace. */
@@ -387,6 +418,8 @@ async function runAll(): Promise<BenchResults> {
     }
     log("key rotation under load");
     const rotation = await runRotation(env);
+    log("forged tokens: a real client's latency under attack");
+    const forgedTokens = await runForgedTokens(env);
 
     const scale: ScaleResult[] = SCALE_SCENARIO_IDS.map((id) => {
       const raw = scaleRaw.get(id)!;
@@ -484,6 +517,7 @@ async function runAll(): Promise<BenchResults> {
         postgres: { ...startupPg, targetMs: TARGETS.readyPostgresMs, pass: startupPg.readyMs <= TARGETS.readyPostgresMs },
       },
       rotation,
+      forgedTokens,
     };
     const checks = checksOf(partial);
     const failed = checks.filter((c) => !c.pass).map((c) => c.name);
@@ -572,10 +606,31 @@ async function runOnlyRotation(): Promise<void> {
   process.stdout.write(`${rotationMarkdown(result).join("\n")}\n\n${checks.filter((c) => c.pass).length} of ${checks.length} checks pass.\n\nresults: ${out}\n`);
 }
 
+/** `--only forged-tokens`: that scenario alone, printed, its JSON to --out or a temp file. */
+async function runOnlyForgedTokens(): Promise<void> {
+  const env = await setUp();
+  let result: ForgedTokensResult;
+  try {
+    result = await runForgedTokens(env);
+  } finally {
+    await env.cleanup();
+  }
+  const out = args.out ?? join(tmpdir(), `modbox-bench-forged-tokens-${process.pid}.json`);
+  const checks = forgedTokensChecks(result);
+  writeFileSync(
+    out,
+    `${JSON.stringify({ mode: plan.mode, command: `node --import tsx bench/run.ts${args.smoke ? " --smoke" : ""} --only forged-tokens`, finishedAt: new Date().toISOString(), revision: revision(), forgedTokens: result, checks }, null, 2)}\n`,
+  );
+  process.stdout.write(`${forgedTokensMarkdown(result).join("\n")}\n\n${checks.filter((c) => c.pass).length} of ${checks.length} checks pass.\n\nresults: ${out}\n`);
+}
+
+const ALONE: Record<string, () => Promise<void>> = { rotation: runOnlyRotation, "forged-tokens": runOnlyForgedTokens };
+
 try {
   if (args.only !== undefined) {
-    if (args.only !== "rotation") throw new Error(`--only: "${args.only}" is not a scenario that runs alone (only "rotation")`);
-    await runOnlyRotation();
+    const only = ALONE[args.only];
+    if (!only) throw new Error(`--only: "${args.only}" is not a scenario that runs alone (${Object.keys(ALONE).join(", ")})`);
+    await only();
   } else if (args.profile) {
     if (args.side !== "ours" && args.side !== "baseline") throw new Error("--side is ours or baseline");
     await runProfile(args.profile, args.side);

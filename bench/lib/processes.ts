@@ -168,6 +168,8 @@ export async function runScript(options: {
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
   onSpawn?: (pid: number, at: number) => void;
+  /** Every chunk it prints, stdout and stderr alike, as it comes (e.g. to wait for a "ready" line). */
+  onOutput?: (text: string) => void;
 }): Promise<ScriptRun> {
   const spawnedAt = performance.now();
   const { child, pid } = spawnTracked(options.name, ["--import", "tsx", options.script, ...options.args], options.env);
@@ -176,9 +178,11 @@ export async function runScript(options: {
   let stderr = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     stdout = (stdout + chunk.toString("utf8")).slice(-64_000);
+    options.onOutput?.(chunk.toString("utf8"));
   });
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString("utf8")).slice(-8_000);
+    options.onOutput?.(chunk.toString("utf8"));
   });
   let cpuMs: number | null = null;
   const sampler = setInterval(() => {

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { CryptoResult } from "./crypto-bench.js";
 import { FLOOR_VARIANTS, type FloorResult, type FloorVariant } from "./floor.js";
+import type { AttackComparison, ForgedTokensResult } from "./forged-tokens-bench.js";
 import type { LoadResult } from "./load.js";
 import type { RotationResult } from "./rotation-bench.js";
 import type { SdkResult } from "./sdk-bench.js";
@@ -102,6 +103,8 @@ export interface BenchResults {
   };
   /** `keys rotate` to a new key while our server serves reads and password writes. */
   rotation: RotationResult;
+  /** A real client's latency while forged tokens are sent (absent from results of older runs). */
+  forgedTokens?: ForgedTokensResult;
   summary: { checks: number; passed: number; failed: number; failedChecks: string[] };
 }
 
@@ -124,8 +127,13 @@ export function checksOf(r: Omit<BenchResults, "summary">): { name: string; pass
     { name: "start-up pglite", pass: r.startup.pglite.pass },
     { name: "start-up postgres", pass: r.startup.postgres.pass },
     ...rotationChecks(r.rotation),
+    ...(r.forgedTokens ? forgedTokensChecks(r.forgedTokens) : []),
   );
   return checks;
+}
+
+export function forgedTokensChecks(x: ForgedTokensResult): { name: string; pass: boolean }[] {
+  return [{ name: "forged tokens: client p50 ratio", pass: x.pass }];
 }
 
 export function rotationChecks(x: RotationResult): { name: string; pass: boolean }[] {
@@ -228,6 +236,7 @@ export function resultsMarkdown(r: BenchResults): string {
     `| start-up to ready, PostgreSQL, empty database (median of ${st.postgres.runs.length}; RSS at ready ${st.postgres.rssMiB ?? "?"} MiB) | ${fmt(st.postgres.readyMs)} ms | — | — | ≤ ${fmt(st.postgres.targetMs)} ms | ${mark(st.postgres.pass)} |`,
   );
   lines.push("", ...rotationMarkdown(r.rotation));
+  if (r.forgedTokens) lines.push("", ...forgedTokensMarkdown(r.forgedTokens));
   if (r.summary.failedChecks.length) {
     lines.push("", `Short of target: ${r.summary.failedChecks.join("; ")}.`);
   }
@@ -263,6 +272,33 @@ export function rotationMarkdown(x: RotationResult): string[] {
     `| read p50 / p99 ms before → during | ${ms(b.readP50)} / ${ms(b.readP99)} → ${ms(d.readP50)} / ${ms(d.readP99)} | — | |`,
     `| password PUTs during the rotation: acknowledged/s, p50 / p99 ms, not 2xx (whole load) | ${fmt(d.putRps)}, ${ms(d.putP50)} / ${ms(d.putP99)}, ${fmt(d.putErrors)} (${fmt(x.load.puts.failed)}) | — | |`,
     `| server CPU ms per answered request, before → during | ${cpu(b.serverCpuMsPerRequest)} → ${cpu(d.serverCpuMsPerRequest)} | — | |`,
+  ];
+}
+
+/** The forged-token section (also what `--only forged-tokens` prints). */
+export function forgedTokensMarkdown(x: ForgedTokensResult): string[] {
+  const statuses = (c: AttackComparison) =>
+    Object.entries(c.forgers.statuses)
+      .map(([status, count]) => `${fmt(count)} × ${status}`)
+      .join(", ");
+  const cores = (n: number | null) => (n === null ? "?" : n.toFixed(2));
+  const row = (label: string, c: AttackComparison, judged: boolean) =>
+    `| ${label} | ${ms(c.idle.p50)} / ${ms(c.idle.p99)} | ${ms(c.attack.p50)} / ${ms(c.attack.p99)} | ${c.ratio.p50.toFixed(2)} | ` +
+    `${judged ? `≤ ${x.target.p50RatioAtMost}` : "—"} | ${fmt(c.forgers.rps)} req/s: ${statuses(c)}; ${fmt(c.forgers.reachedDatabase)} looked up | ` +
+    `${cores(c.serverCpuCores.idle)} → ${cores(c.serverCpuCores.attack)} | ` +
+    `${judged ? mark(x.pass) : "reference"}${c.idle.errors + c.attack.errors ? ` (${c.idle.errors + c.attack.errors} client non-2xx!)` : ""} |`;
+  return [
+    `### Forged tokens: a real client's latency while ${x.forgerConnections} connections send random checksum-valid tokens`,
+    "",
+    `The client (one keep-alive connection, GETs of random registries out of ${fmt(x.registries)}, a stored workspace token) connects from ${x.clientAddress}; ` +
+      `the forgers (a process of their own, each request a fresh token from the server's generator) from ${x.forgerAddress}, as from another host, ` +
+      `so the failure limit per address (${x.failureLimit.perAddress} per ${x.failureLimit.windowSeconds} s, the 429 held ${x.failureLimit.delayMs} ms: the defaults) counts them and not the client. ` +
+      `${x.rounds} round(s) of ${x.seconds} s alone then ${x.seconds} s under attack. A forgery answered 401 was looked up in the database; a 429 was not.`,
+    "",
+    "| server | client p50 / p99 ms alone | under attack | p50 ratio | target | forgers | server CPU, cores (alone → attack) | result |",
+    "|---|---:|---:|---:|---:|---|---:|---|",
+    row(`failure limit ${x.failureLimit.perAddress} per ${x.failureLimit.windowSeconds} s, 429 held ${x.failureLimit.delayMs} ms (defaults)`, x.limited, true),
+    ...x.references.map((r) => row(`${r.label}, for comparison`, r.comparison, false)),
   ];
 }
 

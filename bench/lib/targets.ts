@@ -17,4 +17,6 @@ export const TARGETS = {
   /** … with no read answered other than 2xx, and no acknowledged password overwritten. */
   rotationFailedReads: 0,
   rotationLost: 0,
+  /** A real client's p50 under 32 connections of forged tokens ÷ its p50 alone. */
+  forgedTokensP50: 2,
 } as const;

@@ -42,6 +42,8 @@ export interface AppDeps {
     bodyLimitBytes: number;
     /** Per token; 0 turns it off. */
     rateLimitPerMinute: number;
+    /** Express's `trust proxy`: where `req.ip` (the failed-authentication limit's key) comes from. */
+    trustProxy?: boolean | number | string;
   };
 }
 
@@ -60,6 +62,7 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  app.set("trust proxy", deps.options.trustProxy ?? false);
 
   app.use(requestLogging(deps.logger));
   app.use(healthRoutes(deps.readiness));

@@ -17,12 +17,16 @@ Commands:
   create --name <name> (--workspace <id>... | --all-workspaces) [--scope workspace|provisioner]
                      Create a token and print it once. Only its SHA-256 is stored.
   list               List tokens (id, name, scope, workspaces, created, last used, revoked).
-  revoke <token-id>  Revoke a token. A running server stops accepting it within 5 seconds.
+  revoke <token-id>  Revoke a token. Every running server stops accepting it within a second
+                     (PostgreSQL notifies them; MODBOX_TOKEN_CACHE_SECONDS, 5 by default, if a
+                     server's notification connection is down at that moment).
   generate-key       Print a new MODBOX_ENCRYPTION_KEYS entry (<id>:<base64 of 32 random bytes>).
 
 The embedded database serves one process at a time: stop the server before using these
 commands on it, or use PostgreSQL (DATABASE_URL).
 `;
+
+const TOKEN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -79,6 +83,8 @@ async function main(argv: string[]): Promise<number> {
       case "revoke": {
         const id = rest[0];
         if (!id) return usage("revoke needs a token id");
+        // Not echoed: it may be the token itself, pasted by mistake.
+        if (!TOKEN_ID.test(id)) return usage("revoke needs a token id (the UUID `list` shows), not the token");
         if (!(await tokens.revoke(id))) {
           process.stderr.write(`No active token with id ${id}\n`);
           return 1;

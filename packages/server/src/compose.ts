@@ -1,6 +1,7 @@
 import type { Cipher } from "@modbox/crypto";
 import type { Logger } from "pino";
 import type { AppDeps } from "./app.js";
+import { createAddressLimiter } from "./auth/address-limiter.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import type { DatabaseHandle } from "./db/client.js";
 import type { FreeSpaceMonitor } from "./db/free-space.js";
@@ -31,6 +32,12 @@ export interface ComposeOptions {
   validateResponses: boolean;
   bodyLimitBytes: number;
   rateLimitPerMinute: number;
+  /** How long a token lookup is trusted without a revocation notice (default 5 s). */
+  tokenCacheTtlMs?: number;
+  /** Failed authentications per client address per window, and the hold of a 429 (default: not limited). */
+  authFailureLimit?: { perAddress: number; windowMs: number; delayMs: number };
+  /** Express's `trust proxy` (default false: the peer address is the client). */
+  trustProxy?: boolean | number | string;
   /** How the server may reach registries (SSRF policy, timeouts; tests add a DNS double). */
   outbound: OutboundOptions;
   isShuttingDown?: () => boolean;
@@ -61,6 +68,16 @@ export function composeApp(options: ComposeOptions): AppDeps {
     authenticate: createAuthenticator({
       tokens: createApiTokenRepository(db),
       ...(options.bootstrapToken !== undefined && { bootstrapToken: options.bootstrapToken }),
+      ...(options.tokenCacheTtlMs !== undefined && { cacheTtlMs: options.tokenCacheTtlMs }),
+      ...(options.authFailureLimit && {
+        addressLimiter: createAddressLimiter({
+          maxFailures: options.authFailureLimit.perAddress,
+          windowMs: options.authFailureLimit.windowMs,
+          onBlocked: (address, failures) =>
+            options.logger.warn({ address, failures }, "failed authentications from this address reached the limit: unknown tokens get 429 until the window ends"),
+        }),
+        throttleHoldMs: options.authFailureLimit.delayMs,
+      }),
     }),
     registries: createRegistryService({
       registries: registryRepository,
@@ -103,6 +120,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
       validateResponses: options.validateResponses,
       bodyLimitBytes: options.bodyLimitBytes,
       rateLimitPerMinute: options.rateLimitPerMinute,
+      ...(options.trustProxy !== undefined && { trustProxy: options.trustProxy }),
     },
   };
 }

@@ -28,6 +28,38 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ MODBOX_MIN_FREE_DISK_MB: "lots" })).toThrow(/MODBOX_MIN_FREE_DISK_MB/);
   });
 
+  it("caches tokens 5 s and allows 20 failed authentications per address per minute (then 429 after 1 s) by default", () => {
+    expect(loadConfig({})).toMatchObject({
+      tokenCacheTtlMs: 5_000,
+      authFailureLimit: { perAddress: 20, windowMs: 60_000, delayMs: 1_000 },
+      trustProxy: false,
+    });
+    expect(
+      loadConfig({
+        MODBOX_TOKEN_CACHE_SECONDS: "0",
+        MODBOX_AUTH_FAILURES_PER_ADDRESS: "0",
+        MODBOX_AUTH_FAILURE_WINDOW_SECONDS: "300",
+        MODBOX_AUTH_FAILURE_DELAY_MS: "0",
+      }),
+    ).toMatchObject({ tokenCacheTtlMs: 0, authFailureLimit: { perAddress: 0, windowMs: 300_000, delayMs: 0 } });
+    expect(() => loadConfig({ MODBOX_TOKEN_CACHE_SECONDS: "-1" })).toThrow(/MODBOX_TOKEN_CACHE_SECONDS/);
+    expect(() => loadConfig({ MODBOX_AUTH_FAILURE_WINDOW_SECONDS: "0" })).toThrow(/MODBOX_AUTH_FAILURE_WINDOW_SECONDS/);
+  });
+
+  it.each([
+    ["false", false],
+    ["true", true],
+    ["2", 2],
+    ["loopback", "loopback"],
+    ["10.0.0.0/8, 192.0.2.1,fd00::/8", "10.0.0.0/8, 192.0.2.1,fd00::/8"],
+  ])("MODBOX_TRUST_PROXY=%s is Express's trust proxy %s", (value, expected) => {
+    expect(loadConfig({ MODBOX_TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it.each(["yes", "10.0.0.0/33", "proxy.internal", "10.0.0.1/8/8", ""])("refuses MODBOX_TRUST_PROXY=%s", (value) => {
+    expect(() => loadConfig({ MODBOX_TRUST_PROXY: value })).toThrow(/MODBOX_TRUST_PROXY/);
+  });
+
   it("names bad variables without echoing their values", () => {
     const secret = "mbx_!!notvalid!!secretvalue";
     let error: unknown;

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { z } from "zod";
 
@@ -7,6 +8,29 @@ import { z } from "zod";
  * (several of them are secrets).
  */
 const booleanFlag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+/**
+ * Express's `trust proxy`: "false" (the default: the peer address is the client), "true" (trust
+ * every X-Forwarded-For hop: only when no client can reach the server but through the proxy), a
+ * number of proxy hops, or the proxies' addresses (IP, CIDR, or loopback / linklocal /
+ * uniquelocal), comma-separated.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .refine(
+    (v) =>
+      /^(true|false|\d+)$/.test(v) ||
+      v.split(",").every((entry) => {
+        const [address, prefix, ...rest] = entry.trim().split("/");
+        if (["loopback", "linklocal", "uniquelocal"].includes(address!) && prefix === undefined) return true;
+        const version = isIP(address!);
+        if (version === 0 || rest.length > 0) return false;
+        return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
+      }),
+    "must be true, false, a number of hops, or comma-separated addresses/CIDRs (or loopback, linklocal, uniquelocal)",
+  )
+  .transform((v): boolean | number | string => (v === "true" ? true : v === "false" ? false : /^\d+$/.test(v) ? Number(v) : v));
 
 const envSchema = z
   .object({
@@ -27,6 +51,11 @@ const envSchema = z
     MODBOX_VALIDATE_RESPONSES: booleanFlag.optional(),
     MODBOX_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
     MODBOX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+    MODBOX_TOKEN_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
+    MODBOX_AUTH_FAILURES_PER_ADDRESS: z.coerce.number().int().min(0).default(20),
+    MODBOX_AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+    MODBOX_AUTH_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
+    MODBOX_TRUST_PROXY: trustProxy.optional(),
     MODBOX_DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
     MODBOX_DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
     MODBOX_OUTBOUND_ALLOW_PRIVATE: booleanFlag.default(false),
@@ -63,8 +92,24 @@ export interface Config {
   logLevel: string;
   validateResponses: boolean;
   bodyLimitBytes: number;
-  /** Requests per minute per token; 0 turns rate limiting off. */
+  /**
+   * Requests per minute per token, counted by each instance on its own (behind N instances a
+   * token may make up to N times this); 0 turns rate limiting off.
+   */
   rateLimitPerMinute: number;
+  /**
+   * How long a token lookup is trusted without asking the database, when no revocation notice
+   * arrives (notices make a revocation take effect within a second; this bounds a missed one).
+   */
+  tokenCacheTtlMs: number;
+  /**
+   * Failed authentications a client address may make per window before tokens this instance does
+   * not already know are answered 429 without a database query (held `delayMs` first, so a
+   * client looping on refused tokens cannot keep the process busy); 0 turns it off. Per instance.
+   */
+  authFailureLimit: { perAddress: number; windowMs: number; delayMs: number };
+  /** Express's `trust proxy`: which X-Forwarded-For hops give the client address (false: none). */
+  trustProxy: boolean | number | string;
   shutdownTimeoutMs: number;
   /** Embedded database: writes are refused (503) while less than this is free under the data directory; 0 = never. */
   minFreeDiskBytes: number;
@@ -105,6 +150,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     validateResponses: e.MODBOX_VALIDATE_RESPONSES ?? e.NODE_ENV !== "production",
     bodyLimitBytes: e.MODBOX_BODY_LIMIT_BYTES,
     rateLimitPerMinute: e.MODBOX_RATE_LIMIT_PER_MINUTE,
+    tokenCacheTtlMs: e.MODBOX_TOKEN_CACHE_SECONDS * 1000,
+    authFailureLimit: {
+      perAddress: e.MODBOX_AUTH_FAILURES_PER_ADDRESS,
+      windowMs: e.MODBOX_AUTH_FAILURE_WINDOW_SECONDS * 1000,
+      delayMs: e.MODBOX_AUTH_FAILURE_DELAY_MS,
+    },
+    trustProxy: e.MODBOX_TRUST_PROXY ?? false,
     shutdownTimeoutMs: e.MODBOX_SHUTDOWN_TIMEOUT_MS,
     minFreeDiskBytes: e.MODBOX_MIN_FREE_DISK_MB * 1024 * 1024,
     outbound: { allowPrivate: e.MODBOX_OUTBOUND_ALLOW_PRIVATE, timeoutMs: e.MODBOX_OUTBOUND_TIMEOUT_MS },

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
+import { listenForRevocations, type RevocationListener } from "./auth/revocation-listener.js";
 import { composeApp } from "./compose.js";
 import type { Config } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
@@ -39,6 +40,7 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const releaseLock = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, "modbox server") : null;
   let database: DatabaseHandle | undefined;
+  let revocations: RevocationListener | undefined;
   const pgliteDir = config.database.kind === "pglite" ? config.database.dataDir : undefined;
   let reportFailure: (message: string) => void = () => {};
   const failed = new Promise<string>((resolve) => (reportFailure = resolve));
@@ -75,24 +77,28 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await ensureFirstToken(config, tokenService);
 
     let shuttingDown = false;
-    const app = createApp(
-      composeApp({
-        database,
-        cipher,
-        budget,
-        logger,
-        ...(config.bootstrapToken !== undefined && { bootstrapToken: config.bootstrapToken }),
-        validateResponses: config.validateResponses,
-        bodyLimitBytes: config.bodyLimitBytes,
-        rateLimitPerMinute: config.rateLimitPerMinute,
-        outbound: config.outbound,
-        isShuttingDown: () => shuttingDown,
-        ...(pgliteDir !== undefined &&
-          config.minFreeDiskBytes > 0 && {
-            freeSpace: createFreeSpaceMonitor({ dir: pgliteDir, minFreeBytes: config.minFreeDiskBytes, logger }),
-          }),
-      }),
-    );
+    const deps = composeApp({
+      database,
+      cipher,
+      budget,
+      logger,
+      ...(config.bootstrapToken !== undefined && { bootstrapToken: config.bootstrapToken }),
+      validateResponses: config.validateResponses,
+      bodyLimitBytes: config.bodyLimitBytes,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+      tokenCacheTtlMs: config.tokenCacheTtlMs,
+      authFailureLimit: config.authFailureLimit,
+      trustProxy: config.trustProxy,
+      outbound: config.outbound,
+      isShuttingDown: () => shuttingDown,
+      ...(pgliteDir !== undefined &&
+        config.minFreeDiskBytes > 0 && {
+          freeSpace: createFreeSpaceMonitor({ dir: pgliteDir, minFreeBytes: config.minFreeDiskBytes, logger }),
+        }),
+    });
+    // Before the first request: no token is cached that a revocation notice could miss.
+    revocations = await listenForRevocations(database, deps.authenticate, logger);
+    const app = createApp(deps);
     const server = app.listen(config.port, config.host);
     await once(server, "listening");
     const { port } = server.address() as AddressInfo;
@@ -104,6 +110,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     );
 
     const db = database;
+    const listener = revocations;
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -116,12 +123,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
           await closed;
           clearTimeout(timer);
+          await listener.stop();
           await db.close();
           await releaseLock?.();
           logger.info("server stopped");
         })()),
     };
   } catch (err) {
+    await revocations?.stop();
     await database?.close().catch(() => {});
     await releaseLock?.();
     throw err;

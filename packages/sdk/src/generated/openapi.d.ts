@@ -836,7 +836,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Too many requests for this token; retry after `Retry-After` seconds. */
+        /** @description Too many requests for this token, or too many failed authentications from this address (any token this server does not already know is refused until the window ends); retry after `Retry-After` seconds. */
         RateLimited: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];

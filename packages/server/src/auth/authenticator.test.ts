@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import type { ApiTokenRecord } from "../db/records.js";
+import { createAddressLimiter } from "./address-limiter.js";
 import { generateApiToken, hashApiToken } from "./api-token.js";
-import { createAuthenticator } from "./authenticator.js";
+import { createAuthenticator, type AuthenticatorDeps } from "./authenticator.js";
 
 function record(overrides: Partial<ApiTokenRecord> = {}): ApiTokenRecord {
   return {
@@ -16,66 +17,255 @@ function record(overrides: Partial<ApiTokenRecord> = {}): ApiTokenRecord {
   };
 }
 
+const ADDRESS = "192.0.2.10";
+
+/** A token store: `valid` maps tokens to their records; every lookup is counted. */
+function store(valid: Map<string, ApiTokenRecord>) {
+  const byHash = () => new Map([...valid].map(([token, r]) => [hashApiToken(token), r]));
+  return {
+    findActiveByHash: vi.fn(async (hash: string) => byHash().get(hash) ?? null),
+    touchLastUsed: vi.fn(async () => {}),
+  };
+}
+
+function authenticatorFor(valid: Map<string, ApiTokenRecord>, deps: Partial<AuthenticatorDeps> = {}) {
+  const tokens = store(valid);
+  return { tokens, auth: createAuthenticator({ tokens, ...deps }) };
+}
+
 describe("createAuthenticator", () => {
   it("resolves a stored token by its hash to a principal", async () => {
     const token = generateApiToken();
-    const findActiveByHash = vi.fn(async (hash: string) => (hash === hashApiToken(token) ? record() : null));
-    const authenticate = createAuthenticator({ tokens: { findActiveByHash, touchLastUsed: async () => {} } });
-    const principal = await authenticate(token);
-    expect(principal).toMatchObject({ tokenId: "t1", scope: "workspace" });
-    expect([...principal!.workspaceIds!]).toEqual(["a"]);
-    expect(findActiveByHash).toHaveBeenCalledWith(hashApiToken(token));
+    const { tokens, auth } = authenticatorFor(new Map([[token, record()]]));
+    const result = await auth.authenticate(token, ADDRESS);
+    expect(result).toMatchObject({ kind: "authenticated", principal: { tokenId: "t1", scope: "workspace" } });
+    expect(result.kind === "authenticated" && [...result.principal.workspaceIds!]).toEqual(["a"]);
+    expect(tokens.findActiveByHash).toHaveBeenCalledWith(hashApiToken(token));
   });
 
-  it("rejects malformed tokens without asking the database", async () => {
-    const findActiveByHash = vi.fn(async () => record());
-    const authenticate = createAuthenticator({ tokens: { findActiveByHash, touchLastUsed: async () => {} } });
-    expect(await authenticate("mbx_not-a-token")).toBeNull();
-    expect(await authenticate(generateApiToken().slice(0, -1) + "x")).toBeNull();
-    expect(findActiveByHash).not.toHaveBeenCalled();
+  it("refuses no token and malformed tokens without asking the database", async () => {
+    const { tokens, auth } = authenticatorFor(new Map());
+    expect(await auth.authenticate(undefined, ADDRESS)).toEqual({ kind: "refused" });
+    expect(await auth.authenticate("mbx_not-a-token", ADDRESS)).toEqual({ kind: "refused" });
+    expect(await auth.authenticate(generateApiToken().slice(0, -1) + "x", ADDRESS)).toEqual({ kind: "refused" });
+    expect(tokens.findActiveByHash).not.toHaveBeenCalled();
   });
 
   it("accepts the bootstrap token for every workspace, without a lookup", async () => {
     const bootstrapToken = "mbx_bootstrap_for_automation_only";
-    const findActiveByHash = vi.fn(async () => null);
-    const authenticate = createAuthenticator({ tokens: { findActiveByHash, touchLastUsed: async () => {} }, bootstrapToken });
-    expect(await authenticate(bootstrapToken)).toEqual({ tokenId: "bootstrap", scope: "workspace", workspaceIds: null });
-    expect(findActiveByHash).not.toHaveBeenCalled();
+    const { tokens, auth } = authenticatorFor(new Map(), { bootstrapToken });
+    expect(await auth.authenticate(bootstrapToken, ADDRESS)).toEqual({
+      kind: "authenticated",
+      principal: { tokenId: "bootstrap", scope: "workspace", workspaceIds: null },
+    });
+    expect(tokens.findActiveByHash).not.toHaveBeenCalled();
   });
 
-  it("caches lookups for the TTL, then asks again (revocation takes effect)", async () => {
+  it("caches lookups for the TTL, then asks again (a revocation without a notice takes effect)", async () => {
     let now = 0;
     const token = generateApiToken();
-    let stored: ApiTokenRecord | null = record();
-    const findActiveByHash = vi.fn(async () => stored);
-    const authenticate = createAuthenticator({
-      tokens: { findActiveByHash, touchLastUsed: async () => {} },
-      now: () => now,
-      cacheTtlMs: 1000,
-    });
-    expect(await authenticate(token)).not.toBeNull();
-    stored = null;
+    const valid = new Map([[token, record()]]);
+    const { tokens, auth } = authenticatorFor(valid, { now: () => now, cacheTtlMs: 1000 });
+    expect((await auth.authenticate(token, ADDRESS)).kind).toBe("authenticated");
+    valid.delete(token);
     now = 999;
-    expect(await authenticate(token)).not.toBeNull();
+    expect((await auth.authenticate(token, ADDRESS)).kind).toBe("authenticated");
     now = 1000;
-    expect(await authenticate(token)).toBeNull();
+    expect((await auth.authenticate(token, ADDRESS)).kind).toBe("refused");
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(2);
+  });
+
+  it("forgets a revoked token at once when told, and only that one", async () => {
+    const revoked = generateApiToken();
+    const other = generateApiToken();
+    const valid = new Map([[revoked, record({ id: "t1" })], [other, record({ id: "t2" })]]);
+    const { tokens, auth } = authenticatorFor(valid, { now: () => 0, cacheTtlMs: 60_000 });
+    await auth.authenticate(revoked, ADDRESS);
+    await auth.authenticate(other, ADDRESS);
+    valid.delete(revoked);
+
+    auth.forgetToken("t1");
+
+    expect((await auth.authenticate(revoked, ADDRESS)).kind).toBe("refused");
+    expect((await auth.authenticate(other, ADDRESS)).kind).toBe("authenticated");
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(3);
+  });
+
+  it("checks every cached token again after forgetAll (notices may have been missed)", async () => {
+    const a = generateApiToken();
+    const b = generateApiToken();
+    const valid = new Map([[a, record({ id: "t1" })], [b, record({ id: "t2" })]]);
+    const { tokens, auth } = authenticatorFor(valid, { now: () => 0, cacheTtlMs: 60_000 });
+    await auth.authenticate(a, ADDRESS);
+    await auth.authenticate(b, ADDRESS);
+    valid.delete(a);
+
+    auth.forgetAll();
+
+    expect((await auth.authenticate(a, ADDRESS)).kind).toBe("refused");
+    expect((await auth.authenticate(b, ADDRESS)).kind).toBe("authenticated");
+    expect((await auth.authenticate(b, ADDRESS)).kind).toBe("authenticated");
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(4);
+  });
+
+  it("does not trust a lookup that a revocation notice overtook (its read may predate the revocation)", async () => {
+    const token = generateApiToken();
+    let answer: (r: ApiTokenRecord | null) => void = () => {};
+    const findActiveByHash = vi
+      .fn<(hash: string) => Promise<ApiTokenRecord | null>>()
+      .mockImplementationOnce(() => new Promise((resolve) => (answer = resolve)))
+      .mockResolvedValue(null);
+    const auth = createAuthenticator({ tokens: { findActiveByHash, touchLastUsed: async () => {} }, now: () => 0, cacheTtlMs: 60_000 });
+
+    const inFlight = auth.authenticate(token, ADDRESS);
+    auth.forgetToken("t1");
+    answer(record({ id: "t1" }));
+    // The request that was in flight is answered from what it read …
+    expect((await inFlight).kind).toBe("authenticated");
+    // … but the next one asks again, and the revocation holds.
+    expect((await auth.authenticate(token, ADDRESS)).kind).toBe("refused");
     expect(findActiveByHash).toHaveBeenCalledTimes(2);
+  });
+
+  it("sends one query for concurrent requests with the same token", async () => {
+    const token = generateApiToken();
+    const { tokens, auth } = authenticatorFor(new Map([[token, record()]]));
+    const results = await Promise.all(Array.from({ length: 20 }, () => auth.authenticate(token, ADDRESS)));
+    expect(results.every((r) => r.kind === "authenticated")).toBe(true);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(1);
+  });
+
+  it("remembers unknown checksum-valid tokens for the TTL, without asking again", async () => {
+    let now = 0;
+    const forged = generateApiToken();
+    const { tokens, auth } = authenticatorFor(new Map(), { now: () => now, cacheTtlMs: 1000 });
+    for (now = 0; now < 1000; now += 100) expect((await auth.authenticate(forged, ADDRESS)).kind).toBe("refused");
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(1);
+    await auth.authenticate(forged, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(2);
+  });
+
+  it("keeps unknown tokens in a bounded cache of their own: a flood of forgeries never pushes out a real client", async () => {
+    const real = generateApiToken();
+    const { tokens, auth } = authenticatorFor(new Map([[real, record()]]), {
+      now: () => 0,
+      cacheTtlMs: 60_000,
+      maxKnownTokens: 4,
+      maxUnknownTokens: 4,
+    });
+    await auth.authenticate(real, ADDRESS);
+    const forged = Array.from({ length: 50 }, () => generateApiToken());
+    for (const f of forged) expect((await auth.authenticate(f, ADDRESS)).kind).toBe("refused");
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(51);
+
+    // The real client's entry is still there: no query.
+    expect((await auth.authenticate(real, ADDRESS)).kind).toBe("authenticated");
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(51);
+    // The last four forgeries are remembered, the first ones were let go (the bound holds).
+    for (const f of forged.slice(-4)) await auth.authenticate(f, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(51);
+    await auth.authenticate(forged[0]!, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(52);
+  });
+
+  it("evicts the known token checked longest ago when its cache is full", async () => {
+    const valid = new Map(Array.from({ length: 3 }, (_, i) => [generateApiToken(), record({ id: `t${i}` })] as const));
+    const [t0, t1, t2] = [...valid.keys()] as [string, string, string];
+    const { tokens, auth } = authenticatorFor(valid, { now: () => 0, cacheTtlMs: 60_000, maxKnownTokens: 2 });
+    await auth.authenticate(t0, ADDRESS);
+    await auth.authenticate(t1, ADDRESS);
+    await auth.authenticate(t2, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(3);
+    await auth.authenticate(t1, ADDRESS);
+    await auth.authenticate(t2, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(3);
+    await auth.authenticate(t0, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(4);
   });
 
   it("writes last_used_at at most once per interval", async () => {
     let now = 0;
-    const touchLastUsed = vi.fn(async () => {});
-    const authenticate = createAuthenticator({
-      tokens: { findActiveByHash: async () => record(), touchLastUsed },
+    const token = generateApiToken();
+    const { tokens, auth } = authenticatorFor(new Map([[token, record()]]), {
       now: () => now,
       cacheTtlMs: 0,
       touchIntervalMs: 60_000,
     });
-    const token = generateApiToken();
-    for (now = 0; now < 60_000; now += 10_000) await authenticate(token);
-    expect(touchLastUsed).toHaveBeenCalledTimes(1);
+    for (now = 0; now < 60_000; now += 10_000) await auth.authenticate(token, ADDRESS);
+    expect(tokens.touchLastUsed).toHaveBeenCalledTimes(1);
     now = 60_000;
-    await authenticate(token);
-    expect(touchLastUsed).toHaveBeenCalledTimes(2);
+    await auth.authenticate(token, ADDRESS);
+    expect(tokens.touchLastUsed).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("createAuthenticator with a failed-authentication limit per address", () => {
+  function limited(valid: Map<string, ApiTokenRecord>, options: { bootstrapToken?: string } = {}) {
+    let now = 0;
+    const tokens = store(valid);
+    const auth = createAuthenticator({
+      tokens,
+      now: () => now,
+      cacheTtlMs: 5_000,
+      addressLimiter: createAddressLimiter({ maxFailures: 3, windowMs: 60_000, now: () => now }),
+      throttleHoldMs: 250,
+      ...options,
+    });
+    return { tokens, auth, at: (ms: number) => (now = ms) };
+  }
+
+  it("answers 429 to unknown tokens from an address over the limit, without a query, until its window ends", async () => {
+    const { tokens, auth, at } = limited(new Map());
+    for (let i = 0; i < 3; i++) expect((await auth.authenticate(generateApiToken(), ADDRESS)).kind).toBe("refused");
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(3);
+
+    at(20_000);
+    expect(await auth.authenticate(generateApiToken(), ADDRESS)).toEqual({ kind: "throttled", retryAfterSeconds: 40, holdMs: 250 });
+    expect(await auth.authenticate(undefined, ADDRESS)).toEqual({ kind: "throttled", retryAfterSeconds: 40, holdMs: 250 });
+    expect(await auth.authenticate("mbx_garbage", ADDRESS)).toEqual({ kind: "throttled", retryAfterSeconds: 40, holdMs: 250 });
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(3);
+
+    // Another address is not affected.
+    expect((await auth.authenticate(generateApiToken(), "192.0.2.11")).kind).toBe("refused");
+    // The window ends: the address gets its tries again.
+    at(60_000);
+    expect((await auth.authenticate(generateApiToken(), ADDRESS)).kind).toBe("refused");
+  });
+
+  it("keeps accepting tokens it already knows from that address, even once they are due for a check", async () => {
+    const real = generateApiToken();
+    const valid = new Map([[real, record()]]);
+    const { tokens, auth, at } = limited(valid);
+    expect((await auth.authenticate(real, ADDRESS)).kind).toBe("authenticated");
+    for (let i = 0; i < 3; i++) await auth.authenticate(generateApiToken(), ADDRESS);
+    expect((await auth.authenticate(generateApiToken(), ADDRESS)).kind).toBe("throttled");
+
+    expect((await auth.authenticate(real, ADDRESS)).kind).toBe("authenticated");
+    // Past the TTL the known token is checked again (not refused unasked) …
+    at(10_000);
+    const queries = tokens.findActiveByHash.mock.calls.length;
+    expect((await auth.authenticate(real, ADDRESS)).kind).toBe("authenticated");
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(queries + 1);
+    // … and after forgetAll too; a revoked one is then refused.
+    auth.forgetAll();
+    valid.delete(real);
+    expect((await auth.authenticate(real, ADDRESS)).kind).toBe("refused");
+    expect((await auth.authenticate(real, ADDRESS)).kind).toBe("throttled");
+  });
+
+  it("never throttles the bootstrap token", async () => {
+    const bootstrapToken = "mbx_bootstrap_for_automation_only";
+    const { auth } = limited(new Map(), { bootstrapToken });
+    for (let i = 0; i < 5; i++) await auth.authenticate(generateApiToken(), ADDRESS);
+    expect((await auth.authenticate(bootstrapToken, ADDRESS)).kind).toBe("authenticated");
+  });
+
+  it("does not let a token an address does not know through after a revocation forgot it", async () => {
+    const real = generateApiToken();
+    const { auth } = limited(new Map([[real, record({ id: "t1" })]]));
+    await auth.authenticate(real, ADDRESS);
+    for (let i = 0; i < 3; i++) await auth.authenticate(generateApiToken(), ADDRESS);
+    auth.forgetToken("t1");
+    expect((await auth.authenticate(real, ADDRESS)).kind).toBe("throttled");
   });
 });

@@ -45,6 +45,13 @@ export interface DatabaseHandle {
   /** Resolves when the database answers a query; rejects with the driver's error otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * LISTENs on a notification channel: `onNotify` gets each payload; `onListen` runs every time
+   * the listen is (re-)established, first before this resolves. Notifications sent while the
+   * listen was down are lost, so `onListen` is where a listener resynchronises. Resolves to a
+   * function that stops listening.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onListen: () => void): Promise<() => Promise<void>>;
   /** PGlite only: the whole data directory as a tarball, for `loadDataDir`. */
   dumpDataDir?(): Promise<Blob>;
 }
@@ -104,6 +111,12 @@ function openPostgres(options: Extract<DatabaseOptions, { kind: "postgres" }>): 
       await db.execute(sql`select 1`);
     },
     close: () => client.end({ timeout: CLOSE_TIMEOUT_SECONDS }),
+    // postgres.js listens on one connection of its own (outside the pool), re-connects it with
+    // back-off when it drops and calls onListen again; close() ends it with the pool.
+    listen: async (channel, onNotify, onListen) => {
+      const { unlisten } = await client.listen(channel, onNotify, onListen);
+      return unlisten;
+    },
   };
   dedicatedSessions.set(handle, async () => {
     const single = connect(1);
@@ -148,6 +161,17 @@ async function openPglite(
       if (!guard.failure()) await client.close();
     },
     dumpDataDir: () => client.dumpDataDir("gzip"),
+    // PGlite is this process's own database (the data directory is locked to one process), so
+    // the only notifications are the ones this process sends, and its one session never drops:
+    // onListen runs once.
+    listen: async (channel, onNotify, onListen) => {
+      const unlisten = await client.listen(channel, onNotify);
+      onListen();
+      // Like close(): a failed runtime is never entered again.
+      return async () => {
+        if (!guard.failure()) await unlisten();
+      };
+    },
   };
   // PGlite is a single connection already: every query shares its session.
   dedicatedSessions.set(handle, async () => ({

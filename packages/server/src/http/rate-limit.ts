@@ -3,8 +3,11 @@ import { sendProblem } from "./problem.js";
 import "./request-context.js";
 
 /**
- * A fixed one-minute window per token, in memory. Enough for one instance; behind several
- * instances each enforces its own share. 0 turns it off.
+ * A fixed one-minute window per token, in memory, counted by this instance alone: behind N
+ * instances a token may make up to N × `perMinute` requests a minute (the README says so).
+ * Counting in PostgreSQL instead would add a write to every request, on one row per token that
+ * all of that token's requests contend for. Only authenticated requests get here, so the map
+ * holds real tokens only. 0 turns it off.
  */
 export function rateLimit(perMinute: number, now: () => number = Date.now): RequestHandler {
   const windows = new Map<string, { startedAt: number; count: number }>();

@@ -20,6 +20,12 @@ const recordColumns = {
 
 export type ApiTokenRepository = ReturnType<typeof createApiTokenRepository>;
 
+/**
+ * The PostgreSQL notification channel a revocation is announced on; its payload is the token's
+ * id (never the token, nor its hash). Every server LISTENs on it (auth/revocation-listener.ts).
+ */
+export const TOKEN_REVOCATIONS_CHANNEL = "modbox_api_tokens";
+
 export function createApiTokenRepository(db: Db) {
   // Every authenticated request runs this one: built once, a named prepared statement on PostgreSQL.
   const findActiveByHashQuery = db
@@ -61,14 +67,24 @@ export function createApiTokenRepository(db: Db) {
         .orderBy(desc(apiTokens.createdAt), desc(apiTokens.id));
     },
 
-    /** Revokes the token; false when missing or already revoked. */
+    /**
+     * Revokes the token and announces it to every server (NOTIFY, delivered when the statement
+     * commits, so never for a revocation that did not happen); false when missing or already
+     * revoked. One statement: the revocation and its notice cannot be separated.
+     */
     async revoke(id: string, at: Date): Promise<boolean> {
-      const revoked = await db
-        .update(apiTokens)
-        .set({ revokedAt: at })
-        .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
-        .returning({ id: apiTokens.id });
-      return revoked.length > 0;
+      const revoked = db.$with("revoked").as(
+        db
+          .update(apiTokens)
+          .set({ revokedAt: at })
+          .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+          .returning({ id: apiTokens.id }),
+      );
+      const announced = await db
+        .with(revoked)
+        .select({ notified: sql`pg_notify(${TOKEN_REVOCATIONS_CHANNEL}, ${revoked.id}::text)` })
+        .from(revoked);
+      return announced.length > 0;
     },
 
     /** Records a use; never moves `lastUsedAt` backwards (requests finish out of order). */
