@@ -77,7 +77,10 @@ function setup(
     async updateLocked(workspaceId, id, takesDefault, plan) {
       locked.push(takesDefault);
       if (!stored || workspaceId !== stored.workspaceId || id !== stored.id) return null;
-      const patch = await plan(stored);
+      const patch = await plan(stored, async (ws, registryId) => {
+        lookups.push(`locked:${registryId}`);
+        return ws === WS && registryId === REGISTRY_ID ? registry : null;
+      });
       patches.push(patch);
       return { ...stored, ...patch, version: stored.version + 1 };
     },
@@ -278,7 +281,8 @@ describe("sandbox image service: concurrent writes", () => {
     expect(locked).toEqual([true]);
     // Planned three times (two optimistic attempts, then under the lock), each checking the link.
     expect(patches).toHaveLength(3);
-    expect(lookups).toEqual([REGISTRY_ID, REGISTRY_ID, REGISTRY_ID]);
+    // Under the lock, the registry is read through the locking transaction, not the pool.
+    expect(lookups).toEqual([REGISTRY_ID, REGISTRY_ID, `locked:${REGISTRY_ID}`]);
   });
 
   it("If-Match is checked on the row it replaces: a version other than the one named is 412, nothing written", async () => {

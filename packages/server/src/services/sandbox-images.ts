@@ -7,13 +7,16 @@ import { withNormalisedName } from "./names.js";
 import { decodeCursor, toPage } from "./pagination.js";
 import { afterLostRace, assertPrecondition, concurrentModification, OPTIMISTIC_ATTEMPTS, type VersionPrecondition } from "./preconditions.js";
 
+/** The live registry of a workspace, or null. */
+type RegistryLookup = (workspaceId: string, id: string) => Promise<{ id: string; server: string } | null>;
+
 /** What the service needs of the repository. */
 export type SandboxImageRepositoryPort = Pick<SandboxImageRepository, "insert" | "findById" | "list" | "update" | "updateLocked" | "delete">;
 
 export interface SandboxImageServiceDeps {
   images: SandboxImageRepositoryPort;
   /** A deleted or foreign registry is not linkable; a live one must serve the image's host. */
-  registries: { findById(workspaceId: string, id: string): Promise<{ id: string; server: string } | null> };
+  registries: { findById: RegistryLookup };
   newId: () => string;
   now: () => Date;
 }
@@ -58,10 +61,11 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
   async function assertPullable(
     workspaceId: string,
     target: { image: string; tag: string; registryId: string | null },
+    findRegistry: RegistryLookup = deps.registries.findById,
   ): Promise<void> {
     const ref = parseReferenceOrThrow(target.image, target.tag);
     if (target.registryId === null) return;
-    const registry = await deps.registries.findById(workspaceId, target.registryId);
+    const registry = await findRegistry(workspaceId, target.registryId);
     if (!registry) throw registryNotFound();
     assertSameHost(ref, registry.server);
   }
@@ -122,14 +126,16 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
     ): Promise<SandboxImageRecord> {
       input = withNormalisedName(input);
       /** The patch for this row, its rules checked on it (throws when one fails). */
-      async function plan(current: SandboxImageRecord): Promise<SandboxImagePatch> {
+      // Under the row lock, `findRegistry` reads through the locking transaction: a read from the
+      // pool there could wait for a connection that the locked writers themselves hold.
+      async function plan(current: SandboxImageRecord, findRegistry?: RegistryLookup): Promise<SandboxImagePatch> {
         assertPrecondition(options.ifMatch, current.version, "sandbox image");
         if (input.image !== undefined || input.tag !== undefined || input.registryId !== undefined) {
           await assertPullable(workspaceId, {
             image: input.image ?? current.image,
             tag: input.tag ?? current.tag,
             registryId: input.registryId !== undefined ? input.registryId : current.registryId,
-          });
+          }, findRegistry);
         }
         // The repository derives `reference` from image and tag, so a change of either sends both.
         const { image, tag, ...rest } = input;

@@ -71,6 +71,15 @@ async function lockLiveRegistry(tx: Tx, workspaceId: string, registryId: string)
   if (!live) throw new RegistryNotLinkableError("registry is not live in this workspace");
 }
 
+/** The live registry of a workspace (id and server), read on `q`; null when missing, deleted or foreign. */
+async function findLiveRegistry(q: Queryable, workspaceId: string, registryId: string): Promise<{ id: string; server: string } | null> {
+  const [found] = await q
+    .select({ id: registries.id, server: registries.server })
+    .from(registries)
+    .where(and(eq(registries.workspaceId, workspaceId), eq(registries.id, registryId), isNull(registries.deletedAt)));
+  return found ?? null;
+}
+
 /** The images that use a registry: up to `limit` ids (newest first) and how many there are. */
 export async function linkedImages(
   db: Queryable,
@@ -386,14 +395,19 @@ export function createSandboxImageRepository(db: Db) {
       workspaceId: string,
       id: string,
       takesDefault: boolean,
-      plan: (current: SandboxImageRecord) => Promise<SandboxImagePatch>,
+      plan: (
+        current: SandboxImageRecord,
+        findRegistry: (workspaceId: string, registryId: string) => Promise<{ id: string; server: string } | null>,
+      ) => Promise<SandboxImagePatch>,
     ): Promise<SandboxImageRecord | null> {
       return db.transaction(async (tx) => {
         if (takesDefault) await lockDefault(tx, workspaceId);
         // FOR UPDATE OF the image only: the registry is on the nullable side of the join.
         const [current] = await selectRecords(tx).where(byId(workspaceId, id)).for("update", { of: sandboxImages });
         if (!current) return null;
-        const patch = await plan(asRecord(current));
+        // Reads the plan makes go through this transaction: one from the pool could wait for a
+        // connection held by a locked writer waiting on this row (five of them stall the pool).
+        const patch = await plan(asRecord(current), (ws, registryId) => findLiveRegistry(tx, ws, registryId));
         if (patch.isDefault === true && !takesDefault) await lockDefault(tx, workspaceId);
         return writeUpdate(tx, workspaceId, id, current.version, patch);
       });
