@@ -1,9 +1,9 @@
 /**
  * Keeps the benchmark harness working: runs `bench/run.ts --smoke` as a child process (its own
- * servers, a few requests of every scenario and a key rotation under load, a tiny seed) on the
- * run's PostgreSQL, and checks it produced a complete results object. It asserts completeness, not speed: numbers from a smoke
- * run on a busy CI machine mean nothing. Results go to a temp file, never to
- * bench/results/latest.json or BENCHMARKS.md.
+ * servers, a few requests of every scenario, a key rotation under load, forged tokens and keyed
+ * creates, a tiny seed) on the run's PostgreSQL, and checks it produced a complete results object.
+ * It asserts completeness, not speed: numbers from a smoke run on a busy CI machine mean nothing.
+ * Results go to a temp file, never to bench/results/latest.json or BENCHMARKS.md.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -114,6 +114,20 @@ describe.skipIf(!postgresUrl)("pnpm bench:smoke", () => {
     expect(f.limited.idle.ok > 0 && f.limited.attack.ok > 0 && positive(f.limited.ratio.p50)).toBe(true);
     expect(f.limited.forgers.requests).toBeGreaterThan(0);
     expect(Object.keys(f.limited.forgers.statuses).every((status) => status === "401" || status === "429")).toBe(true);
+
+    // Idempotency-Key on create: both sides answered 2xx, the keys were honoured (each keyed
+    // create stored its answer, none left running, a key sent twice replayed), a ratio given.
+    const i = r.idempotency!;
+    for (const side of [i.withoutKey, i.withKey]) {
+      expect(side.errors, JSON.stringify(side.errorStatuses)).toBe(0);
+      expect(side.ok > 0 && positive(side.rps)).toBe(true);
+      if (process.platform === "linux") expect(side.cpuMsPerRequest).not.toBeNull();
+    }
+    expect(positive(i.ratio.rps)).toBe(true);
+    expect(i.ratio.perRound).toHaveLength(i.rounds);
+    expect(i.keys).toMatchObject({ replayed: true, running: 0 });
+    expect(i.keys.answered).toBeGreaterThanOrEqual(i.keys.keyedCreates);
+    expect(i.pass.honoured).toBe(true);
 
     expect(r.summary.checks).toBe(checksOf(r).length);
     expect(r.summary.passed + r.summary.failed).toBe(r.summary.checks);

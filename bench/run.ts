@@ -3,7 +3,7 @@
  *
  *   pnpm bench                      full run → bench/results/latest.json + the table in BENCHMARKS.md
  *   pnpm bench:smoke                a few requests of everything on a tiny seed → a temp JSON file
- *   node --import tsx bench/run.ts [--smoke] [--out FILE] [--postgres-url URL] [--profile SCENARIO [--side baseline]] [--only rotation]
+ *   node --import tsx bench/run.ts [--smoke] [--out FILE] [--postgres-url URL] [--profile SCENARIO [--side baseline]] [--only rotation|forged-tokens|idempotency]
  *
  * It starts what it needs on 127.0.0.1 (a throwaway PostgreSQL 15 unless --postgres-url names
  * one; our server and the baseline each in a child process), seeds three databases with SQL, loads
@@ -17,7 +17,8 @@
  * --only rotation runs only the key rotation scenario (bench/lib/rotation-bench.ts) of the plan
  * (full, or with --smoke the small one), prints its section and writes its result as JSON to
  * --out or a temp file; it never touches bench/results/latest.json nor BENCHMARKS.md. --only
- * forged-tokens does the same for the forged-token scenario (bench/lib/forged-tokens-bench.ts).
+ * forged-tokens does the same for the forged-token scenario (bench/lib/forged-tokens-bench.ts),
+ * --only idempotency for the cost of Idempotency-Key on create (bench/lib/idempotency-bench.ts).
  */
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
@@ -42,10 +43,13 @@ import { mergeLoads, runLoad, type LoadBounds, type LoadResult, type LoadRun, ty
 import { childEnv, REPO_ROOT, startServerProcess, stopAllChildren, type ServerProcess } from "./lib/processes.js";
 import { profileMarkdown, summarizeProfile } from "./lib/profile.js";
 import { FORGED_TOKENS_PLANS, runForgedTokensBench, type ForgedTokensPlan, type ForgedTokensResult } from "./lib/forged-tokens-bench.js";
+import { IDEMPOTENCY_PLANS, runIdempotencyBench, type IdempotencyPlan, type IdempotencyResult } from "./lib/idempotency-bench.js";
 import {
   checksOf,
   forgedTokensChecks,
   forgedTokensMarkdown,
+  idempotencyChecks,
+  idempotencyMarkdown,
   ratio,
   resultsMarkdown,
   rotationChecks,
@@ -77,6 +81,7 @@ interface Plan {
   startupRuns: number;
   rotation: RotationPlan;
   forgedTokens: ForgedTokensPlan;
+  idempotency: IdempotencyPlan;
 }
 
 const PLANS: Record<"full" | "smoke", Plan> = {
@@ -92,6 +97,7 @@ const PLANS: Record<"full" | "smoke", Plan> = {
     startupRuns: 3,
     rotation: ROTATION_PLANS.full,
     forgedTokens: FORGED_TOKENS_PLANS.full,
+    idempotency: IDEMPOTENCY_PLANS.full,
   },
   smoke: {
     mode: "smoke",
@@ -105,6 +111,7 @@ const PLANS: Record<"full" | "smoke", Plan> = {
     startupRuns: 1,
     rotation: ROTATION_PLANS.smoke,
     forgedTokens: FORGED_TOKENS_PLANS.smoke,
+    idempotency: IDEMPOTENCY_PLANS.smoke,
   },
 };
 
@@ -248,6 +255,27 @@ function runForgedTokens(env: Environment): Promise<ForgedTokensResult> {
       warmup: plan.warmup,
     },
     plan.forgedTokens,
+  );
+}
+
+/**
+ * The cost of Idempotency-Key on create (bench/lib/idempotency-bench.ts): its own database, seeded
+ * as the main one the create scenario runs on, our server in the same settings, the same requests.
+ */
+function runIdempotency(env: Environment): Promise<IdempotencyResult> {
+  return runIdempotencyBench(
+    {
+      log,
+      seed: async (registries) => {
+        const data = await seeded(env, "idempotency", registries);
+        return { url: data.db.url, seed: data.seed };
+      },
+      startServer: (databaseUrl) => startOurs(env, databaseUrl),
+      createSpec: (seed) => loadSpec(env, HTTP_SCENARIOS.find((s) => s.id === "create")!, seed),
+      warmup: plan.warmup,
+      measure: plan.measure,
+    },
+    plan.idempotency,
   );
 }
 
@@ -420,6 +448,8 @@ async function runAll(): Promise<BenchResults> {
     const rotation = await runRotation(env);
     log("forged tokens: a real client's latency under attack");
     const forgedTokens = await runForgedTokens(env);
+    log("idempotency: create with a fresh Idempotency-Key vs without");
+    const idempotency = await runIdempotency(env);
 
     const scale: ScaleResult[] = SCALE_SCENARIO_IDS.map((id) => {
       const raw = scaleRaw.get(id)!;
@@ -518,6 +548,7 @@ async function runAll(): Promise<BenchResults> {
       },
       rotation,
       forgedTokens,
+      idempotency,
     };
     const checks = checksOf(partial);
     const failed = checks.filter((c) => !c.pass).map((c) => c.name);
@@ -624,7 +655,29 @@ async function runOnlyForgedTokens(): Promise<void> {
   process.stdout.write(`${forgedTokensMarkdown(result).join("\n")}\n\n${checks.filter((c) => c.pass).length} of ${checks.length} checks pass.\n\nresults: ${out}\n`);
 }
 
-const ALONE: Record<string, () => Promise<void>> = { rotation: runOnlyRotation, "forged-tokens": runOnlyForgedTokens };
+/** `--only idempotency`: that scenario alone, printed, its JSON to --out or a temp file. */
+async function runOnlyIdempotency(): Promise<void> {
+  const env = await setUp();
+  let result: IdempotencyResult;
+  try {
+    result = await runIdempotency(env);
+  } finally {
+    await env.cleanup();
+  }
+  const out = args.out ?? join(tmpdir(), `modbox-bench-idempotency-${process.pid}.json`);
+  const checks = idempotencyChecks(result);
+  writeFileSync(
+    out,
+    `${JSON.stringify({ mode: plan.mode, command: `node --import tsx bench/run.ts${args.smoke ? " --smoke" : ""} --only idempotency`, finishedAt: new Date().toISOString(), revision: revision(), loadAverage: loadavg().map((v) => Math.round(v * 100) / 100), idempotency: result, checks }, null, 2)}\n`,
+  );
+  process.stdout.write(`${idempotencyMarkdown(result).join("\n")}\n\n${checks.filter((c) => c.pass).length} of ${checks.length} checks pass.\n\nresults: ${out}\n`);
+}
+
+const ALONE: Record<string, () => Promise<void>> = {
+  rotation: runOnlyRotation,
+  "forged-tokens": runOnlyForgedTokens,
+  idempotency: runOnlyIdempotency,
+};
 
 try {
   if (args.only !== undefined) {

@@ -13,6 +13,8 @@ export interface RequestShape {
   method: "GET" | "POST" | "PUT";
   path: string;
   body?: string;
+  /** Headers of this request only, over the spec's (e.g. a fresh `Idempotency-Key`). */
+  headers?: Record<string, string>;
 }
 
 export interface LoadSpec {
@@ -89,7 +91,13 @@ export async function runLoad(target: LoadTarget | string, spec: LoadSpec, bound
           path: first.path,
           setupRequest: (req) => {
             const shape = spec.next();
-            return { ...req, method: shape.method, path: shape.path, body: shape.body };
+            return {
+              ...req,
+              method: shape.method,
+              path: shape.path,
+              body: shape.body,
+              ...(shape.headers && { headers: { ...req.headers, ...shape.headers } }),
+            };
           },
         },
       ],

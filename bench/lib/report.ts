@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { CryptoResult } from "./crypto-bench.js";
 import { FLOOR_VARIANTS, type FloorResult, type FloorVariant } from "./floor.js";
 import type { AttackComparison, ForgedTokensResult } from "./forged-tokens-bench.js";
+import type { IdempotencyResult, IdempotencySide } from "./idempotency-bench.js";
 import type { LoadResult } from "./load.js";
 import type { RotationResult } from "./rotation-bench.js";
 import type { SdkResult } from "./sdk-bench.js";
@@ -105,6 +106,8 @@ export interface BenchResults {
   rotation: RotationResult;
   /** A real client's latency while forged tokens are sent (absent from results of older runs). */
   forgedTokens?: ForgedTokensResult;
+  /** Create throughput with a fresh Idempotency-Key per request ÷ without (absent from results of older runs). */
+  idempotency?: IdempotencyResult;
   summary: { checks: number; passed: number; failed: number; failedChecks: string[] };
 }
 
@@ -128,8 +131,16 @@ export function checksOf(r: Omit<BenchResults, "summary">): { name: string; pass
     { name: "start-up postgres", pass: r.startup.postgres.pass },
     ...rotationChecks(r.rotation),
     ...(r.forgedTokens ? forgedTokensChecks(r.forgedTokens) : []),
+    ...(r.idempotency ? idempotencyChecks(r.idempotency) : []),
   );
   return checks;
+}
+
+export function idempotencyChecks(x: IdempotencyResult): { name: string; pass: boolean }[] {
+  return [
+    { name: "idempotency: create throughput with a key ÷ without", pass: x.pass.ratio },
+    { name: "idempotency: every keyed create stored and replayable", pass: x.pass.honoured },
+  ];
 }
 
 export function forgedTokensChecks(x: ForgedTokensResult): { name: string; pass: boolean }[] {
@@ -237,6 +248,7 @@ export function resultsMarkdown(r: BenchResults): string {
   );
   lines.push("", ...rotationMarkdown(r.rotation));
   if (r.forgedTokens) lines.push("", ...forgedTokensMarkdown(r.forgedTokens));
+  if (r.idempotency) lines.push("", ...idempotencyMarkdown(r.idempotency));
   if (r.summary.failedChecks.length) {
     lines.push("", `Short of target: ${r.summary.failedChecks.join("; ")}.`);
   }
@@ -299,6 +311,39 @@ export function forgedTokensMarkdown(x: ForgedTokensResult): string[] {
     "|---|---:|---:|---:|---:|---|---:|---|",
     row(`failure limit ${x.failureLimit.perAddress} per ${x.failureLimit.windowSeconds} s, 429 held ${x.failureLimit.delayMs} ms (defaults)`, x.limited, true),
     ...x.references.map((r) => row(`${r.label}, for comparison`, r.comparison, false)),
+  ];
+}
+
+/** The Idempotency-Key section (also what `--only idempotency` prints). */
+export function idempotencyMarkdown(x: IdempotencyResult): string[] {
+  const r = x.ratio;
+  const side = (label: string, s: IdempotencySide) =>
+    `| ${label} | ${fmt(s.rps)} | ${ms(s.p50)} / ${ms(s.p99)} | ${cpu(s.cpuMsPerRequest)} | ${cpu(s.dbCpuMsPerRequest)} | ` +
+    `${fmt(s.ok)}${s.errors ? ` (${s.errors} non-2xx!: ${JSON.stringify(s.errorStatuses)})` : ""} |`;
+  const extra = (c: { ratio: number; extraMs: number } | null) =>
+    c === null ? "?" : `${c.ratio.toFixed(2)} (${c.extraMs >= 0 ? "+" : ""}${c.extraMs.toFixed(3)} ms)`;
+  const k = x.keys;
+  return [
+    "### Idempotency-Key on create: throughput with a fresh key per request ÷ without",
+    "",
+    `Our server (production settings) on one PostgreSQL database of ${fmt(x.registries)} registries in the workspace and ${fmt(x.registriesBeside)} beside it, ` +
+      `the create scenario's requests from ${x.connections} keep-alive connections, without a key and with a fresh random \`Idempotency-Key\` each ` +
+      `(a claim INSERT … ON CONFLICT, an HMAC fingerprint and an UPDATE storing the answer, per create); ` +
+      `${x.rounds} alternating round(s) per side of ≤ ${x.secondsPerRound} s, the order swapped every round, after ${x.warmups} warm-up(s) of each. ` +
+      `CPU per answered request: the server process, and PostgreSQL's processes (backends, WAL writer, autovacuum…). ` +
+      `Afterwards ${fmt(k.answered)} keys stored with their answer and ${fmt(k.running)} left running, for ${fmt(k.keyedCreates)} keyed creates answered 2xx; ` +
+      `a key sent twice was ${k.replayed ? "replayed" : "**not replayed**"}.`,
+    "",
+    "| creates | req/s | p50 / p99 ms | server CPU ms/req | PostgreSQL CPU ms/req | answered 2xx |",
+    "|---|---:|---:|---:|---:|---:|",
+    side("without a key", x.withoutKey),
+    side("with a fresh Idempotency-Key", x.withKey),
+    `| with ÷ without | **${r.rps.toFixed(2)}** (target ≥ ${x.target.rpsRatioAtLeast}: ${mark(x.pass.ratio)}) | ${r.p50.toFixed(2)} / ${r.p99.toFixed(2)} | ${extra(r.serverCpu)} | ${extra(r.databaseCpu)} | |`,
+    "",
+    `Per round, with ÷ without: ${r.perRound.map((v) => v.toFixed(2)).join(", ")} (min ${r.min.toFixed(2)}, median ${r.median.toFixed(2)}, max ${r.max.toFixed(2)}). ` +
+      `CPU per request (server + PostgreSQL), without ÷ with: ${r.cpuBound === null ? "?" : r.cpuBound.toFixed(2)} ` +
+      `(the throughput ratio where the cores are the limit; steadier than req/s on a shared machine, not judged). ` +
+      `Keys honoured: ${mark(x.pass.honoured)}.`,
   ];
 }
 

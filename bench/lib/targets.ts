@@ -19,4 +19,6 @@ export const TARGETS = {
   rotationLost: 0,
   /** A real client's p50 under 32 connections of forged tokens ÷ its p50 alone. */
   forgedTokensP50: 2,
+  /** Create-registry throughput with a fresh `Idempotency-Key` per request ÷ without one. */
+  idempotencyCreate: 0.9,
 } as const;
