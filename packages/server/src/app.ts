@@ -7,7 +7,7 @@ import type { FreeSpaceMonitor } from "./db/free-space.js";
 import { authenticate, requireWorkspace } from "./http/authenticate.js";
 import { refuseWritesWhenDiskLow } from "./http/disk-guard.js";
 import { errorHandler } from "./http/error-handler.js";
-import { idempotent } from "./http/idempotency.js";
+import { idempotent, type FusedWrite } from "./http/idempotency.js";
 import { presentHeadAsGet, restoreHead } from "./http/head-as-get.js";
 import { rateLimit } from "./http/rate-limit.js";
 import { requestLogging } from "./http/request-logging.js";
@@ -97,7 +97,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Pull credentials are for provisioner tokens (the pull service checks and audits that);
   // everything after this needs a workspace token.
-  const idempotentPost = idempotent(deps.idempotency, deps.logger);
+  const idempotentPost = (fused?: FusedWrite) => idempotent(deps.idempotency, deps.logger, fused);
   app.use(pullRoutes(deps.pulls, idempotentPost));
   app.use(requireWorkspace("workspace"));
   app.use(registryRoutes(deps.registries, idempotentPost));

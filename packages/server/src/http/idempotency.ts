@@ -1,8 +1,15 @@
-import type { RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
 import type { Logger } from "pino";
-import type { IdempotencyService } from "../services/idempotency.js";
+import type { IdempotencyScope, IdempotencyService, NewClaim, StoredAnswer } from "../services/idempotency.js";
 import { sendProblem } from "./problem.js";
 import { workspaceOf } from "./request-context.js";
+
+/**
+ * A route's write that can claim the key and store its answer in the same statement as its
+ * work (see `insertClaimingKey`): the answer sent, "key_exists" when the key was claimed
+ * before (nothing written), or "not_applicable" (this request takes the general path).
+ */
+export type FusedWrite = (req: Request, scope: IdempotencyScope, claim: NewClaim) => Promise<StoredAnswer | "key_exists" | "not_applicable">;
 
 /** The headers a replay carries again: what a client reads from the first answer. */
 const REPLAYED_HEADERS = ["content-type", "etag", "location"] as const;
@@ -14,12 +21,24 @@ const REPLAYED_HEADERS = ["content-type", "etag", "location"] as const;
  * retry runs again. Mount after authentication, `requireWorkspace` and the contract validator
  * (which checks the header), so only valid requests claim keys.
  */
-export function idempotent(idempotency: IdempotencyService, logger: Logger): RequestHandler {
+export function idempotent(idempotency: IdempotencyService, logger: Logger, fused?: FusedWrite): RequestHandler {
   return async (req, res, next) => {
     const key = req.header("idempotency-key");
     if (key === undefined) return next();
     const scope = { tokenId: req.principal!.tokenId, workspaceId: workspaceOf(req), key };
-    const claim = await idempotency.claim(scope, fingerprintInput(req.method, req.originalUrl, req.body));
+    const request = fingerprintInput(req.method, req.originalUrl, req.body);
+    const prepared = idempotency.newClaim(request);
+    if (fused) {
+      // The route's work and the key's answer in one write; "key_exists" falls through to the
+      // claim below, which replays, refuses or waits as for any route.
+      const outcome = await fused(req, scope, prepared);
+      if (outcome !== "key_exists" && outcome !== "not_applicable") {
+        for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value);
+        res.status(outcome.status).send(outcome.body);
+        return;
+      }
+    }
+    const claim = await idempotency.claim(scope, request, prepared);
 
     switch (claim.kind) {
       case "reused":

@@ -11,10 +11,10 @@ import { pathId } from "./query.js";
  * that access itself, refusals included. The pull check is a workspace route like any other and
  * carries the same gate on the route.
  */
-export function pullRoutes(pulls: PullService, idempotent: RequestHandler): Router {
+export function pullRoutes(pulls: PullService, idempotent: () => RequestHandler): Router {
   const router = Router();
 
-  router.post("/sandbox-images/:image_id/pull-check", requireWorkspace("workspace"), idempotent, async (req, res) => {
+  router.post("/sandbox-images/:image_id/pull-check", requireWorkspace("workspace"), idempotent(), async (req, res) => {
     res.json(toPullCheckDto(await pulls.check(workspaceOf(req), pathId(req, "image_id"))));
   });
 

@@ -10,10 +10,10 @@ type CreateBody = Writable<components["schemas"]["SandboxImageCreate"]>;
 type UpdateBody = Writable<components["schemas"]["SandboxImageUpdate"]>;
 
 /** `idempotent` (http/idempotency.ts) guards the create, so that a retried one does not create twice. */
-export function sandboxImageRoutes(images: SandboxImageService, idempotent: RequestHandler): Router {
+export function sandboxImageRoutes(images: SandboxImageService, idempotent: () => RequestHandler): Router {
   const router = Router();
 
-  router.post("/sandbox-images", idempotent, async (req, res) => {
+  router.post("/sandbox-images", idempotent(), async (req, res) => {
     const image = await images.create(workspaceOf(req), fromBody(req.body as CreateBody) as CreateSandboxImageInput);
     res.status(201).location(`/sandbox-images/${image.id}`).setHeader("ETag", sandboxImageTag(image));
     res.json(toSandboxImageDto(image));

@@ -1,7 +1,7 @@
 import type { Cipher } from "@modbox/crypto";
-import type { IdempotencyKeyRepository, IdempotencyScope, StoredAnswer } from "../db/repositories/idempotency-keys.js";
+import type { IdempotencyKeyRepository, IdempotencyScope, NewClaim, StoredAnswer } from "../db/repositories/idempotency-keys.js";
 
-export type { IdempotencyScope, StoredAnswer };
+export type { IdempotencyScope, NewClaim, StoredAnswer };
 
 /** How long a key is kept (and its answer replayed). */
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -63,17 +63,29 @@ export function createIdempotencyService(deps: IdempotencyServiceDeps) {
     };
   }
 
+  /**
+   * The key's row for this request, now: its fingerprint, lease and expiry. A route that can
+   * write its answer together with its work (a registry create) inserts it itself; `claim`
+   * takes it too, so the fingerprint is computed once.
+   */
+  function newClaim(request: string): NewClaim {
+    const now = deps.now();
+    return {
+      fingerprint: deps.cipher.fingerprint(request),
+      leaseUntil: new Date(now.getTime() + IDEMPOTENCY_LEASE_MS),
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + IDEMPOTENCY_KEY_TTL_MS),
+    };
+  }
+
   return {
-    async claim(scope: IdempotencyScope, request: string): Promise<Claim> {
+    newClaim,
+
+    async claim(scope: IdempotencyScope, request: string, prepared?: NewClaim): Promise<Claim> {
       const now = deps.now();
       sweepNowAndThen(now);
-      const leaseUntil = new Date(now.getTime() + IDEMPOTENCY_LEASE_MS);
-      const claim = {
-        fingerprint: deps.cipher.fingerprint(request),
-        leaseUntil,
-        createdAt: now,
-        expiresAt: new Date(now.getTime() + IDEMPOTENCY_KEY_TTL_MS),
-      };
+      const claim = prepared ?? newClaim(request);
+      const { leaseUntil } = claim;
       // Twice at most: a key deleted (released, swept) between the insert and the read is free again.
       for (let attempt = 0; attempt < 2; attempt++) {
         if (await keys.claim(scope, claim)) return held(scope, leaseUntil);

@@ -45,6 +45,7 @@ function setup(row: RegistryForUse | null = stored, budgetRefusal?: Error) {
     list: unused("list"),
     recordVerification: unused("recordVerification"),
     updateLocked: unused("updateLocked"),
+    insertClaimingKey: unused("insertClaimingKey"),
     softDeleteUnlessLinked: unused("softDeleteUnlessLinked"),
     async findById(workspaceId, id) {
       calls.push("findById");

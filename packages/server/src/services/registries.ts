@@ -1,7 +1,7 @@
 import type { Cipher } from "@modbox/crypto";
 import type { components, Writable } from "@modbox/sdk/openapi";
 import { classifyDatabaseError } from "../db/errors.js";
-import type { RegistryForUse, RegistryPatch, RegistryRecord, VerificationState } from "../db/records.js";
+import type { NewRegistry, RegistryForUse, RegistryPatch, RegistryRecord, VerificationState } from "../db/records.js";
 import { REGISTRY_NAME_UNIQUE, type RegistryRepository } from "../db/repositories/registries.js";
 import { DomainError } from "../errors.js";
 import { apiHost, normaliseServer } from "../registry-protocol/hosts.js";
@@ -24,7 +24,15 @@ import { withNormalisedName } from "./names.js";
 /** What the service needs of the repository (tests hand it a fake). */
 export type RegistryRepositoryPort = Pick<
   RegistryRepository,
-  "insert" | "findById" | "findForUse" | "list" | "update" | "updateLocked" | "recordVerification" | "softDeleteUnlessLinked"
+  | "insert"
+  | "insertClaimingKey"
+  | "findById"
+  | "findForUse"
+  | "list"
+  | "update"
+  | "updateLocked"
+  | "recordVerification"
+  | "softDeleteUnlessLinked"
 >;
 
 export interface RegistryServiceDeps {
@@ -94,37 +102,52 @@ export function createRegistryService(deps: RegistryServiceDeps) {
     return result;
   }
 
+  /** A new registry's row, its rules checked (and, with `verify`, its credential proven), its password sealed. */
+  async function newRow(workspaceId: string, input: CreateRegistryInput, verify: boolean): Promise<NewRegistry> {
+    input = withNormalisedName(input);
+    const server = normaliseServerOrThrow(input.server);
+    checkCaCertificate(input.ca_certificate);
+    const warnings = providerWarningsOrThrow(server, input.username, input.password);
+    const caCertificate = input.ca_certificate ?? null;
+    if (verify) assertUsable(input.enabled ?? true);
+    const verification = verify ? refuseInvalid(await login(server, caCertificate, input.username, input.password)) : undefined;
+    const id = deps.newId();
+    const now = deps.now();
+    return {
+      id,
+      workspaceId,
+      name: input.name,
+      server,
+      username: input.username,
+      email: input.email ?? null,
+      enabled: input.enabled ?? true,
+      caCertificate,
+      warnings,
+      ...(verification && stateOf(verification)),
+      createdAt: now,
+      updatedAt: now,
+      ...(await seal(workspaceId, id, input.password)),
+    };
+  }
+
   return {
     async create(workspaceId: string, input: CreateRegistryInput, options: { verify?: boolean } = {}): Promise<RegistryRecord> {
-      input = withNormalisedName(input);
-      const server = normaliseServerOrThrow(input.server);
-      checkCaCertificate(input.ca_certificate);
-      const warnings = providerWarningsOrThrow(server, input.username, input.password);
-      const caCertificate = input.ca_certificate ?? null;
-      if (options.verify) assertUsable(input.enabled ?? true);
-      const verification = options.verify
-        ? refuseInvalid(await login(server, caCertificate, input.username, input.password))
-        : undefined;
-      const id = deps.newId();
-      const now = deps.now();
-      const sealed = await seal(workspaceId, id, input.password);
-      return withNameConflict(() =>
-        registries.insert({
-          id,
-          workspaceId,
-          name: input.name,
-          server,
-          username: input.username,
-          email: input.email ?? null,
-          enabled: input.enabled ?? true,
-          caCertificate,
-          warnings,
-          ...(verification && stateOf(verification)),
-          createdAt: now,
-          updatedAt: now,
-          ...sealed,
-        }),
-      );
+      const row = await newRow(workspaceId, input, options.verify ?? false);
+      return withNameConflict(() => registries.insert(row));
+    },
+
+    /**
+     * A create under an `Idempotency-Key` (never with `?verify=true`, whose login must not run
+     * twice for two concurrent retries): the registry and the key with its answer are written
+     * together, or neither. Null, and nothing written, when the key exists already.
+     */
+    async createClaimingKey(
+      workspaceId: string,
+      input: CreateRegistryInput,
+      key: Parameters<RegistryRepository["insertClaimingKey"]>[1],
+    ) {
+      const row = await newRow(workspaceId, input, false);
+      return withNameConflict(() => registries.insertClaimingKey(row, key));
     },
 
     async get(workspaceId: string, id: string): Promise<RegistryRecord> {

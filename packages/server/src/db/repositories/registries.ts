@@ -4,7 +4,7 @@
  * by insert/update and read only where it is used: `findForUse` here (verification, provider
  * re-checks) and the joined read of `pull-resolution.ts` (pull checks and credentials).
  */
-import { and, desc, eq, isNull, lt, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, isNull, lt, sql, type Column, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import type {
   NewRegistry,
@@ -16,7 +16,8 @@ import type {
 } from "../records.js";
 import type { ProviderName } from "../../registry-protocol/providers.js";
 import { providerOf } from "../derived-columns.js";
-import { registries } from "../schema.js";
+import { idempotencyKeys, registries } from "../schema.js";
+import type { IdempotencyScope, NewClaim, StoredAnswer } from "./idempotency-keys.js";
 import { boundPlaceholder } from "./bound-placeholder.js";
 import { preparedPerFilters } from "./prepared-per-filters.js";
 import { linkedImages, type Queryable } from "./sandbox-images.js";
@@ -129,6 +130,57 @@ function shapeOf(patch: RegistryPatch): number {
   return shape;
 }
 
+/** The record's fields of an insert's values (what `returning(registryColumns)` would answer, but the version). */
+function pickRecord(values: Record<string, unknown>): Omit<RegistryRecord, "version"> {
+  const record: Record<string, unknown> = {};
+  for (const key of Object.keys(writtenColumns)) record[key] = values[key];
+  return record as Omit<RegistryRecord, "version">;
+}
+
+/**
+ * `insertClaimingKey`'s statement:
+ *
+ *   with "claim" as (insert into "idempotency_keys" (…) values (…, 'answered', $status, $headers, $body, …)
+ *                    on conflict do nothing returning "key")
+ *   insert into "registries" (…every column, in the table's order…) select $id::uuid, …, 1, null from "claim"
+ *
+ * The registry is inserted only from the claim's row, so a key that exists already inserts
+ * nothing (a concurrent claim of the same key waits on the index until the first commits, then
+ * sees it), and a registry the database refuses (a taken name) rolls the claim back with it.
+ */
+function buildInsertClaimingKey(db: Db) {
+  const k = idempotencyKeys;
+  const claim = db.$with("claim").as(
+    db
+      .insert(k)
+      .values({
+        tokenId: sql.placeholder("keyTokenId"),
+        workspaceId: sql.placeholder("keyWorkspaceId"),
+        key: sql.placeholder("key"),
+        fingerprint: sql.placeholder("keyFingerprint"),
+        state: "answered",
+        leaseUntil: boundPlaceholder("keyLeaseUntil", k.leaseUntil),
+        responseStatus: boundPlaceholder("answerStatus", k.responseStatus),
+        responseHeaders: boundPlaceholder("answerHeaders", k.responseHeaders),
+        responseBody: boundPlaceholder("answerBody", k.responseBody),
+        createdAt: boundPlaceholder("keyCreatedAt", k.createdAt),
+        expiresAt: boundPlaceholder("keyExpiresAt", k.expiresAt),
+      })
+      .onConflictDoNothing()
+      .returning({ key: k.key }),
+  );
+  // An INSERT … SELECT names every column in the table's order; a parameter in a SELECT list
+  // must be cast, or PostgreSQL types it as text.
+  const selected: Record<string, SQL.Aliased> = {};
+  for (const [key, column] of Object.entries(getTableColumns(registries))) {
+    const value =
+      key === "version" ? sql`1` : key === "deletedAt" ? sql`null::timestamptz` : boundPlaceholder(key, column, column.getSQLType());
+    selected[key] = value.as(key);
+  }
+  const columns = selected as { [K in keyof typeof registries.$inferInsert]-?: SQL.Aliased };
+  return db.with(claim).insert(registries).select(db.select(columns).from(claim)).returning({ id: registries.id });
+}
+
 export type RegistryRepository = ReturnType<typeof createRegistryRepository>;
 
 export function createRegistryRepository(db: Db) {
@@ -171,6 +223,14 @@ export function createRegistryRepository(db: Db) {
   // more CPU than the rest of the request's own code (measured: create 1.8 → 2.9 and rotate
   // 2.4 → 4.0 ms of server CPU per request when they were built on every call).
   const insertQuery = db.insert(registries).values(placeholdersFor(insertedColumns)).returning(registryColumns).prepare("registries_insert");
+  const insertClaimingKeyQuery = buildInsertClaimingKey(db).prepare("registries_insert_claiming_key");
+
+  /** The values `insert` binds: the row, its derived provider, and "none yet" for what it left out. */
+  function insertValues(row: NewRegistry): Record<string, unknown> {
+    const values: Record<string, unknown> = { ...row, provider: providerOf(row.server) };
+    for (const [key, notYet] of Object.entries(NOT_YET_SET)) values[key] ??= notYet;
+    return values;
+  }
 
   /**
    * The UPDATE for one shape of patch: bit i set when `PATCHABLE[i]` is defined in it, and
@@ -240,10 +300,40 @@ export function createRegistryRepository(db: Db) {
 
     /** Inserts a registry; a taken name throws the driver's unique violation (`REGISTRY_NAME_UNIQUE`). */
     async insert(row: NewRegistry): Promise<RegistryRecord> {
-      const values: Record<string, unknown> = { ...row, provider: providerOf(row.server) };
-      for (const [key, notYet] of Object.entries(NOT_YET_SET)) values[key] ??= notYet;
-      const [created] = await insertQuery.execute(values);
+      const [created] = await insertQuery.execute(insertValues(row));
       return asRecord(created!);
+    },
+
+    /**
+     * Inserts a registry and claims an `Idempotency-Key` with its answer, in one statement: both
+     * rows or neither. The answer is built from the record before anything is written (every
+     * value of a new row is known), so a keyed create costs no more round trips than a plain one
+     * (measured: a separate claim and answer made keyed creates 0.65–0.74× as fast). Null, and
+     * nothing written, when the key exists already: the caller reads it (replay, reuse, wait).
+     * A taken name throws the unique violation as `insert` does, and claims nothing.
+     */
+    async insertClaimingKey(
+      row: NewRegistry,
+      key: { scope: IdempotencyScope; claim: NewClaim; answerOf: (record: RegistryRecord) => StoredAnswer },
+    ): Promise<{ record: RegistryRecord; answer: StoredAnswer } | null> {
+      const values = insertValues(row);
+      const record = asRecord({ ...pickRecord(values), version: 1 });
+      const answer = key.answerOf(record);
+      const params = {
+        ...values,
+        keyTokenId: key.scope.tokenId,
+        keyWorkspaceId: key.scope.workspaceId,
+        key: key.scope.key,
+        keyFingerprint: key.claim.fingerprint,
+        keyLeaseUntil: key.claim.leaseUntil,
+        keyCreatedAt: key.claim.createdAt,
+        keyExpiresAt: key.claim.expiresAt,
+        answerStatus: answer.status,
+        answerHeaders: answer.headers,
+        answerBody: answer.body,
+      };
+      const [created] = await insertClaimingKeyQuery.execute(params);
+      return created ? { record, answer } : null;
     },
 
     /** The registry, or null when missing, deleted, or in another workspace. */
