@@ -70,6 +70,7 @@ export function createIdempotencyService(deps: IdempotencyServiceDeps) {
    */
   function newClaim(request: string): NewClaim {
     const now = deps.now();
+    sweepNowAndThen(now);
     return {
       fingerprint: deps.cipher.fingerprint(request),
       leaseUntil: new Date(now.getTime() + IDEMPOTENCY_LEASE_MS),
@@ -83,7 +84,6 @@ export function createIdempotencyService(deps: IdempotencyServiceDeps) {
 
     async claim(scope: IdempotencyScope, request: string, prepared?: NewClaim): Promise<Claim> {
       const now = deps.now();
-      sweepNowAndThen(now);
       const claim = prepared ?? newClaim(request);
       const { leaseUntil } = claim;
       // Twice at most: a key deleted (released, swept) between the insert and the read is free again.
