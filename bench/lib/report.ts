@@ -328,7 +328,7 @@ export function idempotencyMarkdown(x: IdempotencyResult): string[] {
     "",
     `Our server (production settings) on one PostgreSQL database of ${fmt(x.registries)} registries in the workspace and ${fmt(x.registriesBeside)} beside it, ` +
       `the create scenario's requests from ${x.connections} keep-alive connections, without a key and with a fresh random \`Idempotency-Key\` each ` +
-      `(a claim INSERT … ON CONFLICT, an HMAC fingerprint and an UPDATE storing the answer, per create); ` +
+      `(an HMAC fingerprint, and the key claimed with its answer in the statement that inserts the registry); ` +
       `${x.rounds} alternating round(s) per side of ≤ ${x.secondsPerRound} s, the order swapped every round, after ${x.warmups} warm-up(s) of each. ` +
       `CPU per answered request: the server process, and PostgreSQL's processes (backends, WAL writer, autovacuum…). ` +
       `Afterwards ${fmt(k.answered)} keys stored with their answer and ${fmt(k.running)} left running, for ${fmt(k.keyedCreates)} keyed creates answered 2xx; ` +

@@ -80,16 +80,17 @@ describe.each(backends)("names on %s", (backend) => {
     const registry = await client.registries.create(registryBody());
     const image = await client.sandboxImages.create({ name: `image ${hex()}`, image: "ghcr.io/acme/app" });
     const value = "evil\u202egnp.exe";
+    // Sent one at a time: a call started early and awaited later would reject unobserved.
     const writes = [
-      client.registries.create(registryBody({ name: value })),
-      client.registries.update(registry.id, { name: value }),
-      client.registries.update(randomUUID(), { name: value }),
-      client.sandboxImages.create({ name: value, image: "ghcr.io/acme/app" }),
-      client.sandboxImages.update(image.id, { name: value }),
-      client.sandboxImages.update(randomUUID(), { name: value }),
+      () => client.registries.create(registryBody({ name: value })),
+      () => client.registries.update(registry.id, { name: value }),
+      () => client.registries.update(randomUUID(), { name: value }),
+      () => client.sandboxImages.create({ name: value, image: "ghcr.io/acme/app" }),
+      () => client.sandboxImages.update(image.id, { name: value }),
+      () => client.sandboxImages.update(randomUUID(), { name: value }),
     ];
     for (const write of writes) {
-      const err = await apiError(write);
+      const err = await apiError(write());
       expectFieldError(err, "/body/name", [value, "evil", "gnp.exe"]);
       expect(err.problem?.errors?.[0]?.message).toBe(NAME_RULES.invisible);
     }
