@@ -24,7 +24,7 @@ import { generateApiToken, hashApiToken } from "../../packages/server/src/auth/a
 import { mergeLoads, runLoad, type LoadBounds, type LoadResult, type LoadRun, type LoadSpec } from "./load.js";
 import { childEnv, runScript, sleep, type ServerProcess } from "./processes.js";
 import type { SeedResult } from "./seed.js";
-import { ratio } from "./report.js";
+import { ratio } from "./stats.js";
 import { round } from "./stats.js";
 import { TARGETS } from "./targets.js";
 

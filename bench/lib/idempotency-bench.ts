@@ -23,7 +23,7 @@ import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { mergeLoads, runLoad, type LoadBounds, type LoadResult, type LoadRun, type LoadSpec } from "./load.js";
 import { readCpuMs, type ServerProcess } from "./processes.js";
-import { ratio } from "./report.js";
+import { ratio } from "./stats.js";
 import type { SeedResult } from "./seed.js";
 import { median, round } from "./stats.js";
 import { TARGETS } from "./targets.js";

@@ -6,6 +6,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { CryptoResult } from "./crypto-bench.js";
 import { FLOOR_VARIANTS, type FloorResult, type FloorVariant } from "./floor.js";
+import { ratio } from "./stats.js";
+
+export { ratio };
 import type { AttackComparison, ForgedTokensResult } from "./forged-tokens-bench.js";
 import type { IdempotencyResult, IdempotencySide } from "./idempotency-bench.js";
 import type { LoadResult } from "./load.js";
@@ -111,9 +114,6 @@ export interface BenchResults {
   summary: { checks: number; passed: number; failed: number; failedChecks: string[] };
 }
 
-export function ratio(a: number, b: number): number {
-  return b === 0 ? 0 : Math.round((a / b) * 1000) / 1000;
-}
 
 /** Every pass/fail check of a results object, flattened: the summary and the smoke test use it. */
 export function checksOf(r: Omit<BenchResults, "summary">): { name: string; pass: boolean }[] {

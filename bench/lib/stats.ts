@@ -34,3 +34,8 @@ export function round(value: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+/** a ÷ b to three decimals; 0 when b is 0. */
+export function ratio(a: number, b: number): number {
+  return b === 0 ? 0 : Math.round((a / b) * 1000) / 1000;
+}
