@@ -445,6 +445,20 @@ describe.each(backends)("registry rules contract on %s", (backend) => {
       expect((await client.sandboxImages.get(a.id)).registry_name).toBe(registry.name);
     });
 
+    it("a registry used only by disabled images is in use too: 409, and the images keep it for when they are enabled again", async () => {
+      const registry = await client.registries.create(registryBody());
+      const older = await client.sandboxImages.create({ name: "dormant a", image: "ghcr.io/org/a", registry_id: registry.id, enabled: false });
+      const newer = await client.sandboxImages.create({ name: "dormant b", image: "ghcr.io/org/b", registry_id: registry.id });
+      await client.sandboxImages.update(newer.id, { enabled: false });
+
+      const refused = await apiError(client.registries.delete(registry.id));
+      expect([refused.status, refused.code]).toEqual([409, "registry_in_use"]);
+      expect(refused.problem).toMatchObject({ linked_image_ids: [newer.id, older.id], linked_image_count: 2 });
+      expect(await client.registries.get(registry.id)).toEqual(registry);
+      // Deleted, the registry would have turned these pulls into registry_deleted once re-enabled.
+      expect(await client.sandboxImages.update(older.id, { enabled: true })).toMatchObject({ registry_id: registry.id, registry_name: registry.name });
+    });
+
     it("relinking or unlinking the images first lets a plain delete through", async () => {
       const registry = await client.registries.create(registryBody());
       const other = await client.registries.create(registryBody());

@@ -181,6 +181,21 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     });
   });
 
+  it("a delete without force counts every linked image, disabled ones too, and deletes nothing", async () => {
+    const ws = freshWorkspaceId();
+    const registry = await newRegistry(ws);
+    const older = await images.insert(newImage(ws, { registryId: registry.id, enabled: false }));
+    const newer = await images.insert(newImage(ws, { registryId: registry.id, enabled: false }));
+    await images.insert(newImage(ws, { enabled: false }));
+
+    expect(await regs.softDeleteUnlessLinked(ws, registry.id, T1, { force: false, listLimit: 10 })).toEqual({
+      outcome: "in_use",
+      ids: [newer.id, older.id],
+      count: 2,
+    });
+    expect(await regs.findById(ws, registry.id)).toMatchObject({ id: registry.id, version: 1 });
+  });
+
   it("a delete without force and a concurrent link never leave an image on a deleted registry", async () => {
     for (let round = 0; round < 20; round++) {
       const ws = freshWorkspaceId();
