@@ -9,11 +9,12 @@ import {
 import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import type { DatabaseHandle, Db } from "../client.js";
 import { classifyDatabaseError } from "../errors.js";
-import type { NewSandboxImage } from "../records.js";
+import type { NewSandboxImage, SandboxImageRecord } from "../records.js";
 import { sandboxImages } from "../schema.js";
 import { createRegistryRepository } from "./registries.js";
 import { createSandboxImageRepository, linkedImages, RegistryNotLinkableError, SANDBOX_IMAGE_REGISTRY_FK } from "./sandbox-images.js";
 import { FIXTURE_TIME as T0, newImage, newRegistry as registryToInsert } from "@modbox/testkit/fixtures";
+import { walkPages } from "@modbox/testkit/paging";
 
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 
@@ -256,16 +257,11 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       await images.insert(newImage(freshWorkspaceId()));
     });
 
+    /** Every id, page by page; never more pages than rows (a cursor that does not advance fails). */
     async function allIds(q: { registryId?: string; enabled?: boolean }, limit: number) {
-      const ids: string[] = [];
-      let beforeId: string | undefined;
-      for (;;) {
-        const page = await images.list(ws, { ...q, limit, ...(beforeId && { beforeId }) });
-        expect(page.length).toBeLessThanOrEqual(limit);
-        if (page.length === 0) return ids;
-        ids.push(...page.map((r) => r.id));
-        beforeId = page.at(-1)!.id;
-      }
+      const pages = await walkPages<SandboxImageRecord>((last) => images.list(ws, { ...q, limit, ...(last && { beforeId: last.id }) }), rows.length);
+      for (const page of pages) expect(page.length).toBeLessThanOrEqual(limit);
+      return pages.flat().map((r) => r.id);
     }
     const newestFirst = (keep: (r: NewSandboxImage) => boolean) =>
       rows.filter(keep).map((r) => r.id).reverse();
