@@ -65,7 +65,7 @@ describe("secret key names", () => {
     expect(isSecretKey(key)).toBe(true);
   });
 
-  it.each(["keyId", "keyIds", "activeKeyId", "author", "authors", "url", "database", "name", "username", "email", "server", "id", "path", "msg", "err", "reqId", "statusCode"])(
+  it.each(["tokenId", "token_id", "TOKEN_ID", "tokenIds", "passwordKeyId", "password_key_id", "credentialIds", "keyId", "keyIds", "activeKeyId", "author", "authors", "url", "database", "name", "username", "email", "server", "id", "path", "msg", "err", "reqId", "statusCode"])(
     "%s is not",
     (key) => {
       expect(isSecretKey(key)).toBe(false);
@@ -139,6 +139,12 @@ describe("redaction reaches every depth of every logged object", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toContain(SECRET);
     expect(JSON.parse(lines[0]!)).toMatchObject({ a: { b: { c: { d: { e: { password: REDACTED } } } } } });
+  });
+
+  it("keeps a secret's identifier readable beside the redacted secret", () => {
+    const { logger, parsed } = capture();
+    logger.info({ tokenId: "tok-1", token: SECRET, passwordKeyId: "k1" }, "revoked");
+    expect(parsed()).toEqual([expect.objectContaining({ tokenId: "tok-1", token: REDACTED, passwordKeyId: "k1" })]);
   });
 
   it("leaves a line without a secret key byte for byte as pino wrote it, secret-looking values included", () => {

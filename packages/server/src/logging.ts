@@ -37,6 +37,12 @@ export const SECRET_KEY_WORDS = [
 /** Short names that are secrets only on their own (`auth` in a Docker config; never `author`). */
 export const SECRET_KEYS_EXACT = ["auth", "pwd", "pass"] as const;
 
+/**
+ * An identifier of a secret is not one (`tokenId`, `token_id`, `passwordKeyId`): what operators
+ * need to tell tokens and keys apart stays readable.
+ */
+const IDENTIFIER_KEY = /(?:I[dD][sS]?|[-_. ][iI][dD][sS]?)$/;
+
 const wordPattern = SECRET_KEY_WORDS.map((word) => word.split(" ").join("[-_. ]?")).join("|");
 const SECRET_KEY = new RegExp(`${wordPattern}|^(?:${SECRET_KEYS_EXACT.join("|")})$`, "i");
 
@@ -52,7 +58,7 @@ const SECRET_KEY_IN_JSON = new RegExp(
 
 /** Whether a property of that name holds a secret, wherever it sits in a logged object. */
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
+  return SECRET_KEY.test(key) && !IDENTIFIER_KEY.test(key);
 }
 
 /** A copy of a parsed JSON value with every secret-named property's value replaced, at any depth. */
