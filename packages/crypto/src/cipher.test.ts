@@ -19,15 +19,16 @@ function keyringOf(...ids: string[]): Keyring {
   });
 }
 
-/** Runs `action`, expects a DecryptionError, and returns its reason. */
+/** Runs `action`, expects a DecryptionError, and returns its reason (asserted outside the catch). */
 function failure(action: () => unknown): DecryptionFailureReason {
+  let thrown: unknown;
   try {
     action();
   } catch (error) {
-    expect(error).toBeInstanceOf(DecryptionError);
-    return (error as DecryptionError).reason;
+    thrown = error;
   }
-  throw new Error("expected a DecryptionError");
+  expect(thrown).toBeInstanceOf(DecryptionError);
+  return (thrown as DecryptionError).reason;
 }
 
 function payloadOf(ciphertext: string): Buffer {

@@ -15,15 +15,16 @@ const keyA = randomBytes(32);
 const keyB = randomBytes(32);
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
 
-/** Runs `action`, expects a KeyringConfigError, and returns its message. */
+/** Runs `action`, expects a KeyringConfigError, and returns its message (asserted outside the catch). */
 function configError(action: () => unknown): string {
+  let thrown: unknown;
   try {
     action();
   } catch (error) {
-    expect(error).toBeInstanceOf(KeyringConfigError);
-    return (error as KeyringConfigError).message;
+    thrown = error;
   }
-  throw new Error("expected a KeyringConfigError");
+  expect(thrown).toBeInstanceOf(KeyringConfigError);
+  return (thrown as KeyringConfigError).message;
 }
 
 /** Every textual form of the key that must never appear in a message. */

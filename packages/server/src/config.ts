@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { LOG_LEVELS, type LogLevel } from "./logging.js";
 
 /**
  * Every setting the server reads, parsed once from the environment at start.
@@ -47,7 +48,7 @@ const envSchema = z
       .string()
       .regex(/^mbx_[A-Za-z0-9_-]{20,200}$/, "must look like mbx_ followed by at least 20 of [A-Za-z0-9_-]")
       .optional(),
-    MODBOX_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    MODBOX_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
     MODBOX_VALIDATE_RESPONSES: booleanFlag.optional(),
     MODBOX_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
     MODBOX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
@@ -89,7 +90,7 @@ export interface Config {
   dataDir: string;
   encryption: { keysSpec?: string; activeKeyId?: string };
   bootstrapToken?: string;
-  logLevel: string;
+  logLevel: LogLevel;
   validateResponses: boolean;
   bodyLimitBytes: number;
   /**

@@ -2,27 +2,101 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pino, type DestinationStream, type Logger } from "pino";
 
+/** Every level `MODBOX_LOG_LEVEL` accepts: config.ts parses with it, the leak scan runs at each. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What a secret's value becomes in a log line. */
+export const REDACTED = "[redacted]";
+
+/**
+ * The one list of what a secret is called. A key is secret when its name contains one of these
+ * words (any case; `-`, `_`, `.` or a space allowed between the parts: `x_registry_auth`,
+ * `X-Registry-Auth`, `apiKey`), or is exactly one of {@link SECRET_KEYS_EXACT}.
+ */
+export const SECRET_KEY_WORDS = [
+  "password",
+  "passwd",
+  "passphrase",
+  "secret",
+  "token",
+  "authorization",
+  "cookie",
+  "credential",
+  "ciphertext",
+  "api key",
+  "private key",
+  "encryption key",
+  "keys spec",
+  "registry auth",
+  "docker config json",
+  "database url",
+  "connection string",
+] as const;
+
+/** Short names that are secrets only on their own (`auth` in a Docker config; never `author`). */
+export const SECRET_KEYS_EXACT = ["auth", "pwd", "pass"] as const;
+
+/**
+ * An identifier of a secret is not one (`tokenId`, `token_id`, `passwordKeyId`): what operators
+ * need to tell tokens and keys apart stays readable.
+ */
+const IDENTIFIER_KEY = /(?:I[dD][sS]?|[-_. ][iI][dD][sS]?)$/;
+
+const wordPattern = SECRET_KEY_WORDS.map((word) => word.split(" ").join("[-_. ]?")).join("|");
+const SECRET_KEY = new RegExp(`${wordPattern}|^(?:${SECRET_KEYS_EXACT.join("|")})$`, "i");
+
+/**
+ * The same names as they appear in a JSON text, as a key (followed by the rest of the key, its
+ * closing quote and a colon; escapes skipped). A line without a match holds no secret key and is
+ * written as it is: the common case, and the access log's every line, costs one scan.
+ */
+const SECRET_KEY_IN_JSON = new RegExp(
+  `(?:${wordPattern})(?:[^"\\\\]|\\\\.)*":|"(?:${SECRET_KEYS_EXACT.join("|")})":`,
+  "i",
+);
+
+/** Whether a property of that name holds a secret, wherever it sits in a logged object. */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key) && !IDENTIFIER_KEY.test(key);
+}
+
+/** A copy of a parsed JSON value with every secret-named property's value replaced, at any depth. */
+function redactParsed(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactParsed);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) out[key] = isSecretKey(key) ? REDACTED : redactParsed(inner);
+  return out;
+}
+
+/**
+ * A serialised log line with every secret-named property redacted, at any depth, in any logged
+ * object, whatever logged it (bindings, serializers, pino-http's children included). pino's own
+ * `redact` takes fixed paths (`*.password` is one level deep), so the line is checked after
+ * serialisation instead: a line naming no secret key passes unchanged; one that does is parsed,
+ * redacted and serialised again. A line that cannot be parsed is withheld, never written raw.
+ */
+export function redactLogLine(line: string): string {
+  if (!SECRET_KEY_IN_JSON.test(line)) return line;
+  try {
+    return `${JSON.stringify(redactParsed(JSON.parse(line)))}\n`;
+  } catch {
+    return `${JSON.stringify({ level: 50, time: Date.now(), msg: "a log line was withheld: it could not be checked for secrets" })}\n`;
+  }
+}
+
 /**
  * Structured JSON logs. Request logs carry the method, path, status and request id only: no
- * headers (tokens), no bodies (passwords). Redaction is the second line of defence for any
- * object that reaches a log by another way.
+ * headers (tokens), no bodies (passwords). Redaction ({@link redactLogLine}) is the second line
+ * of defence for any object that reaches a log by another way.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
       base: { service: "modbox-registries" },
-      redact: {
-        paths: [
-          "password",
-          "*.password",
-          "req.headers.authorization",
-          "req.headers.cookie",
-          "headers.authorization",
-          "headers.cookie",
-        ],
-        censor: "[redacted]",
-      },
+      hooks: { streamWrite: redactLogLine },
     },
     destination,
   );

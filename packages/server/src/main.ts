@@ -4,9 +4,8 @@
 import { KeyringConfigError } from "@modbox/crypto";
 import { ConfigError, loadConfig } from "./config.js";
 import { diskFullAtStart } from "./db/free-space.js";
-import { safeErrorSummary } from "./db/errors.js";
 import { createLogger } from "./logging.js";
-import { startServer } from "./server.js";
+import { logStartupFailure, startServer } from "./server.js";
 import { KeyCustodyError } from "./services/key-custody.js";
 import { DataDirLockedError } from "./startup/data-dir-lock.js";
 import { DataDirOwnershipError } from "./startup/private-dir.js";
@@ -35,7 +34,7 @@ async function main(): Promise<void> {
     }
     const diskFull = config.database.kind === "pglite" ? diskFullAtStart(err, config.dataDir, config.minFreeDiskBytes) : undefined;
     if (diskFull) return fail(diskFull.message);
-    logger.fatal({ err: safeErrorSummary(err) }, "start-up failed");
+    logStartupFailure(logger, err);
     process.exit(1);
   }
 

@@ -6,6 +6,7 @@ import { listenForRevocations, type RevocationListener } from "./auth/revocation
 import { composeApp } from "./compose.js";
 import type { Config } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
+import { safeErrorSummary } from "./db/errors.js";
 import { createFreeSpaceMonitor } from "./db/free-space.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { pgliteFailureMessage } from "./db/pglite-failure.js";
@@ -29,6 +30,15 @@ export interface RunningServer {
   failed: Promise<string>;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the database. */
   close(): Promise<void>;
+}
+
+/**
+ * What main.ts logs when {@link startServer} fails without a message for the operator of its own:
+ * a database error by its SQLSTATE or code, never its message (a driver's lists bound values).
+ * Here rather than in main.ts so the leak scan can run it in-process at every log level.
+ */
+export function logStartupFailure(logger: Logger, err: unknown): void {
+  logger.fatal({ err: safeErrorSummary(err) }, "start-up failed");
 }
 
 /**

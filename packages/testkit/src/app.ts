@@ -23,6 +23,7 @@ import {
   createApp,
   createLogger,
   generateApiToken,
+  type LogLevel,
   MIGRATIONS_FOLDER,
   migrateDatabase,
   openDatabase,
@@ -60,6 +61,11 @@ export interface TestAppOptions {
   outbound?: OutboundOptions;
   /** The app's keys (default: one fresh key), e.g. to start a second app on the same database. */
   keyring?: Keyring;
+  /**
+   * The log level (default `debug`). Which request logger runs depends on it (pino-http at
+   * `info` and below, the failure-only logger above), so the leak scan runs at each.
+   */
+  logLevel?: LogLevel;
 }
 
 export async function startTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
@@ -71,7 +77,7 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
       done();
     },
   });
-  const logger = createLogger("debug", sink);
+  const logger = createLogger(options.logLevel ?? "debug", sink);
   const keyring = options.keyring ?? parseKeyringSpec(formatKeyringSpec([generateKey()]));
   const { cipher, budget } = await openKeys(database.db, keyring, logger, "the test keyring");
   const token = generateApiToken();

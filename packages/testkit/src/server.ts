@@ -14,7 +14,7 @@ export { MIGRATIONS_FOLDER, migrateDatabase } from "../../server/src/db/migrate.
 export type { NewRegistry, NewSandboxImage, TokenScope } from "../../server/src/db/records.js";
 export { createApiTokenRepository } from "../../server/src/db/repositories/api-tokens.js";
 export { registries, sandboxImages } from "../../server/src/db/schema.js";
-export { createLogger } from "../../server/src/logging.js";
+export { createLogger, LOG_LEVELS, type LogLevel } from "../../server/src/logging.js";
 export type { LookupAddress, LookupFn } from "../../server/src/registry-protocol/outbound/resolve.js";
 export type { OutboundOptions } from "../../server/src/registry-protocol/outbound/types.js";
 export { createApiTokenService } from "../../server/src/services/api-tokens.js";

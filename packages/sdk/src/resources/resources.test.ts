@@ -102,6 +102,8 @@ describe("registries", () => {
     );
     const names: string[] = [];
     for await (const r of client.registries.list({ enabled: true, server: "ghcr.io", limit: 2 })) {
+      // Bounded: the fake repeats its last page forever, so a paginator that does not stop fails here.
+      if (names.length === 4) expect.fail("more than 4 registries: the iteration does not end");
       names.push(r.name);
     }
     expect(names).toEqual(["a", "b", "c", "d"]);
@@ -153,7 +155,11 @@ describe("sandboxImages", () => {
       json({ data: [image], next_cursor: null }),
     );
     const all: SandboxImage[] = [];
-    for await (const i of client.sandboxImages.list({ registry_id: ID })) all.push(i);
+    for await (const i of client.sandboxImages.list({ registry_id: ID })) {
+      // Bounded, as above.
+      if (all.length === 2) expect.fail("more than 2 images: the iteration does not end");
+      all.push(i);
+    }
     expect(all).toHaveLength(2);
     expect(requests.map((r) => new URL(r.url).search)).toEqual([
       `?registry_id=${ID}`,

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { DecryptionError } from "@modbox/crypto";
+import { DrizzleQueryError } from "drizzle-orm/errors";
 import express from "express";
 import { pinoHttp } from "pino-http";
 import { afterEach, describe, expect, it } from "vitest";
@@ -22,6 +23,15 @@ function drizzleQueryError(sqlstate: string): Error {
     cause,
   });
 }
+
+/**
+ * A query error whose driver error has no SQLSTATE (a value the driver could not encode, a
+ * protocol error): drizzle's message still lists the bound parameters.
+ */
+const queryErrorsWithoutSqlstate: Array<[string, Error]> = [
+  ["a cause without a code", new DrizzleQueryError("update registries set username = $1 where id = $2", [SECRET, "id"], new TypeError(`cannot encode ${SECRET}`))],
+  ["no cause at all", new DrizzleQueryError("update registries set username = $1 where id = $2", [SECRET, "id"])],
+];
 
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -79,6 +89,16 @@ describe("errorHandler", () => {
     const { logs } = await answerFor(drizzleQueryError("XX000"));
     expect(logs).not.toContain(SECRET);
     expect(logs).toContain("XX000");
+  });
+
+  it.each(queryErrorsWithoutSqlstate)("a query error without an SQLSTATE (%s): a 500 that neither answers nor logs its message or parameters", async (_label, thrown) => {
+    const { response, body, text, logs } = await answerFor(thrown);
+    expect(response.status).toBe(500);
+    expect(body).toMatchObject({ code: "internal_error" });
+    expect(text).not.toContain(SECRET);
+    expect(logs).not.toContain(SECRET);
+    expect(logs).not.toContain("Failed query");
+    expect(JSON.parse(logs)).toMatchObject({ res: { statusCode: 500 }, err: { message: "query failed", stack: "DatabaseError: query failed" } });
   });
 
   it("answers a full disk with Retry-After 30 and logs its SQLSTATE, never the driver's message", async () => {

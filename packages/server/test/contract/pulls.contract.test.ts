@@ -293,6 +293,30 @@ describe.each(backends)("pulls contract on %s", (backend) => {
       });
     });
 
+    // A stored credential that no longer decrypts, corrupted in the database two ways: another
+    // registry's ciphertext (same key, but bound to that registry, so authentication fails) and
+    // an envelope that does not parse.
+    it.each([
+      ["another registry's ciphertext", (otherId: string) => sql`(select password_ciphertext from registries where id = ${otherId})`],
+      ["a garbled envelope", () => sql`'v1:' || password_key_id || ':not-a-payload'`],
+    ] as const)("a credential that does not decrypt (%s): 500 credential_undecryptable, recorded; the pull check answers it without contacting the registry; never marked used", async (_label, corrupted) => {
+      const registry = await client.registries.create(registryBody({ server: listener.host, username: "octocat" }));
+      const other = await client.registries.create(registryBody());
+      const image = await client.sandboxImages.create({ name: "undecryptable", image: `${listener.host}/team/app`, tag: "v1", registry_id: registry.id });
+      await app.database.db.execute(sql`update registries set password_ciphertext = ${corrupted(other.id)} where id = ${registry.id}`);
+
+      const { res, body } = await rawPullCredentials(image.id);
+      expect(res.status).toBe(500);
+      expect(body).toMatchObject({ status: 500, code: "credential_undecryptable" });
+      expect(await events(image.id)).toEqual([event(image, "credential_undecryptable")]);
+
+      const connectionsBefore = listener.connections;
+      expect(await client.sandboxImages.pullCheck(image.id)).toMatchObject({ pullable: false, digest: null, error_code: "credential_undecryptable" });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(listener.connections - connectionsBefore, "connections to the registry").toBe(0);
+      expect((await client.registries.get(registry.id)).last_used_at).toBeNull();
+    });
+
     it("refusals: 409 image_disabled, registry_disabled, registry_host_mismatch, registry_deleted; each recorded, none marks the registry used", async () => {
       const password = ghpToken();
       const registry = await client.registries.create(registryBody({ username: "octocat", password }));

@@ -9,6 +9,7 @@ import {
 import { startTestApp, type TestApp } from "@modbox/testkit/app";
 import { makeCaCertificate } from "@modbox/testkit/certificates";
 import { backends, rowsOf } from "@modbox/testkit/databases";
+import { collectAtMost } from "@modbox/testkit/paging";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hex, ghpToken, base64, registryBody, apiError, expectFieldError, useRulesApp } from "./rules-app.js";
@@ -149,12 +150,11 @@ describe.each(backends)("registries contract on %s", (backend) => {
     expect(first.data.map((r) => r.id)).toEqual(made.slice(-3).reverse().map((r) => r.id));
     expect(first.nextCursor).toEqual(expect.any(String));
 
-    const all: string[] = [];
-    for await (const r of ws.registries.list({ limit: 2 })) all.push(r.id);
+    // Bounded: pages that never end fail here instead of paging on.
+    const all = (await collectAtMost(ws.registries.list({ limit: 2 }), made.length)).map((r) => r.id);
     expect(all).toEqual(made.map((r) => r.id).reverse());
 
-    const ghcrOnly: Registry[] = [];
-    for await (const r of ws.registries.list({ limit: 1, server: "ghcr.io" })) ghcrOnly.push(r);
+    const ghcrOnly = await collectAtMost(ws.registries.list({ limit: 1, server: "ghcr.io" }), made.length);
     expect(ghcrOnly.map((r) => r.id)).toEqual(made.filter((r) => r.server === "ghcr.io").map((r) => r.id).reverse());
 
     const disabled = await ws.registries.list({ enabled: false });
@@ -445,6 +445,20 @@ describe.each(backends)("registry rules contract on %s", (backend) => {
       expect((await client.sandboxImages.get(a.id)).registry_name).toBe(registry.name);
     });
 
+    it("a registry used only by disabled images is in use too: 409, and the images keep it for when they are enabled again", async () => {
+      const registry = await client.registries.create(registryBody());
+      const older = await client.sandboxImages.create({ name: "dormant a", image: "ghcr.io/org/a", registry_id: registry.id, enabled: false });
+      const newer = await client.sandboxImages.create({ name: "dormant b", image: "ghcr.io/org/b", registry_id: registry.id });
+      await client.sandboxImages.update(newer.id, { enabled: false });
+
+      const refused = await apiError(client.registries.delete(registry.id));
+      expect([refused.status, refused.code]).toEqual([409, "registry_in_use"]);
+      expect(refused.problem).toMatchObject({ linked_image_ids: [newer.id, older.id], linked_image_count: 2 });
+      expect(await client.registries.get(registry.id)).toEqual(registry);
+      // Deleted, the registry would have turned these pulls into registry_deleted once re-enabled.
+      expect(await client.sandboxImages.update(older.id, { enabled: true })).toMatchObject({ registry_id: registry.id, registry_name: registry.name });
+    });
+
     it("relinking or unlinking the images first lets a plain delete through", async () => {
       const registry = await client.registries.create(registryBody());
       const other = await client.registries.create(registryBody());
@@ -488,8 +502,8 @@ describe.each(backends)("registry rules contract on %s", (backend) => {
   });
 
   it("no registry answer of this file carried a password property (response validation is on too)", async () => {
-    const all: Registry[] = [];
-    for await (const r of client.registries.list({ limit: 200 })) all.push(r);
+    // Bounded (this file makes well under 1000 registries in its workspace): pages that never end fail.
+    const all = await collectAtMost(client.registries.list({ limit: 200 }), 1000);
     expect(all.length).toBeGreaterThan(20);
     for (const r of all) expect(Object.keys(r).sort()).toEqual([
       "ca_certificate",

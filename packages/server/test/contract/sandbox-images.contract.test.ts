@@ -7,6 +7,7 @@ import {
 } from "@modbox/sdk";
 import { startTestApp, type TestApp } from "@modbox/testkit/app";
 import { backends } from "@modbox/testkit/databases";
+import { collectAtMost } from "@modbox/testkit/paging";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hex, registryBody, apiError, expectFieldError, useRulesApp } from "./rules-app.js";
 
@@ -137,11 +138,10 @@ describe.each(backends)("sandbox images contract on %s", (backend) => {
     for (let i = 0; i < 5; i++) {
       made.push(await ws.sandboxImages.create({ name: `img ${i}`, image: "ghcr.io/o/i", registry_id: i < 3 ? reg.id : null, enabled: i !== 1 }));
     }
-    const all: string[] = [];
-    for await (const image of ws.sandboxImages.list({ limit: 2 })) all.push(image.id);
+    // Bounded: pages that never end fail here instead of paging on.
+    const all = (await collectAtMost(ws.sandboxImages.list({ limit: 2 }), made.length)).map((image) => image.id);
     expect(all).toEqual(made.map((m) => m.id).reverse());
-    const linked: string[] = [];
-    for await (const image of ws.sandboxImages.list({ limit: 1, registry_id: reg.id })) linked.push(image.id);
+    const linked = (await collectAtMost(ws.sandboxImages.list({ limit: 1, registry_id: reg.id }), made.length)).map((image) => image.id);
     expect(linked).toEqual(made.slice(0, 3).map((m) => m.id).reverse());
     expect((await ws.sandboxImages.list({ enabled: false })).data.map((i) => i.id)).toEqual([made[1]!.id]);
   });

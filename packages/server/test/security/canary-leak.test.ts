@@ -15,16 +15,33 @@
  * `auth.kubernetes_secret.data[".dockerconfigjson"]`). Those answers are checked to decode to the
  * canary, then scanned like every other with exactly those three values blanked.
  *
+ * The scan runs at every log level the server accepts: which request logger writes depends on it
+ * (pino-http at `info` and below, the failure-only logger above, nothing at `fatal`), and the
+ * exchanges include answers of 500 and 503 with canaries in the body (a trigger makes the database
+ * refuse some names), so the failure logger and the error handler see canaries at every level.
+ * Start-up and shutdown are scanned at every level too, on a start that works and on one that
+ * fails, with the configured secrets (encryption key, bootstrap token, database password) as
+ * canaries.
+ *
  * Failure messages name where a canary was found (source, request, encoding), never the canary
  * or the text around it.
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startTestApp, type TestApp } from "@modbox/testkit/app";
-import { backends, rowsOf } from "@modbox/testkit/databases";
+import { backends, postgresAdminUrl, rowsOf, type Backend } from "@modbox/testkit/databases";
 import { header, send, type RawRequest, type RawResponse } from "@modbox/testkit/http";
 import { freshWorkspaceId } from "@modbox/testkit/ids";
+import { findFreePort } from "@modbox/testkit/ports";
+import { createPostgresTestDatabase } from "@modbox/testkit/postgres";
+import { loadConfig } from "../../src/config.js";
+import { createLogger, LOG_LEVELS, type LogLevel } from "../../src/logging.js";
+import { logStartupFailure, startServer } from "../../src/server.js";
 
 const BODY_LIMIT = 64 * 1024;
 const USERNAME = "canary-robot";
@@ -171,11 +188,83 @@ function rowText(row: Record<string, unknown>): string {
 
 const CIPHERTEXT = /^v1:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]+)$/;
 
-describe.each(backends)("canary leak scan on %s", (backend) => {
+interface Canary {
+  label: string;
+  value: string;
+}
+
+/** Every place a canary shows up, in any encoding: where to look, never the canary itself. */
+function canaryHits(canaries: readonly Canary[], haystacks: ReadonlyArray<{ where: string; text: string }>): string[] {
+  const hits: string[] = [];
+  for (const { label, value } of canaries) {
+    for (const needle of needlesFor(value)) {
+      const text = needle.caseInsensitive ? needle.text.toLowerCase() : needle.text;
+      for (const haystack of haystacks) {
+        const hay = needle.caseInsensitive ? haystack.text.toLowerCase() : haystack.text;
+        if (hay.includes(text)) hits.push(`canary "${label}" as ${needle.encoding} in ${haystack.where}`);
+      }
+    }
+  }
+  return hits;
+}
+
+/** Fails listing where each hit is (never the canary): the failure says where to look. */
+function expectNoHits(hits: readonly string[]): void {
+  expect(hits.length, `${hits.length} canary hit(s):\n${hits.join("\n")}`).toBe(0);
+}
+
+/** A logger into memory at `level`, with the server's own redaction: what the app would write. */
+function capturedLogger(level: LogLevel) {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return { logger: createLogger(level, sink), lines };
+}
+
+/** Levels at which pino-http logs every request; above them only failures are logged (or nothing). */
+const LOGS_EVERY_REQUEST: ReadonlySet<LogLevel> = new Set(["info", "debug", "trace"]);
+const LOGS_FAILURES_ONLY: ReadonlySet<LogLevel> = new Set(["warn", "error"]);
+
+/**
+ * Names the database refuses, through a trigger the scan installs: a 500 (an SQLSTATE the error
+ * handler does not know) and a 503 (53100, disk full) on demand, for a request with a body.
+ */
+const FAILS_WITH_500 = "leak scan 500";
+const FAILS_WITH_503 = "leak scan 503";
+
+async function makeTheDatabaseRefuseSomeNames(app: TestApp): Promise<void> {
+  await app.database.db.execute(
+    sql.raw(`CREATE FUNCTION leak_scan_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.name LIKE '${FAILS_WITH_500}%' THEN RAISE EXCEPTION 'refused by the leak scan' USING ERRCODE = 'XX000'; END IF;
+        IF NEW.name LIKE '${FAILS_WITH_503}%' THEN RAISE EXCEPTION 'refused by the leak scan' USING ERRCODE = '53100'; END IF;
+        RETURN NEW;
+      END $$`),
+  );
+  await app.database.db.execute(
+    sql.raw("CREATE TRIGGER leak_scan_refuse BEFORE INSERT OR UPDATE ON registries FOR EACH ROW EXECUTE FUNCTION leak_scan_refuse()"),
+  );
+}
+
+/**
+ * Every level on the embedded database. What a level changes is which request logger runs, not
+ * what the database does, so PostgreSQL runs once per logger (`trace`: pino-http writes every
+ * line; `warn`: the failure-only logger) rather than seven times over (each run is ~170 requests).
+ */
+const scanRuns: Array<readonly [Backend, LogLevel]> = [
+  ...LOG_LEVELS.map((level) => ["pglite", level] as const),
+  ...(backends.includes("postgres") ? (["trace", "warn"] as const).map((level) => ["postgres", level] as const) : []),
+];
+
+describe.each(scanRuns)("canary leak scan on %s at log level %s", (backend, level) => {
   let app: TestApp;
   const W = freshWorkspaceId("canary");
   /** Every canary sent anywhere; scanned for at the end. Labels are how failures name them. */
-  const canaries: Array<{ label: string; value: string }> = [];
+  const canaries: Canary[] = [];
   const exchanges: Exchange[] = [];
   const createdIds: string[] = [];
   let otherRegistryId: string;
@@ -202,7 +291,8 @@ describe.each(backends)("canary leak scan on %s", (backend) => {
   const validBody = (name: string, password: string) => ({ name, server: "registry.example.com", username: USERNAME, password });
 
   beforeAll(async () => {
-    app = await startTestApp(backend, { bodyLimitBytes: BODY_LIMIT });
+    app = await startTestApp(backend, { bodyLimitBytes: BODY_LIMIT, logLevel: level });
+    await makeTheDatabaseRefuseSomeNames(app);
     onlyW = await app.createToken({ workspaceIds: [W] });
     provisioner = await app.createToken({ workspaceIds: [P], scope: "provisioner" });
     const other = await send(app.url, { method: "POST", path: "/registries", workspace: W, token: app.token, json: validBody("taken name", "not-a-canary-1") });
@@ -328,6 +418,28 @@ describe.each(backends)("canary leak scan on %s", (backend) => {
         method: "PUT",
         path: "/registries/00000000-0000-7000-8000-000000000000",
         json: { password: canary(`${kind} rotate missing`, make) },
+      });
+      // The database refuses these (the trigger above): a 500 and a 503 with canaries in the body,
+      // where the password's name gives no hint (the username) as well as in the password.
+      await exchange(`${kind}: create, the database fails (500)`, 500, {
+        method: "POST",
+        path: "/registries",
+        json: { ...validBody(`${FAILS_WITH_500} create ${kind}`, canary(`${kind} create 500`, make)), username: canary(`${kind} create 500 username`, make) },
+      });
+      await exchange(`${kind}: create, the database disk is full (503)`, 503, {
+        method: "POST",
+        path: "/registries",
+        json: { ...validBody(`${FAILS_WITH_503} create ${kind}`, canary(`${kind} create 503`, make)), username: canary(`${kind} create 503 username`, make) },
+      });
+      await exchange(`${kind}: rotate, the database fails (500)`, 500, {
+        method: "PUT",
+        path: `/registries/${id}`,
+        json: { name: `${FAILS_WITH_500} rotate ${kind}`, password: canary(`${kind} rotate 500`, make), username: canary(`${kind} rotate 500 username`, make) },
+      });
+      await exchange(`${kind}: rotate, the database disk is full (503)`, 503, {
+        method: "PUT",
+        path: `/registries/${id}`,
+        json: { name: `${FAILS_WITH_503} rotate ${kind}`, password: canary(`${kind} rotate 503`, make), username: canary(`${kind} rotate 503 username`, make) },
       });
       await exchange(`${kind}: sandbox image linked to the registry`, 201, {
         method: "POST",
@@ -507,6 +619,16 @@ describe.each(backends)("canary leak scan on %s", (backend) => {
       await pull("provisioner", 200);
       exchanges.at(-1)!.handsOutCredential = true;
 
+      // A credential that does not decrypt (another registry's ciphertext: the AAD differs): the
+      // pull is a 500 through the error handler's decryption branch, the check answers its code.
+      const sealed = rowsOf(await app.database.db.execute(sql`select password_ciphertext from registries where id = ${id}`))[0]!.password_ciphertext;
+      await app.database.db.execute(
+        sql`update registries set password_ciphertext = (select password_ciphertext from registries where id = ${otherRegistryId}) where id = ${id}`,
+      );
+      await pull("undecryptable credential", 500);
+      await exchange(`${kind}: pull check, undecryptable credential`, 200, inP({ method: "POST", path: `/sandbox-images/${imageId}/pull-check` }));
+      await app.database.db.execute(sql`update registries set password_ciphertext = ${sealed} where id = ${id}`);
+
       await exchange(`${kind}: disable the registry`, 200, inP({ method: "PUT", path: `/registries/${id}`, json: { enabled: false } }));
       await exchange(`${kind}: pull check, disabled registry`, 200, inP({ method: "POST", path: `/sandbox-images/${imageId}/pull-check` }));
       await exchange(`${kind}: verify, disabled registry`, 409, inP({ method: "POST", path: `/registries/${id}/verify` }));
@@ -558,6 +680,10 @@ describe.each(backends)("canary leak scan on %s", (backend) => {
       expect(answer(`${kind}: pull credentials, disabled registry`)).toMatchObject({ code: "registry_disabled" });
       expect(answer(`${kind}: pull credentials, disabled image`)).toMatchObject({ code: "image_disabled" });
       expect(answer(`${kind}: pull credentials, deleted registry`)).toMatchObject({ code: "registry_deleted" });
+      expect(answer(`${kind}: pull credentials, undecryptable credential`)).toMatchObject({ code: "credential_undecryptable" });
+      expect(answer(`${kind}: pull check, undecryptable credential`)).toMatchObject({ pullable: false, error_code: "credential_undecryptable" });
+      expect(answer(`${kind}: create, the database fails (500)`)).toMatchObject({ code: "internal_error" });
+      expect(answer(`${kind}: create, the database disk is full (503)`)).toMatchObject({ code: "service_unavailable" });
       expect(answer(`${kind}: GHCR with a password that is not a GitHub token (a warning)`)).toMatchObject({
         server: "ghcr.io",
         warnings: [{ code: "ghcr_token_format", field: "password" }],
@@ -566,6 +692,21 @@ describe.each(backends)("canary leak scan on %s", (backend) => {
         server: "docker.io",
         warnings: [{ code: "dockerhub_password", field: "password" }],
       });
+    }
+  });
+
+  test(`the log holds what ${level} writes: ${LOGS_EVERY_REQUEST.has(level) ? "every request" : LOGS_FAILURES_ONLY.has(level) ? "the failures (5xx)" : "nothing"}`, () => {
+    // Without this the scan of the log could pass on an empty log, at any level.
+    const failures = exchanges.filter((e) => e.response.status >= 500);
+    expect(failures.length, "the scan has failures for the failure logger to write").toBeGreaterThanOrEqual(10);
+    const loggedIds = app.logs.map((line) => (JSON.parse(line) as { req?: { id?: string } }).req?.id).filter((id): id is string => id !== undefined);
+    const idOf = (e: Exchange) => header(e.response, "x-request-id") ?? "(no request id)";
+    if (LOGS_EVERY_REQUEST.has(level)) {
+      expect(exchanges.filter((e) => !loggedIds.includes(idOf(e))).map((e) => e.label)).toEqual([]);
+    } else if (LOGS_FAILURES_ONLY.has(level)) {
+      expect(loggedIds.sort()).toEqual(failures.map(idOf).sort());
+    } else {
+      expect(app.logs).toEqual([]);
     }
   });
 
@@ -631,7 +772,6 @@ describe.each(backends)("canary leak scan on %s", (backend) => {
         text: e.handsOutCredential ? withoutCredentialFields(e.response) : transcript(e.response),
       }),
     );
-    expect(app.logs.length, "the app logged every request").toBeGreaterThanOrEqual(exchanges.length);
     app.logs.forEach((line, i) => haystacks.push({ where: `log line #${i}`, text: line }));
     for (const table of ["registries", "sandbox_images", "api_tokens", "pull_credential_events"] as const) {
       const rows = rowsOf(await app.database.db.execute(sql.raw(`select * from ${table}`)));
@@ -640,18 +780,7 @@ describe.each(backends)("canary leak scan on %s", (backend) => {
     }
 
     expect(canaries.length).toBeGreaterThanOrEqual(70);
-    const hits: string[] = [];
-    for (const { label, value } of canaries) {
-      for (const needle of needlesFor(value)) {
-        const text = needle.caseInsensitive ? needle.text.toLowerCase() : needle.text;
-        for (const haystack of haystacks) {
-          const hay = needle.caseInsensitive ? haystack.text.toLowerCase() : haystack.text;
-          if (hay.includes(text)) hits.push(`canary "${label}" as ${needle.encoding} in ${haystack.where}`);
-        }
-      }
-    }
-    // The message lists every hit's location (never the canary): the failure says where to look.
-    expect(hits.length, `${hits.length} canary hit(s):\n${hits.join("\n")}`).toBe(0);
+    expectNoHits(canaryHits(canaries, haystacks));
   });
 
   test("the scan finds a canary when there is one (self-check of the needles)", () => {
@@ -730,5 +859,129 @@ describe.each(backends)("canary leak scan on %s", (backend) => {
       expect(header(e.response, "set-cookie"), e.label).toBeUndefined();
       expect(header(e.response, "authorization"), e.label).toBeUndefined();
     }
+  });
+});
+
+/**
+ * A 32-byte encryption key whose bytes are a canary's text, so its every form (the base64 of
+ * MODBOX_ENCRYPTION_KEYS, hex, raw) is a needle.
+ */
+function keyCanary(): { canary: string; spec: string } {
+  const canary = `canary-${randomBytes(12).toString("hex")}!`;
+  return { canary, spec: `leak-scan:${Buffer.from(canary, "utf8").toString("base64")}` };
+}
+
+/**
+ * Start-up and shutdown, with the secrets a server is configured with as canaries: the
+ * encryption key, the bootstrap token, the database password (in DATABASE_URL). On PostgreSQL,
+ * where all three are configured, at every level. Without PostgreSQL, on the embedded database
+ * (whose first start generates the key) at `trace` only: a fresh PGlite data directory takes
+ * seconds to create, and nothing at start-up asks the level (only the request logger does), so
+ * `trace` writes every line any level would. The embedded first start at the default level is
+ * also run as a process by the end-to-end suite (server-process.test.ts).
+ */
+const startupRuns: Array<readonly [Backend, LogLevel]> = backends.includes("postgres")
+  ? LOG_LEVELS.map((level) => ["postgres", level] as const)
+  : [["pglite", "trace"]];
+
+describe.each(startupRuns)("canary leak scan of a start and a shutdown on %s at log level %s", (backend, level) => {
+  test("the configured secrets reach no log line", async () => {
+    const canaries: Canary[] = [];
+    const token = `mbx_${hexCanary()}`;
+    canaries.push({ label: "bootstrap token", value: token });
+    const dataDir = await mkdtemp(join(tmpdir(), "modbox-leak-scan-"));
+    const env: Record<string, string> = {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      MODBOX_LOG_LEVEL: level,
+      MODBOX_DATA_DIR: dataDir,
+      MODBOX_BOOTSTRAP_TOKEN: token,
+    };
+    let dropDatabase = async () => {};
+    if (backend === "postgres") {
+      const created = await createPostgresTestDatabase(postgresAdminUrl!);
+      dropDatabase = created.drop;
+      // The test server trusts local connections, so any password works: what matters is that it is configured.
+      const url = new URL(created.url);
+      url.password = hexCanary();
+      canaries.push({ label: "database password", value: url.password });
+      env.DATABASE_URL = url.toString();
+      const key = keyCanary();
+      canaries.push({ label: "encryption key", value: key.canary });
+      env.MODBOX_ENCRYPTION_KEYS = key.spec;
+    }
+    const { logger, lines } = capturedLogger(level);
+    try {
+      const server = await startServer(loadConfig(env), logger);
+      try {
+        const answer = await fetch(`${server.url}/registries`, { headers: { authorization: `Bearer ${token}`, "x-workspace-id": freshWorkspaceId("start") } });
+        expect(answer.status).toBe(200);
+      } finally {
+        await server.close();
+      }
+      if (backend === "pglite") {
+        // Generated by this start: the key itself must not have been logged.
+        const [, base64] = (await readFile(join(dataDir, "encryption-keys"), "utf8")).trim().split(":");
+        expect(base64).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+        canaries.push({ label: "generated encryption key", value: base64! });
+        canaries.push({ label: "generated encryption key (hex)", value: Buffer.from(base64!, "base64").toString("hex") });
+      }
+    } finally {
+      await dropDatabase();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+
+    // Not vacuous: at info and below the start and the stop were logged.
+    const messages = lines.map((line) => (JSON.parse(line) as { msg?: string }).msg);
+    if (LOGS_EVERY_REQUEST.has(level)) expect(messages).toEqual(expect.arrayContaining(["modbox registries server listening", "server stopped"]));
+    if (level === "silent") expect(lines).toEqual([]);
+    expectNoHits(canaryHits(canaries, lines.map((text, i) => ({ where: `log line #${i}`, text }))));
+  });
+});
+
+/**
+ * Starts that fail in the driver, with the password in DATABASE_URL: a refused connection, and a
+ * URL the config accepts but the driver cannot parse (its TypeError carries the whole URL as
+ * `input`, which a raw `{ err }` would log).
+ */
+const failedStarts: Array<[string, (password: string) => Promise<string>]> = [
+  ["the database refuses the connection", async (password) => `postgres://modbox:${password}@127.0.0.1:${await findFreePort()}/modbox`],
+  ["the driver cannot parse DATABASE_URL (port 99999)", async (password) => `postgres://modbox:${password}@127.0.0.1:99999/modbox`],
+];
+
+describe.each(LOG_LEVELS)("canary leak scan of a start that fails, at log level %s", (level) => {
+  test.each(failedStarts)("%s: the configured secrets reach no log line", async (_label, databaseUrl) => {
+    const password = hexCanary();
+    const token = `mbx_${hexCanary()}`;
+    const key = keyCanary();
+    const canaries: Canary[] = [
+      { label: "database password", value: password },
+      { label: "bootstrap token", value: token },
+      { label: "encryption key", value: key.canary },
+    ];
+    const config = loadConfig({
+      PORT: "0",
+      MODBOX_LOG_LEVEL: level,
+      DATABASE_URL: await databaseUrl(password),
+      MODBOX_ENCRYPTION_KEYS: key.spec,
+      MODBOX_BOOTSTRAP_TOKEN: token,
+      MODBOX_DB_CONNECT_TIMEOUT_SECONDS: "2",
+    });
+    const { logger, lines } = capturedLogger(level);
+
+    // What main.ts does with a start that throws.
+    const failure = await startServer(config, logger).then(
+      async (server) => {
+        await server.close();
+        return undefined;
+      },
+      (err: unknown) => err,
+    );
+    expect(failure, "the start failed").toBeInstanceOf(Error);
+    logStartupFailure(logger, failure);
+
+    const messages = lines.map((line) => (JSON.parse(line) as { msg?: string }).msg);
+    expect(messages).toEqual(level === "silent" ? [] : ["start-up failed"]);
+    expectNoHits(canaryHits(canaries, lines.map((text, i) => ({ where: `log line #${i}`, text }))));
   });
 });

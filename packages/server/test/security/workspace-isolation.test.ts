@@ -4,7 +4,11 @@
  * Workspace A owns a registry and an image linked to it. Workspace B, with the same token (it is
  * granted every workspace), runs every operation on A's ids. Each answer must be byte-identical
  * to the answer for an id that never existed (request id and path normalised): B cannot change
- * A's objects, and cannot even tell they exist. Afterwards A's objects and rows are unchanged.
+ * A's objects, and cannot even tell they exist. Nor may B's call do anything on A's behalf that
+ * its answer would not show: A's registries live on a local TCP listener that counts
+ * connections, and around every call the matrix checks that nothing connected to it, that no
+ * audit row appeared in A (or naming A's registries), and that `last_used_at` and every other
+ * column of A's rows stayed as they were. Afterwards A's objects and rows are unchanged.
  *
  * Then the token checks: a token granted only A is refused B on every route
  * (`workspace_forbidden`), a provisioner token is refused every workspace route and a workspace
@@ -20,6 +24,7 @@ import { startTestApp, type TestApp } from "@modbox/testkit/app";
 import { backends, rowsOf } from "@modbox/testkit/databases";
 import { expectProblem, header, send, type RawRequest, type RawResponse } from "@modbox/testkit/http";
 import { freshWorkspaceId } from "@modbox/testkit/ids";
+import { startTcpServer, type TestServer } from "@modbox/testkit/outbound";
 
 /** Headers that legitimately differ between two otherwise identical answers. */
 const VOLATILE_HEADERS = new Set(["date", "x-request-id"]);
@@ -75,7 +80,9 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
   let app: TestApp;
   const A = freshWorkspaceId("bola-a");
   const B = freshWorkspaceId("bola-b");
-  const serverOfA = `a-${randomBytes(4).toString("hex")}.registry.example`;
+  /** A's registries' server: a loopback listener that counts connections and drops them. */
+  let registryOfA: TestServer;
+  let serverOfA: string;
   const fx = {} as {
     aRegistry: Registry;
     aRegistry2: Registry;
@@ -86,10 +93,52 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
     provisioner: string;
     aRows: Record<string, Record<string, unknown>>;
     bRows: Record<string, Record<string, unknown>>;
+    /** The controls run by A itself before the matrix: proof that the watch below sees real use. */
+    control: { connections: number; issuedInA: number; lastUsedAt: unknown };
+    /** A's side effects once the fixtures and controls are done. */
+    sideEffects: SideEffects;
   };
+
+  interface SideEffects {
+    connections: number;
+    audit: unknown[];
+    lastUsedAt: unknown[];
+    rows: Record<string, unknown>;
+  }
+
+  /**
+   * What a call from B must not change in A: connections to A's registry, A's audit rows (rows
+   * of workspace A, or naming A's registries), `last_used_at`, and every column of A's rows.
+   */
+  async function sideEffectsInA(): Promise<SideEffects> {
+    const audit = rowsOf(
+      await app.database.db.execute(
+        sql`select id, workspace_id, image_id, registry_id, token_id, outcome from pull_credential_events
+            where workspace_id = ${A} or registry_id in (${fx.aRegistry.id}, ${fx.aRegistry2.id}) order by id`,
+      ),
+    );
+    const registry = await storedRow(app, "registries", fx.aRegistry.id);
+    const registry2 = await storedRow(app, "registries", fx.aRegistry2.id);
+    return {
+      connections: registryOfA.connections(),
+      audit: JSON.parse(JSON.stringify(audit)) as unknown[],
+      lastUsedAt: [registry.last_used_at, registry2.last_used_at],
+      rows: { registry, registry2, image: await storedRow(app, "sandbox_images", fx.aImage.id) },
+    };
+  }
+
+  /** Fails on any side effect in A between two snapshots, the connections first (the reason this exists). */
+  function expectNoSideEffectsInA(before: SideEffects, after: SideEffects, what: string): void {
+    expect(after.connections - before.connections, `${what}: connections to A's registry`).toBe(0);
+    expect(after.audit, `${what}: audit rows in A`).toEqual(before.audit);
+    expect(after.lastUsedAt, `${what}: last_used_at of A's registries`).toEqual(before.lastUsedAt);
+    expect(after.rows, `${what}: A's rows`).toEqual(before.rows);
+  }
 
   beforeAll(async () => {
     app = await startTestApp(backend);
+    registryOfA = await startTcpServer({ hang: false });
+    serverOfA = `127.0.0.1:${registryOfA.port}`;
     const a = app.client(A);
     const b = app.client(B);
     fx.aRegistry = await a.registries.create({
@@ -109,6 +158,20 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
     fx.bRegistry = await b.registries.create({ name: "B registry", server: "ghcr.io", username: "bob", password: "b-secret" });
     fx.bImage = await b.sandboxImages.create({ name: "B image", image: "ghcr.io/b/app", registry_id: fx.bRegistry.id });
     fx.provisioner = await app.createToken({ workspaceIds: null, scope: "provisioner" });
+
+    // Controls, by A itself: a verify connects to A's registry, a pull hands out the credential,
+    // audits it in A and marks the registry used. B's calls below must do none of that.
+    await a.registries.verify(fx.aRegistry2.id);
+    const pulled = await send(app.url, { method: "POST", path: `/sandbox-images/${fx.aImage.id}/pull-credentials`, workspace: A, token: fx.provisioner });
+    expect(pulled.status, pulled.text).toBe(200);
+    fx.control = {
+      connections: registryOfA.connections(),
+      issuedInA: rowsOf(await app.database.db.execute(sql`select id from pull_credential_events where workspace_id = ${A} and outcome = 'issued'`)).length,
+      lastUsedAt: (await a.registries.get(fx.aRegistry.id)).last_used_at,
+    };
+    fx.aRegistry = await a.registries.get(fx.aRegistry.id);
+    fx.aRegistry2 = await a.registries.get(fx.aRegistry2.id);
+    fx.aImage = await a.sandboxImages.get(fx.aImage.id);
     fx.aRows = {
       registry: await storedRow(app, "registries", fx.aRegistry.id),
       registry2: await storedRow(app, "registries", fx.aRegistry2.id),
@@ -118,8 +181,18 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
       registry: await storedRow(app, "registries", fx.bRegistry.id),
       image: await storedRow(app, "sandbox_images", fx.bImage.id),
     };
+    fx.sideEffects = await sideEffectsInA();
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    await app?.close();
+    await registryOfA?.close();
+  });
+
+  test("control: A's own calls connect to A's registry, audit in A and mark it used (the watch sees real use)", () => {
+    expect(fx.control.connections, "A's verify connected to its registry").toBeGreaterThan(0);
+    expect(fx.control.issuedInA, "A's pull was audited in A").toBe(1);
+    expect(fx.control.lastUsedAt, "A's pull marked the registry used").toEqual(expect.any(String));
+  });
 
   /**
    * One row per operation × method that can name another workspace's object. `request(target)`
@@ -158,7 +231,7 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
     {
       operation: "GET /registries?server=<A's server> (empty, as for a server nobody uses)",
       covers: "GET /registries",
-      request: (server) => fromB({ method: "GET", path: `/registries?server=${server}` }),
+      request: (server) => fromB({ method: "GET", path: `/registries?server=${encodeURIComponent(server)}` }),
       foreign: () => serverOfA,
       status: 200,
       check: (res) => expect(res.json).toEqual({ data: [], next_cursor: null }),
@@ -341,8 +414,11 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
   test.each(probes.map((p) => [p.operation, p] as const))("%s: same answer as a missing id", async (_name, probe) => {
     const foreignId = probe.foreign();
     const missingId = randomUUID();
+    const before = await sideEffectsInA();
     const foreign = await send(app.url, probe.request(foreignId));
     const missing = await send(app.url, probe.request(missingId));
+    // Side effects first: a call made on A's behalf must fail here even if its answer is a clean 404.
+    expectNoSideEffectsInA(before, await sideEffectsInA(), probe.operation);
 
     if (probe.code) expectProblem(foreign, probe.status, probe.code, probe.operation);
     else expect(foreign.status, foreign.text).toBe(probe.status);
@@ -528,9 +604,14 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
     )[0]!;
     expect(Number(counts.registries)).toBe(2);
     expect(Number(counts.images)).toBe(1);
-    // No credential was handed out, and no audit row of another workspace names A's registries.
+    // No credential was handed out but A's own control, no audit row of another workspace names
+    // A's registries, and over the whole run nothing connected to A's registry. (A's audit rows do
+    // grow: the token tests above are refused in A, and each refusal is audited there.)
     const events = rowsOf(await app.database.db.execute(sql`select workspace_id, registry_id, outcome from pull_credential_events`));
-    expect(events.filter((e) => e.outcome === "issued")).toEqual([]);
+    expect(events.filter((e) => e.outcome === "issued").map((e) => e.workspace_id)).toEqual([A]);
     expect(events.filter((e) => e.workspace_id !== A && [fx.aRegistry.id, fx.aRegistry2.id].includes(String(e.registry_id)))).toEqual([]);
+    const now = await sideEffectsInA();
+    expect(now.connections - fx.sideEffects.connections, "connections to A's registry over the whole run").toBe(0);
+    expect(now.lastUsedAt, "last_used_at of A's registries").toEqual(fx.sideEffects.lastUsedAt);
   });
 });

@@ -9,6 +9,7 @@ import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit
 import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js";
 import { FIXTURE_TIME as T0, newRegistry } from "@modbox/testkit/fixtures";
+import { walkPages } from "@modbox/testkit/paging";
 
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 /** Deletes whatever links the registry (the tests' way to make a tombstone). */
@@ -152,16 +153,10 @@ describe.each(backends)("registry repository on %s", (backend) => {
       await repo.softDeleteUnlessLinked(ws, deleted.id, T1, FORCE);
     });
 
+    /** Every page's ids; never more pages than rows (a cursor that does not advance fails). */
     async function allPages(q: { server?: string; enabled?: boolean }, limit: number) {
-      const pages: string[][] = [];
-      let beforeId: string | undefined;
-      for (;;) {
-        const page = await repo.list(ws, { ...q, limit, ...(beforeId && { beforeId }) });
-        if (page.length === 0) break;
-        pages.push(page.map((r) => r.id));
-        beforeId = page.at(-1)!.id;
-      }
-      return pages;
+      const pages = await walkPages<RegistryRecord>((last) => repo.list(ws, { ...q, limit, ...(last && { beforeId: last.id }) }), rows.length);
+      return pages.map((page) => page.map((r) => r.id));
     }
 
     it("pages newest first with a keyset", async () => {

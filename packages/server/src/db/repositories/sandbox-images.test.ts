@@ -9,11 +9,12 @@ import {
 import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import type { DatabaseHandle, Db } from "../client.js";
 import { classifyDatabaseError } from "../errors.js";
-import type { NewSandboxImage } from "../records.js";
+import type { NewSandboxImage, SandboxImageRecord } from "../records.js";
 import { sandboxImages } from "../schema.js";
 import { createRegistryRepository } from "./registries.js";
 import { createSandboxImageRepository, linkedImages, RegistryNotLinkableError, SANDBOX_IMAGE_REGISTRY_FK } from "./sandbox-images.js";
 import { FIXTURE_TIME as T0, newImage, newRegistry as registryToInsert } from "@modbox/testkit/fixtures";
+import { walkPages } from "@modbox/testkit/paging";
 
 const T1 = new Date("2025-01-03T03:04:05.999Z");
 
@@ -181,6 +182,21 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     });
   });
 
+  it("a delete without force counts every linked image, disabled ones too, and deletes nothing", async () => {
+    const ws = freshWorkspaceId();
+    const registry = await newRegistry(ws);
+    const older = await images.insert(newImage(ws, { registryId: registry.id, enabled: false }));
+    const newer = await images.insert(newImage(ws, { registryId: registry.id, enabled: false }));
+    await images.insert(newImage(ws, { enabled: false }));
+
+    expect(await regs.softDeleteUnlessLinked(ws, registry.id, T1, { force: false, listLimit: 10 })).toEqual({
+      outcome: "in_use",
+      ids: [newer.id, older.id],
+      count: 2,
+    });
+    expect(await regs.findById(ws, registry.id)).toMatchObject({ id: registry.id, version: 1 });
+  });
+
   it("a delete without force and a concurrent link never leave an image on a deleted registry", async () => {
     for (let round = 0; round < 20; round++) {
       const ws = freshWorkspaceId();
@@ -241,16 +257,11 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       await images.insert(newImage(freshWorkspaceId()));
     });
 
+    /** Every id, page by page; never more pages than rows (a cursor that does not advance fails). */
     async function allIds(q: { registryId?: string; enabled?: boolean }, limit: number) {
-      const ids: string[] = [];
-      let beforeId: string | undefined;
-      for (;;) {
-        const page = await images.list(ws, { ...q, limit, ...(beforeId && { beforeId }) });
-        expect(page.length).toBeLessThanOrEqual(limit);
-        if (page.length === 0) return ids;
-        ids.push(...page.map((r) => r.id));
-        beforeId = page.at(-1)!.id;
-      }
+      const pages = await walkPages<SandboxImageRecord>((last) => images.list(ws, { ...q, limit, ...(last && { beforeId: last.id }) }), rows.length);
+      for (const page of pages) expect(page.length).toBeLessThanOrEqual(limit);
+      return pages.flat().map((r) => r.id);
     }
     const newestFirst = (keep: (r: NewSandboxImage) => boolean) =>
       rows.filter(keep).map((r) => r.id).reverse();
