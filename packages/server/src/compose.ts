@@ -4,6 +4,7 @@ import type { AppDeps } from "./app.js";
 import { createAddressLimiter } from "./auth/address-limiter.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import type { DatabaseHandle } from "./db/client.js";
+import { safeErrorSummary } from "./db/errors.js";
 import type { FreeSpaceMonitor } from "./db/free-space.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createEncryptionKeyRepository } from "./db/repositories/encryption-keys.js";
@@ -100,7 +101,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
       keys: createIdempotencyKeyRepository(db),
       cipher: options.cipher,
       now,
-      onSweepError: (err) => options.logger.warn({ err }, "could not delete expired idempotency keys"),
+      onSweepError: (err) => options.logger.warn({ err: safeErrorSummary(err) }, "could not delete expired idempotency keys"),
     }),
     readiness: {
       // Ready means the database answers AND every key that seals a password is one this process

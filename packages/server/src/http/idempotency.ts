@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from "express";
 import type { Logger } from "pino";
+import { safeErrorSummary } from "../db/errors.js";
 import type { IdempotencyScope, IdempotencyService, NewClaim, StoredAnswer } from "../services/idempotency.js";
 import { sendProblem } from "./problem.js";
 import { workspaceOf } from "./request-context.js";
@@ -79,7 +80,8 @@ export function idempotent(idempotency: IdempotencyService, logger: Logger, fuse
       settle.then(
         () => send(body),
         (error: unknown) => {
-          logger.warn({ err: error, requestId: res.getHeader("X-Request-Id") }, "could not store the answer of an idempotent request");
+          // A summary, never the raw error: a driver error carries the statement's bound values.
+          logger.warn({ err: safeErrorSummary(error), requestId: res.getHeader("X-Request-Id") }, "could not store the answer of an idempotent request");
           send(body);
         },
       );
