@@ -1,5 +1,5 @@
 /**
- * Canary leak scan ("Secrets never leave", docs/security.md).
+ * Canary leak scan: passwords and keys are "never returned, logged or echoed" (README, top).
  *
  * Random canary passwords go through every path a password can take: created, rejected as a
  * duplicate, rejected by validation or by a provider's rules, inside malformed and oversized
