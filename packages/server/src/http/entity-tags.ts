@@ -77,7 +77,8 @@ function parseTagList(req: Request, header: "if-match" | "if-none-match"): "*" |
  */
 export function ifMatchOf(req: Request): VersionPrecondition | undefined {
   const tags = parseTagList(req, "if-match");
-  if (tags === undefined || tags === "*") return tags === "*" ? "any" : undefined;
+  if (tags === undefined) return undefined;
+  if (tags === "*") return "any";
   const versions: number[] = [];
   for (const tag of tags) {
     const version = tag.weak ? null : OUR_TAG.exec(tag.opaque)?.[1];

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from "express";
+import type { Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
 import { safeErrorSummary } from "../db/errors.js";
 import type { IdempotencyScope, IdempotencyService, NewClaim, StoredAnswer } from "../services/idempotency.js";
@@ -33,11 +33,7 @@ export function idempotent(idempotency: IdempotencyService, logger: Logger, fuse
       // The route's work and the key's answer in one write; "key_exists" falls through to the
       // claim below, which replays, refuses or waits as for any route.
       const outcome = await fused(req, scope, prepared);
-      if (outcome !== "key_exists" && outcome !== "not_applicable") {
-        for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value);
-        res.status(outcome.status).send(outcome.body);
-        return;
-      }
+      if (outcome !== "key_exists" && outcome !== "not_applicable") return sendStored(res, outcome);
     }
     const claim = await idempotency.claim(scope, request, prepared);
 
@@ -54,13 +50,9 @@ export function idempotent(idempotency: IdempotencyService, logger: Logger, fuse
           detail: "A request with this Idempotency-Key is still running; retry after Retry-After seconds to get its answer.",
           retryAfter: claim.retryAfterSeconds,
         });
-      case "replay": {
-        const { status, headers, body } = claim.answer;
-        for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      case "replay":
         res.setHeader("Idempotent-Replayed", "true");
-        res.status(status).send(body);
-        return;
-      }
+        return sendStored(res, claim.answer);
       case "run":
         break;
     }
@@ -89,6 +81,12 @@ export function idempotent(idempotency: IdempotencyService, logger: Logger, fuse
     };
     next();
   };
+}
+
+/** Sends an answer as it was stored (status, the replayed headers, body). */
+function sendStored(res: Response, answer: StoredAnswer): void {
+  for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+  res.status(answer.status).send(answer.body);
 }
 
 function replayedHeaders(headers: Record<string, unknown>): Record<string, string> {
