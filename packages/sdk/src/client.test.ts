@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { inspect } from "node:util";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { createClient, type ClientOptions, type ModboxClient } from "./client.js";
@@ -257,6 +258,16 @@ describe("retries through the client", () => {
     expect(fetch).toHaveBeenCalledTimes(3);
   });
 
+  test("a refused connection names the method, host, port and reason (real fetch, closed port)", async () => {
+    const port = await closedPort();
+    const client = createClient({ baseUrl: `http://127.0.0.1:${port}`, token: "mbx_test", workspaceId: "ws-1", maxRetries: 0 });
+    const error = await client.registries.list().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as ConnectionError).message).toBe(
+      `Connection error: GET http://127.0.0.1:${port}/registries: connect ECONNREFUSED 127.0.0.1:${port}`,
+    );
+  });
+
   test("maxRetries can be overridden per call", async () => {
     const { fetch } = scriptedFetch(problem(503));
     await expect(clientWith(fetch).registries.get(ID, { maxRetries: 0 })).rejects.toBeInstanceOf(
@@ -313,3 +324,12 @@ describe("createClient", () => {
     expect(() => clientWith(undefined, override)).toThrow(name);
   });
 });
+
+/** A port nothing listens on: bound by the system, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -85,7 +85,23 @@ describe("APIError.from", () => {
     ]);
   });
 
-  test("a 422 without errors has an empty list", async () => {
+  test("a 422's message names its first failed rule, and how many more there are", async () => {
+    const response = problem(422, {
+      code: "validation_failed",
+      detail: "The request does not match the API contract.",
+      errors: [
+        { path: "/body/server", message: "must not contain spaces" },
+        { path: "/body/username", message: "is required" },
+        { path: "/body/usrname", message: 'is not a known property; did you mean "username"?' },
+      ],
+    });
+    const error = await fromResponse(response);
+    expect(error.message).toBe("422 validation_failed: /body/server: must not contain spaces (and 2 more in .errors)");
+    const single = await fromResponse(problem(422, { code: "validation_failed", errors: [{ path: "/query/limit", message: "must be at most 100" }] }));
+    expect(single.message).toBe("422 validation_failed: /query/limit: must be at most 100");
+  });
+
+  test("a 422 without errors has an empty list and says its detail", async () => {
     const error = (await fromResponse(problem(422))) as UnprocessableEntityError;
     expect(error.errors).toEqual([]);
   });

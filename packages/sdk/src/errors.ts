@@ -132,12 +132,39 @@ export class ServiceUnavailableError extends InternalServerError {
   override name = "ServiceUnavailableError";
 }
 
-/** No response arrived: DNS, refused or reset connection, TLS failure. `cause` has the reason. */
+/** Which request a `ConnectionError` was for: enough to find the wrong host or port. */
+export interface RequestTarget {
+  /** `GET`, `POST`, … */
+  method: string;
+  /** Scheme, host, port (always written out) and path; never the query, which may carry a cursor. */
+  url: string;
+}
+
+/**
+ * No response arrived: DNS, refused or reset connection, TLS failure. The message names the
+ * request (method, host, port, path) and the innermost reason, e.g.
+ * `Connection error: GET http://127.0.0.1:8080/registries: connect ECONNREFUSED 127.0.0.1:8080`;
+ * `cause` holds the original error.
+ */
 export class ConnectionError extends ModboxError {
   override name = "ConnectionError";
+  /** The request's method, when the SDK sent it. */
+  readonly method: string | undefined;
+  /** The request's URL without userinfo or query (see `RequestTarget`), when the SDK sent it. */
+  readonly url: string | undefined;
 
-  constructor(message = "Connection error.", options?: ErrorOptions) {
+  constructor(message = "Connection error.", options?: ErrorOptions & { target?: RequestTarget }) {
     super(message, options);
+    this.method = options?.target?.method;
+    this.url = options?.target?.url;
+  }
+
+  /** The error for a request that got no answer, worded from its target and the cause. */
+  static of(target: RequestTarget, cause: unknown): ConnectionError {
+    return new ConnectionError(`Connection error: ${target.method} ${target.url}: ${reasonOf(cause)}`, {
+      cause,
+      target,
+    });
   }
 }
 
@@ -145,9 +172,37 @@ export class ConnectionError extends ModboxError {
 export class TimeoutError extends ConnectionError {
   override name = "TimeoutError";
 
-  constructor(message = "Request timed out.", options?: ErrorOptions) {
+  constructor(message = "Request timed out.", options?: ErrorOptions & { target?: RequestTarget }) {
     super(message, options);
   }
+}
+
+/** What a request is reported as: the port written out even when it is the scheme's default. */
+export function targetOf(request: Request): RequestTarget {
+  const url = new URL(request.url);
+  const port = url.port || (url.protocol === "https:" ? "443" : url.protocol === "http:" ? "80" : "");
+  return { method: request.method, url: `${url.protocol}//${url.hostname}${port ? `:${port}` : ""}${url.pathname}` };
+}
+
+// fetch (undici) throws `TypeError: fetch failed` and puts the reason in `cause`, sometimes two
+// levels down (an AggregateError when every address of the host refused). The innermost message
+// says what happened ("connect ECONNREFUSED 127.0.0.1:8080", "getaddrinfo ENOTFOUND api",
+// "self-signed certificate"); its `code` is added when the message does not already say it.
+function reasonOf(error: unknown): string {
+  let innermost = error;
+  for (let depth = 0; depth < 8; depth++) {
+    const next = (innermost as { cause?: unknown } | null)?.cause ?? firstOf(innermost);
+    if (next === undefined || next === null) break;
+    innermost = next;
+  }
+  const message = innermost instanceof Error ? innermost.message : String(innermost);
+  const code = (innermost as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && !message.includes(code)) return message ? `${code}: ${message}` : code;
+  return message || "no reason given";
+}
+
+function firstOf(error: unknown): unknown {
+  return error instanceof AggregateError ? error.errors[0] : undefined;
 }
 
 type APIErrorClass = new (status: number, problem: Problem | undefined, headers: Headers) => APIError;
@@ -167,8 +222,16 @@ const ERROR_CLASS_BY_STATUS: Partial<Record<number, APIErrorClass>> = {
   503: ServiceUnavailableError,
 };
 
+// A 422 that lists field errors is worded by its first one (where, and which rule), since that
+// is what a reader of a stack trace must fix; the rest stay in `errors`.
 function describe(status: number, problem: Problem | undefined): string {
   if (problem === undefined) return `${status} status code (no problem body)`;
+  const fieldErrors = (problem.errors ?? []).filter(isFieldError);
+  const [first] = fieldErrors;
+  if (first !== undefined) {
+    const more = fieldErrors.length > 1 ? ` (and ${fieldErrors.length - 1} more in .errors)` : "";
+    return `${status} ${problem.code}: ${first.path}: ${first.message}${more}`;
+  }
   const what = problem.detail ?? problem.title;
   return `${status} ${problem.code}${what ? `: ${what}` : ""}`;
 }

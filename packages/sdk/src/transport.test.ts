@@ -211,9 +211,28 @@ describe("network errors", () => {
     expect(error).toBeInstanceOf(ConnectionError);
     expect(error).not.toBeInstanceOf(TimeoutError);
     expect((error as ConnectionError).cause).toBe(cause);
-    expect((error as ConnectionError).message).toBe("Connection error (GET /registries).");
+    expect((error as ConnectionError).message).toBe(
+      "Connection error: GET http://api.test:80/registries: ECONNREFUSED",
+    );
+    expect(error).toMatchObject({ method: "GET", url: "http://api.test:80/registries" });
     expect(fetch).toHaveBeenCalledTimes(3);
     expect(sleeps).toHaveLength(2);
+  });
+
+  test("the message names the innermost reason and its code, never the query", async () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 10.0.0.9:8443"), { code: "ECONNREFUSED" });
+    const untrusted = Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" });
+    const cases = [
+      [new TypeError("fetch failed", { cause: new AggregateError([refused], "") }), "connect ECONNREFUSED 10.0.0.9:8443"],
+      [new TypeError("fetch failed", { cause: untrusted }), "DEPTH_ZERO_SELF_SIGNED_CERT: self-signed certificate"],
+    ] as const;
+    for (const [cause, reason] of cases) {
+      const { send } = transport({ fetch: scriptedFetch(cause).fetch, maxRetries: 0 });
+      const request = new Request("https://api.test/v1/registries?cursor=abc", { method: "POST" });
+      const error = (await send(request).catch((e: unknown) => e)) as ConnectionError;
+      expect(error.message).toBe(`Connection error: POST https://api.test:443/v1/registries: ${reason}`);
+      expect(error.message).not.toContain("cursor");
+    }
   });
 
   test("a GET recovers when the network comes back", async () => {
@@ -230,7 +249,7 @@ describe("timeouts", () => {
     const error = await send(new Request(URL_)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error).toBeInstanceOf(ConnectionError);
-    expect((error as TimeoutError).message).toBe("Request timed out after 20 ms.");
+    expect((error as TimeoutError).message).toBe("Request timed out after 20 ms: GET http://api.test:80/registries.");
   });
 
   test("the timeout is per attempt: a GET is retried after one", async () => {

@@ -1,4 +1,4 @@
-import { ConnectionError, TimeoutError } from "./errors.js";
+import { ConnectionError, TimeoutError, targetOf } from "./errors.js";
 import { isRetryableRequest, isRetryableStatus, retryDelay } from "./retry.js";
 
 /** The `fetch` shape openapi-fetch calls: one `Request` in, one `Response` out. */
@@ -54,11 +54,13 @@ export function createTransport(options: TransportOptions): Fetch {
         response = await fetch(new Request(source, { signal }));
       } catch (error) {
         if (request.signal.aborted) throw error; // the caller aborted: not ours to retry or rename
+        const target = targetOf(request);
         const failure = timeout.aborted
-          ? new TimeoutError(`Request timed out after ${timeoutMs} ms.`, { cause: error })
-          : new ConnectionError(`Connection error (${request.method} ${pathOf(request)}).`, {
+          ? new TimeoutError(`Request timed out after ${timeoutMs} ms: ${target.method} ${target.url}.`, {
               cause: error,
-            });
+              target,
+            })
+          : ConnectionError.of(target, error);
         if (!mayRetry) throw failure;
         await sleep(retryDelay(attempt, null, random), request.signal);
         continue;
@@ -86,11 +88,6 @@ async function problemCode(response: Response): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-// Path only: a base URL could carry userinfo, and the query is not needed to diagnose.
-function pathOf(request: Request): string {
-  return new URL(request.url).pathname;
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
