@@ -12,7 +12,10 @@ import { presentHeadAsGet, restoreHead } from "./http/head-as-get.js";
 import { rateLimit } from "./http/rate-limit.js";
 import { requestLogging } from "./http/request-logging.js";
 import { rejectUnstorableText } from "./http/reject-unstorable-text.js";
+import type { PublishedResources } from "./published/resources.js";
+import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes, type Readiness } from "./routes/health.js";
+import { metaRoutes } from "./routes/meta.js";
 import { pullRoutes } from "./routes/pulls.js";
 import { registryRoutes } from "./routes/registries.js";
 import { sandboxImageRoutes } from "./routes/sandbox-images.js";
@@ -35,6 +38,8 @@ export interface AppDeps {
   /** `Idempotency-Key`s of the POSTs that create or act. */
   idempotency: IdempotencyService;
   readiness: Readiness;
+  /** The index, the contract and the API reference page, read once at start (loadPublishedResources). */
+  published: PublishedResources;
   /** Embedded database: writes are refused while its disk is nearly full (absent: no guard). */
   freeSpace?: FreeSpaceMonitor;
   options: {
@@ -65,7 +70,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.set("trust proxy", deps.options.trustProxy ?? false);
 
   app.use(requestLogging(deps.logger));
+  // Public: the probes, the index, the contract and its reference page answer without a token.
   app.use(healthRoutes(deps.readiness));
+  app.use(metaRoutes(deps.published));
+  app.use(docsRoutes(deps.published));
 
   app.use(authenticate(deps.authenticate));
   app.use(rateLimit(deps.options.rateLimitPerMinute));

@@ -1,6 +1,6 @@
 import type { Cipher } from "@modbox/crypto";
 import type { Logger } from "pino";
-import type { AppDeps } from "./app.js";
+import { OPENAPI_SPEC_PATH, type AppDeps } from "./app.js";
 import { createAddressLimiter } from "./auth/address-limiter.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import type { DatabaseHandle } from "./db/client.js";
@@ -12,6 +12,7 @@ import { createIdempotencyKeyRepository } from "./db/repositories/idempotency-ke
 import { createPullRepository } from "./db/repositories/pulls.js";
 import { createRegistryRepository } from "./db/repositories/registries.js";
 import { createSandboxImageRepository } from "./db/repositories/sandbox-images.js";
+import { loadPublishedResources } from "./published/resources.js";
 import { checkPull, verifyLogin } from "./registry-protocol/outbound/v2-client.js";
 import type { OutboundOptions } from "./registry-protocol/outbound/types.js";
 import type { EncryptionBudget } from "./services/encryption-budget.js";
@@ -116,6 +117,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
       },
       isShuttingDown: options.isShuttingDown ?? (() => false),
     },
+    published: loadPublishedResources(OPENAPI_SPEC_PATH),
     ...(options.freeSpace && { freeSpace: options.freeSpace }),
     options: {
       validateResponses: options.validateResponses,

@@ -41,3 +41,52 @@ export function contractSchema(schema: string): Record<string, unknown> {
   if (!found) throw new Error(`openapi.yaml has no schema ${schema}`);
   return found;
 }
+
+const HTTP_METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
+
+/** One operation of the contract, as the tests that walk every operation need it. */
+export interface ContractOperation {
+  /** Upper case, e.g. `GET`. */
+  method: string;
+  path: string;
+  operationId: string;
+  summary: string;
+  tags: string[];
+  /** `security: []`: answered without a token. */
+  public: boolean;
+  /** The media types of its `200` answer (none for a 201- or 204-only operation). */
+  okMediaTypes: string[];
+}
+
+/** Every operation of the contract, in the file's order. */
+export function contractOperations(): ContractOperation[] {
+  const spec = load(readFileSync(OPENAPI_SPEC_PATH, "utf8")) as {
+    paths?: Record<string, Record<string, Record<string, unknown>>>;
+  };
+  const operations: ContractOperation[] = [];
+  for (const [path, item] of Object.entries(spec.paths ?? {})) {
+    for (const method of HTTP_METHODS) {
+      const op = item[method] as
+        | { operationId?: string; summary?: string; tags?: string[]; security?: unknown[]; responses?: Record<string, { content?: Record<string, unknown> }> }
+        | undefined;
+      if (!op) continue;
+      if (!op.operationId || !op.summary) throw new Error(`openapi.yaml: ${method.toUpperCase()} ${path} has no operationId or summary`);
+      operations.push({
+        method: method.toUpperCase(),
+        path,
+        operationId: op.operationId,
+        summary: op.summary,
+        tags: op.tags ?? [],
+        public: Array.isArray(op.security) && op.security.length === 0,
+        okMediaTypes: Object.keys(op.responses?.["200"]?.content ?? {}),
+      });
+    }
+  }
+  return operations;
+}
+
+/** The contract's top-level tags, in order. */
+export function contractTags(): string[] {
+  const spec = load(readFileSync(OPENAPI_SPEC_PATH, "utf8")) as { tags?: Array<{ name: string }> };
+  return (spec.tags ?? []).map((tag) => tag.name);
+}

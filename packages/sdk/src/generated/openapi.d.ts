@@ -285,6 +285,89 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Service index
+         * @description Links to the contract, its reference page and the probes. They are paths on this server,
+         *     without a host: behind a proxy the server cannot know the name its clients use.
+         */
+        get: operations["getServiceIndex"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.yaml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This contract (YAML)
+         * @description The `openapi.yaml` this server validates every request against, byte for byte.
+         */
+        get: operations["getContractYaml"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This contract (JSON)
+         * @description The same contract as `/openapi.yaml`, as JSON (the same members, in the same order).
+         */
+        get: operations["getContractJson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * API reference (HTML)
+         * @description This contract rendered by Redoc. The page, its script (under `/docs/assets/`, cached for a
+         *     year: its name changes with its content) and the contract all come from this server; its
+         *     `Content-Security-Policy` refuses anything from another host, so it works offline.
+         */
+        get: operations["getApiReference"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -580,6 +663,45 @@ export interface components {
             /** @enum {string} */
             status: "ok" | "ready";
         };
+        ServiceIndex: {
+            /**
+             * @description The contract's `info.title`.
+             * @example Modbox Registries API
+             */
+            name: string;
+            /**
+             * @description The contract's `info.version`.
+             * @example 0.1.0
+             */
+            version: string;
+            links: {
+                /**
+                 * Format: uri-reference
+                 * @example /docs
+                 */
+                docs: string;
+                /**
+                 * Format: uri-reference
+                 * @example /openapi.json
+                 */
+                openapi_json: string;
+                /**
+                 * Format: uri-reference
+                 * @example /openapi.yaml
+                 */
+                openapi_yaml: string;
+                /**
+                 * Format: uri-reference
+                 * @example /healthz
+                 */
+                health: string;
+                /**
+                 * Format: uri-reference
+                 * @example /readyz
+                 */
+                readiness: string;
+            };
+        };
         /** @description An RFC 9457 problem detail with a stable `code`. */
         Problem: {
             /**
@@ -761,6 +883,25 @@ export interface components {
             };
             content?: never;
         };
+        /** @description The `ETag` you sent in `If-None-Match` is still current; no body. */
+        PublishedNotModified: {
+            headers: {
+                ETag: components["headers"]["PublishedETag"];
+                "Cache-Control": components["headers"]["PublishedCacheControl"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description `If-None-Match` is neither `*` nor a list of quoted entity tags. */
+        MalformedIfNoneMatch: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /**
          * @description `If-Match` named none of the object's current versions (`precondition_failed`): someone
          *     changed it since you read it. Nothing was changed; read it again, then decide.
@@ -909,6 +1050,12 @@ export interface components {
          */
         IfNoneMatch: string;
         /**
+         * @description Answer `304 Not Modified` (no body) if the `ETag` this would be answered with is one of
+         *     these (or `*`): the copy you hold is current.
+         * @example "hC3dJ0sXq1mZ8rT2"
+         */
+        PublishedIfNoneMatch: string;
+        /**
          * @description Makes a retried POST safe. The first request with a key runs; a later one with the same
          *     key, token and workspace and the same method, path, query and body gets the first answer
          *     again (status, body, `ETag`, `Location`) with `Idempotent-Replayed: true`, without acting
@@ -938,6 +1085,13 @@ export interface components {
         ETag: string;
         /** @description `true` when this answer is the stored answer of an earlier request with the same `Idempotency-Key`. */
         "Idempotent-Replayed": "true";
+        /**
+         * @description A strong entity tag of what the server publishes here; send it in `If-None-Match` to get `304` while it is unchanged.
+         * @example "hC3dJ0sXq1mZ8rT2"
+         */
+        PublishedETag: string;
+        /** @description `no-cache`: a copy may be kept, but asked about (`If-None-Match`) before use, since an upgrade changes it. */
+        PublishedCacheControl: "no-cache";
     };
     pathItems: never;
 }
@@ -1668,6 +1822,132 @@ export interface operations {
                 };
             };
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getServiceIndex: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Answer `304 Not Modified` (no body) if the `ETag` this would be answered with is one of
+                 *     these (or `*`): the copy you hold is current.
+                 * @example "hC3dJ0sXq1mZ8rT2"
+                 */
+                "If-None-Match"?: components["parameters"]["PublishedIfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The links. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["PublishedETag"];
+                    "Cache-Control": components["headers"]["PublishedCacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceIndex"];
+                };
+            };
+            304: components["responses"]["PublishedNotModified"];
+            400: components["responses"]["MalformedIfNoneMatch"];
+        };
+    };
+    getContractYaml: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Answer `304 Not Modified` (no body) if the `ETag` this would be answered with is one of
+                 *     these (or `*`): the copy you hold is current.
+                 * @example "hC3dJ0sXq1mZ8rT2"
+                 */
+                "If-None-Match"?: components["parameters"]["PublishedIfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The contract. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["PublishedETag"];
+                    "Cache-Control": components["headers"]["PublishedCacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/yaml": string;
+                };
+            };
+            304: components["responses"]["PublishedNotModified"];
+            400: components["responses"]["MalformedIfNoneMatch"];
+        };
+    };
+    getContractJson: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Answer `304 Not Modified` (no body) if the `ETag` this would be answered with is one of
+                 *     these (or `*`): the copy you hold is current.
+                 * @example "hC3dJ0sXq1mZ8rT2"
+                 */
+                "If-None-Match"?: components["parameters"]["PublishedIfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The contract. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["PublishedETag"];
+                    "Cache-Control": components["headers"]["PublishedCacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            304: components["responses"]["PublishedNotModified"];
+            400: components["responses"]["MalformedIfNoneMatch"];
+        };
+    };
+    getApiReference: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Answer `304 Not Modified` (no body) if the `ETag` this would be answered with is one of
+                 *     these (or `*`): the copy you hold is current.
+                 * @example "hC3dJ0sXq1mZ8rT2"
+                 */
+                "If-None-Match"?: components["parameters"]["PublishedIfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["PublishedETag"];
+                    "Cache-Control": components["headers"]["PublishedCacheControl"];
+                    /** @description `default-src 'self'`, with inline styles and `data:` images and fonts, which Redoc needs. */
+                    "Content-Security-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            304: components["responses"]["PublishedNotModified"];
+            400: components["responses"]["MalformedIfNoneMatch"];
         };
     };
 }

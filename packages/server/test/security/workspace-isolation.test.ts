@@ -15,12 +15,11 @@
  * token the provisioner's route (`insufficient_scope`), before anything is read or changed.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { Registry, SandboxImage } from "@modbox/sdk";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { OPENAPI_SPEC_PATH } from "../../src/app.js";
 import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { contractOperations as readContractOperations } from "@modbox/testkit/contract";
 import { backends, rowsOf } from "@modbox/testkit/databases";
 import { expectProblem, header, send, type RawRequest, type RawResponse } from "@modbox/testkit/http";
 import { freshWorkspaceId } from "@modbox/testkit/ids";
@@ -57,24 +56,17 @@ async function storedRow(app: TestApp, table: "registries" | "sandbox_images", i
   return JSON.parse(JSON.stringify(rows[0])) as Record<string, unknown>;
 }
 
-/**
- * Every (method, path) of the contract, read from openapi.yaml by its layout (paths at two
- * spaces, methods at four). Used to prove the tables below cover every workspace route.
- */
+/** Every (method, path) of the contract. Used to prove the tables below cover every workspace route. */
 function contractOperations(): string[] {
-  const operations: string[] = [];
-  let path: string | undefined;
-  for (const line of readFileSync(OPENAPI_SPEC_PATH, "utf8").split("\n")) {
-    if (/^components:/.test(line)) break;
-    const pathMatch = /^ {2}(\/\S*):\s*$/.exec(line);
-    if (pathMatch) path = pathMatch[1];
-    const methodMatch = /^ {4}(get|put|post|delete|patch|head|options):\s*$/.exec(line);
-    if (methodMatch && path) operations.push(`${methodMatch[1]!.toUpperCase()} ${path}`);
-  }
-  return operations;
+  return readContractOperations().map((op) => `${op.method} ${op.path}`);
 }
 
-const HEALTH_OPERATIONS = new Set(["GET /healthz", "GET /readyz"]);
+/**
+ * The operations the contract marks `security: []` (the probes, the index, the contract and its
+ * page): no workspace, no object. published.contract.test.ts pins this list and proves every
+ * other operation wants a token.
+ */
+const PUBLIC_OPERATIONS = new Set(readContractOperations().filter((op) => op.public).map((op) => `${op.method} ${op.path}`));
 
 describe.each(backends)("workspace isolation on %s", (backend) => {
   let app: TestApp;
@@ -432,7 +424,7 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
   test("the matrix covers every operation of the contract that can name an object or list them", () => {
     const covered = new Set(probes.map((p) => p.covers));
     // POST /registries names no object (its per-workspace name rule is tested below).
-    const needsMatrix = contractOperations().filter((op) => !HEALTH_OPERATIONS.has(op) && op !== "POST /registries");
+    const needsMatrix = contractOperations().filter((op) => !PUBLIC_OPERATIONS.has(op) && op !== "POST /registries");
     expect(needsMatrix.length).toBeGreaterThanOrEqual(9);
     expect(needsMatrix.filter((op) => !covered.has(op))).toEqual([]);
   });
@@ -501,7 +493,7 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
           name.replace("/registries/{id}", "/registries/{registry_id}").replace("/sandbox-images/{id}", "/sandbox-images/{image_id}"),
         ),
       );
-      const expected = contractOperations().filter((op) => !HEALTH_OPERATIONS.has(op));
+      const expected = contractOperations().filter((op) => !PUBLIC_OPERATIONS.has(op));
       expect([...listed].sort()).toEqual([...expected].sort());
     });
 
@@ -550,9 +542,9 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
         { method: "DELETE", path: `/sandbox-images/${fx.aImage.id}` },
         { method: "POST", path: `/sandbox-images/${fx.aImage.id}/pull-check` },
       ];
-      // Every operation but the health probes and the provisioner's own route.
+      // Every operation but the public ones and the provisioner's own route.
       expect(routes).toHaveLength(
-        contractOperations().filter((op) => !HEALTH_OPERATIONS.has(op) && op !== "POST /sandbox-images/{image_id}/pull-credentials").length,
+        contractOperations().filter((op) => !PUBLIC_OPERATIONS.has(op) && op !== "POST /sandbox-images/{image_id}/pull-credentials").length,
       );
       for (const token of [granted, everywhere]) {
         for (const req of routes) {

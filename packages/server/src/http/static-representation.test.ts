@@ -1,0 +1,74 @@
+import { once } from "node:events";
+import { request } from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { errorHandler } from "./error-handler.js";
+import { sendRepresentation, staticRepresentation } from "./static-representation.js";
+
+const small = staticRepresentation('{"a":1}', { contentType: "application/json; charset=utf-8", cacheControl: "no-cache" });
+const large = staticRepresentation("x".repeat(200_000), { contentType: "text/plain", cacheControl: "no-cache", headers: { "X-Extra": "yes" } });
+
+let url = "";
+let close = async () => {};
+beforeAll(async () => {
+  const app = express();
+  app.set("etag", false);
+  app.get("/small", (req, res) => sendRepresentation(req, res, small));
+  app.get("/large", (req, res) => sendRepresentation(req, res, large));
+  app.use(errorHandler);
+  const server = app.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  close = () => new Promise((resolve) => server.close(() => resolve()));
+});
+afterAll(() => close());
+
+/** Raw bytes and headers: fetch would undo the gzip. */
+function get(path: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; length: number }>((resolve, reject) => {
+    request(`${url}${path}`, { headers }, (res) => {
+      let length = 0;
+      res.on("data", (chunk: Buffer) => (length += chunk.length));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, length }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+describe("sendRepresentation", () => {
+  it("answers a small body as it is, whatever the client accepts, with no Vary", async () => {
+    const res = await get("/small", { "accept-encoding": "gzip" });
+    expect(res.headers["content-encoding"]).toBeUndefined();
+    expect(res.headers.vary).toBeUndefined();
+    expect(res.headers.etag).toBe(small.etag);
+    expect(res.length).toBe(7);
+  });
+
+  it("gzips a large body for a client that takes it, under its own tag, and says it varies", async () => {
+    const plain = await get("/large");
+    const gzipped = await get("/large", { "accept-encoding": "br, gzip" });
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+    expect(gzipped.headers["content-encoding"]).toBe("gzip");
+    expect([plain.headers.vary, gzipped.headers.vary]).toEqual(["Accept-Encoding", "Accept-Encoding"]);
+    expect(gzipped.headers.etag).toBe(large.gzip!.etag);
+    expect(gzipped.headers.etag).not.toBe(plain.headers.etag);
+    expect(gzipped.length).toBeLessThan(plain.length / 10);
+    expect(gzipped.headers["x-extra"]).toBe("yes");
+  });
+
+  it("304 only for the tag of the encoding it would send", async () => {
+    expect((await get("/large", { "accept-encoding": "gzip", "if-none-match": large.gzip!.etag })).status).toBe(304);
+    expect((await get("/large", { "accept-encoding": "gzip", "if-none-match": large.etag })).status).toBe(200);
+    expect((await get("/large", { "if-none-match": large.etag })).status).toBe(304);
+  });
+
+  it("a malformed If-None-Match is a 400 problem without the representation's headers", async () => {
+    const res = await get("/small", { "if-none-match": "unquoted" });
+    expect(res.status).toBe(400);
+    expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(res.headers.etag).toBeUndefined();
+    expect(res.headers["cache-control"]).toBeUndefined();
+  });
+});
