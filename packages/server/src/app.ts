@@ -81,7 +81,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(
     OpenApiValidator.middleware({
       apiSpec: OPENAPI_SPEC_PATH,
-      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: false },
+      // Every problem of a request, not just the first (the error handler lists at most 20).
+      // Costs nothing on a valid request (ajv runs the same checks), and no pattern or format of
+      // the contract is slow on a long string, so running them past a failed maxLength is cheap.
+      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
       validateResponses: deps.options.validateResponses ? { removeAdditional: false } : false,
       // Authentication is ours (hashed tokens, workspace grants), done before the body is read.
       validateSecurity: false,
