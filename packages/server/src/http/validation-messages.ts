@@ -36,31 +36,40 @@ export interface MessageContext {
 }
 
 export interface ExplainedProblems {
-  /** At most MAX_REPORTED_PROBLEMS, unknown names first, then in the validator's order. */
+  /** At most MAX_REPORTED_PROBLEMS, unknown names first, then in the validator's order, each once. */
   errors: FieldError[];
-  /** How many distinct problems there were in all. */
+  /** How many problems there were in all (a repeat among the first ones counted once). */
   total: number;
 }
 
-/** Puts the validator's entries in words; only the reported ones cost anything beyond a pass. */
+/**
+ * Puts the validator's entries in words. A 64 KiB body can carry thousands of problems (one per
+ * unknown property): one cheap pass picks the first MAX_REPORTED_PROBLEMS of each kind, and only
+ * those are put in words (or compared, to drop a repeated one).
+ */
 export function explainProblems(entries: readonly ValidatorEntry[], context: MessageContext): ExplainedProblems {
-  const seen = new Set<string>();
   const unknown: ValidatorEntry[] = [];
   const others: ValidatorEntry[] = [];
   for (const entry of entries) {
-    const key = `${entry.path}\u0000${entry.errorCode}\u0000${entry.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    (isUnknownName(entry) ? unknown : others).push(entry);
+    const kind = isUnknownName(entry) ? unknown : others;
+    if (kind.length < MAX_REPORTED_PROBLEMS + 1) kind.push(entry);
   }
-  const reported = [...unknown.slice(0, MAX_REPORTED_PROBLEMS), ...others.slice(0, MAX_REPORTED_PROBLEMS)].slice(0, MAX_REPORTED_PROBLEMS);
-  return {
-    errors: reported.map((entry) => {
-      const path = normalisePath(entry.path);
-      return { path, message: describe(entry, path, context) };
-    }),
-    total: seen.size,
-  };
+  const seen = new Set<string>();
+  const errors: FieldError[] = [];
+  let repeated = 0;
+  for (const entry of [...unknown, ...others]) {
+    const path = normalisePath(entry.path);
+    const error = { path, message: describe(entry, path, context) };
+    const key = `${error.path}\u0000${error.message}`;
+    if (seen.has(key)) {
+      repeated++;
+      continue;
+    }
+    seen.add(key);
+    if (errors.length < MAX_REPORTED_PROBLEMS) errors.push(error);
+  }
+  // Beyond the ones looked at, a repeat would be counted twice: "there may be more" stays true.
+  return { errors, total: entries.length - repeated };
 }
 
 /**
@@ -86,9 +95,13 @@ function keywordOf(entry: ValidatorEntry): string | undefined {
   return entry.errorCode?.replace(/\.openapi\.validation$/, "");
 }
 
+// ajv's messages for an unknown property. Compared by message, not by errorCode: the message is
+// one shared string, the errorCode a new one per entry (thousands in a hostile body), slow to compare.
+const UNKNOWN_PROPERTY_MESSAGES = ["must NOT have additional properties", "must NOT have unevaluated properties"];
+
 function isUnknownName(entry: ValidatorEntry): boolean {
-  const keyword = keywordOf(entry);
-  return keyword === "additionalProperties" || keyword === "unevaluatedProperties" || (keyword === undefined && UNKNOWN_QUERY.test(entry.message ?? ""));
+  const message = entry.message ?? "";
+  return UNKNOWN_PROPERTY_MESSAGES.includes(message) || (entry.errorCode === undefined && UNKNOWN_QUERY.test(message));
 }
 
 // Messages express-openapi-validator writes itself (no errorCode).

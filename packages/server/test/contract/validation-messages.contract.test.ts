@@ -91,6 +91,15 @@ describe("validation answers that teach", () => {
     expect(detail).toBe("extra_0 is not a known property (and 33 more problems).");
   });
 
+  it("counts thousands of problems in a large body without listing more than 20", async () => {
+    const extra: Record<string, number> = {};
+    for (let i = 0; JSON.stringify(extra).length < 48 * 1024; i++) extra[`k${i}`] = i;
+    const unknown = Object.keys(extra).length;
+    const { detail, errors } = refusal(await call({ method: "POST", path: "/registries", json: { ...registry(), ...extra } }));
+    expect(errors).toHaveLength(20);
+    expect(detail).toBe(`k0 is not a known property (and ${unknown - 1} more problems).`);
+  });
+
   it("reports query parameter problems together, in words", async () => {
     const res = await call({ method: "GET", path: "/registries?limit=500&enabled=maybe" });
     const { detail, errors } = refusal(res);
