@@ -81,8 +81,8 @@ export function validationDetail(errors: readonly FieldError[], total = errors.l
   if (!first) return CONTRACT_MISMATCH_DETAIL;
   const more = total - 1;
   const sentence = `${subject(first.path)} ${first.message}`;
-  const count = more > 0 ? ` (and ${more} more problem${more === 1 ? "" : "s"})` : "";
-  return sentence.endsWith("?") ? `${sentence}${count}` : `${sentence}${count}.`;
+  const rest = more > 0 ? ` (and ${count(more, "more problem", "more problems")})` : "";
+  return sentence.endsWith("?") ? `${sentence}${rest}` : `${sentence}${rest}.`;
 }
 
 /** The validator says `.body.name` or `/body/name`; answer JSON-pointer style `/body/name`. */
