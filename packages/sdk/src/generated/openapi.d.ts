@@ -733,11 +733,28 @@ export interface components {
             image_host?: string;
             /** @description `registry_host_mismatch`: the linked registry's server. */
             registry_server?: string;
-            /** @description One entry per failed validation rule. */
+            /**
+             * @description The fields at fault (on `validation_failed` and the other 422s that name one): one entry
+             *     per broken rule, **at most 20**. A request may break more rules than are listed; the
+             *     `detail` of a `validation_failed` then tells the first in words and how many more there
+             *     are (`usrname is not a known property; did you mean "username"? (and 34 more
+             *     problems)`). Unknown fields come first, then the rest in the order the rules were
+             *     checked. (Unknown query parameters are reported one at a time.)
+             */
             errors?: {
-                /** @description Where, e.g. `/body/name` or `/query/limit`. */
+                /**
+                 * @description Where, as a JSON pointer into the request: `/body/<field>`, `/query/<name>`,
+                 *     `/params/<name>` (path parameters), `/headers/<name>`, or `/body` for the body as a
+                 *     whole. A missing required field is reported at its own path (`/body/username`).
+                 */
                 path: string;
-                /** @description The rule that failed (never the value). */
+                /**
+                 * @description The rule that failed, in words and never with the submitted value, e.g. `is
+                 *     required`, `must be at most 255 characters long`, `must be a UUID such as …`,
+                 *     `must not contain spaces or other whitespace` (a `pattern`'s words are its
+                 *     `x-pattern-message` in this contract), `is not a known property; did you mean
+                 *     "username"?` (the suggestion only when a known name is close).
+                 */
                 message: string;
             }[];
         };
@@ -946,12 +963,13 @@ export interface components {
         };
         /**
          * @description The request breaks a rule of this contract (types, limits, formats, unknown fields, the
-         *     image reference grammar, a provider's username rules), or a referenced object does not
-         *     exist in the workspace (`registry_not_found`), or the cursor is not one this server issued
-         *     for these filters (`invalid_cursor`), or the image's host is not served by the linked
-         *     registry (`registry_host_mismatch`), or `?verify=true` found the credentials invalid
-         *     (`invalid_credentials`), or an `Idempotency-Key` was already used for a different request
-         *     (`idempotency_key_reused`).
+         *     image reference grammar, a provider's username rules): `validation_failed`, with every
+         *     problem found in `errors` (at most 20) and the first one told in `detail`. Or a referenced
+         *     object does not exist in the workspace (`registry_not_found`), or the cursor is not one
+         *     this server issued for these filters (`invalid_cursor`), or the image's host is not served
+         *     by the linked registry (`registry_host_mismatch`), or `?verify=true` found the credentials
+         *     invalid (`invalid_credentials`), or an `Idempotency-Key` was already used for a different
+         *     request (`idempotency_key_reused`).
          */
         ValidationFailed: {
             headers: {
@@ -965,11 +983,21 @@ export interface components {
                  *       "title": "Validation failed",
                  *       "status": 422,
                  *       "code": "validation_failed",
-                 *       "detail": "The request does not match the API contract.",
+                 *       "detail": "usrname is not a known property; did you mean \"username\"? (and 2 more problems)",
+                 *       "instance": "/registries",
+                 *       "request_id": "6f1c9a1e-0d5b-4b1e-8f43-3f3b1c2d4e5f",
                  *       "errors": [
                  *         {
-                 *           "path": "/body/name",
-                 *           "message": "must NOT have more than 255 characters"
+                 *           "path": "/body/usrname",
+                 *           "message": "is not a known property; did you mean \"username\"?"
+                 *         },
+                 *         {
+                 *           "path": "/body/username",
+                 *           "message": "is required"
+                 *         },
+                 *         {
+                 *           "path": "/body/server",
+                 *           "message": "must not contain spaces or other whitespace"
                  *         }
                  *       ]
                  *     }

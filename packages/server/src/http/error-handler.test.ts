@@ -116,6 +116,38 @@ describe("errorHandler", () => {
     expect(logs).not.toContain(SECRET);
   });
 
+  it("answers the validator's problems in words, the first in `detail` too", async () => {
+    const validatorError = Object.assign(new Error("request/body/server must match pattern"), {
+      status: 400,
+      errors: [
+        { path: "/body/server", message: 'must match pattern "^\\S+$"', errorCode: "pattern.openapi.validation" },
+        { path: "/body/username", message: "must have required property 'username'", errorCode: "required.openapi.validation" },
+      ],
+    });
+    const { response, body } = await answerFor(validatorError);
+    expect(response.status).toBe(422);
+    expect(body).toMatchObject({
+      code: "validation_failed",
+      detail: "server must not contain spaces or other whitespace (and 1 more problem).",
+      errors: [
+        { path: "/body/server", message: "must not contain spaces or other whitespace" },
+        { path: "/body/username", message: "is required" },
+      ],
+    });
+  });
+
+  it("logs a response validation failure in the validator's own words, and answers a bare 500", async () => {
+    const responseError = Object.assign(new Error("response invalid"), {
+      status: 500,
+      errors: [{ path: ".response.name", message: "must be string", errorCode: "type.openapi.validation" }],
+    });
+    const { response, body, logs } = await answerFor(responseError);
+    expect(response.status).toBe(500);
+    expect(body).toMatchObject({ code: "internal_error" });
+    expect(body).not.toHaveProperty("errors");
+    expect(logs).toContain("/response/name must be string");
+  });
+
   it("logs an unknown error's message for operators (it is ours, not the caller's input)", async () => {
     const { logs } = await answerFor(new Error("invariant broken"));
     expect(logs).toContain("invariant broken");

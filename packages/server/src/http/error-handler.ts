@@ -1,14 +1,13 @@
 import { DecryptionError } from "@modbox/crypto";
-import type { ErrorRequestHandler } from "express";
+import type { ErrorRequestHandler, Request } from "express";
 import { classifyDatabaseError } from "../db/errors.js";
 import { DomainError } from "../errors.js";
 import { DISK_FULL_DETAIL, DISK_FULL_RETRY_AFTER_SECONDS } from "./disk-guard.js";
 import { allowWithHead } from "./head-as-get.js";
 import type { ProblemInput } from "./problem.js";
 import { sendProblem } from "./problem.js";
-
-/** The detail of every `validation_failed` problem the contract's validation raises. */
-export const CONTRACT_MISMATCH_DETAIL = "The request does not match the API contract.";
+import { contractWords } from "./contract-words.js";
+import { explainProblems, normalisePath, validationDetail, type MessageContext } from "./validation-messages.js";
 
 /**
  * Turns any error into a problem+json answer and hands pino-http a *safe* view of it to log.
@@ -19,7 +18,7 @@ export const CONTRACT_MISMATCH_DETAIL = "The request does not match the API cont
  */
 export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   if (res.headersSent) return next(err);
-  const { problem, log } = toProblem(err);
+  const { problem, log } = toProblem(err, req);
   // pino-http logs `res.err`; give it only what is safe to keep.
   (res as { err?: unknown }).err = log;
   // RFC 9110: a 405 says which methods the route does allow.
@@ -41,7 +40,7 @@ class SafeLoggedError extends Error {
   }
 }
 
-function toProblem(err: unknown): Translation {
+function toProblem(err: unknown, req: Request): Translation {
   if (err instanceof DomainError) {
     const problem: ProblemInput = { code: err.code, detail: err.detail };
     if (err.fieldErrors) problem.errors = err.fieldErrors;
@@ -51,7 +50,7 @@ function toProblem(err: unknown): Translation {
   }
   const bodyParserProblem = fromBodyParser(err);
   if (bodyParserProblem) return { problem: bodyParserProblem };
-  const validatorProblem = fromOpenApiValidator(err);
+  const validatorProblem = fromOpenApiValidator(err, req);
   if (validatorProblem) return validatorProblem;
   if (err instanceof DecryptionError) {
     return {
@@ -134,22 +133,23 @@ function isDecompressionError(err: unknown): boolean {
 
 interface ValidatorError {
   status: number;
-  errors?: Array<{ path?: string; message?: string }>;
+  errors?: Array<{ path?: string; message?: string; errorCode?: string }>;
 }
 
 /** express-openapi-validator errors: they carry `status` and `errors[]` with paths and rules. */
-function fromOpenApiValidator(err: unknown): Translation | undefined {
+function fromOpenApiValidator(err: unknown, req: Request): Translation | undefined {
   const candidate = err as Partial<ValidatorError> | null;
   if (!(err instanceof Error) || typeof candidate?.status !== "number" || !Array.isArray(candidate.errors)) {
     return undefined;
   }
   const { status, errors = [] } = err as unknown as ValidatorError;
-  const fieldErrors = errors.map((e) => ({ path: normalisePath(e.path), message: e.message ?? "is invalid" }));
   switch (status) {
-    case 400:
+    case 400: {
+      const explained = explainProblems(errors, messageContext(req));
       return {
-        problem: { code: "validation_failed", detail: CONTRACT_MISMATCH_DETAIL, errors: fieldErrors },
+        problem: { code: "validation_failed", detail: validationDetail(explained.errors, explained.total), errors: explained.errors },
       };
+    }
     case 404:
       return { problem: { code: "not_found", detail: "No such route." } };
     case 405:
@@ -162,15 +162,18 @@ function fromOpenApiValidator(err: unknown): Translation | undefined {
       // Response validation: our answer broke the contract. Never send it; log the rule that failed.
       return {
         problem: internalError(),
-        log: new SafeLoggedError("ResponseValidationError", fieldErrors.map((e) => `${e.path} ${e.message}`).join("; ")),
+        log: new SafeLoggedError("ResponseValidationError", errors.map((e) => `${normalisePath(e.path)} ${e.message ?? "is invalid"}`).join("; ")),
       };
     default:
       return undefined;
   }
 }
 
-/** The validator says `.body.name` or `/body/name`; answer JSON-pointer style `/body/name`. */
-function normalisePath(path: string | undefined): string {
-  if (!path) return "/";
-  return path.startsWith("/") ? path : `/${path.replace(/^\./, "").replace(/\./g, "/")}`;
+/** The contract's words for this request's operation (the validator has matched its route). */
+function messageContext(req: Request): MessageContext {
+  const route = (req as { openapi?: { openApiRoute?: unknown } }).openapi?.openApiRoute;
+  return {
+    patternWords: (pattern) => contractWords.patternWords(pattern),
+    knownNames: (parent) => (typeof route === "string" ? contractWords.knownNames(req.method, route, parent) : []),
+  };
 }

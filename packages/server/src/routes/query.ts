@@ -1,6 +1,6 @@
 import type { Request } from "express";
 import { DomainError } from "../errors.js";
-import { CONTRACT_MISMATCH_DETAIL } from "../http/error-handler.js";
+import { validationDetail } from "../http/validation-messages.js";
 
 /**
  * Typed access to query parameters the OpenAPI validator has already checked and coerced
@@ -12,9 +12,8 @@ export function listQuery(req: Request): { limit: number; cursor?: string } {
   // The validator's coercion turns "Infinity", "-Infinity" and "1e400" into an infinite number
   // and lets it past the bounds of the contract (an ajv quirk): refuse it as the validator would.
   if (!Number.isFinite(limit)) {
-    throw new DomainError("validation_failed", CONTRACT_MISMATCH_DETAIL, {
-      fieldErrors: [{ path: "/query/limit", message: "must be a finite integer" }],
-    });
+    const fieldErrors = [{ path: "/query/limit", message: "must be a finite integer" }];
+    throw new DomainError("validation_failed", validationDetail(fieldErrors), { fieldErrors });
   }
   return { limit, cursor: q.cursor as string | undefined };
 }

@@ -1,0 +1,146 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { load } from "js-yaml";
+
+/** openapi.yaml (the same file as `OPENAPI_SPEC_PATH` in app.ts, which validates against it). */
+export const CONTRACT_PATH = fileURLToPath(new URL("../../../../openapi.yaml", import.meta.url));
+
+/**
+ * What validation messages need from the contract, read from openapi.yaml itself so the contract
+ * stays the one source of its rules' words:
+ * - each `pattern` in words: the `x-pattern-message` written next to it (a regex is no message);
+ * - the names a request may use where an unknown one was sent, to suggest the one meant.
+ */
+export interface ContractWords {
+  /** The words of a `pattern` of the contract; undefined for a pattern it does not have. */
+  patternWords(pattern: string): string | undefined;
+  /**
+   * The property or parameter names known at `parent` (`/body`, `/body/<property>`, `/query`)
+   * for the operation `method` `route` (`route` as the contract spells it, e.g.
+   * `/registries/{registry_id}`). Empty when the contract has nothing there.
+   */
+  knownNames(method: string, route: string, parent: string): readonly string[];
+}
+
+type Node = Record<string, unknown>;
+
+const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
+
+const isNode = (value: unknown): value is Node => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Reads the words from a parsed contract. Throws when a `pattern` has no `x-pattern-message`, or
+ * one pattern has two different wordings: the server must not start with a rule it cannot explain.
+ */
+export function contractWordsOf(spec: Node): ContractWords {
+  const words = collectPatternWords(spec);
+  const operations = collectOperations(spec);
+  return {
+    patternWords: (pattern) => words.get(pattern),
+    knownNames(method, route, parent) {
+      const operation = operations.get(`${method.toLowerCase()} ${route}`) ?? (method.toUpperCase() === "HEAD" ? operations.get(`get ${route}`) : undefined);
+      if (!operation) return [];
+      const [, location, ...segments] = parent.split("/");
+      if (location === "query" && segments.length === 0) return operation.query;
+      if (location !== "body" || !operation.body) return [];
+      const schema = schemaAt(spec, operation.body, segments);
+      return schema ? propertyNames(spec, schema) : [];
+    },
+  };
+}
+
+function collectPatternWords(spec: Node): Map<string, string> {
+  const words = new Map<string, string>();
+  const visit = (node: unknown, where: string): void => {
+    if (Array.isArray(node)) return node.forEach((item, i) => visit(item, `${where}/${i}`));
+    if (!isNode(node)) return;
+    if (typeof node.pattern === "string") {
+      const text = node["x-pattern-message"];
+      if (typeof text !== "string" || text.trim() === "") {
+        throw new Error(`openapi.yaml: the pattern at ${where} has no x-pattern-message (the words a refused value is told)`);
+      }
+      const known = words.get(node.pattern);
+      if (known !== undefined && known !== text) {
+        throw new Error(`openapi.yaml: the pattern ${JSON.stringify(node.pattern)} has two wordings: ${JSON.stringify(known)} and ${JSON.stringify(text)}`);
+      }
+      words.set(node.pattern, text);
+    }
+    for (const [key, value] of Object.entries(node)) {
+      // Examples are data, not schemas: a field of an example may be called `pattern`.
+      if (key !== "example" && key !== "examples") visit(value, `${where}/${key}`);
+    }
+  };
+  visit(spec, "#");
+  return words;
+}
+
+interface Operation {
+  query: string[];
+  body?: Node;
+}
+
+function collectOperations(spec: Node): Map<string, Operation> {
+  const operations = new Map<string, Operation>();
+  const paths = isNode(spec.paths) ? spec.paths : {};
+  for (const [route, item] of Object.entries(paths)) {
+    if (!isNode(item)) continue;
+    const shared = Array.isArray(item.parameters) ? item.parameters : [];
+    for (const method of METHODS) {
+      const operation = item[method];
+      if (!isNode(operation)) continue;
+      const parameters = [...shared, ...(Array.isArray(operation.parameters) ? operation.parameters : [])].map((p) => resolve(spec, p));
+      const query = parameters.filter((p) => p?.in === "query" && typeof p.name === "string").map((p) => p!.name as string);
+      const requestBody = resolve(spec, operation.requestBody);
+      const content = isNode(requestBody?.content) ? requestBody.content : {};
+      const body = resolve(spec, isNode(content["application/json"]) ? content["application/json"].schema : undefined);
+      operations.set(`${method} ${route}`, { query: [...new Set(query)], ...(body && { body }) });
+    }
+  }
+  return operations;
+}
+
+/** Follows a local `$ref` (`#/components/...`); undefined for anything that is not an object. */
+function resolve(spec: Node, node: unknown, depth = 0): Node | undefined {
+  if (!isNode(node)) return undefined;
+  if (typeof node.$ref !== "string" || depth > 32) return node;
+  let target: unknown = spec;
+  for (const part of node.$ref.replace(/^#\//, "").split("/")) {
+    target = isNode(target) ? target[part.replace(/~1/g, "/").replace(/~0/g, "~")] : undefined;
+  }
+  return resolve(spec, target, depth + 1);
+}
+
+/** The schema and the schemas it is made of by `allOf`, each resolved. */
+function parts(spec: Node, schema: Node, depth = 0): Node[] {
+  const all = Array.isArray(schema.allOf) ? schema.allOf : [];
+  const nested = depth > 32 ? [] : all.flatMap((s) => {
+    const resolved = resolve(spec, s);
+    return resolved ? parts(spec, resolved, depth + 1) : [];
+  });
+  return [schema, ...nested];
+}
+
+function propertyNames(spec: Node, schema: Node): string[] {
+  const names = parts(spec, schema).flatMap((part) => (isNode(part.properties) ? Object.keys(part.properties) : []));
+  return [...new Set(names)];
+}
+
+/** The schema of the value at `segments` under `schema` (properties of objects, items of arrays). */
+function schemaAt(spec: Node, schema: Node, segments: string[]): Node | undefined {
+  let current: Node | undefined = schema;
+  for (const raw of segments) {
+    if (!current) return undefined;
+    const segment = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    let next: Node | undefined;
+    for (const part of parts(spec, current)) {
+      const property = isNode(part.properties) ? part.properties[segment] : undefined;
+      next = resolve(spec, property) ?? (/^\d+$/.test(segment) ? resolve(spec, part.items) : undefined);
+      if (next) break;
+    }
+    current = next;
+  }
+  return current;
+}
+
+/** The contract's words, read once when the server starts. */
+export const contractWords: ContractWords = contractWordsOf(load(readFileSync(CONTRACT_PATH, "utf8")) as Node);
