@@ -1,8 +1,8 @@
-import { fileURLToPath } from "node:url";
 import express from "express";
 import * as OpenApiValidator from "express-openapi-validator";
 import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
+import { OPENAPI_SPEC_PATH } from "./contract-file.js";
 import type { FreeSpaceMonitor } from "./db/free-space.js";
 import { authenticate, requireWorkspace } from "./http/authenticate.js";
 import { refuseWritesWhenDiskLow } from "./http/disk-guard.js";
@@ -27,7 +27,7 @@ import type { SandboxImageService } from "./services/sandbox-images.js";
 /** The contract every request (and, when enabled, every response) is checked against. */
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export const OPENAPI_SPEC_PATH = fileURLToPath(new URL("../../../openapi.yaml", import.meta.url));
+export { OPENAPI_SPEC_PATH };
 
 export interface AppDeps {
   logger: Logger;

@@ -1,9 +1,6 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { load } from "js-yaml";
-
-/** openapi.yaml (the same file as `OPENAPI_SPEC_PATH` in app.ts, which validates against it). */
-export const CONTRACT_PATH = fileURLToPath(new URL("../../../../openapi.yaml", import.meta.url));
+import { OPENAPI_SPEC_PATH } from "../contract-file.js";
 
 /**
  * What validation messages need from the contract, read from openapi.yaml itself so the contract
@@ -143,4 +140,4 @@ function schemaAt(spec: Node, schema: Node, segments: string[]): Node | undefine
 }
 
 /** The contract's words, read once when the server starts. */
-export const contractWords: ContractWords = contractWordsOf(load(readFileSync(CONTRACT_PATH, "utf8")) as Node);
+export const contractWords: ContractWords = contractWordsOf(load(readFileSync(OPENAPI_SPEC_PATH, "utf8")) as Node);
