@@ -86,6 +86,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
       cipher: options.cipher,
       budget: options.budget,
       prober,
+      ...(options.outbound.insecureRegistries && { insecureRegistries: options.outbound.insecureRegistries }),
       newId,
       now,
     }),

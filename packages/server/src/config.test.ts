@@ -75,4 +75,33 @@ describe("loadConfig", () => {
     expect(message).toContain("DATABASE_URL");
     expect(message).not.toContain("secretvalue");
   });
+
+  it("lists no insecure registry by default; MODBOX_INSECURE_REGISTRIES names hosts and CIDR ranges", () => {
+    const none = loadConfig({}).outbound.insecureRegistries;
+    expect(none.entries).toEqual([]);
+    expect(none.allows("registry.lan:5000")).toBe(false);
+
+    const { insecureRegistries } = loadConfig({ MODBOX_INSECURE_REGISTRIES: " Registry.LAN:5000, 10.0.0.0/8 ,fd00::/8," }).outbound;
+    expect(insecureRegistries.entries).toEqual(["registry.lan:5000", "10.0.0.0/8", "fd00::/8"]);
+    expect(insecureRegistries.allows("registry.lan:5000")).toBe(true);
+    expect(insecureRegistries.allows("10.1.2.3:5000")).toBe(true);
+    expect(insecureRegistries.allows("registry.lan")).toBe(false);
+    // Empty (or only commas): none, as unset.
+    expect(loadConfig({ MODBOX_INSECURE_REGISTRIES: " , " }).outbound.insecureRegistries.entries).toEqual([]);
+  });
+
+  it("refuses a bad MODBOX_INSECURE_REGISTRIES entry at start, naming the variable, the entry and the rule", () => {
+    let error: unknown;
+    try {
+      loadConfig({ MODBOX_INSECURE_REGISTRIES: "registry.lan:5000, http://other.lan, 10.0.0.0/33" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain("MODBOX_INSECURE_REGISTRIES");
+    expect(message).toContain('entry 2 ("http://other.lan"): write host[:port] without a scheme');
+    expect(message).toContain('entry 3 ("10.0.0.0/33"): the prefix length must be a number from 0 to 32');
+    expect(message).not.toContain("entry 1");
+  });
 });

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { LOG_LEVELS, type LogLevel } from "./logging.js";
+import { NO_INSECURE_REGISTRIES, parseInsecureRegistries, type InsecureRegistries } from "./registry-protocol/insecure-registries.js";
 
 /**
  * Every setting the server reads, parsed once from the environment at start.
@@ -33,6 +34,23 @@ const trustProxy = z
   )
   .transform((v): boolean | number | string => (v === "true" ? true : v === "false" ? false : /^\d+$/.test(v) ? Number(v) : v));
 
+/**
+ * `MODBOX_INSECURE_REGISTRIES`: the registries that may be spoken to over plain HTTP, as the
+ * Docker daemon's `insecure-registries` (registry-protocol/insecure-registries.ts). Every bad
+ * entry is named (the list holds host names, not secrets), so the operator can fix it at once.
+ */
+const insecureRegistries = z.string().transform((spec, ctx): InsecureRegistries => {
+  const parsed = parseInsecureRegistries(spec);
+  if (parsed.ok) return parsed.registries;
+  for (const error of parsed.errors) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${error} (comma-separated host[:port] entries such as registry.lan:5000, or CIDR ranges such as 10.0.0.0/8)`,
+    });
+  }
+  return z.NEVER;
+});
+
 const envSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -61,6 +79,7 @@ const envSchema = z
     MODBOX_DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
     MODBOX_OUTBOUND_ALLOW_PRIVATE: booleanFlag.default(false),
     MODBOX_OUTBOUND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+    MODBOX_INSECURE_REGISTRIES: insecureRegistries.optional(),
     MODBOX_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
     // Embedded database only. Above PGlite's 16 MiB write-ahead-log segment, with room for a
     // second of writes: see db/free-space.ts. 0 turns the guard off.
@@ -114,8 +133,12 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Embedded database: writes are refused (503) while less than this is free under the data directory; 0 = never. */
   minFreeDiskBytes: number;
-  /** Calls to registries (verification, pull checks): hosts users typed, so guarded against SSRF. */
-  outbound: { allowPrivate: boolean; timeoutMs: number };
+  /**
+   * Calls to registries (verification, pull checks): hosts users typed, so guarded against SSRF.
+   * `insecureRegistries`: the hosts whose `http://` servers may be saved and spoken to over plain
+   * HTTP (none by default).
+   */
+  outbound: { allowPrivate: boolean; timeoutMs: number; insecureRegistries: InsecureRegistries };
 }
 
 export class ConfigError extends Error {
@@ -160,6 +183,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     trustProxy: e.MODBOX_TRUST_PROXY ?? false,
     shutdownTimeoutMs: e.MODBOX_SHUTDOWN_TIMEOUT_MS,
     minFreeDiskBytes: e.MODBOX_MIN_FREE_DISK_MB * 1024 * 1024,
-    outbound: { allowPrivate: e.MODBOX_OUTBOUND_ALLOW_PRIVATE, timeoutMs: e.MODBOX_OUTBOUND_TIMEOUT_MS },
+    outbound: {
+      allowPrivate: e.MODBOX_OUTBOUND_ALLOW_PRIVATE,
+      timeoutMs: e.MODBOX_OUTBOUND_TIMEOUT_MS,
+      insecureRegistries: e.MODBOX_INSECURE_REGISTRIES ?? NO_INSECURE_REGISTRIES,
+    },
   };
 }

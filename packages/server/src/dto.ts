@@ -1,7 +1,6 @@
 import type { components, Readable } from "@modbox/sdk/openapi";
-import type { RegistryRecord, SandboxImageRecord } from "./db/records.js";
+import type { RegistryRecord, SandboxImageRecord, VerificationState } from "./db/records.js";
 import type { PullService } from "./services/pulls.js";
-import type { VerificationResult } from "./services/registries.js";
 
 /**
  * The one place records become API shapes. Fields are listed one by one, never spread, so a
@@ -23,12 +22,7 @@ export function toRegistryDto(r: RegistryRecord): RegistryDto {
     enabled: r.enabled,
     provider: r.provider,
     ca_certificate: r.caCertificate,
-    verification: {
-      status: r.verificationStatus,
-      checked_at: r.verificationCheckedAt?.toISOString() ?? null,
-      error_code: r.verificationErrorCode,
-      detail: null,
-    },
+    verification: toVerificationDto(r),
     warnings: r.warnings.map((w) => ({ code: w.code, field: w.field, message: w.message })),
     last_used_at: r.lastUsedAt?.toISOString() ?? null,
     created_at: r.createdAt.toISOString(),
@@ -57,12 +51,16 @@ export function toSandboxImageDto(i: SandboxImageRecord): SandboxImageDto {
   };
 }
 
-export function toVerificationDto(v: VerificationResult): VerificationDto {
+/**
+ * A verification, stored (a registry's) or fresh (`POST /verify`): one mapping, so both show the
+ * same fields, `detail` included.
+ */
+export function toVerificationDto(v: VerificationState): VerificationDto {
   return {
     status: v.verificationStatus,
     checked_at: v.verificationCheckedAt?.toISOString() ?? null,
     error_code: v.verificationErrorCode,
-    detail: v.detail,
+    detail: v.verificationDetail,
   };
 }
 

@@ -85,6 +85,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       now: () => new Date(),
     });
     await ensureFirstToken(config, tokenService);
+    if (config.outbound.insecureRegistries.entries.length > 0) {
+      logger.warn(
+        { insecureRegistries: config.outbound.insecureRegistries.entries },
+        "MODBOX_INSECURE_REGISTRIES: registries on these hosts may be saved as http:// servers and are spoken to over plain HTTP",
+      );
+    }
 
     let shuttingDown = false;
     const deps = composeApp({

@@ -3,9 +3,14 @@
  * too when one is available: the root global setup's server (`inject("postgresUrl")`, see
  * test/global-setup.ts) or, when a package's tests run without it, `DATABASE_URL`.
  */
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import { inject } from "vitest";
 import { createPostgresTestDatabase } from "./postgres.js";
-import { migrateDatabase, openDatabase, type DatabaseHandle } from "./server.js";
+import { migrateDatabase, MIGRATIONS_FOLDER, openDatabase, openDedicatedSession, type DatabaseHandle } from "./server.js";
 import "./provided-context.js";
 
 export type Backend = "pglite" | "postgres";
@@ -46,6 +51,59 @@ export async function createTestDatabase(backend: Backend, options: { maxConnect
     throw err;
   }
   return { handle, dispose };
+}
+
+/**
+ * A fresh database migrated up to, not including, the committed migration `tag` (and without
+ * the derived-column fill of a start): the schema as an older server left it, for a migration's
+ * own test, which then writes rows as that server stored them and runs `migrateDatabase`.
+ */
+export async function createTestDatabaseBefore(
+  backend: Backend,
+  tag: string,
+  options: { encoding?: "SQL_ASCII" } = {},
+): Promise<TestDatabase> {
+  const folder = await mkdtemp(join(tmpdir(), "modbox-migrations-"));
+  let handle: DatabaseHandle | undefined;
+  let drop = async () => {};
+  try {
+    await cp(MIGRATIONS_FOLDER, folder, { recursive: true });
+    const journalPath = join(folder, "meta", "_journal.json");
+    const journal = JSON.parse(await readFile(journalPath, "utf8")) as { entries: Array<{ idx: number; tag: string }> };
+    const at = journal.entries.findIndex((e) => e.tag === tag);
+    if (at <= 0) throw new Error(`migration ${tag} is not in the journal (or is the first one)`);
+    journal.entries = journal.entries.slice(0, at);
+    await writeFile(journalPath, JSON.stringify(journal));
+
+    if (backend === "pglite") {
+      handle = await openDatabase({ kind: "pglite" });
+    } else {
+      const fresh = await createPostgresTestDatabase(requirePostgresAdminUrl(), options);
+      handle = await openDatabase({ kind: "postgres", url: fresh.url });
+      drop = fresh.drop;
+    }
+    const session = await openDedicatedSession(handle);
+    try {
+      if (session.kind === "postgres") await migratePostgres(session.db, { migrationsFolder: folder });
+      else await migratePglite(session.db, { migrationsFolder: folder });
+    } finally {
+      await session.release();
+    }
+  } catch (err) {
+    await handle?.close();
+    await drop();
+    throw err;
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+  const opened = handle;
+  return {
+    handle: opened,
+    dispose: async () => {
+      await opened.close();
+      await drop();
+    },
+  };
 }
 
 export function requirePostgresAdminUrl(): string {

@@ -2,6 +2,8 @@
  * Rows written with drizzle directly, so a repository's tests depend on no other repository,
  * and the one instant every fixture is created at.
  */
+import { getTableColumns, sql, type Column } from "drizzle-orm";
+import type { PgTable } from "drizzle-orm/pg-core";
 import { uuidv7 } from "./ids.js";
 import { providerOf, referenceOf, registries, sandboxImages, type Db, type NewRegistry, type NewSandboxImage } from "./server.js";
 
@@ -61,7 +63,7 @@ export function newImage(workspaceId: string, overrides: Partial<NewSandboxImage
 export async function insertRawRegistry(db: Db, workspaceId: string, overrides: Partial<typeof registries.$inferInsert> = {}) {
   const fields = { ...newRegistry(workspaceId), caCertificate: null, ...overrides };
   const row = { provider: providerOf(fields.server), ...fields };
-  await db.insert(registries).values(row);
+  await insertGivenColumns(db, registries, row);
   return row;
 }
 
@@ -84,6 +86,24 @@ export async function insertRawImage(db: Db, workspaceId: string, overrides: Par
     updatedAt: FIXTURE_TIME,
     ...overrides,
   };
-  await db.insert(sandboxImages).values({ reference: referenceOf(row.image, row.tag), ...row });
+  await insertGivenColumns(db, sandboxImages, { reference: referenceOf(row.image, row.tag), ...row });
   return row;
+}
+
+/**
+ * `insert` naming only the columns `row` gives (drizzle's own insert names every column of the
+ * schema, so it fails on a database migrated to an older version: the migration tests write
+ * rows as an older server stored them). Values are encoded as drizzle encodes them.
+ */
+async function insertGivenColumns(db: Db, table: PgTable, row: Record<string, unknown>): Promise<void> {
+  const columns: Record<string, Column> = getTableColumns(table);
+  const fields = Object.keys(row).filter((field) => row[field] !== undefined);
+  for (const field of fields) if (!columns[field]) throw new Error(`no column for the fixture field ${field}`);
+  await db.execute(sql`insert into ${table} (${sql.join(
+    fields.map((field) => sql.identifier(columns[field]!.name)),
+    sql`, `,
+  )}) values (${sql.join(
+    fields.map((field) => sql.param(row[field], columns[field]!)),
+    sql`, `,
+  )})`);
 }

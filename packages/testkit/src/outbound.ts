@@ -1,11 +1,11 @@
 /**
- * Doubles for the outbound layer's tests: real HTTPS and TCP servers on 127.0.0.1 that record
+ * Doubles for the outbound layer's tests: real HTTPS, plain-HTTP and TCP servers on 127.0.0.1 that record
  * what reaches them, a fake DNS, a process-wide
  * socket-connect counter, and registry/token-service doubles speaking the API v2 protocol.
  * Every server listens on 127.0.0.1 only; callers close them.
  */
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import net, { type AddressInfo, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -51,6 +51,35 @@ export async function startHttpsServer(tls: TestCertificate, handler: Handler): 
     socket.on("close", () => sockets.delete(socket));
   });
   server.on("tlsClientError", () => undefined);
+  await listen(server);
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    requests,
+    close: () => closeServer(server, sockets),
+  };
+}
+
+/** A real plain-HTTP server on 127.0.0.1 that records every request (a registry on the operator's insecure list). */
+export async function startHttpServer(handler: Handler): Promise<TestServer> {
+  const requests: SeenRequest[] = [];
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server = createHttpServer((req, res) => {
+    requests.push({
+      method: req.method ?? "",
+      url: req.url ?? "",
+      host: req.headers.host,
+      servername: undefined,
+      authorization: req.headers.authorization,
+    });
+    handler(req, res);
+  });
+  server.on("connection", (socket: Socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
   await listen(server);
   return {
     port: (server.address() as AddressInfo).port,

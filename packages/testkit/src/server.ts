@@ -8,7 +8,7 @@
 export { createApp, OPENAPI_SPEC_PATH } from "../../server/src/app.js";
 export { generateApiToken, hashApiToken } from "../../server/src/auth/api-token.js";
 export { composeApp } from "../../server/src/compose.js";
-export { openDatabase, type Db, type DatabaseHandle } from "../../server/src/db/client.js";
+export { openDatabase, openDedicatedSession, type Db, type DatabaseHandle } from "../../server/src/db/client.js";
 export { providerOf, referenceOf } from "../../server/src/db/derived-columns.js";
 export { MIGRATIONS_FOLDER, migrateDatabase } from "../../server/src/db/migrate.js";
 export type { NewRegistry, NewSandboxImage, TokenScope } from "../../server/src/db/records.js";

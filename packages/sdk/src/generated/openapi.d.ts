@@ -108,8 +108,13 @@ export interface paths {
          *     authentication cannot prove a credential: `unverified`. Failures carry a stable
          *     `error_code`: `invalid_credentials`, `registry_unreachable`, `unsupported_auth`,
          *     `tls_error`, `address_not_allowed` (the server's address is private or otherwise not
-         *     allowed by this server's outbound policy), `insecure_realm` (the Bearer token service is
-         *     not https: credentials are never sent over http), `registry_error`.
+         *     allowed by this server's outbound policy; the `detail` names the operator's switch,
+         *     `MODBOX_OUTBOUND_ALLOW_PRIVATE` for loopback, private and CGNAT addresses, or
+         *     `MODBOX_INSECURE_REGISTRIES` for an `http://` server whose host is no longer listed),
+         *     `insecure_realm` (the Bearer token service is not https: credentials are never sent over
+         *     http, except to a host listed in `MODBOX_INSECURE_REGISTRIES`), `registry_error`. The
+         *     outcome, `detail` included, is stored as the registry's `verification`, exactly as
+         *     `?verify=true` stores it.
          */
         post: operations["verifyRegistry"];
         delete?: never;
@@ -197,7 +202,9 @@ export interface paths {
          *     with the manifest digest, or an `error_code`: `image_not_found`, `registry_auth_failed`,
          *     `registry_disabled`, `registry_deleted`, `registry_host_mismatch`, `image_disabled`,
          *     `registry_unreachable`, `tls_error`, `unsupported_auth`, `address_not_allowed`,
-         *     `insecure_realm`, `registry_error`, `credential_undecryptable`.
+         *     `insecure_realm`, `registry_error`, `credential_undecryptable`. An `http://` registry is
+         *     checked over plain HTTP while its host is listed in `MODBOX_INSECURE_REGISTRIES`
+         *     (`address_not_allowed` otherwise).
          */
         post: operations["checkSandboxImagePull"];
         delete?: never;
@@ -235,6 +242,14 @@ export interface paths {
          *     Refusals: `409 image_disabled`, `409 registry_disabled`, `409 registry_deleted`,
          *     `409 registry_host_mismatch`, `500 credential_undecryptable`; they are audited too, as
          *     are `403` and `404` answers. The response is `Cache-Control: no-store`.
+         *
+         *     A plain-HTTP registry (`registry.insecure: true`, its `server` is `http://…`): none of
+         *     the three formats can say so, so the runtime that pulls must be told separately, or it
+         *     will try https and fail. Docker Engine: list the `host[:port]` in the daemon's
+         *     `insecure-registries`; containerd: a `hosts.toml` with `server = "http://host[:port]"`;
+         *     CRI-O, podman: `insecure = true` for it in `registries.conf`; skopeo:
+         *     `--src-tls-verify=false`; Kubernetes: the node's runtime, as above (the secret alone is
+         *     not enough). The credentials are keyed by the bare `host[:port]` either way.
          */
         post: operations["getPullCredentials"];
         delete?: never;
@@ -390,7 +405,15 @@ export interface components {
         /**
          * @description Registry server, e.g. `ghcr.io`, `registry-1.docker.io`, `europe-docker.pkg.dev`,
          *     `123456789012.dkr.ecr.eu-west-1.amazonaws.com`, `myregistry.azurecr.io`, or a self-hosted
-         *     `host[:port]`.
+         *     `host[:port]`. Stored normalised: lowercase, without an `https://` prefix, a `/v2/` path
+         *     or the default port (`https://GHCR.io:443/` is `ghcr.io`; Docker Hub's names are all
+         *     `docker.io`).
+         *
+         *     Registries are spoken to over HTTPS, and credentials are sent over HTTPS only. An
+         *     `http://` server is refused (`422 validation_failed` at `/body/server`) unless the
+         *     operator lists its `host[:port]` in `MODBOX_INSECURE_REGISTRIES`; it is then stored with
+         *     its scheme, `http://host[:port]` (`:80` left out), spoken to over plain HTTP for
+         *     verification and pull checks, and carries the warning `insecure_registry`.
          */
         RegistryServer: string;
         /** @description Docker registry username. */
@@ -450,8 +473,9 @@ export interface components {
             verification: components["schemas"]["Verification"];
             /**
              * @description Provider advice about the credential, computed when it was written (e.g. a GHCR
-             *     password that does not look like a personal access token). Warnings never block a
-             *     write; rules a registry would certainly refuse (e.g. an ECR username other than
+             *     password that does not look like a personal access token; `insecure_registry` on an
+             *     `http://` server: the credential and the images travel unencrypted). Warnings never
+             *     block a write; rules a registry would certainly refuse (e.g. an ECR username other than
              *     `AWS`) are 422 errors instead.
              */
             warnings: components["schemas"]["CredentialWarning"][];
@@ -489,7 +513,12 @@ export interface components {
              * @enum {string|null}
              */
             error_code: "invalid_credentials" | "registry_unreachable" | "unsupported_auth" | "tls_error" | "address_not_allowed" | "insecure_realm" | "registry_error" | "anonymous_registry" | null;
-            /** @description A human explanation (only on a fresh check). */
+            /**
+             * @description A human explanation of the last check (`null` when verified or never checked): what
+             *     `POST /registries/{id}/verify` answered, or what `?verify=true` found, stored with the
+             *     outcome and shown with it until the next check. Never a secret, a response body or a
+             *     resolved address.
+             */
             detail: string | null;
         };
         CredentialWarning: {
@@ -573,7 +602,10 @@ export interface components {
          *     `ghcr.io/your-org/your-image`, `ubuntu` (Docker Hub's `library/ubuntu`) or
          *     `localhost:5000/team/app`. Repository paths are lowercase. It may end in a digest
          *     (`@sha256:…`), which is then pulled instead of `tag`. When `registry_id` is set, the image's
-         *     host must be served by that registry's `server` (else `422 registry_host_mismatch`).
+         *     host must be served by that registry's `server` (else `422 registry_host_mismatch`): the
+         *     same host and port, the port of the registry's scheme being optional on either side
+         *     (`ghcr.io:443/org/app` is served by `ghcr.io`; `host/app` and `host:80/app` by
+         *     `http://host`).
          */
         SandboxImageReference: string;
         SandboxImageTag: string;
@@ -616,13 +648,25 @@ export interface components {
                 /** Format: uuid */
                 id: string;
                 name: string;
+                /** @description The registry's stored `server`: `host[:port]`, or `http://host[:port]` for a plain-HTTP registry. */
                 server: string;
+                /**
+                 * @description `true` when the registry speaks plain HTTP (its `server` starts with `http://`):
+                 *     configure the runtime that pulls to allow it (see the operation). `false` for
+                 *     every https registry.
+                 */
+                insecure: boolean;
             };
             /** @description The credential in each runtime's format; `null` for a public image. */
             auth: null | components["schemas"]["RuntimeAuth"];
         };
         RuntimeAuth: {
-            /** @description The registry host the credential is for (`docker.io` for Docker Hub). */
+            /**
+             * @description The registry host the credential is for, as the image reference spells it and as
+             *     runtimes look it up: `host[:port]`, never a scheme (`docker.io` for Docker Hub). It is
+             *     also the key in `docker_config` and the `serveraddress` of `x_registry_auth` (Docker
+             *     Hub's being `https://index.docker.io/v1/`).
+             */
             server: string;
             /**
              * @description The Docker Engine `X-Registry-Auth` header value for `POST /images/create`: base64url
@@ -1053,8 +1097,9 @@ export interface components {
         /**
          * @description Log in to the registry before saving. Invalid credentials are then refused with
          *     `422 invalid_credentials` and nothing is stored; any other outcome (unreachable, anonymous,
-         *     …) is stored as the registry's verification and the write goes through. A registry that
-         *     is (or would be) disabled is never contacted: `409 registry_disabled`.
+         *     …) is stored as the registry's verification, `detail` included, and the write goes
+         *     through: the same login and the same `verification` as `POST /registries/{id}/verify`. A
+         *     registry that is (or would be) disabled is never contacted: `409 registry_disabled`.
          */
         VerifyOnSave: boolean;
         /** @description Page size. */
@@ -1134,7 +1179,10 @@ export interface operations {
                 cursor?: components["parameters"]["Cursor"];
                 /** @description Only registries with this `enabled` value. */
                 enabled?: boolean;
-                /** @description Only registries whose `server` is exactly this value. */
+                /**
+                 * @description Only registries whose `server` is this value, normalised as a written server is
+                 *     (`GHCR.io:443` finds `ghcr.io`; `http://host:5000` finds only that plain-HTTP server).
+                 */
                 server?: string;
             };
             header: {
@@ -1173,8 +1221,9 @@ export interface operations {
                 /**
                  * @description Log in to the registry before saving. Invalid credentials are then refused with
                  *     `422 invalid_credentials` and nothing is stored; any other outcome (unreachable, anonymous,
-                 *     …) is stored as the registry's verification and the write goes through. A registry that
-                 *     is (or would be) disabled is never contacted: `409 registry_disabled`.
+                 *     …) is stored as the registry's verification, `detail` included, and the write goes
+                 *     through: the same login and the same `verification` as `POST /registries/{id}/verify`. A
+                 *     registry that is (or would be) disabled is never contacted: `409 registry_disabled`.
                  */
                 verify?: components["parameters"]["VerifyOnSave"];
             };
@@ -1284,8 +1333,9 @@ export interface operations {
                 /**
                  * @description Log in to the registry before saving. Invalid credentials are then refused with
                  *     `422 invalid_credentials` and nothing is stored; any other outcome (unreachable, anonymous,
-                 *     …) is stored as the registry's verification and the write goes through. A registry that
-                 *     is (or would be) disabled is never contacted: `409 registry_disabled`.
+                 *     …) is stored as the registry's verification, `detail` included, and the write goes
+                 *     through: the same login and the same `verification` as `POST /registries/{id}/verify`. A
+                 *     registry that is (or would be) disabled is never contacted: `409 registry_disabled`.
                  */
                 verify?: components["parameters"]["VerifyOnSave"];
             };

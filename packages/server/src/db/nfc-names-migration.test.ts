@@ -1,57 +1,15 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
-import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import { afterEach, describe, expect, it } from "vitest";
-import { backends, postgresAdminUrl, requirePostgresAdminUrl, rowsOf } from "@modbox/testkit/databases";
+import { backends, createTestDatabaseBefore, postgresAdminUrl, rowsOf } from "@modbox/testkit/databases";
 import { insertRawImage, insertRawRegistry } from "@modbox/testkit/fixtures";
 import { uuidv7 } from "@modbox/testkit/ids";
-import { createPostgresTestDatabase } from "@modbox/testkit/postgres";
-import { openDatabase, openDedicatedSession, type DatabaseHandle } from "./client.js";
-import { migrateDatabase, MIGRATIONS_FOLDER } from "./migrate.js";
+import { migrateDatabase } from "./migrate.js";
 
 const MIGRATION = "0005_nfc_names";
 
 /** A fresh database migrated up to, not including, MIGRATION: names as an older server stored them. */
-async function databaseBefore(
-  backend: (typeof backends)[number],
-  options: { encoding?: "SQL_ASCII" } = {},
-): Promise<{ handle: DatabaseHandle; dispose(): Promise<void> }> {
-  const folder = await mkdtemp(join(tmpdir(), "modbox-migrations-"));
-  await cp(MIGRATIONS_FOLDER, folder, { recursive: true });
-  const journalPath = join(folder, "meta", "_journal.json");
-  const journal = JSON.parse(await readFile(journalPath, "utf8")) as { entries: Array<{ idx: number; tag: string }> };
-  const at = journal.entries.findIndex((e) => e.tag === MIGRATION);
-  expect(at, `${MIGRATION} is in the journal`).toBeGreaterThan(0);
-  journal.entries = journal.entries.slice(0, at);
-  await writeFile(journalPath, JSON.stringify(journal));
-
-  let handle: DatabaseHandle;
-  let drop = async () => {};
-  if (backend === "pglite") {
-    handle = await openDatabase({ kind: "pglite" });
-  } else {
-    const fresh = await createPostgresTestDatabase(requirePostgresAdminUrl(), options);
-    handle = await openDatabase({ kind: "postgres", url: fresh.url });
-    drop = fresh.drop;
-  }
-  const session = await openDedicatedSession(handle);
-  try {
-    if (session.kind === "postgres") await migratePostgres(session.db, { migrationsFolder: folder });
-    else await migratePglite(session.db, { migrationsFolder: folder });
-  } finally {
-    await session.release();
-    await rm(folder, { recursive: true, force: true });
-  }
-  return {
-    handle,
-    dispose: async () => {
-      await handle.close();
-      await drop();
-    },
-  };
+function databaseBefore(backend: (typeof backends)[number], options: { encoding?: "SQL_ASCII" } = {}) {
+  return createTestDatabaseBefore(backend, MIGRATION, options);
 }
 
 let dispose: (() => Promise<void>) | undefined;

@@ -17,8 +17,11 @@ type WithOptional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
 export type VerificationStatus = RegistryRow["verificationStatus"];
 
-/** The outcome of the last login against the registry. */
-export type VerificationState = Pick<RegistryRow, "verificationStatus" | "verificationCheckedAt" | "verificationErrorCode">;
+/** The outcome of the last login against the registry, with its explanation. */
+export type VerificationState = Pick<
+  RegistryRow,
+  "verificationStatus" | "verificationCheckedAt" | "verificationErrorCode" | "verificationDetail"
+>;
 
 /**
  * A live registry: every column but the sealed password, its key id and `deletedAt`.

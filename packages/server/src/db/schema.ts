@@ -66,6 +66,11 @@ export const registries = pgTable(
     verificationCheckedAt: timestamptz("verification_checked_at"),
     /** Written only from a login's outcome, so only the contract's `Verification.error_code` values. */
     verificationErrorCode: text("verification_error_code").$type<NonNullable<components["schemas"]["Verification"]["error_code"]>>(),
+    /**
+     * The last login's explanation (`Verification.detail`), written with its outcome, by
+     * `POST /verify` and by `?verify=true` alike; never a password, token or response body.
+     */
+    verificationDetail: text("verification_detail"),
     /** Provider advice about the credential, computed when it is written (the password is not kept readable). */
     warnings: jsonb("warnings").$type<CredentialWarning[]>().notNull().default([]),
     /** When the credential was last used to pull (pull check or pull credentials). */

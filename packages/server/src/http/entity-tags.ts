@@ -30,6 +30,7 @@ export function registryTag(r: RegistryRecord): string {
     r.verificationStatus,
     r.verificationCheckedAt?.getTime() ?? null,
     r.verificationErrorCode,
+    r.verificationDetail,
   ]);
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   apiHost,
+  authKeyForImageHost,
   configKey,
   isDockerHub,
   normaliseServer,
@@ -8,6 +9,8 @@ import {
   parseIPv6,
   sameRegistry,
   serverAddress,
+  serverScheme,
+  servesImageHost,
 } from "./hosts.js";
 
 const IPV4 = /IPv4 addresses must be four decimal octets/;
@@ -20,9 +23,9 @@ describe("normaliseServer: accepted spellings", () => {
     ["https://ghcr.io/", "ghcr.io"],
     [" https://GHCR.io/ ", "ghcr.io"],
     ["HTTPS://ghcr.io", "ghcr.io"],
-    ["Http://ghcr.io/v2/", "ghcr.io"],
+    ["Http://ghcr.io/v2/", "http://ghcr.io"],
     ["\tghcr.io\n", "ghcr.io"],
-    ["http://registry.example.com:5000", "registry.example.com:5000"],
+    ["http://registry.example.com:5000", "http://registry.example.com:5000"],
     ["https://registry.example.com:5000/v2", "registry.example.com:5000"],
     ["https://registry.example.com/V2/", "registry.example.com"],
     ["docker.io", "docker.io"],
@@ -33,7 +36,23 @@ describe("normaliseServer: accepted spellings", () => {
     ["registry-1.docker.io", "docker.io"],
     ["https://registry-1.docker.io/v2/", "docker.io"],
     ["registry.hub.docker.com", "docker.io"],
-    ["docker.io:443", "docker.io:443"],
+    // The scheme's default port is dropped: the same endpoint, one spelling.
+    ["docker.io:443", "docker.io"],
+    ["index.docker.io:443", "docker.io"],
+    ["ghcr.io:443", "ghcr.io"],
+    ["https://GHCR.io:443/v2/", "ghcr.io"],
+    ["[::1]:443", "[::1]"],
+    ["localhost:443", "localhost"],
+    ["10.0.0.1:443", "10.0.0.1"],
+    ["http://registry.example.com:80/", "http://registry.example.com"],
+    ["http://localhost", "http://localhost"],
+    ["HTTP://10.0.0.5:5000/v2/", "http://10.0.0.5:5000"],
+    // Another scheme's default port is just a port.
+    ["registry.example.com:80", "registry.example.com:80"],
+    ["http://registry.example.com:443", "http://registry.example.com:443"],
+    // A single label keeps even the default port: without it, Docker reads a Docker Hub namespace.
+    ["myregistry:443", "myregistry:443"],
+    ["http://myregistry:80", "http://myregistry:80"],
     ["localhost", "localhost"],
     ["LOCALHOST:5000", "localhost:5000"],
     ["registry:5000", "registry:5000"],
@@ -43,7 +62,7 @@ describe("normaliseServer: accepted spellings", () => {
     ["255.255.255.255:65535", "255.255.255.255:65535"],
     ["[::1]", "[::1]"],
     ["[::1]:5000", "[::1]:5000"],
-    ["http://[::1]:5000/", "[::1]:5000"],
+    ["http://[::1]:5000/", "http://[::1]:5000"],
     ["[2001:DB8:0:0:0:0:0:1]", "[2001:db8::1]"],
     ["[::ffff:127.0.0.1]", "[::ffff:7f00:1]"],
     ["123456789012.dkr.ecr.us-east-1.amazonaws.com", "123456789012.dkr.ecr.us-east-1.amazonaws.com"],
@@ -55,7 +74,8 @@ describe("normaliseServer: accepted spellings", () => {
     [`${"a".repeat(63)}.com`, `${"a".repeat(63)}.com`],
     [`${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`, `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`],
   ])("%j → %s", (input, server) => {
-    expect(normaliseServer(input)).toEqual({ ok: true, server });
+    const host = server.replace(/^http:\/\//, "");
+    expect(normaliseServer(input)).toEqual({ ok: true, server, scheme: host === server ? "https" : "http", host });
   });
 });
 
@@ -182,7 +202,7 @@ describe("normaliseServer: answers", () => {
     expect(samples.map((s) => ({ ...normaliseServer(s) }))).toEqual(first);
 
     Object.assign(normaliseServer("ghcr.io"), { server: "evil.example" });
-    expect(normaliseServer("ghcr.io")).toEqual({ ok: true, server: "ghcr.io" });
+    expect(normaliseServer("ghcr.io")).toEqual({ ok: true, server: "ghcr.io", scheme: "https", host: "ghcr.io" });
   });
 });
 
@@ -193,8 +213,12 @@ describe("sameRegistry", () => {
     ["Docker.io", "docker.io/", true],
     ["ghcr.io", "https://GHCR.IO/", true],
     ["[::1]:5000", "[0::1]:5000", true],
-    ["ghcr.io", "ghcr.io:443", false],
-    ["docker.io", "docker.io:443", false],
+    ["ghcr.io", "ghcr.io:443", true],
+    ["docker.io", "docker.io:443", true],
+    ["http://registry.lan", "http://registry.lan:80", true],
+    ["http://registry.lan:5000", "registry.lan:5000", false],
+    ["http://registry.lan", "registry.lan", false],
+    ["ghcr.io", "ghcr.io:80", false],
     ["ghcr.io", "gcr.io", false],
     ["localhost:5000", "localhost:5001", false],
     ["not a host", "not a host", false],
@@ -215,7 +239,11 @@ describe("apiHost, configKey, serverAddress", () => {
     ["https://GHCR.io/", "ghcr.io", "ghcr.io", "ghcr.io"],
     ["localhost:5000", "localhost:5000", "localhost:5000", "localhost:5000"],
     ["[::1]:5000", "[::1]:5000", "[::1]:5000", "[::1]:5000"],
-    ["docker.io:443", "docker.io:443", "docker.io:443", "docker.io:443"],
+    ["docker.io:443", "registry-1.docker.io", "https://index.docker.io/v1/", "https://index.docker.io/v1/"],
+    ["ghcr.io:443", "ghcr.io", "ghcr.io", "ghcr.io"],
+    // An http registry is contacted and keyed by its bare host[:port]: the scheme is serverScheme's.
+    ["http://registry.lan:5000", "registry.lan:5000", "registry.lan:5000", "registry.lan:5000"],
+    ["http://registry.lan:80", "registry.lan", "registry.lan", "registry.lan"],
   ])("%s", (server, api, key, address) => {
     expect(apiHost(server)).toBe(api);
     expect(configKey(server)).toBe(key);
@@ -230,11 +258,69 @@ describe("apiHost, configKey, serverAddress", () => {
   });
 
   it("isDockerHub recognises every alias and nothing else", () => {
-    for (const alias of ["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "https://index.docker.io/v1/"]) {
+    for (const alias of ["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "https://index.docker.io/v1/", "docker.io:443"]) {
       expect(isDockerHub(alias)).toBe(true);
     }
-    for (const other of ["docker.io:443", "hub.docker.com", "ghcr.io", "docker.io.evil.com", "registry-2.docker.io"]) {
+    for (const other of ["docker.io:5000", "hub.docker.com", "ghcr.io", "docker.io.evil.com", "registry-2.docker.io"]) {
       expect(isDockerHub(other)).toBe(false);
     }
+  });
+});
+
+describe("http servers", () => {
+  it("serverScheme: https unless written http://", () => {
+    expect(["ghcr.io", "https://ghcr.io", "registry.lan:5000", "http://registry.lan:5000", "HTTP://registry.lan"].map(serverScheme)).toEqual([
+      "https",
+      "https",
+      "https",
+      "http",
+      "http",
+    ]);
+    expect(() => serverScheme("ftp://registry.lan")).toThrow(TypeError);
+  });
+
+  it.each(["http://docker.io", "http://index.docker.io:80/v1/", "http://registry-1.docker.io", "http://myregistry"])(
+    "refuses %s (Docker Hub speaks https only; a single label needs a port)",
+    (input) => {
+      expect(normaliseServer(input)).toEqual({ ok: false, reason: expect.any(String) });
+    },
+  );
+});
+
+describe("servesImageHost: the image's host against the registry's server", () => {
+  it.each([
+    // server, image host, served
+    ["ghcr.io", "ghcr.io", true],
+    ["ghcr.io", "ghcr.io:443", true],
+    ["docker.io", "docker.io", true],
+    ["registry.lan:5000", "registry.lan:5000", true],
+    ["[::1]:5000", "[::1]:5000", true],
+    ["http://registry.lan:5000", "registry.lan:5000", true],
+    ["http://registry.lan", "registry.lan", true],
+    ["http://registry.lan", "registry.lan:80", true],
+    ["myregistry:443", "myregistry:443", true],
+    // The other scheme's default port is another port.
+    ["http://registry.lan", "registry.lan:443", false],
+    ["registry.lan", "registry.lan:80", false],
+    ["ghcr.io", "ghcr.io:5000", false],
+    ["ghcr.io", "gcr.io", false],
+    ["http://registry.lan:5000", "registry.lan:5001", false],
+    // An image host has no scheme; an invalid server serves nothing.
+    ["http://registry.lan:5000", "http://registry.lan:5000", false],
+    ["not a host", "not a host", false],
+  ])("%s serves %s: %s", (server, imageHost, served) => {
+    expect(servesImageHost(server, imageHost)).toBe(served);
+  });
+});
+
+describe("authKeyForImageHost", () => {
+  it("keys by the image's host as written, Docker Hub as the CLI does", () => {
+    expect(["ghcr.io", "ghcr.io:443", "registry.lan:5000", "[::1]:5000", "docker.io"].map(authKeyForImageHost)).toEqual([
+      "ghcr.io",
+      "ghcr.io:443",
+      "registry.lan:5000",
+      "[::1]:5000",
+      "https://index.docker.io/v1/",
+    ]);
   });
 });

@@ -3,15 +3,23 @@
  * is a string comparison.
  *
  * What is stored (the `server` column, and what `normaliseServer` returns):
- * - the bare, lowercase `host[:port]`: no scheme, no path, no trailing slash, no userinfo;
+ * - for a registry spoken to over HTTPS (the default, and what an `https://` prefix says), the
+ *   bare, lowercase `host[:port]`: no scheme, no path, no trailing slash, no userinfo;
+ * - for a registry spoken to over plain HTTP (an `http://` prefix), `http://host[:port]`: the
+ *   scheme is kept, so that everyone who reads the server (the API, a provisioner) sees that
+ *   it is not https. Whether such a server may be saved is the operator's call
+ *   (`MODBOX_INSECURE_REGISTRIES`, see insecure-registries.ts), not this file's;
+ * - the scheme's default port is dropped: `ghcr.io:443` is `ghcr.io`, `http://host:80` is
+ *   `http://host` (the same endpoint, though Docker would spell them as two names for it),
+ *   except after a single-label name (`myregistry:443` stays: see below);
  * - Docker Hub, whatever the spelling (`docker.io`, `index.docker.io`, `registry-1.docker.io`,
- *   `registry.hub.docker.com`, `https://index.docker.io/v1/`), as `docker.io`, its canonical
- *   domain in image references. The host actually contacted is derived from it (`apiHost`), and so
- *   are the `config.json` key (`configKey`) and the `X-Registry-Auth` server address
- *   (`serverAddress`);
+ *   `registry.hub.docker.com`, `https://index.docker.io/v1/`, `docker.io:443`), as `docker.io`,
+ *   its canonical domain in image references. The host actually contacted is derived from it
+ *   (`apiHost`), and so are the `config.json` key (`configKey`) and the `X-Registry-Auth` server
+ *   address (`serverAddress`). Docker Hub over http is refused: it only speaks https;
  * - an IPv4 address only as four canonical decimal octets; an IPv6 address only in brackets, in
  *   its RFC 5952 form (`[::1]:5000`);
- * - the port as written (`ghcr.io:443` and `ghcr.io` are different strings, as they are to Docker).
+ * - any other port as written (`ghcr.io:5000` is another registry than `ghcr.io`).
  *
  * Refused rather than repaired: other schemes, paths other than `/`, `/v1/`, `/v2/`, queries,
  * fragments, userinfo, whitespace, trailing dots, non-ASCII hosts, and every numeric host form that
@@ -51,15 +59,32 @@ export interface HostAndPort {
 }
 
 export type HostResult = ({ ok: true } & HostAndPort) | { ok: false; reason: string };
-export type NormaliseResult = { ok: true; server: string } | { ok: false; reason: string };
+
+/** How a registry is spoken to: `https` unless its server was written `http://…`. */
+export type ServerScheme = "https" | "http";
+
+export type NormaliseResult =
+  | {
+      ok: true;
+      /** The stored form: `host[:port]` (https) or `http://host[:port]`. */
+      server: string;
+      scheme: ServerScheme;
+      /** `host[:port]` without the scheme (and without its default port): what image references name. */
+      host: string;
+    }
+  | { ok: false; reason: string };
+
+/** The port each scheme uses when none is written, dropped from the stored form. */
+const DEFAULT_PORTS: Readonly<Record<ServerScheme, number>> = { https: 443, http: 80 };
 
 /**
  * Normalises what a user typed as a registry server to the stored form (see the top of the file).
  *
  * @example
- * normaliseServer(" https://GHCR.io/ ")            // { ok: true, server: "ghcr.io" }
- * normaliseServer("https://index.docker.io/v1/")   // { ok: true, server: "docker.io" }
- * normaliseServer("localhost:5000")                // { ok: true, server: "localhost:5000" }
+ * normaliseServer(" https://GHCR.io/ ")            // { ok: true, server: "ghcr.io", scheme: "https", host: "ghcr.io" }
+ * normaliseServer("ghcr.io:443")                   // { ok: true, server: "ghcr.io", … }
+ * normaliseServer("https://index.docker.io/v1/")   // { ok: true, server: "docker.io", … }
+ * normaliseServer("http://Registry.lan:5000/")     // { ok: true, server: "http://registry.lan:5000", scheme: "http", host: "registry.lan:5000" }
  * normaliseServer("http://0x7f.0.0.1")             // { ok: false, reason: "IPv4 addresses must be …" }
  */
 export function normaliseServer(input: string): NormaliseResult {
@@ -70,11 +95,13 @@ export function normaliseServer(input: string): NormaliseResult {
   if (/[\s\u0000-\u001f\u007f]/.test(rest)) return fail("server must not contain whitespace or control characters");
   if (rest.includes("\\")) return fail("server must not contain a backslash");
 
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(rest);
-  if (scheme) {
-    const name = scheme[1]!.toLowerCase();
+  let scheme: ServerScheme = "https";
+  const prefix = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(rest);
+  if (prefix) {
+    const name = prefix[1]!.toLowerCase();
     if (name !== "https" && name !== "http") return fail("only an https:// or http:// prefix is allowed");
-    rest = rest.slice(scheme[0].length);
+    scheme = name;
+    rest = rest.slice(prefix[0].length);
   }
 
   if (rest.includes("?")) return fail("server must not contain a query (?)");
@@ -91,7 +118,9 @@ export function normaliseServer(input: string): NormaliseResult {
   if (parsed.kind === "dns" && parsed.port === undefined && !parsed.host.includes(".") && parsed.host !== "localhost") {
     return fail("a registry host needs a dot, a port or to be localhost (Docker reads a bare name as a Docker Hub namespace)");
   }
-  return { ok: true, server: formatServer(parsed) };
+  const host = formatServer(parsed, scheme);
+  if (scheme === "http" && host === DOCKER_HUB) return fail("Docker Hub is served over https only: write the server without http://");
+  return { ok: true, server: scheme === "http" ? `http://${host}` : host, scheme, host };
 }
 
 const ALLOWED_PATHS = new Set(["", "/", "/v1", "/v1/", "/v2", "/v2/"]);
@@ -145,8 +174,9 @@ export function parseHostAndPort(input: string): HostResult {
 }
 
 /**
- * True when both servers normalise to the same stored form (so all Docker Hub aliases are equal).
- * An invalid server is never the same as anything.
+ * True when both servers normalise to the same stored form (so all Docker Hub aliases are equal,
+ * and `ghcr.io:443` is `ghcr.io`). An invalid server is never the same as anything; an http
+ * server is never the same as an https one.
  *
  * @example sameRegistry("https://index.docker.io/v1/", "registry-1.docker.io") // true
  */
@@ -156,6 +186,29 @@ export function sameRegistry(a: string, b: string): boolean {
   return left.ok && right.ok && left.server === right.server;
 }
 
+/**
+ * True when the registry stored as `server` serves images whose reference names `imageHost`
+ * (`host[:port]` as in `host:5000/team/app`; references carry no scheme). The registry's scheme
+ * decides which port is the default one: `ghcr.io:443/org/app` is served by `ghcr.io`, and
+ * `registry.lan:80/app` by `http://registry.lan`, but `registry.lan:443/app` is not served by
+ * `http://registry.lan` (that would be port 80).
+ *
+ * @example servesImageHost("ghcr.io", "ghcr.io:443") // true
+ * @example servesImageHost("http://registry.lan:5000", "registry.lan:5000") // true
+ * @example servesImageHost("registry.lan:5000", "registry.lan:5000") // true (https)
+ */
+export function servesImageHost(server: string, imageHost: string): boolean {
+  const registry = normaliseServer(server);
+  if (!registry.ok || /^[a-z][a-z0-9+.-]*:\/\//i.test(imageHost)) return false;
+  const image = normaliseServer(registry.scheme === "http" ? `http://${imageHost}` : imageHost);
+  return image.ok && image.server === registry.server;
+}
+
+/** `https` unless the (stored) server was written `http://…`. Throws on a server that does not normalise. */
+export function serverScheme(server: string): ServerScheme {
+  return requireNormalised(server).scheme;
+}
+
 /** True when the server is Docker Hub under any of its names. */
 export function isDockerHub(server: string): boolean {
   const normalised = normaliseServer(server);
@@ -163,22 +216,36 @@ export function isDockerHub(server: string): boolean {
 }
 
 /**
- * The `host[:port]` to contact for the registry HTTP API v2: `registry-1.docker.io` for Docker Hub,
- * the server itself otherwise. Throws on a server that does not normalise (a programming error:
- * stored servers always do).
+ * The `host[:port]` to contact for the registry HTTP API v2 (without the scheme: see
+ * `serverScheme`): `registry-1.docker.io` for Docker Hub, the server's host otherwise. Throws on a
+ * server that does not normalise (a programming error: stored servers always do).
  */
 export function apiHost(server: string): string {
-  const canonical = requireServer(server);
-  return canonical === DOCKER_HUB ? DOCKER_HUB_API_HOST : canonical;
+  const { host } = requireNormalised(server);
+  return host === DOCKER_HUB ? DOCKER_HUB_API_HOST : host;
 }
 
 /**
  * The key of the registry's entry in `config.json` `auths` (and in `X-Registry-Config`):
- * `https://index.docker.io/v1/` for Docker Hub, the bare `host[:port]` otherwise.
+ * `https://index.docker.io/v1/` for Docker Hub, the bare `host[:port]` otherwise, also for an
+ * http registry: runtimes look credentials up by host, and some (the kubelet) do not strip a
+ * scheme from the image side. (For an image whose reference spells the default port,
+ * `ghcr.io:443/org/app`, runtimes look up `ghcr.io:443`: see `authKeyForImageHost`.)
  */
 export function configKey(server: string): string {
-  const canonical = requireServer(server);
-  return canonical === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : canonical;
+  const { host } = requireNormalised(server);
+  return host === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : host;
+}
+
+/**
+ * The key under which runtimes look up the credentials of an image whose reference names
+ * `imageHost` (`ghcr.io`, `ghcr.io:443`, `registry.lan:5000`), spelled as the reference spells it:
+ * the Docker CLI and containers/image compare the host with its port as written, and the kubelet
+ * compares ports exactly, so `ghcr.io:443/org/app` needs the key `ghcr.io:443`. Docker Hub's key is
+ * `https://index.docker.io/v1/` (image references name it `docker.io`).
+ */
+export function authKeyForImageHost(imageHost: string): string {
+  return imageHost === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : imageHost;
 }
 
 /**
@@ -198,14 +265,20 @@ function fail(reason: string): { ok: false; reason: string } {
   return { ok: false, reason };
 }
 
-function requireServer(server: string): string {
+function requireNormalised(server: string): Extract<NormaliseResult, { ok: true }> {
   const normalised = normaliseServer(server);
   if (!normalised.ok) throw new TypeError(`invalid registry server: ${normalised.reason}`);
-  return normalised.server;
+  return normalised;
 }
 
-function formatServer(parsed: HostAndPort): string {
-  if (parsed.port !== undefined) return `${parsed.host}:${parsed.port}`;
+/**
+ * `host[:port]` without the scheme's default port; Docker Hub's aliases as `docker.io`. A
+ * single-label name keeps even the default port (`myregistry:443`): the port is what makes it a
+ * registry host rather than a Docker Hub namespace (see `normaliseServer`).
+ */
+function formatServer(parsed: HostAndPort, scheme: ServerScheme): string {
+  const needsPort = parsed.kind === "dns" && !parsed.host.includes(".") && parsed.host !== "localhost";
+  if (parsed.port !== undefined && (parsed.port !== DEFAULT_PORTS[scheme] || needsPort)) return `${parsed.host}:${parsed.port}`;
   return DOCKER_HUB_ALIASES.includes(parsed.host) ? DOCKER_HUB : parsed.host;
 }
 

@@ -28,6 +28,11 @@ describe("detectProvider", () => {
     // GHCR
     ["ghcr.io", { provider: "ghcr", server: "ghcr.io" }],
     ["https://GHCR.io/", { provider: "ghcr", server: "ghcr.io" }],
+    // The default port is no port: the provider sees the normalised host.
+    ["ghcr.io:443", { provider: "ghcr", server: "ghcr.io" }],
+    ["docker.io:443", { provider: "dockerhub", server: "docker.io" }],
+    ["https://europe-docker.pkg.dev:443/", { provider: "google", server: "europe-docker.pkg.dev", product: "artifact_registry", location: "europe" }],
+    ["myregistry.azurecr.io:443", { provider: "acr", server: "myregistry.azurecr.io", registryName: "myregistry" }],
     // Google
     [GAR, { provider: "google", server: GAR, product: "artifact_registry", location: "europe-west1" }],
     ["us-docker.pkg.dev", { provider: "google", server: "us-docker.pkg.dev", product: "artifact_registry", location: "us" }],
@@ -54,7 +59,12 @@ describe("detectProvider", () => {
     ["1234567890123.dkr.ecr.us-east-1.amazonaws.com", { provider: "self_hosted", server: "1234567890123.dkr.ecr.us-east-1.amazonaws.com" }],
     [`${ECR}.evil.com`, { provider: "self_hosted", server: `${ECR}.evil.com` }],
     ["123456789012.dkr.ecr.us-east-1.amazonaws.co", { provider: "self_hosted", server: "123456789012.dkr.ecr.us-east-1.amazonaws.co" }],
-    [`${ECR}:443`, { provider: "self_hosted", server: `${ECR}:443` }],
+    [`${ECR}:443`, { provider: "ecr", server: ECR, accountId: "123456789012", region: "us-east-1", fips: false }],
+    [`${ECR}:8443`, { provider: "self_hosted", server: `${ECR}:8443` }],
+    // No cloud registry speaks plain HTTP.
+    ["http://ghcr.io", { provider: "self_hosted", server: "http://ghcr.io" }],
+    [`http://${ECR}`, { provider: "self_hosted", server: `http://${ECR}` }],
+    ["http://registry.example.com:5000", { provider: "self_hosted", server: "http://registry.example.com:5000" }],
     ["evilazurecr.io", { provider: "self_hosted", server: "evilazurecr.io" }],
     ["azurecr.io", { provider: "self_hosted", server: "azurecr.io" }],
     ["azurecr.io.evil.com", { provider: "self_hosted", server: "azurecr.io.evil.com" }],
@@ -133,6 +143,12 @@ describe("checkCredentialsForProvider", () => {
     ["api.ecr.us-east-1.amazonaws.com", "AWS", "x", [], ["ecr_host"]],
     ["europe-west1-npm.pkg.dev", "_json_key", SA_JSON, [], ["google_host"]],
     ["evilazurecr.io", "me@example.com", "x", [], []],
+    // a plain-HTTP server, whatever the host
+    ["http://registry.example.com:5000", "anyone", "anything", [], ["insecure_registry"]],
+    ["http://ghcr.io", "octocat", "hunter2", [], ["insecure_registry"]],
+    // the normalised host decides the rules: ghcr.io:443 is GHCR, ECR on :443 is ECR
+    ["ghcr.io:443", "octocat", "hunter2", [], ["ghcr_token_format"]],
+    [`${ECR}:443`, "admin", ECR_PASSWORD, ["ecr_username"], ["ecr_token_expiry"]],
     // invalid server
     ["https://ghcr.io/org", "u", "p", ["server_invalid"], []],
   ] as const)("%s as %j", (server, username, password, errors, warnings) => {

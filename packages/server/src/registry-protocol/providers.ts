@@ -2,8 +2,9 @@
  * Provider awareness: which registry product a server is, and what its credentials must look like.
  *
  * Detection works on the normalised server (hosts.ts) and the host patterns of wire-formats.md.
- * A server with a port is never a cloud provider (they all listen on 443 only): `ghcr.io:5000`
- * is `self_hosted`.
+ * The normalised server has no default port (`ghcr.io:443` is `ghcr.io`, so `ghcr`); a server
+ * with another port is never a cloud provider (they all listen on 443 only): `ghcr.io:5000` is
+ * `self_hosted`, and so is every `http://` server (no cloud registry speaks plain HTTP).
  *
  * | provider    | host pattern                                                           |
  * |-------------|------------------------------------------------------------------------|
@@ -37,6 +38,7 @@
  * | acr_username_email         | warning | username | ACR and the username looks like an email                      |
  * | username_whitespace        | warning | username | leading or trailing whitespace (usually a paste accident)     |
  * | password_whitespace        | warning | password | leading or trailing whitespace (usually a paste accident)     |
+ * | insecure_registry          | warning | server   | an `http://` server: the credential and the images travel unencrypted |
  * | server_invalid             | error   | server   | the server does not normalise (see hosts.ts)                   |
  *
  * Messages name the rule, never a value: no part of the password (nor the username) ever appears
@@ -92,6 +94,7 @@ export function detectProvider(server: string): ProviderInfo {
   const normalised = normaliseServer(server);
   if (!normalised.ok) return { provider: "self_hosted", server: server.trim() };
   const host = normalised.server;
+  if (normalised.scheme === "http") return { provider: "self_hosted", server: host };
   if (host === DOCKER_HUB) return { provider: "dockerhub", server: host };
   if (host === "ghcr.io") return { provider: "ghcr", server: host };
 
@@ -127,6 +130,13 @@ export function checkCredentialsForProvider(server: string, username: string, pa
     return { errors, warnings };
   }
   const info = detectProvider(normalised.server);
+  if (normalised.scheme === "http") {
+    warn(
+      "insecure_registry",
+      "server",
+      "this registry is spoken to over plain HTTP: the credential and the images travel unencrypted, and every runtime that pulls from it must be configured to allow it",
+    );
+  }
 
   switch (info.provider) {
     case "ecr":

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sameRegistry } from "./hosts.js";
+import { servesImageHost } from "./hosts.js";
 import {
   canonicalName,
   checkDigest,
@@ -260,20 +260,22 @@ describe("pullReference, referenceServer, familiarName", () => {
     expect(pullReference({ domain: "[::1]", port: 5000, repository: "a", tag: "t" })).toBe("[::1]:5000/a:t");
   });
 
-  it("gives the registry in the stored server form, so it compares with sameRegistry", () => {
+  it("gives the registry's host as the reference spells it, which servesImageHost compares with a server", () => {
     const cases: Array<[string, string, string]> = [
       ["ubuntu", "docker.io", "registry-1.docker.io"],
       ["index.docker.io/org/app", "docker.io", "https://index.docker.io/v1/"],
+      ["localhost:5000/app", "localhost:5000", "https://localhost:5000/"],
       ["localhost:5000/app", "localhost:5000", "http://localhost:5000/"],
       ["[0::1]:5000/app", "[::1]:5000", "[::1]:5000"],
       ["GHCR.io/org/app", "ghcr.io", "https://ghcr.io/"],
+      ["ghcr.io:443/org/app", "ghcr.io:443", "ghcr.io"],
     ];
     for (const [image, server, registryServer] of cases) {
       const ref = parsed(image);
       expect(referenceServer(ref)).toBe(server);
-      expect(sameRegistry(referenceServer(ref), registryServer)).toBe(true);
+      expect(servesImageHost(registryServer, referenceServer(ref)), `${registryServer} serves ${image}`).toBe(true);
     }
-    expect(sameRegistry(referenceServer(parsed("ghcr.io/org/app")), "docker.io")).toBe(false);
+    expect(servesImageHost("docker.io", referenceServer(parsed("ghcr.io/org/app")))).toBe(false);
   });
 
   it("familiarName drops docker.io and library/ only where Docker does", () => {

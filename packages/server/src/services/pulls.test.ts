@@ -123,14 +123,39 @@ const refusedStates: { name: string; resolution: PullResolution; code: string; r
   },
 ];
 
+/** A plain-HTTP registry (the operator listed it) and an image on it. */
+const plainHttp: PullResolution = {
+  image: { ...privateImage, image: "registry.example.com:5000/team/app" },
+  registry: { ...liveRegistry, server: "http://registry.example.com:5000" },
+};
+
 describe("pull credentials", () => {
+  it("says a plain-HTTP registry is insecure, and keys its credential by the bare host[:port]", async () => {
+    const { service } = setup(plainHttp);
+    const credentials = await service.credentials(provisioner, WS, IMAGE_ID);
+    expect(credentials.reference).toBe("registry.example.com:5000/team/app:v1");
+    expect(credentials.registry).toEqual({ id: REGISTRY_ID, name: "prod", server: "http://registry.example.com:5000", insecure: true });
+    expect(credentials.auth?.server).toBe("registry.example.com:5000");
+    expect(Object.keys(credentials.auth?.docker_config.auths ?? {})).toEqual(["registry.example.com:5000"]);
+  });
+
+  it("serves an image that spells the default port from a registry that does not, keyed as the image spells it", async () => {
+    const { service } = setup({ ...linked, image: { ...privateImage, image: "registry.example.com:443/team/app" } });
+    const credentials = await service.credentials(provisioner, WS, IMAGE_ID);
+    // What the runtime pulls is the reference as written; it looks the credential up by its host.
+    expect(credentials.reference).toBe("registry.example.com:443/team/app:v1");
+    expect(credentials.registry).toMatchObject({ server: "registry.example.com", insecure: false });
+    expect(Object.keys(credentials.auth?.docker_config.auths ?? {})).toEqual(["registry.example.com:443"]);
+  });
+
+
   it("hands out the decrypted credential and audits `issued` in the write that marks the registry used", async () => {
     const { service, events, writes, touches, decrypted } = setup();
 
     const credentials = await service.credentials(provisioner, WS, IMAGE_ID);
 
     expect(credentials.reference).toBe("registry.example.com/team/app:v1");
-    expect(credentials.registry).toEqual({ id: REGISTRY_ID, name: "prod", server: "registry.example.com" });
+    expect(credentials.registry).toEqual({ id: REGISTRY_ID, name: "prod", server: "registry.example.com", insecure: false });
     expect(credentials.auth?.server).toBe("registry.example.com");
     expect(JSON.stringify(credentials.auth?.docker_config)).toContain(Buffer.from("robot:s3cret").toString("base64"));
     expect(decrypted).toEqual([liveRegistry.passwordCiphertext]);
@@ -263,13 +288,19 @@ describe("pull check", () => {
     });
     expect(probes).toEqual([
       {
-        endpoint: { host: "registry.example.com", caCertPem: "-----BEGIN CERTIFICATE-----\n…" },
+        endpoint: { host: "registry.example.com", scheme: "https", caCertPem: "-----BEGIN CERTIFICATE-----\n…" },
         repository: "team/app",
         reference: "v1",
         credentials: { username: "robot", password: "s3cret" },
       },
     ]);
     expect(touches).toEqual([{ workspaceId: WS, id: REGISTRY_ID, at: NOW }]);
+  });
+
+  it("checks a plain-HTTP registry over http, on its bare host[:port]", async () => {
+    const { service, probes } = setup(plainHttp);
+    expect((await service.check(WS, IMAGE_ID)).pullable).toBe(true);
+    expect(probes.map((p) => p.endpoint)).toEqual([{ host: "registry.example.com:5000", scheme: "http" }]);
   });
 
   it("checks a public image anonymously on its own host, marking nothing used", async () => {

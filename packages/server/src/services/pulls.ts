@@ -5,7 +5,7 @@ import { workspaceAccessDenial } from "../auth/workspace-access.js";
 import type { PullCredentialRefusal } from "../db/pull-credential-outcomes.js";
 import type { PullCredentialEvent, PullImage, PullRegistry, PullResolution } from "../db/repositories/pulls.js";
 import { DomainError } from "../errors.js";
-import { apiHost, sameRegistry } from "../registry-protocol/hosts.js";
+import { apiHost, serverScheme, servesImageHost } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, pullReference, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
 import { credentialContext } from "./credential-context.js";
 import type { RegistryProber } from "./registry-prober.js";
@@ -89,7 +89,7 @@ export function createPullService(deps: PullServiceDeps) {
       };
     }
     const imageHost = referenceServer(ref);
-    if (!sameRegistry(imageHost, registry.server)) {
+    if (!servesImageHost(registry.server, imageHost)) {
       return {
         ...base,
         registry,
@@ -137,7 +137,11 @@ export function createPullService(deps: PullServiceDeps) {
       }
       const server = registry?.server ?? referenceServer(ref);
       const outcome = await deps.prober.checkPull(
-        { host: apiHost(server), ...(registry?.caCertificate ? { caCertPem: registry.caCertificate } : {}) },
+        {
+          host: apiHost(server),
+          scheme: serverScheme(server),
+          ...(registry?.caCertificate ? { caCertPem: registry.caCertificate } : {}),
+        },
         ref.repository,
         ref.digest ?? ref.tag,
         credentials,
@@ -195,9 +199,10 @@ export function createPullService(deps: PullServiceDeps) {
       return {
         imageId,
         reference: resolved.reference,
-        registry: { id: registry.id, name: registry.name, server: registry.server },
+        registry: { id: registry.id, name: registry.name, server: registry.server, insecure: serverScheme(registry.server) === "http" },
+        // Keyed by the image's host as the reference spells it: that is what runtimes look up.
         auth: runtimeAuth(
-          { server: registry.server, username: registry.username, password, email: registry.email },
+          { host: referenceServer(resolved.ref), username: registry.username, password, email: registry.email },
           `modbox-pull-${imageId}`,
         ),
       };

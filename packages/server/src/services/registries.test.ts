@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { RegistryForUse, RegistryPatch, RegistryRecord } from "../db/records.js";
+import { parseInsecureRegistries, type InsecureRegistries } from "../registry-protocol/insecure-registries.js";
 import { createRegistryService, type RegistryRepositoryPort } from "./registries.js";
+import type { LoginOutcome, RegistryEndpoint } from "./registry-prober.js";
 import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
 
 const WS = "ws_test";
@@ -21,6 +23,7 @@ const stored: RegistryForUse = {
   verificationStatus: "verified",
   verificationCheckedAt: FIXTURE_TIME,
   verificationErrorCode: null,
+  verificationDetail: null,
   lastUsedAt: null,
   createdAt: FIXTURE_TIME,
   updatedAt: FIXTURE_TIME,
@@ -33,10 +36,15 @@ const stored: RegistryForUse = {
  * A repository holding one registry that records which reads the service makes; the cipher
  * "seals" by prefixing and records decryptions, the prober records logins.
  */
-function setup(row: RegistryForUse | null = stored, budgetRefusal?: Error) {
+function setup(
+  row: RegistryForUse | null = stored,
+  budgetRefusal?: Error,
+  options: { insecureRegistries?: InsecureRegistries; outcome?: LoginOutcome } = {},
+) {
   const calls: string[] = [];
   const decrypted: string[] = [];
   const logins: { username: string; password: string }[] = [];
+  const endpoints: RegistryEndpoint[] = [];
   const updates: RegistryPatch[] = [];
   const { deletedAt: _d, passwordCiphertext: _c, ...record } = row ?? stored;
   const unused = (name: string) => () => Promise.reject(new Error(`${name} is not used here`));
@@ -82,15 +90,23 @@ function setup(row: RegistryForUse | null = stored, budgetRefusal?: Error) {
       },
     },
     prober: {
-      async verifyLogin(_endpoint, credentials) {
+      async verifyLogin(endpoint, credentials) {
+        endpoints.push(endpoint);
         logins.push({ username: credentials.username, password: credentials.password });
-        return { status: "verified" };
+        return options.outcome ?? { status: "verified" };
       },
     },
+    ...(options.insecureRegistries && { insecureRegistries: options.insecureRegistries }),
     newId: () => ID,
     now: () => NOW,
   });
-  return { service, calls, decrypted, logins, updates };
+  return { service, calls, decrypted, logins, updates, endpoints };
+}
+
+function insecure(spec: string): InsecureRegistries {
+  const parsed = parseInsecureRegistries(spec);
+  if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+  return parsed.registries;
 }
 
 describe("registry service update: which read it makes", () => {
@@ -108,6 +124,7 @@ describe("registry service update: which read it makes", () => {
         verificationStatus: "unverified",
         verificationCheckedAt: null,
         verificationErrorCode: null,
+        verificationDetail: null,
         passwordCiphertext: `sealed:${WS}/${ID}:new-password`,
         passwordKeyId: "k1",
       },
@@ -179,5 +196,47 @@ describe("registry service: the active key's nonce budget", () => {
     await service.update(WS, ID, { name: "renamed" });
 
     expect(calls).not.toContain("budget");
+  });
+});
+
+describe("registry service: servers as written", () => {
+  const input = { name: "new", server: "http://registry.example.com:5000", username: "robot", password: "pw" };
+
+  it("refuses an http:// server whose host the operator did not list, before anything is sealed or sent", async () => {
+    for (const insecureRegistries of [undefined, insecure("registry.example.com"), insecure("registry.example.com:5001")]) {
+      const { service, calls, logins } = setup(stored, undefined, { ...(insecureRegistries && { insecureRegistries }) });
+      await expect(service.create(WS, input, { verify: true })).rejects.toMatchObject({
+        code: "validation_failed",
+        fieldErrors: [{ path: "/body/server", message: expect.stringMatching(/HTTPS only.*MODBOX_INSECURE_REGISTRIES/) }],
+      });
+      await expect(service.update(WS, ID, { server: input.server })).rejects.toMatchObject({ code: "validation_failed" });
+      expect(calls).not.toContain("budget");
+      expect(logins).toEqual([]);
+    }
+  });
+
+  it("stores a listed http:// server with its scheme, warns, and logs in over http", async () => {
+    const { service, updates, endpoints } = setup(stored, undefined, { insecureRegistries: insecure("registry.example.com:5000") });
+    const updated = await service.update(WS, ID, { server: "HTTP://Registry.Example.com:5000/v2/" }, { verify: true });
+    expect(updated.server).toBe("http://registry.example.com:5000");
+    expect(updates[0]?.warnings?.map((w) => [w.code, w.field])).toEqual([["insecure_registry", "server"]]);
+    expect(endpoints).toEqual([{ host: "registry.example.com:5000", scheme: "http" }]);
+  });
+
+  it("drops the default port: registry.example.com:443 is registry.example.com, and changes nothing", async () => {
+    const { service, updates, logins } = setup();
+    const updated = await service.update(WS, ID, { server: "https://registry.example.com:443/" });
+    expect(updated.server).toBe("registry.example.com");
+    // The same server: the credential did not change, so the verification is kept and nothing decrypted.
+    expect(updates[0]).not.toHaveProperty("verificationStatus");
+    expect(logins).toEqual([]);
+  });
+
+  it("?verify=true stores the login's detail with its outcome, as POST /verify records it", async () => {
+    const detail = "registry.example.com: the connection was refused";
+    const { service, updates } = setup(stored, undefined, { outcome: { status: "failed", code: "registry_unreachable", detail } });
+    const updated = await service.update(WS, ID, { password: "new-password" }, { verify: true });
+    expect(updates[0]).toMatchObject({ verificationStatus: "failed", verificationErrorCode: "registry_unreachable", verificationDetail: detail });
+    expect(updated).toMatchObject({ verificationStatus: "failed", verificationDetail: detail, verificationCheckedAt: NOW });
   });
 });

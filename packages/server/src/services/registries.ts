@@ -4,7 +4,8 @@ import { classifyDatabaseError } from "../db/errors.js";
 import type { NewRegistry, RegistryForUse, RegistryPatch, RegistryRecord, VerificationState } from "../db/records.js";
 import { REGISTRY_NAME_UNIQUE, type RegistryRepository } from "../db/repositories/registries.js";
 import { DomainError } from "../errors.js";
-import { apiHost, normaliseServer } from "../registry-protocol/hosts.js";
+import { apiHost, normaliseServer, serverScheme } from "../registry-protocol/hosts.js";
+import { NO_INSECURE_REGISTRIES, type InsecureRegistries } from "../registry-protocol/insecure-registries.js";
 import { decodeCursor, toPage } from "./pagination.js";
 import { credentialContext } from "./credential-context.js";
 import type { EncryptionBudget } from "./encryption-budget.js";
@@ -40,6 +41,8 @@ export interface RegistryServiceDeps {
   cipher: Pick<Cipher, "encrypt" | "decrypt" | "keyIdOf">;
   budget: EncryptionBudget;
   prober: Pick<RegistryProber, "verifyLogin">;
+  /** The hosts whose `http://` servers may be saved (`MODBOX_INSECURE_REGISTRIES`); default none. */
+  insecureRegistries?: InsecureRegistries;
   newId: () => string;
   now: () => Date;
 }
@@ -54,10 +57,11 @@ export interface ListRegistriesInput {
   server?: string;
 }
 
-/** A fresh login's outcome, as `POST /registries/{id}/verify` answers it. */
-export interface VerificationResult extends VerificationState {
-  detail: string | null;
-}
+/**
+ * A fresh login's outcome: what `POST /registries/{id}/verify` answers, and what it and
+ * `?verify=true` store on the registry (the same fields, `detail` included).
+ */
+export type VerificationResult = VerificationState;
 
 export type RegistryService = ReturnType<typeof createRegistryService>;
 
@@ -71,6 +75,7 @@ const LINKED_IDS_LISTED = 100;
  */
 export function createRegistryService(deps: RegistryServiceDeps) {
   const { registries, cipher } = deps;
+  const insecureRegistries = deps.insecureRegistries ?? NO_INSECURE_REGISTRIES;
 
   /** Encrypts a password for its row, once the active key's nonce budget allows one more. */
   async function seal(workspaceId: string, registryId: string, password: string) {
@@ -81,7 +86,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
 
   async function login(server: string, caCertificate: string | null, username: string, password: string) {
     const outcome = await deps.prober.verifyLogin(
-      { host: apiHost(server), ...(caCertificate ? { caCertPem: caCertificate } : {}) },
+      { host: apiHost(server), scheme: serverScheme(server), ...(caCertificate ? { caCertPem: caCertificate } : {}) },
       { username, password },
     );
     return toVerification(outcome, deps.now());
@@ -105,7 +110,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
   /** A new registry's row, its rules checked (and, with `verify`, its credential proven), its password sealed. */
   async function newRow(workspaceId: string, input: CreateRegistryInput, verify: boolean): Promise<NewRegistry> {
     input = withNormalisedName(input);
-    const server = normaliseServerOrThrow(input.server);
+    const server = normaliseServerOrThrow(input.server, insecureRegistries);
     checkCaCertificate(input.ca_certificate);
     const warnings = providerWarningsOrThrow(server, input.username, input.password);
     const caCertificate = input.ca_certificate ?? null;
@@ -123,7 +128,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
       enabled: input.enabled ?? true,
       caCertificate,
       warnings,
-      ...(verification && stateOf(verification)),
+      ...verification,
       createdAt: now,
       updatedAt: now,
       ...(await seal(workspaceId, id, input.password)),
@@ -180,7 +185,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
     ): Promise<RegistryRecord> {
       input = withNormalisedName(input);
       const { password, ca_certificate: caInput, ...fields } = input;
-      const server = fields.server === undefined ? undefined : normaliseServerOrThrow(fields.server);
+      const server = fields.server === undefined ? undefined : normaliseServerOrThrow(fields.server, insecureRegistries);
       if (caInput !== undefined) checkCaCertificate(caInput);
       // Sealed once: the new password does not depend on the row it replaces.
       let sealed: Awaited<ReturnType<typeof seal>> | undefined;
@@ -211,7 +216,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
             ? refuseInvalid(await login(next.server, next.caCertificate, next.username, next.password))
             : undefined;
           // A proof about the old credential says nothing about the new one.
-          Object.assign(patch, verification ? stateOf(verification) : neverVerified());
+          Object.assign(patch, verification ?? neverVerified());
         }
         if (password !== undefined) Object.assign(patch, (sealed ??= await seal(workspaceId, id, password)));
         return patch;
@@ -263,7 +268,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
           checked = { server: current.server, username: current.username, caCertificate: current.caCertificate, password };
           result = await login(current.server, current.caCertificate, current.username, password);
         }
-        if (await registries.recordVerification(workspaceId, id, current, stateOf(result))) return result;
+        if (await registries.recordVerification(workspaceId, id, current, result)) return result;
       }
       throw concurrentModification("registry");
     },
@@ -300,20 +305,20 @@ export function createRegistryService(deps: RegistryServiceDeps) {
 export function toVerification(outcome: LoginOutcome, checkedAt: Date): VerificationResult {
   switch (outcome.status) {
     case "verified":
-      return { verificationStatus: "verified", verificationCheckedAt: checkedAt, verificationErrorCode: null, detail: null };
+      return { verificationStatus: "verified", verificationCheckedAt: checkedAt, verificationErrorCode: null, verificationDetail: null };
     case "unverified":
       return {
         verificationStatus: "unverified",
         verificationCheckedAt: checkedAt,
         verificationErrorCode: outcome.reason,
-        detail: "The registry allows anonymous access, so these credentials cannot be proven.",
+        verificationDetail: "The registry allows anonymous access, so these credentials cannot be proven.",
       };
     case "failed":
       return {
         verificationStatus: "failed",
         verificationCheckedAt: checkedAt,
         verificationErrorCode: outcome.code,
-        detail: outcome.detail,
+        verificationDetail: outcome.detail,
       };
   }
 }
@@ -325,16 +330,8 @@ function sameCredential(
   return a.server === b.server && a.username === b.username && a.caCertificate === b.caCertificate && a.password === b.password;
 }
 
-function stateOf(result: VerificationResult): VerificationState {
-  return {
-    verificationStatus: result.verificationStatus,
-    verificationCheckedAt: result.verificationCheckedAt,
-    verificationErrorCode: result.verificationErrorCode,
-  };
-}
-
 function neverVerified(): VerificationState {
-  return { verificationStatus: "unverified", verificationCheckedAt: null, verificationErrorCode: null };
+  return { verificationStatus: "unverified", verificationCheckedAt: null, verificationErrorCode: null, verificationDetail: null };
 }
 
 function notFound(): never {

@@ -2,19 +2,36 @@ import { X509Certificate } from "node:crypto";
 import type { CredentialWarning } from "../db/records.js";
 import { DomainError } from "../errors.js";
 import { normaliseServer } from "../registry-protocol/hosts.js";
+import { INSECURE_REGISTRIES_VARIABLE, type InsecureRegistries } from "../registry-protocol/insecure-registries.js";
 import { checkCredentialsForProvider } from "../registry-protocol/providers.js";
 
 /**
  * Rules for registry input that the schema cannot express: the server as users type it
- * (`https://GHCR.io/` → `ghcr.io`), PEM that parses, and what each provider accepts.
- * Every failure is a 422 naming the field and the rule, never the value.
+ * (`https://GHCR.io/` → `ghcr.io`, `ghcr.io:443` → `ghcr.io`), PEM that parses, and what each
+ * provider accepts. Every failure is a 422 naming the field and the rule, never the value.
+ *
+ * An `http://` server is refused unless the operator listed its host in
+ * `MODBOX_INSECURE_REGISTRIES`: credentials go to registries over HTTPS only. Silently turning it
+ * into https (what happened before) only moved the failure to a puzzling TLS error.
  */
-export function normaliseServerOrThrow(server: string): string {
+export function normaliseServerOrThrow(server: string, insecureRegistries: InsecureRegistries): string {
   const result = normaliseServer(server);
   if (!result.ok) {
     throw new DomainError("validation_failed", "The registry server is not a valid host[:port].", {
       fieldErrors: [
         { path: "/body/server", message: result.reason },
+      ],
+    });
+  }
+  if (result.scheme === "http" && !insecureRegistries.allows(result.host)) {
+    throw new DomainError("validation_failed", "Credentials are sent to registries over HTTPS only.", {
+      fieldErrors: [
+        {
+          path: "/body/server",
+          message:
+            "credentials are sent over HTTPS only: write the server without http:// for a registry that speaks https, " +
+            `or ask the operator to list this host[:port] in ${INSECURE_REGISTRIES_VARIABLE} for a plain-HTTP registry`,
+        },
       ],
     });
   }

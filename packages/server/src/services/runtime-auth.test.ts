@@ -16,7 +16,7 @@ describe("runtimeAuth", () => {
   });
 
   it("builds every runtime format for GHCR", () => {
-    const auth = runtimeAuth({ server: "ghcr.io", username: "octocat", password: "ghp_example", email: null }, "modbox-pull-x");
+    const auth = runtimeAuth({ host: "ghcr.io", username: "octocat", password: "ghp_example", email: null }, "modbox-pull-x");
     expect(JSON.parse(decodeGoUrlEncoding(auth.x_registry_auth))).toEqual({
       username: "octocat",
       password: "ghp_example",
@@ -32,15 +32,24 @@ describe("runtimeAuth", () => {
 
   it("pads X-Registry-Auth whatever the JSON length, and keys Docker Hub as the CLI does", () => {
     for (const password of ["a", "ab", "abc", "abcd", "p+/?>~"]) {
-      const auth = runtimeAuth({ server: "docker.io", username: "u", password, email: "u@example.com" }, "s");
+      const auth = runtimeAuth({ host: "docker.io", username: "u", password, email: "u@example.com" }, "s");
       expect(JSON.parse(decodeGoUrlEncoding(auth.x_registry_auth)).password).toBe(password);
       expect(Object.keys(auth.docker_config.auths)).toEqual(["https://index.docker.io/v1/"]);
       expect(auth.docker_config.auths["https://index.docker.io/v1/"]).toMatchObject({ email: "u@example.com" });
     }
   });
 
+  it("keys the credential by the image's host as its reference spells it, the default port included", () => {
+    // Runtimes look credentials up by the image's host with its port as written (the kubelet
+    // compares ports exactly): an image ghcr.io:443/org/app is looked up as ghcr.io:443.
+    const auth = runtimeAuth({ host: "ghcr.io:443", username: "octocat", password: "ghp_example", email: null }, "s");
+    expect(auth.server).toBe("ghcr.io:443");
+    expect(Object.keys(auth.docker_config.auths)).toEqual(["ghcr.io:443"]);
+    expect(JSON.parse(decodeGoUrlEncoding(auth.x_registry_auth)).serveraddress).toBe("ghcr.io:443");
+  });
+
   it("keeps a self-hosted host:port as the key", () => {
-    const auth = runtimeAuth({ server: "127.0.0.1:5443", username: "robot", password: "s3cret", email: null }, "s");
+    const auth = runtimeAuth({ host: "127.0.0.1:5443", username: "robot", password: "s3cret", email: null }, "s");
     expect(Object.keys(auth.docker_config.auths)).toEqual(["127.0.0.1:5443"]);
     expect(JSON.parse(decodeGoUrlEncoding(auth.x_registry_auth)).serveraddress).toBe("127.0.0.1:5443");
   });

@@ -1,15 +1,21 @@
-import { configKey, serverAddress } from "../registry-protocol/hosts.js";
+import { authKeyForImageHost } from "../registry-protocol/hosts.js";
 
 export interface PlainCredential {
-  /** Normalised registry server (`docker.io` for Docker Hub). */
-  server: string;
+  /**
+   * The registry's `host[:port]` as the image reference spells it (`docker.io` for Docker Hub,
+   * `ghcr.io:443` if the image says so), never with a scheme: runtimes look credentials up by the
+   * host of the image they pull (the kubelet compares ports exactly), whatever the scheme.
+   */
+  host: string;
   username: string;
   password: string;
   email: string | null;
 }
 
 /**
- * One decrypted credential in every format a container runtime reads. Exact formats:
+ * One decrypted credential in every format a container runtime reads. None of them can say that
+ * a registry speaks plain HTTP (the pull-credentials answer says so in `registry.insecure`).
+ * Exact formats:
  * - Docker Engine `X-Registry-Auth`: base64url WITH `=` padding (Go's `base64.URLEncoding`
  *   rejects unpadded input; Node's "base64url" drops it) of `{username, password, serveraddress}`.
  * - `config.json`: `{"auths": {"<key>": {"auth": base64("user:pass")}}}`, Docker Hub's key being
@@ -18,19 +24,19 @@ export interface PlainCredential {
  *   document with `username`/`password`/`email` spelled out, as kubectl writes it.
  */
 export function runtimeAuth(credential: PlainCredential, secretName: string) {
-  const key = configKey(credential.server);
+  const key = authKeyForImageHost(credential.host);
   const basic = Buffer.from(`${credential.username}:${credential.password}`, "utf8").toString("base64");
   const email = credential.email ? { email: credential.email } : {};
   const dockerConfigJson = {
     auths: { [key]: { username: credential.username, password: credential.password, ...email, auth: basic } },
   };
   return {
-    server: credential.server,
+    server: credential.host,
     x_registry_auth: paddedBase64Url(
       JSON.stringify({
         username: credential.username,
         password: credential.password,
-        serveraddress: serverAddress(credential.server),
+        serveraddress: key,
       }),
     ),
     docker_config: { auths: { [key]: { auth: basic, ...email } } },

@@ -138,6 +138,16 @@ describe("sandbox image service: create", () => {
     expect(image.registryName).toBe("prod");
   });
 
+  it("links an image that spells the registry's default port (registry.example.com:443/…), keeping the image as written", async () => {
+    const { service, inserts } = setup();
+
+    await service.create(WS, { name: "app", image: "registry.example.com:443/team/app", tag: "v1", registryId: REGISTRY_ID });
+
+    expect(inserts[0]).toMatchObject({ image: "registry.example.com:443/team/app", registryId: REGISTRY_ID });
+    const err = await domainError(service.create(WS, { name: "app", image: "registry.example.com:80/team/app", registryId: REGISTRY_ID }));
+    expect(err.code).toBe("registry_host_mismatch");
+  });
+
   it("refuses a reference outside the Docker grammar as validation_failed on its field, writing nothing", async () => {
     const { service, inserts } = setup();
 

@@ -1,7 +1,7 @@
 import type { NewSandboxImage, SandboxImagePatch, SandboxImageRecord } from "../db/records.js";
 import { RegistryNotLinkableError, type SandboxImageRepository } from "../db/repositories/sandbox-images.js";
 import { DomainError } from "../errors.js";
-import { sameRegistry } from "../registry-protocol/hosts.js";
+import { servesImageHost } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
 import { withNormalisedName } from "./names.js";
 import { decodeCursor, toPage } from "./pagination.js";
@@ -196,11 +196,12 @@ function parseReferenceOrThrow(image: string, tag: string): ImageReference & { t
 
 /**
  * The registry's credentials are for its server only: linking them to an image on another host
- * would either leak them to that host or silently pull anonymously.
+ * would either leak them to that host or silently pull anonymously. The default port of the
+ * registry's scheme may be written or not (`ghcr.io:443/org/app` is served by `ghcr.io`).
  */
 export function assertSameHost(ref: Pick<ImageReference, "domain" | "port">, registryServer: string, status?: number): void {
   const imageHost = referenceServer(ref);
-  if (sameRegistry(imageHost, registryServer)) return;
+  if (servesImageHost(registryServer, imageHost)) return;
   throw new DomainError(
     "registry_host_mismatch",
     `The image is hosted on ${imageHost}, but the registry's server is ${registryServer}: ` +

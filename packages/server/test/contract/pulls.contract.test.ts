@@ -242,7 +242,7 @@ describe.each(backends)("pulls contract on %s", (backend) => {
       expect(body).toEqual({
         image_id: image.id,
         reference: "ghcr.io/your-org/your-image:latest",
-        registry: { id: registry.id, name: registry.name, server: "ghcr.io" },
+        registry: { id: registry.id, name: registry.name, server: "ghcr.io", insecure: false },
         auth: {
           server: "ghcr.io",
           x_registry_auth: expect.any(String),
@@ -282,7 +282,7 @@ describe.each(backends)("pulls contract on %s", (backend) => {
       const credentials = await provisioner.provisioning.pullCredentials(image.id);
       expect(credentials).toMatchObject({
         reference: "docker.io/library/ubuntu:latest",
-        registry: { id: hub.id, name: hub.name, server: "docker.io" },
+        registry: { id: hub.id, name: hub.name, server: "docker.io", insecure: false },
         auth: { server: "docker.io", docker_config: { auths: { "https://index.docker.io/v1/": { auth: base64(`octocat:${password}`) } } } },
       });
       expect(Object.keys(credentials.auth!.docker_config.auths)).toEqual(["https://index.docker.io/v1/"]);

@@ -226,12 +226,11 @@ describe.each(backends)("registry rules contract on %s", (backend) => {
 
   // ─── Server normalisation ────────────────────────────────────────────────────────────────
 
-  describe("registry servers are stored as the bare lowercase host[:port]", () => {
+  describe("registry servers are stored as the bare lowercase host[:port], without the default port", () => {
     it.each([
       ["https://GHCR.io/", "ghcr.io", "ghcr"],
       ["GHCR.IO", "ghcr.io", "ghcr"],
       ["ghcr.io/", "ghcr.io", "ghcr"],
-      ["http://ghcr.io/v2/", "ghcr.io", "ghcr"],
       ["docker.io", "docker.io", "dockerhub"],
       ["index.docker.io", "docker.io", "dockerhub"],
       ["registry-1.docker.io", "docker.io", "dockerhub"],
@@ -243,8 +242,14 @@ describe.each(backends)("registry rules contract on %s", (backend) => {
       ["127.0.0.1:5000", "127.0.0.1:5000", "self_hosted"],
       ["[::1]:5000", "[::1]:5000", "self_hosted"],
       ["[0:0:0:0:0:0:0:1]:5000", "[::1]:5000", "self_hosted"],
-      // The port as written: to Docker, ghcr.io:443 is another registry than ghcr.io.
-      ["ghcr.io:443", "ghcr.io:443", "self_hosted"],
+      // The default port is no port: the same registry, recognised as what it is.
+      ["ghcr.io:443", "ghcr.io", "ghcr"],
+      ["HTTPS://GHCR.io:443/v2/", "ghcr.io", "ghcr"],
+      ["index.docker.io:443", "docker.io", "dockerhub"],
+      ["[::1]:443", "[::1]", "self_hosted"],
+      // Any other port as written; a single label keeps even :443 (without it, a Docker Hub namespace).
+      ["ghcr.io:5000", "ghcr.io:5000", "self_hosted"],
+      ["myregistry:443", "myregistry:443", "self_hosted"],
     ])("%s → %s (%s)", async (typed, stored, provider) => {
       const created = await client.registries.create(registryBody({ server: typed }));
       expect(created.server).toBe(stored);

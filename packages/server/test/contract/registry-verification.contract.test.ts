@@ -8,7 +8,7 @@ import { ISO, hex, registryBody, apiError, useRulesApp } from "./rules-app.js";
 /**
  * Registry verification state, through the SDK against the real app: a new registry is
  * unverified; changing a credential resets its verification; "verify on save" and `POST /verify`
- * record the outcome. The only outbound call goes to 127.0.0.1:9, where nothing listens, to prove
+ * record the same outcome, its detail included. The only outbound call goes to 127.0.0.1:9, where nothing listens, to prove
  * that an unreachable registry is recorded as `registry_unreachable` (the test app's outbound
  * policy allows loopback).
  */
@@ -33,18 +33,49 @@ describe.each(backends)("registry verification contract on %s", (backend) => {
 
       const before = Date.now();
       const created = await client.registries.create(registryBody({ server: UNREACHABLE, username: "robot" }), { verify: true });
-      expect(created.verification).toEqual({ status: "failed", checked_at: expect.stringMatching(ISO), error_code: "registry_unreachable", detail: null });
+      expect(created.verification).toEqual({
+        status: "failed",
+        checked_at: expect.stringMatching(ISO),
+        error_code: "registry_unreachable",
+        detail: `${UNREACHABLE}: the connection was refused`,
+      });
       expect(Date.parse(created.verification.checked_at!)).toBeGreaterThanOrEqual(before - 1000);
       expect(await client.registries.get(created.id)).toEqual(created);
     });
 
-    it("POST /verify answers the fresh outcome with its detail and records it, without touching updated_at", async () => {
+    it("POST /verify answers the fresh outcome with its detail and records it, detail included, without touching updated_at", async () => {
       const created = await client.registries.create(registryBody({ server: UNREACHABLE, username: "robot" }));
       const result = await client.registries.verify(created.id);
-      expect(result).toEqual({ status: "failed", checked_at: expect.stringMatching(ISO), error_code: "registry_unreachable", detail: expect.any(String) });
+      expect(result).toEqual({
+        status: "failed",
+        checked_at: expect.stringMatching(ISO),
+        error_code: "registry_unreachable",
+        detail: `${UNREACHABLE}: the connection was refused`,
+      });
       const stored = await client.registries.get(created.id);
-      expect(stored).toEqual({ ...created, verification: { ...result, detail: null } });
+      expect(stored).toEqual({ ...created, verification: result });
       expect(stored.updated_at).toBe(created.updated_at);
+      expect((await client.registries.list({ server: UNREACHABLE })).data.find((r) => r.id === created.id)?.verification).toEqual(result);
+    });
+
+    it("?verify=true and POST /verify give one answer: the same verification, detail included, stored alike", async () => {
+      const saved = await client.registries.create(registryBody({ server: UNREACHABLE, username: "robot" }), { verify: true });
+      const verified = await client.registries.verify(saved.id);
+      const { checked_at: _a, ...onSave } = saved.verification;
+      const { checked_at: _b, ...onVerify } = verified;
+      expect(onSave).toEqual(onVerify);
+      expect((await client.registries.get(saved.id)).verification).toEqual(verified);
+
+      const updated = await client.registries.update(saved.id, { password: `pw-${hex()}` }, { verify: true });
+      const { checked_at: _c, ...onUpdate } = updated.verification;
+      expect(onUpdate).toEqual(onVerify);
+      expect((await client.registries.get(saved.id)).verification).toEqual(updated.verification);
+    });
+
+    it("a credential change clears the stored detail with the outcome", async () => {
+      const created = await client.registries.create(registryBody({ server: UNREACHABLE, username: "robot" }), { verify: true });
+      expect(created.verification.detail).toEqual(expect.any(String));
+      expect((await client.registries.update(created.id, { username: "another-robot" })).verification).toEqual(NEVER_VERIFIED);
     });
 
     it("verify: 404 for a missing registry, 409 registry_disabled for a disabled one", async () => {
@@ -79,7 +110,12 @@ describe.each(backends)("registry verification contract on %s", (backend) => {
     it("a credential change with ?verify=true records the new check instead", async () => {
       const created = await client.registries.create(registryBody({ server: UNREACHABLE, username: "robot" }));
       const changed = await client.registries.update(created.id, { password: `pw-${hex()}` }, { verify: true });
-      expect(changed.verification).toEqual({ status: "failed", checked_at: expect.stringMatching(ISO), error_code: "registry_unreachable", detail: null });
+      expect(changed.verification).toEqual({
+        status: "failed",
+        checked_at: expect.stringMatching(ISO),
+        error_code: "registry_unreachable",
+        detail: `${UNREACHABLE}: the connection was refused`,
+      });
     });
   });
 });

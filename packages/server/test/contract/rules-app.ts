@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { APIError, type ModboxClient, type RegistryCreate } from "@modbox/sdk";
-import { startTestApp, type TestApp } from "@modbox/testkit/app";
+import { startTestApp, type TestApp, type TestAppOptions } from "@modbox/testkit/app";
 import type { Backend } from "@modbox/testkit/databases";
 import { tokenIdOf } from "@modbox/testkit/exchanges";
 import { afterAll, beforeAll, expect } from "vitest";
@@ -59,13 +59,14 @@ export interface RulesApp {
 }
 
 /**
- * Starts the app on `backend` before the calling describe block's tests and closes it after.
+ * Starts the app on `backend` (with `options`, e.g. an outbound policy) before the calling
+ * describe block's tests and closes it after.
  * The fields are set once the block's first `beforeAll` ran: read them in a later hook or a test.
  */
-export function useRulesApp(backend: Backend): RulesApp {
+export function useRulesApp(backend: Backend, options: TestAppOptions = {}): RulesApp {
   const rules = { WS: `ws-rules-${hex()}` } as RulesApp;
   beforeAll(async () => {
-    rules.app = await startTestApp(backend);
+    rules.app = await startTestApp(backend, options);
     rules.client = rules.app.client(rules.WS);
     rules.provisionerToken = await rules.app.createToken({ workspaceIds: [rules.WS], scope: "provisioner" });
     rules.provisioner = rules.app.client(rules.WS, rules.provisionerToken);

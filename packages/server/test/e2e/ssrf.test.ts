@@ -320,6 +320,15 @@ describe("SSRF: hostile registry targets are refused before any connection", () 
     const verification = await client.registries.verify(registry.id);
     expect(verification).toMatchObject({ status: "failed", error_code: row.code });
     expect(verification.detail).toEqual(expect.any(String));
+    // Stored as answered, on save and on demand alike.
+    expect(registry.verification.detail).toBe(verification.detail);
+    expect((await client.registries.get(registry.id)).verification).toEqual(verification);
+    if (row.code === "address_not_allowed") {
+      // The operator learns the switch (or that none allows it), never where a name resolved to.
+      expect(verification.detail).toMatch(/(unless the operator sets|not even with) MODBOX_OUTBOUND_ALLOW_PRIVATE=true$/);
+      const name = row.server().replace(/:\d+$/, "");
+      for (const address of DNS[name] ?? []) expect(verification.detail).not.toContain(address);
+    }
 
     const linked = await client.sandboxImages.create({ name, image: `${registry.server}/org/app`, tag: "v1", registry_id: registry.id });
     expect(await client.sandboxImages.pullCheck(linked.id)).toMatchObject({ pullable: false, digest: null, error_code: row.code });

@@ -1,7 +1,8 @@
 /**
  * A real private Docker registry for tests: the `docker-registry` binary of Debian (CNCF
  * distribution 2.8) with a generated config, TLS with a throwaway self-signed certificate for
- * 127.0.0.1, listening on a free port on 127.0.0.1 only, storage in a temp dir.
+ * 127.0.0.1 (or, with `tls: false`, plain HTTP: an insecure registry), listening on a free port
+ * on 127.0.0.1 only, storage in a temp dir.
  *
  * - `auth: "basic"`: `auth.htpasswd` with a bcrypt htpasswd file (`htpasswd -nBi`).
  *   distribution 2.8 re-reads the htpasswd file when its mtime changes (checked empirically: a
@@ -18,7 +19,8 @@
 import { findFreePort } from "../ports.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { createSigningCertificate, createTestCertificateAuthority, opensslBin } from "../certificates.js";
@@ -36,14 +38,21 @@ export interface StartTestRegistryOptions {
   issuer?: string;
   /** How long to wait for `GET /v2/` to answer after (re)starting. Default 20 s. */
   readyTimeoutMs?: number;
+  /**
+   * `false`: the registry speaks plain HTTP (no `http.tls`), as an insecure registry does; the
+   * throwaway CA is still made (a Bearer token server keeps its https). Default `true`.
+   */
+  tls?: boolean;
 }
 
 export interface TestRegistry {
   /** `127.0.0.1:<port>`: the registry host as references and auth files spell it. */
   host: string;
   port: number;
-  /** `https://127.0.0.1:<port>` */
+  /** `https://127.0.0.1:<port>` (`http://…` without TLS) */
   url: string;
+  /** Whether the registry speaks TLS (`tls: false` at start: plain HTTP). */
+  tls: boolean;
   auth: TestRegistryAuth;
   /** The TLS certificate (self-signed, its own CA) of the registry and of the token server. */
   caCertPem: string;
@@ -133,33 +142,34 @@ function tail(path: string, lines = 30): string {
   }
 }
 
-/** `GET https://127.0.0.1:<port>/v2/` trusting only `ca`; resolves the status (or rejects). */
+/**
+ * `GET https://127.0.0.1:<port>/v2/` trusting only `ca` (`ca: null`: plain `http://`, for a
+ * registry started with `tls: false`); resolves the status (or rejects).
+ */
 export function getV2(
   port: number,
-  ca: string,
+  ca: string | null,
   authorization?: string,
   timeoutMs = 3000,
 ): Promise<{ status: number; wwwAuthenticate: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port,
-        path: "/v2/",
-        method: "GET",
-        ca,
-        agent: false,
-        timeout: timeoutMs,
-        headers: authorization ? { authorization } : {},
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => {
-          const www = res.headers["www-authenticate"];
-          resolve({ status: res.statusCode ?? 0, wwwAuthenticate: Array.isArray(www) ? www.join(", ") : www });
-        });
-      },
-    );
+    const options = {
+      host: "127.0.0.1",
+      port,
+      path: "/v2/",
+      method: "GET",
+      agent: false as const,
+      timeout: timeoutMs,
+      headers: authorization ? { authorization } : {},
+    };
+    const onResponse = (res: IncomingMessage) => {
+      res.resume();
+      res.on("end", () => {
+        const www = res.headers["www-authenticate"];
+        resolve({ status: res.statusCode ?? 0, wwwAuthenticate: Array.isArray(www) ? www.join(", ") : www });
+      });
+    };
+    const req = ca === null ? httpRequest(options, onResponse) : httpsRequest({ ...options, ca }, onResponse);
     req.on("timeout", () => req.destroy(new Error(`GET /v2/ timed out after ${timeoutMs} ms`)));
     req.on("error", reject);
     req.end();
@@ -203,6 +213,8 @@ export async function startTestRegistry(options: StartTestRegistryOptions): Prom
   const authMode = options.auth;
   const users = new Map<string, string>(authMode === "none" ? [] : Object.entries(options.users ?? {}));
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+  const tls = options.tls ?? true;
+  const scheme = tls ? "https" : "http";
 
   const dir = mkdtempSync(join(tmpdir(), "modbox-registry-"));
   liveDirs.add(dir);
@@ -284,7 +296,7 @@ export async function startTestRegistry(options: StartTestRegistryOptions): Prom
         );
       }
       try {
-        const { status } = await getV2(port, ca.certPem, undefined, 1000);
+        const { status } = await getV2(port, tls ? ca.certPem : null, undefined, 1000);
         if (status === 200 || status === 401) return;
         lastError = `GET /v2/ answered ${status}`;
       } catch (error) {
@@ -293,7 +305,7 @@ export async function startTestRegistry(options: StartTestRegistryOptions): Prom
       if (Date.now() > deadline) {
         await killChild();
         throw new Error(
-          `docker-registry did not answer GET https://127.0.0.1:${port}/v2/ within ${readyTimeoutMs} ms (${lastError})\n--- ${logPath} (tail) ---\n${tail(logPath)}`,
+          `docker-registry did not answer GET ${scheme}://127.0.0.1:${port}/v2/ within ${readyTimeoutMs} ms (${lastError})\n--- ${logPath} (tail) ---\n${tail(logPath)}`,
         );
       }
       await sleep(50);
@@ -339,7 +351,7 @@ export async function startTestRegistry(options: StartTestRegistryOptions): Prom
         http: {
           addr: `127.0.0.1:${port}`,
           secret: "modbox-test-registry-http-secret",
-          tls: { certificate: ca.certPath, key: ca.keyPath },
+          ...(tls ? { tls: { certificate: ca.certPath, key: ca.keyPath } } : {}),
           headers: { "X-Content-Type-Options": ["nosniff"] },
         },
         ...(authConfig ? { auth: authConfig } : {}),
@@ -372,7 +384,7 @@ export async function startTestRegistry(options: StartTestRegistryOptions): Prom
   async function htpasswdTookEffect(user: string, password: string, expect: 200 | 401): Promise<boolean> {
     const deadline = Date.now() + 1500;
     for (;;) {
-      const { status } = await getV2(port, ca.certPem, basicAuthorization(user, password));
+      const { status } = await getV2(port, tls ? ca.certPem : null, basicAuthorization(user, password));
       if (status === expect) return true;
       if (Date.now() > deadline) return false;
       await sleep(50);
@@ -382,7 +394,8 @@ export async function startTestRegistry(options: StartTestRegistryOptions): Prom
   return {
     host: `127.0.0.1:${port}`,
     port,
-    url: `https://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
+    tls,
     auth: authMode,
     caCertPem: ca.certPem,
     caCertPath: ca.certPath,

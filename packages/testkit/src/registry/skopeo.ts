@@ -4,8 +4,9 @@
  * Every run is sandboxed: `execFile` (never a shell), 60 s timeout, a fresh temp HOME /
  * XDG_RUNTIME_DIR / XDG_CONFIG_HOME / REGISTRY_AUTH_FILE / registries.conf / registries.d / policy
  * (insecureAcceptAnything: our images are unsigned) / TMPDIR, so skopeo never reads or writes the
- * user's own auth file or configuration, and `--tls-verify=true` always (trusting only the test
- * CA given with `--cert-dir`).
+ * user's own auth file or configuration, and `--tls-verify=true` (trusting only the test CA given
+ * with `--cert-dir`) unless the registry speaks plain HTTP (`tls: false`): then
+ * `--tls-verify=false`, which is how skopeo is told a registry is insecure.
  *
  * Secrets: only `pushImage` puts credentials on a command line (`--creds`, `--dest-creds`); the
  * pull helpers take an auth file, as a provisioner would. Passwords, `user:password` and its
@@ -41,6 +42,19 @@ export interface SkopeoResult {
 export interface RegistryEndpoint {
   host: string;
   certDir: string;
+  /** `false`: the registry speaks plain HTTP. Default `true`. */
+  tls?: boolean;
+}
+
+/** How skopeo reaches a registry: its CA (TLS verified), or `false` for plain HTTP. */
+export interface TransportOptions {
+  /** `false`: plain HTTP (`--tls-verify=false`, no cert dir), for an insecure registry. Default `true`. */
+  tlsVerify?: boolean;
+}
+
+/** `--<prefix>tls-verify=…` and, when verifying, `--<prefix>cert-dir <certDir>`. */
+function tlsArgs(prefix: "" | "src-" | "dest-", certDir: string, tlsVerify: boolean): string[] {
+  return tlsVerify ? [`--${prefix}tls-verify=true`, `--${prefix}cert-dir`, certDir] : [`--${prefix}tls-verify=false`];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,7 +212,7 @@ export async function pushImage(registry: RegistryEndpoint, nameAndTag: string, 
     const layout = options.layout ?? buildOciLayout(join(scratch!, "layout"), { tag });
     const copy = await runSkopeo(
       [
-        "copy", "--retry-times", "0", "--dest-tls-verify=true", "--dest-cert-dir", registry.certDir,
+        "copy", "--retry-times", "0", ...tlsArgs("dest-", registry.certDir, registry.tls !== false),
         ...(creds ? ["--dest-creds", creds] : []),
         layout.reference, target,
       ],
@@ -207,7 +221,7 @@ export async function pushImage(registry: RegistryEndpoint, nameAndTag: string, 
     if (!copy.ok) throw new Error(describeFailure(`push of ${name}:${tag}`, copy));
 
     const inspect = await runSkopeo(
-      ["inspect", "--retry-times", "0", "--tls-verify=true", "--cert-dir", registry.certDir, ...(creds ? ["--creds", creds] : []), target],
+      ["inspect", "--retry-times", "0", ...tlsArgs("", registry.certDir, registry.tls !== false), ...(creds ? ["--creds", creds] : []), target],
       secrets,
     );
     if (!inspect.ok) throw new Error(describeFailure(`inspect after push of ${name}:${tag}`, inspect));
@@ -219,10 +233,10 @@ export async function pushImage(registry: RegistryEndpoint, nameAndTag: string, 
   }
 }
 
-/** `skopeo inspect --tls-verify=true --cert-dir <certDir> --authfile <authFile> docker://<ref>`. */
-export async function inspectWithAuthFile(ref: string, authFilePath: string, certDir: string): Promise<SkopeoResult> {
+/** `skopeo inspect --tls-verify=true --cert-dir <certDir> --authfile <authFile> docker://<ref>` (`--tls-verify=false` with `tlsVerify: false`). */
+export async function inspectWithAuthFile(ref: string, authFilePath: string, certDir: string, options: TransportOptions = {}): Promise<SkopeoResult> {
   const result = await runSkopeo(
-    ["inspect", "--retry-times", "0", "--tls-verify=true", "--cert-dir", certDir, "--authfile", authFilePath, dockerRef(ref)],
+    ["inspect", "--retry-times", "0", ...tlsArgs("", certDir, options.tlsVerify ?? true), "--authfile", authFilePath, dockerRef(ref)],
     authFileSecrets(authFilePath),
   );
   const digest = result.ok ? parseDigest(result.stdout) : undefined;
@@ -233,13 +247,20 @@ export async function inspectWithAuthFile(ref: string, authFilePath: string, cer
  * `skopeo copy --src-tls-verify=true --src-cert-dir <certDir> --authfile <authFile>
  * docker://<ref> oci:<destDir>:<tag>`: a real pull into an OCI layout. `digest` is the manifest
  * digest recorded in the layout's index.json for the tag (`pulled` for a digest reference).
+ * With `tlsVerify: false`, `--src-tls-verify=false`: a pull from a plain-HTTP registry.
  */
-export async function copyWithAuthFile(ref: string, authFilePath: string, certDir: string, destDir: string): Promise<SkopeoResult> {
+export async function copyWithAuthFile(
+  ref: string,
+  authFilePath: string,
+  certDir: string,
+  destDir: string,
+  options: TransportOptions = {},
+): Promise<SkopeoResult> {
   const tag = tagOf(ref);
   mkdirSync(destDir, { recursive: true });
   const result = await runSkopeo(
     [
-      "copy", "--retry-times", "0", "--src-tls-verify=true", "--src-cert-dir", certDir, "--authfile", authFilePath,
+      "copy", "--retry-times", "0", ...tlsArgs("src-", certDir, options.tlsVerify ?? true), "--authfile", authFilePath,
       dockerRef(ref), `oci:${destDir}:${tag}`,
     ],
     authFileSecrets(authFilePath),

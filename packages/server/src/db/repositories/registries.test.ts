@@ -81,6 +81,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       verificationStatus: "unverified",
       verificationCheckedAt: null,
       verificationErrorCode: null,
+      verificationDetail: null,
       lastUsedAt: null,
       version: 1,
     };
@@ -189,6 +190,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
           "updatedAt",
           "username",
           "verificationCheckedAt",
+          "verificationDetail",
           "verificationErrorCode",
           "verificationStatus",
           "version",
@@ -239,6 +241,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
         verificationStatus: "failed",
         verificationCheckedAt: T0,
         verificationErrorCode: "registry_unreachable",
+        verificationDetail: "127.0.0.1:9: the connection was refused",
         lastUsedAt: T1,
       });
       const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
@@ -286,7 +289,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws));
       const checked = (await repo.findForUse(ws, row.id))!;
-      const state = { verificationStatus: "failed", verificationCheckedAt: T1, verificationErrorCode: "invalid_credentials" } as const;
+      const state = { verificationStatus: "failed", verificationCheckedAt: T1, verificationErrorCode: "invalid_credentials", verificationDetail: "ghcr.io: the registry refused the credentials (GET /v2/ answered 401)" } as const;
       expect(await repo.recordVerification(ws, row.id, checked, state)).toStrictEqual({ ...row, ...state });
       expect(await rawRow(db, row.id)).toMatchObject({ version: 1, updatedAt: T0 });
       expect(await repo.recordVerification(freshWorkspaceId(), row.id, checked, state)).toBeNull();
@@ -298,7 +301,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws, { caCertificate: CA }));
       const checked = (await repo.findForUse(ws, row.id))!;
-      const state = { verificationStatus: "verified", verificationCheckedAt: T1, verificationErrorCode: null } as const;
+      const state = { verificationStatus: "verified", verificationCheckedAt: T1, verificationErrorCode: null, verificationDetail: null } as const;
       // Each part of the credential, changed on its own, makes the proof stale.
       for (const changed of [
         { server: "other.example.com" },
@@ -352,6 +355,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
         verificationStatus: "verified",
         verificationCheckedAt: T1,
         verificationErrorCode: "anonymous_registry",
+        verificationDetail: "The registry allows anonymous access, so these credentials cannot be proven.",
         lastUsedAt: new Date("2025-01-04T00:00:00.001Z"),
       });
       const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
@@ -415,7 +419,13 @@ describe.each(backends)("registry repository on %s", (backend) => {
           verificationErrorCode: null,
           updatedAt: T(4),
         },
-        { verificationStatus: "failed", verificationCheckedAt: T(5), verificationErrorCode: "invalid_credentials", updatedAt: T(5) },
+        {
+          verificationStatus: "failed",
+          verificationCheckedAt: T(5),
+          verificationErrorCode: "invalid_credentials",
+          verificationDetail: "the registry refused the credentials",
+          updatedAt: T(5),
+        },
         { enabled: true, updatedAt: T(6) }, // the first shape again
         { email: "back@example.com", caCertificate: "-----BEGIN CERTIFICATE-----\nca2\n-----END CERTIFICATE-----\n", warnings, updatedAt: T(7) },
         { email: null, caCertificate: null, updatedAt: T(8) }, // the second shape again
@@ -531,7 +541,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
     it("recordVerification writes a null checked-at as NULL", async () => {
       const ws = freshWorkspaceId();
       const row = await repo.insert(newRegistry(ws, { verificationStatus: "verified", verificationCheckedAt: T0 }));
-      const state = { verificationStatus: "unverified", verificationCheckedAt: null, verificationErrorCode: null } as const;
+      const state = { verificationStatus: "unverified", verificationCheckedAt: null, verificationErrorCode: null, verificationDetail: null } as const;
       expect(await repo.recordVerification(ws, row.id, (await repo.findForUse(ws, row.id))!, state)).toStrictEqual({ ...row, ...state });
       expect(await storedShape(db, row.id)).toMatchObject({ checkedAtIsNull: true, errorCodeIsNull: true });
     });

@@ -43,6 +43,7 @@ const writtenColumns = {
   verificationStatus: registries.verificationStatus,
   verificationCheckedAt: registries.verificationCheckedAt,
   verificationErrorCode: registries.verificationErrorCode,
+  verificationDetail: registries.verificationDetail,
   lastUsedAt: registries.lastUsedAt,
   createdAt: registries.createdAt,
   updatedAt: registries.updatedAt,
@@ -75,6 +76,7 @@ const NOT_YET_SET: Required<Pick<NewRegistry, "caCertificate" | "warnings" | "la
   verificationStatus: "unverified",
   verificationCheckedAt: null,
   verificationErrorCode: null,
+  verificationDetail: null,
   lastUsedAt: null,
 };
 
@@ -95,6 +97,7 @@ const PATCHABLE = [
   "verificationStatus",
   "verificationCheckedAt",
   "verificationErrorCode",
+  "verificationDetail",
   "passwordCiphertext",
   "passwordKeyId",
 ] as const satisfies readonly Exclude<keyof RegistryPatch, "updatedAt">[];
@@ -417,6 +420,7 @@ export function createRegistryRepository(db: Db) {
           verificationStatus: state.verificationStatus,
           verificationCheckedAt: state.verificationCheckedAt,
           verificationErrorCode: state.verificationErrorCode,
+          verificationDetail: state.verificationDetail,
         })
         .where(
           and(

@@ -33,6 +33,9 @@ export type AddressClass =
   | "broadcast"
   | "reserved";
 
+/** The environment variable that sets `allowPrivate`; named in refusals so an operator learns it. */
+export const ALLOW_PRIVATE_VARIABLE = "MODBOX_OUTBOUND_ALLOW_PRIVATE";
+
 export interface AddressPolicy {
   /** Operators opt in for self-hosted registries and tests: loopback, private and CGNAT. */
   allowPrivate: boolean;

@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseInsecureRegistries, type InsecureRegistries } from "../insecure-registries.js";
 import { OutboundError } from "./errors.js";
 import { outboundRequest, type OutboundRequest } from "./http.js";
 import { followRedirects } from "./redirects.js";
@@ -7,6 +8,7 @@ import {
   countSocketConnects,
   fakeLookup,
   makeCertificate,
+  startHttpServer,
   startHttpsServer,
   startTcpServer,
   type TestCertificate,
@@ -16,6 +18,7 @@ import { classifyTransportError } from "./transport-errors.js";
 
 let tls: TestCertificate;
 let server: TestServer;
+let plain: TestServer;
 let blackhole: TestServer;
 let refused: TestServer;
 let untrusted: TestCertificate;
@@ -25,7 +28,16 @@ const lookup = fakeLookup({
   "other.test": ["127.0.0.1"],
   "wronghost.test": ["127.0.0.1"],
   "metadata.test": ["169.254.169.254"],
+  "plain.test": ["127.0.0.1"],
+  "plain-metadata.test": ["169.254.169.254"],
 });
+
+/** The operator's MODBOX_INSECURE_REGISTRIES for these tests: the plain server, by name and port. */
+function insecure(spec: string): InsecureRegistries {
+  const parsed = parseInsecureRegistries(spec);
+  if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+  return parsed.registries;
+}
 
 function stream(res: ServerResponse, bytes: number, withLength: boolean): void {
   res.writeHead(200, withLength ? { "content-length": String(bytes) } : {});
@@ -90,17 +102,34 @@ beforeAll(async () => {
       case "/to-userinfo":
         res.writeHead(302, { location: `https://robot:s3cret@registry.test:${port}/ok` });
         return void res.end();
+      case "/to-plain":
+        res.writeHead(302, { location: `http://plain.test:${plain.port}/ok` });
+        return void res.end();
       default:
         res.writeHead(404);
         return void res.end();
     }
+  });
+  plain = await startHttpServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    if (path === "/ok") return void res.end("plain hello");
+    if (path === "/to-same") {
+      res.writeHead(302, { location: "/ok" });
+      return void res.end();
+    }
+    if (path === "/to-https") {
+      res.writeHead(302, { location: `https://registry.test:${server.port}/ok` });
+      return void res.end();
+    }
+    res.writeHead(404);
+    res.end();
   });
   blackhole = await startTcpServer({ hang: true });
   refused = await startTcpServer({ hang: false });
 });
 
 afterAll(async () => {
-  await Promise.all([server.close(), blackhole.close(), refused.close()]);
+  await Promise.all([server.close(), plain.close(), blackhole.close(), refused.close()]);
 });
 
 function base(path: string, overrides: Partial<OutboundRequest> = {}): OutboundRequest {
@@ -275,6 +304,58 @@ describe("followRedirects", () => {
 
   it("returns a redirect without Location as is", async () => {
     expect((await followRedirects(base("/no-location"))).status).toBe(302);
+  });
+});
+
+describe("plain http to a host the operator listed (MODBOX_INSECURE_REGISTRIES)", () => {
+  const auth = { authorization: "Basic cm9ib3Q6czNjcmV0" };
+  const plainUrl = (path: string, host = "plain.test") => `http://${host}:${plain.port}${path}`;
+
+  it("speaks http to a listed host[:port], through the same resolution and pinning", async () => {
+    const calls = lookup.calls.length;
+    const res = await outboundRequest(base("/ok", { url: plainUrl("/ok"), insecureRegistries: insecure(`plain.test:${plain.port}`) }));
+    expect([res.status, res.body.toString(), res.url]).toEqual([200, "plain hello", plainUrl("/ok")]);
+    expect(lookup.calls.slice(calls)).toEqual(["plain.test"]);
+    expect(plain.requests.at(-1)).toMatchObject({ host: `plain.test:${plain.port}`, url: "/ok" });
+  });
+
+  it("refuses http to a host that is not listed (another port, another name, nothing listed) before any connection, naming the switch", async () => {
+    for (const insecureRegistries of [undefined, insecure("plain.test"), insecure(`other.test:${plain.port}`), insecure("127.0.0.0/8")]) {
+      const counter = countSocketConnects();
+      try {
+        const err = await failure(outboundRequest(base("/ok", { url: plainUrl("/ok"), ...(insecureRegistries && { insecureRegistries }) })));
+        expect(err).toMatchObject({ code: "insecure_scheme", detail: expect.stringContaining("MODBOX_INSECURE_REGISTRIES") });
+        expect(counter.count()).toBe(0);
+      } finally {
+        counter.restore();
+      }
+    }
+  });
+
+  it("a CIDR entry covers a server written as an address in the range, at any port", async () => {
+    const res = await outboundRequest(base("/ok", { url: plainUrl("/ok", "127.0.0.1"), insecureRegistries: insecure("127.0.0.0/8") }));
+    expect(res.status).toBe(200);
+  });
+
+  it("still applies the address policy: a listed host is not an allowed address", async () => {
+    const listed = insecure(`plain.test:${plain.port},plain-metadata.test:${plain.port}`);
+    const loopback = await failure(outboundRequest(base("/ok", { url: plainUrl("/ok"), insecureRegistries: listed, allowPrivate: false })));
+    expect(loopback).toMatchObject({ code: "address_not_allowed", detail: expect.stringContaining("MODBOX_OUTBOUND_ALLOW_PRIVATE=true") });
+    const metadata = await failure(outboundRequest(base("/ok", { url: plainUrl("/ok", "plain-metadata.test"), insecureRegistries: listed })));
+    expect(metadata.code).toBe("address_not_allowed");
+  });
+
+  it("follows a redirect within the plain host, keeping Authorization", async () => {
+    const res = await followRedirects(base("/to-same", { url: plainUrl("/to-same"), headers: auth, insecureRegistries: insecure(`plain.test:${plain.port}`) }));
+    expect(res.status).toBe(200);
+    expect(plain.requests.at(-1)).toMatchObject({ url: "/ok", authorization: auth.authorization });
+  });
+
+  it("drops Authorization on a redirect from https down to a listed http host, and refuses an unlisted one", async () => {
+    const res = await followRedirects(base("/to-plain", { headers: auth, insecureRegistries: insecure(`plain.test:${plain.port}`) }));
+    expect(res.status).toBe(200);
+    expect(plain.requests.at(-1)).toMatchObject({ url: "/ok", authorization: undefined });
+    expect((await failure(followRedirects(base("/to-plain", { headers: auth })))).code).toBe("insecure_scheme");
   });
 });
 

@@ -1,19 +1,21 @@
 /**
  * One outbound HTTPS request to a user-chosen host, with the SSRF guards of
- * engineering/security.md: https only, the name resolved once and every address checked before
- * the connection, the socket pinned to the checked addresses, one total time budget, a bounded
- * body, no automatic redirects (see redirects.ts), typed failures.
+ * engineering/security.md: https only (plain http only to a host the operator listed in
+ * `MODBOX_INSECURE_REGISTRIES`), the name resolved once and every address checked before the
+ * connection, the socket pinned to the checked addresses, one total time budget, a bounded body,
+ * no automatic redirects (see redirects.ts), typed failures.
  */
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { IncomingMessage } from "node:http";
 import type { LookupFunction } from "node:net";
 import { rootCertificates } from "node:tls";
+import { INSECURE_REGISTRIES_VARIABLE, type InsecureRegistries } from "../insecure-registries.js";
 import { OutboundError } from "./errors.js";
 import { resolveTarget, type CheckedAddress, type LookupFn } from "./resolve.js";
 import { classifyTransportError } from "./transport-errors.js";
 
 export interface OutboundRequest {
-  /** An absolute `https:` URL without userinfo. */
+  /** An absolute `https:` URL without userinfo (`http:` only to a host `insecureRegistries` allows). */
   url: string | URL;
   method: "GET" | "HEAD";
   headers?: Readonly<Record<string, string>>;
@@ -28,6 +30,8 @@ export interface OutboundRequest {
   timeoutMs: number;
   maxResponseBytes: number;
   allowPrivate: boolean;
+  /** The hosts that may be spoken to over plain http (default: none). */
+  insecureRegistries?: InsecureRegistries;
   lookup?: LookupFn;
 }
 
@@ -47,7 +51,7 @@ const USER_AGENT = "modbox-registries/0.1";
 
 /**
  * Sends one GET or HEAD request. Nothing is sent (no socket is opened) unless the URL is https
- * and every address of its host passed the policy.
+ * (or http to a host `insecureRegistries` allows) and every address of its host passed the policy.
  *
  * @throws OutboundError `insecure_scheme`, `invalid_target`, `address_not_allowed` (all before
  *   any connection), `timeout`, `tls_error`, `unreachable`, `response_too_large`.
@@ -57,7 +61,7 @@ const USER_AGENT = "modbox-registries/0.1";
  * res.status // 401
  */
 export async function outboundRequest(request: OutboundRequest): Promise<OutboundResponse> {
-  const url = parseTargetUrl(request.url);
+  const url = parseTargetUrl(request.url, request.insecureRegistries);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), request.timeoutMs);
   try {
@@ -84,17 +88,25 @@ export function headerValue(response: Pick<OutboundResponse, "headers">, name: s
 }
 
 /**
- * Validates a request or redirect URL: absolute, `https:`, no userinfo. The details never
- * repeat the URL (it may carry userinfo).
+ * Validates a request or redirect URL: absolute, `https:` (or `http:` to a host that
+ * `insecureRegistries` allows), no userinfo. The details never repeat the URL (it may carry
+ * userinfo).
  */
-export function parseTargetUrl(input: string | URL): URL {
+export function parseTargetUrl(input: string | URL, insecureRegistries?: InsecureRegistries): URL {
   let url: URL;
   try {
     url = new URL(input);
   } catch (err) {
     throw new OutboundError("invalid_target", "the URL is not a valid absolute URL", { cause: err });
   }
-  if (url.protocol !== "https:") {
+  if (url.protocol === "http:") {
+    if (!insecureRegistries?.allows(url.host)) {
+      throw new OutboundError(
+        "insecure_scheme",
+        `plain http to this host is not allowed: only https, or http to a host the operator lists in ${INSECURE_REGISTRIES_VARIABLE}`,
+      );
+    }
+  } else if (url.protocol !== "https:") {
     throw new OutboundError("insecure_scheme", `only https URLs are allowed, not ${safeScheme(url.protocol)}`);
   }
   if (url.username !== "" || url.password !== "") {
@@ -116,20 +128,27 @@ async function send(
   request: OutboundRequest,
   signal: AbortSignal,
 ): Promise<OutboundResponse> {
-  const req = httpsRequest({
+  const common = {
     host: hostname,
-    port: url.port === "" ? 443 : Number(url.port),
     path: `${url.pathname}${url.search}`,
     method: request.method,
     headers: { "user-agent": USER_AGENT, ...request.headers },
     lookup: pinnedLookup(addresses),
-    ...(literal ? {} : { servername: hostname }),
-    ca: request.caCertPem === undefined ? undefined : [...rootCertificates, request.caCertPem],
-    rejectUnauthorized: true,
-    minVersion: "TLSv1.2",
-    agent: false,
+    agent: false as const,
     signal,
-  });
+  };
+  // parseTargetUrl let an http URL through only for a host the operator listed.
+  const req =
+    url.protocol === "http:"
+      ? httpRequest({ ...common, port: url.port === "" ? 80 : Number(url.port) })
+      : httpsRequest({
+          ...common,
+          port: url.port === "" ? 443 : Number(url.port),
+          ...(literal ? {} : { servername: hostname }),
+          ca: request.caCertPem === undefined ? undefined : [...rootCertificates, request.caCertPem],
+          rejectUnauthorized: true,
+          minVersion: "TLSv1.2",
+        });
   // The request's "error" (refused, TLS, reset, abort) may come before or after the response
   // head: `failed` carries it into both waits below.
   const failed = new Promise<never>((_, reject) => req.on("error", reject));
@@ -186,7 +205,7 @@ async function readBounded(
 }
 
 /**
- * A `lookup` for `https.request` that answers every query with the already-checked addresses:
+ * A `lookup` for `https.request` (and `http.request`) that answers every query with the already-checked addresses:
  * the socket can only go where the policy looked. With `all` (Node's happy-eyeballs path) it
  * offers every checked address, in resolver order.
  */

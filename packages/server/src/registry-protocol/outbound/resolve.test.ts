@@ -28,8 +28,27 @@ describe("resolveTarget", () => {
     const lookup = fakeLookup({ "internal.example": ["10.11.12.13"] });
     const err = (await resolveTarget("internal.example", { allowPrivate: false, lookup }).catch((e: unknown) => e)) as OutboundError;
     expect(err).toBeInstanceOf(OutboundError);
-    expect(err.detail).toBe("the host name resolves to a private address; outbound calls may not reach it");
+    expect(err.detail).toBe(
+      "the host name resolves to a private address; outbound calls may not reach it unless the operator sets MODBOX_OUTBOUND_ALLOW_PRIVATE=true",
+    );
     expect(err.detail).not.toContain("10.11");
+  });
+
+  it("names the operator's switch: the one that allows loopback, private and CGNAT, and that none allows the rest", async () => {
+    const lookup = fakeLookup({ "metadata.google.internal": ["169.254.169.254"] });
+    const refused = (host: string, allowPrivate: boolean) =>
+      resolveTarget(host, { allowPrivate, lookup }).then(
+        () => undefined,
+        (e: unknown) => (e as OutboundError).detail,
+      );
+    expect(await refused("127.0.0.1", false)).toBe(
+      "the address is a loopback address; outbound calls may not reach it unless the operator sets MODBOX_OUTBOUND_ALLOW_PRIVATE=true",
+    );
+    expect(await refused("100.64.0.1", false)).toMatch(/a cgnat address; .* unless the operator sets MODBOX_OUTBOUND_ALLOW_PRIVATE=true$/);
+    expect(await refused("metadata.google.internal", true)).toBe(
+      "the host name resolves to a metadata address; outbound calls never reach it, not even with MODBOX_OUTBOUND_ALLOW_PRIVATE=true",
+    );
+    expect(await refused("[fe80::1]", false)).toMatch(/a link-local address; outbound calls never reach it, not even with MODBOX_OUTBOUND_ALLOW_PRIVATE=true$/);
   });
 
   it("checks IP literals without DNS, with or without brackets", async () => {

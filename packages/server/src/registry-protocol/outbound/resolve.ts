@@ -6,7 +6,7 @@
  */
 import { promises as dns } from "node:dns";
 import { isIPv4, isIPv6 } from "node:net";
-import { classifyAddress, isAllowed, isIpLiteral, type AddressClass, type AddressPolicy } from "./address-policy.js";
+import { ALLOW_PRIVATE_VARIABLE, classifyAddress, isAllowed, isIpLiteral, type AddressClass, type AddressPolicy } from "./address-policy.js";
 import { OutboundError } from "./errors.js";
 
 export interface LookupAddress {
@@ -78,10 +78,11 @@ function check(address: string, policy: AddressPolicy, literal: boolean): Checke
   const addressClass = classifyAddress(address);
   if (!isAllowed(addressClass, policy)) {
     const what = literal ? "the address is" : "the host name resolves to";
-    throw new OutboundError(
-      "address_not_allowed",
-      `${what} ${article(addressClass)} ${addressClass.replace("_", "-")} address; outbound calls may not reach it`,
-    );
+    // Words only: the switch that would allow it (or that nothing does), never the address.
+    const why = isAllowed(addressClass, { allowPrivate: true })
+      ? `outbound calls may not reach it unless the operator sets ${ALLOW_PRIVATE_VARIABLE}=true`
+      : `outbound calls never reach it, not even with ${ALLOW_PRIVATE_VARIABLE}=true`;
+    throw new OutboundError("address_not_allowed", `${what} ${article(addressClass)} ${addressClass.replace("_", "-")} address; ${why}`);
   }
   return { address, family, addressClass };
 }

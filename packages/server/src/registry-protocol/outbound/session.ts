@@ -3,6 +3,8 @@
  * authentication"): the anonymous `/v2/` ping, answering a Basic or Bearer challenge, and the
  * mapping of transport errors to result codes. Internal to this folder.
  */
+import type { ServerScheme } from "../hosts.js";
+import { INSECURE_REGISTRIES_VARIABLE, NO_INSECURE_REGISTRIES, type InsecureRegistries } from "../insecure-registries.js";
 import { parseWwwAuthenticate, pickChallenge, type AuthChallenge } from "./challenge.js";
 import { OutboundError } from "./errors.js";
 import { outboundRequest, type OutboundResponse, type Send } from "./http.js";
@@ -34,8 +36,11 @@ export class StepFailure extends Error {
 export interface Session {
   /** `host[:port]` as given (lowercase): the only host that receives credentials directly. */
   host: string;
+  /** `http` only for a registry whose server is written `http://…`. */
+  scheme: ServerScheme;
   caCertPem: string | undefined;
   allowPrivate: boolean;
+  insecureRegistries: InsecureRegistries;
   timeoutMs: number;
   maxResponseBytes: number;
   lookup: LookupFn | undefined;
@@ -54,8 +59,10 @@ export function openSession(endpoint: RegistryEndpoint, options: OutboundOptions
   }
   return {
     host,
+    scheme: endpoint.scheme ?? "https",
     caCertPem: endpoint.caCertPem,
     allowPrivate: options.allowPrivate,
+    insecureRegistries: options.insecureRegistries ?? NO_INSECURE_REGISTRIES,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     lookup: options.lookup,
@@ -64,7 +71,7 @@ export function openSession(endpoint: RegistryEndpoint, options: OutboundOptions
 }
 
 export function registryUrl(session: Session, path: string): URL {
-  return new URL(path, `https://${session.host}/`);
+  return new URL(path, `${session.scheme}://${session.host}/`);
 }
 
 /** One request (following up to 3 redirects); transport errors become `StepFailure`s. */
@@ -73,6 +80,14 @@ export async function call(
   stage: Stage,
   request: { url: URL; method: "GET" | "HEAD"; headers?: Record<string, string> },
 ): Promise<OutboundResponse> {
+  if (stage === "registry" && session.scheme === "http" && !session.insecureRegistries.allows(session.host)) {
+    // The registry's own address, refused by the operator's policy (it was allowed when the
+    // server was saved, and has since left the list): say which switch allows it.
+    throw new StepFailure(
+      "address_not_allowed",
+      `${session.host}: plain HTTP to this registry is not allowed; the operator must list it in ${INSECURE_REGISTRIES_VARIABLE}`,
+    );
+  }
   try {
     return await followRedirects(
       {
@@ -81,6 +96,7 @@ export async function call(
         timeoutMs: session.timeoutMs,
         maxResponseBytes: session.maxResponseBytes,
         allowPrivate: session.allowPrivate,
+        insecureRegistries: session.insecureRegistries,
         lookup: session.lookup,
       },
       { send: session.send },
@@ -146,7 +162,8 @@ export function challengeOf(session: Session, response: OutboundResponse): AuthC
 
 /**
  * Steps 2–3: the `Authorization` value answering `challenge`. Basic: the credentials. Bearer:
- * a token from the realm (https, same address checks, may be another host) for `service` and
+ * a token from the realm (https, or http to a host the operator listed; same address checks; may
+ * be another host) for `service` and
  * each of `scopes`, fetched with the credentials when there are some.
  */
 export async function authorize(
@@ -176,8 +193,11 @@ async function fetchToken(
     throw new StepFailure("registry_error", `${session.host}: the Bearer realm is not a valid URL`);
   }
   const url = new URL(realm);
-  if (url.protocol !== "https:") {
-    throw new StepFailure("insecure_realm", `${session.host}: the token realm is not https; credentials are only sent over https`);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && session.insecureRegistries.allows(url.host))) {
+    throw new StepFailure(
+      "insecure_realm",
+      `${session.host}: the token realm is not https; credentials are only sent over https (or over http to a host the operator lists in ${INSECURE_REGISTRIES_VARIABLE})`,
+    );
   }
   const service = challenge.params.service;
   if (service !== undefined) url.searchParams.append("service", service);

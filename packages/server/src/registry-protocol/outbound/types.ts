@@ -1,5 +1,7 @@
 /** Options and results of the registry API v2 client (v2-client.ts). */
 import type { components } from "@modbox/sdk/openapi";
+import type { ServerScheme } from "../hosts.js";
+import type { InsecureRegistries } from "../insecure-registries.js";
 import type { Send } from "./http.js";
 import type { LookupFn } from "./resolve.js";
 
@@ -9,6 +11,11 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 export interface OutboundOptions {
   /** Allow loopback, private (RFC 1918, fc00::/7) and CGNAT targets: self-hosted registries, tests. */
   allowPrivate: boolean;
+  /**
+   * The hosts that may be spoken to over plain HTTP (`MODBOX_INSECURE_REGISTRIES`): an http
+   * registry, and an http Bearer realm or redirect, only on these. Default: none.
+   */
+  insecureRegistries?: InsecureRegistries;
   /** Budget of each request (DNS + connect + TLS + answer); default 5000 ms. */
   timeoutMs?: number;
   /** Largest body read from any answer (token, error, manifest); default 1 MiB. */
@@ -23,8 +30,13 @@ export interface OutboundOptions {
 }
 
 export interface RegistryEndpoint {
-  /** `host[:port]` to contact, lowercase, no scheme or path (as stored). */
+  /** `host[:port]` to contact, lowercase, no scheme or path (see `apiHost`). */
   host: string;
+  /**
+   * `http` for a registry whose server is written `http://…` (it must also be listed in
+   * `OutboundOptions.insecureRegistries`, else nothing is sent); default `https`.
+   */
+  scheme?: ServerScheme;
   /** PEM CA bundle for a private-CA registry (added to the bundled roots). */
   caCertPem?: string;
 }

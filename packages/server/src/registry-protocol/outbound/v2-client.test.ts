@@ -13,6 +13,7 @@ import {
   json,
   makeCertificate,
   registryHandler,
+  startHttpServer,
   startHttpsServer,
   startTcpServer,
   tokenHandler,
@@ -22,6 +23,7 @@ import {
   type TestServer,
   type TokenStore,
 } from "@modbox/testkit/outbound";
+import { parseInsecureRegistries, type InsecureRegistries } from "../insecure-registries.js";
 import type { OutboundOptions, RegistryEndpoint } from "./types.js";
 import { MANIFEST_ACCEPT, checkPull, verifyLogin } from "./v2-client.js";
 
@@ -64,6 +66,14 @@ const ports: Record<string, number> = {};
 
 async function start(name: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
   const server = await startHttpsServer(tls, handler);
+  servers.push(server);
+  ports[name] = server.port;
+  return server;
+}
+
+/** A plain-HTTP server (a registry or token service on the operator's insecure list). */
+async function startPlain(name: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
+  const server = await startHttpServer(handler);
   servers.push(server);
   ports[name] = server.port;
   return server;
@@ -127,6 +137,11 @@ beforeAll(async () => {
     if (req.url === "/v2/") return json(res, 200, {});
     registryHandler({ auth: "basic", username: USERNAME, password: PASSWORD, manifests: MANIFESTS })(req, res);
   });
+
+  const registryOptions = { manifests: MANIFESTS, username: USERNAME, password: PASSWORD, tokens };
+  await startPlain("plainBasic", registryHandler({ ...registryOptions, auth: "basic" }));
+  await startPlain("plainToken", tokenHandler(tokenOptions));
+  await startPlain("plainBearer", registryHandler({ ...registryOptions, auth: "bearer", realm: `http://auth.test:${ports.plainToken}/token` }));
 
   const blackhole = await startTcpServer({ hang: true });
   servers.push(blackhole);
@@ -437,5 +452,67 @@ describe("checkPull", () => {
     ] as const) {
       await expect(checkPull(endpoint("basic"), repository, reference, GOOD, OPTIONS)).rejects.toThrow(TypeError);
     }
+  });
+});
+
+describe("plain-HTTP registries (the operator's MODBOX_INSECURE_REGISTRIES)", () => {
+  function insecure(...names: string[]): InsecureRegistries {
+    const parsed = parseInsecureRegistries(names.map((name) => `${name === "plainToken" ? "auth.test" : "registry.test"}:${ports[name]}`).join(","));
+    if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+    return parsed.registries;
+  }
+  const plainEndpoint = (name: string): RegistryEndpoint => ({ host: `registry.test:${ports[name]}`, scheme: "http" });
+
+  it("Basic over http: verified, and a pull checked, when the host is listed", async () => {
+    const options = { ...OPTIONS, insecureRegistries: insecure("plainBasic") };
+    const before = server("plainBasic").requests.length;
+    await expect(verifyLogin(plainEndpoint("plainBasic"), GOOD, options)).resolves.toEqual({ status: "verified" });
+    expect(await verifyLogin(plainEndpoint("plainBasic"), BAD, options)).toMatchObject({ status: "failed", code: "invalid_credentials" });
+    await expect(checkPull(plainEndpoint("plainBasic"), "org/app", "v1", GOOD, options)).resolves.toEqual({
+      ok: true,
+      digest: APP.digest,
+      mediaType: APP.mediaType,
+    });
+    expect(server("plainBasic").requests.slice(before, before + 2).map((r) => [r.method, r.url, r.authorization])).toEqual([
+      ["GET", "/v2/", undefined],
+      ["GET", "/v2/", basic(USERNAME, PASSWORD)],
+    ]);
+  });
+
+  it("an http registry whose host is not (or no longer) listed: address_not_allowed naming the switch, nothing sent", async () => {
+    for (const options of [OPTIONS, { ...OPTIONS, insecureRegistries: insecure("plainBearer") }]) {
+      const before = server("plainBasic").connections();
+      const verified = await verifyLogin(plainEndpoint("plainBasic"), GOOD, options);
+      expect(verified).toEqual({
+        status: "failed",
+        code: "address_not_allowed",
+        detail: `registry.test:${ports.plainBasic}: plain HTTP to this registry is not allowed; the operator must list it in MODBOX_INSECURE_REGISTRIES`,
+      });
+      await expect(checkPull(plainEndpoint("plainBasic"), "org/app", "v1", GOOD, options)).resolves.toMatchObject({
+        ok: false,
+        code: "address_not_allowed",
+      });
+      expect(server("plainBasic").connections()).toBe(before);
+    }
+  });
+
+  it("a listed host is not spoken to over http unless its endpoint says http (no fallback from https)", async () => {
+    const before = server("plainBasic").requests.length;
+    const result = await verifyLogin({ host: `registry.test:${ports.plainBasic}` }, GOOD, { ...OPTIONS, insecureRegistries: insecure("plainBasic") });
+    // The TLS handshake meets a plain-HTTP server: it fails there, before any request.
+    expect(result).toMatchObject({ status: "failed", code: "tls_error" });
+    expect(server("plainBasic").requests.length).toBe(before);
+  });
+
+  it("Bearer with an http realm: the credentials go to the realm only when its host is listed too", async () => {
+    const before = server("plainToken").connections();
+    const registryOnly = await verifyLogin(plainEndpoint("plainBearer"), GOOD, { ...OPTIONS, insecureRegistries: insecure("plainBearer") });
+    expect(registryOnly).toMatchObject({ status: "failed", code: "insecure_realm", detail: expect.stringContaining("MODBOX_INSECURE_REGISTRIES") });
+    expect(server("plainToken").connections()).toBe(before);
+
+    const both = { ...OPTIONS, insecureRegistries: insecure("plainBearer", "plainToken") };
+    await expect(verifyLogin(plainEndpoint("plainBearer"), GOOD, both)).resolves.toEqual({ status: "verified" });
+    await expect(checkPull(plainEndpoint("plainBearer"), "org/app", "v1", GOOD, both)).resolves.toMatchObject({ ok: true, digest: APP.digest });
+    expect(server("plainToken").requests.at(-1)).toMatchObject({ authorization: basic(USERNAME, PASSWORD) });
   });
 });

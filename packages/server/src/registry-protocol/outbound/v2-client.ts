@@ -3,8 +3,9 @@
  * "do these credentials log in?" (`verifyLogin`) and "can they pull this image?" (`checkPull`).
  *
  * Both follow wire-formats.md. Credentials go only to the endpoint host and to an https Bearer
- * realm that passed the same address checks; never over http, never to a redirect target on
- * another host. Results carry a stable code and a safe `detail` (never the password, a token or
+ * realm that passed the same address checks; never over http (unless the operator listed the
+ * host in `MODBOX_INSECURE_REGISTRIES` and the registry's server says `http://`), never to a
+ * redirect target on another host. Results carry a stable code and a safe `detail` (never the password, a token or
  * a response body; at most the registry's `errors[].code`, like `UNAUTHORIZED`).
  *
  * Status decisions beyond wire-formats.md:
@@ -13,7 +14,8 @@
  *   `registry_unreachable`: no registry API v2 answers at that address.
  * - After authenticating, 5xx/429 is `registry_error`; every other non-200 is
  *   `invalid_credentials`.
- * - A Bearer realm on http is `insecure_realm`; a missing or unparsable realm, a token answer
+ * - A Bearer realm on http is `insecure_realm` (unless its host is listed as insecure); an http
+ *   registry whose host is no longer listed is `address_not_allowed`, before anything is sent; a missing or unparsable realm, a token answer
  *   that is not JSON, has no token or is too large is `registry_error`.
  */
 import { createHash } from "node:crypto";
