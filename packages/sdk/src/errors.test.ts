@@ -73,15 +73,15 @@ describe("APIError.from", () => {
     const response = problem(422, {
       code: "validation_failed",
       errors: [
-        { path: "/body/name", message: "must NOT have more than 255 characters" },
-        { path: "/body/password", message: "must NOT have fewer than 1 characters" },
+        { path: "/body/name", message: "must be at most 255 characters long" },
+        { path: "/body/password", message: "must not be empty" },
         { nonsense: true } as never,
       ],
     });
     const error = (await fromResponse(response)) as UnprocessableEntityError;
     expect(error.errors).toEqual([
-      { path: "/body/name", message: "must NOT have more than 255 characters" },
-      { path: "/body/password", message: "must NOT have fewer than 1 characters" },
+      { path: "/body/name", message: "must be at most 255 characters long" },
+      { path: "/body/password", message: "must not be empty" },
     ]);
   });
 
