@@ -5,7 +5,7 @@
  * Every server listens on 127.0.0.1 only; callers close them.
  */
 import { randomBytes } from "node:crypto";
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import net, { type AddressInfo, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -31,46 +31,32 @@ export interface TestServer {
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** A real HTTPS server on 127.0.0.1 that records every request. */
-export async function startHttpsServer(tls: TestCertificate, handler: Handler): Promise<TestServer> {
-  const requests: SeenRequest[] = [];
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-    requests.push({
-      method: req.method ?? "",
-      url: req.url ?? "",
-      host: req.headers.host,
-      servername: servername(req.socket as TLSSocket),
-      authorization: req.headers.authorization,
-    });
-    handler(req, res);
-  });
-  server.on("connection", (socket: Socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
+export function startHttpsServer(tls: TestCertificate, handler: Handler): Promise<TestServer> {
+  const server = createHttpsServer({ key: tls.key, cert: tls.cert });
   server.on("tlsClientError", () => undefined);
-  await listen(server);
-  return {
-    port: (server.address() as AddressInfo).port,
-    connections: () => connections,
-    requests,
-    close: () => closeServer(server, sockets),
-  };
+  return serveRecording(server, handler, (req) => servername(req.socket as TLSSocket));
 }
 
 /** A real plain-HTTP server on 127.0.0.1 that records every request (a registry on the operator's insecure list). */
-export async function startHttpServer(handler: Handler): Promise<TestServer> {
+export function startHttpServer(handler: Handler): Promise<TestServer> {
+  return serveRecording(createHttpServer(), handler, () => undefined);
+}
+
+/** Records each request (and counts connections) before `handler` answers it, on 127.0.0.1. */
+async function serveRecording(
+  server: HttpServer,
+  handler: Handler,
+  servernameOf: (req: IncomingMessage) => string | undefined,
+): Promise<TestServer> {
   const requests: SeenRequest[] = [];
   const sockets = new Set<Socket>();
   let connections = 0;
-  const server = createHttpServer((req, res) => {
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     requests.push({
       method: req.method ?? "",
       url: req.url ?? "",
       host: req.headers.host,
-      servername: undefined,
+      servername: servernameOf(req),
       authorization: req.headers.authorization,
     });
     handler(req, res);

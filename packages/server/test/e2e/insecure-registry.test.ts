@@ -14,6 +14,7 @@
  *
  * The `it`s of one describe run in order and build on each other (one registry, two apps).
  */
+import { rejectionOf } from "@modbox/testkit/rejections";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,17 +39,6 @@ if (skip) {
 const USER = "robot";
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const hex = (bytes: number) => randomBytes(bytes).toString("hex");
-
-/** The API error a call threw (fails the test if it resolved). */
-async function apiError(call: Promise<unknown>): Promise<APIError> {
-  const outcome = await call.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!("error" in outcome)) throw new Error(`expected an API error, got ${JSON.stringify(outcome.value).slice(0, 300)}`);
-  expect(outcome.error).toBeInstanceOf(APIError);
-  return outcome.error as APIError;
-}
 
 describe.skipIf(skip).each(backends)("a plain-HTTP registry listed in MODBOX_INSECURE_REGISTRIES, app on %s", (backend) => {
   const WS = `e2e-insecure-${hex(4)}`;
@@ -110,8 +100,9 @@ describe.skipIf(skip).each(backends)("a plain-HTTP registry listed in MODBOX_INS
   });
 
   it("a wrong password is refused over http as over https: 422 invalid_credentials on save, nothing stored", async () => {
-    const refused = await apiError(
+    const refused = await rejectionOf(
       client.registries.create({ name: "wrong", server: server(), username: USER, password: `wrong-${hex(8)}` }, { verify: true }),
+      APIError,
     );
     expect([refused.status, refused.code]).toEqual([422, "invalid_credentials"]);
     expect((await client.registries.list({ server: server() })).data.map((r) => r.id)).toEqual([registryId]);
@@ -160,7 +151,7 @@ describe.skipIf(skip).each(backends)("a plain-HTTP registry listed in MODBOX_INS
 
   it("without MODBOX_INSECURE_REGISTRIES the same server is refused with 422, nothing stored", async () => {
     const other = unlisted.client(WS);
-    const refused = await apiError(other.registries.create({ name: "plain", server: server(), username: USER, password: PASSWORD }, { verify: true }));
+    const refused = await rejectionOf(other.registries.create({ name: "plain", server: server(), username: USER, password: PASSWORD }, { verify: true }), APIError);
     expect([refused.status, refused.code]).toEqual([422, "validation_failed"]);
     expect(refused.problem?.errors).toEqual([
       { path: "/body/server", message: expect.stringMatching(/^credentials are sent over HTTPS only: .*MODBOX_INSECURE_REGISTRIES/) },

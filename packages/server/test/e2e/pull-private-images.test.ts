@@ -12,6 +12,7 @@
  *
  * The `it`s of one describe run in order and build on each other (one registry, one app).
  */
+import { rejectionOf } from "@modbox/testkit/rejections";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -84,17 +85,6 @@ function awkwardPassword(prefix: string, host: string): string {
     if (std.includes("+") && std.includes("/") && std.endsWith("=")) return password;
   }
   throw new Error("no password with the wanted encoding found");
-}
-
-/** The API error a call threw (fails the test if it resolved). */
-async function apiError(call: Promise<unknown>): Promise<APIError> {
-  const outcome = await call.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!("error" in outcome)) throw new Error(`expected an API error, got ${JSON.stringify(outcome.value).slice(0, 300)}`);
-  expect(outcome.error).toBeInstanceOf(APIError);
-  return outcome.error as APIError;
 }
 
 /** What the Docker daemon reads from `X-Registry-Auth`. */
@@ -227,11 +217,12 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
     }
     await client.registries.delete(wrong.id);
 
-    const refused = await apiError(
+    const refused = await rejectionOf(
       client.registries.create(
         credentialAt(registry, "refused-on-save", WRONG_PASSWORD),
         { verify: true },
       ),
+      APIError,
     );
     expect(refused.status).toBe(422);
     expect(refused.code).toBe("invalid_credentials");
@@ -240,7 +231,7 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
     expect(names).not.toContain("refused-on-save");
 
     // Rotating to a wrong password with verify on save is refused too, and changes nothing.
-    const rotation = await apiError(client.registries.update(registryId, { password: WRONG_PASSWORD }, { verify: true }));
+    const rotation = await rejectionOf(client.registries.update(registryId, { password: WRONG_PASSWORD }, { verify: true }), APIError);
     expect(rotation.status).toBe(422);
     expect(rotation.code).toBe("invalid_credentials");
     expect((await client.registries.get(registryId)).verification.status).toBe("verified");
@@ -294,8 +285,9 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
     });
 
     // The registry's credentials are for its own host only.
-    const mismatch = await apiError(
+    const mismatch = await rejectionOf(
       client.sandboxImages.create({ name: "elsewhere", image: "ghcr.io/org/image", tag: "v1", registry_id: registryId }),
+      APIError,
     );
     expect(mismatch.status).toBe(422);
     expect(mismatch.code).toBe("registry_host_mismatch");
@@ -357,25 +349,25 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
   });
 
   it("only a provisioner token granted this workspace gets pull credentials", async () => {
-    const asWorkspaceToken = await apiError(recordingClient(app.url, workspaceToken, WS, log).provisioning.pullCredentials(imageId));
+    const asWorkspaceToken = await rejectionOf(recordingClient(app.url, workspaceToken, WS, log).provisioning.pullCredentials(imageId), APIError);
     expect(asWorkspaceToken.status).toBe(403);
     expect(asWorkspaceToken.code).toBe("insufficient_scope");
 
-    const asBootstrap = await apiError(client.provisioning.pullCredentials(imageId));
+    const asBootstrap = await rejectionOf(client.provisioning.pullCredentials(imageId), APIError);
     expect(asBootstrap.status).toBe(403);
     expect(asBootstrap.code).toBe("insufficient_scope");
 
     const other = recordingClient(app.url, otherProvisionerToken, WS, log);
-    const foreign = await apiError(other.provisioning.pullCredentials(imageId));
+    const foreign = await rejectionOf(other.provisioning.pullCredentials(imageId), APIError);
     expect(foreign.status).toBe(403);
     expect(foreign.code).toBe("workspace_forbidden");
 
-    const fromOwnWorkspace = await apiError(other.withWorkspace(OTHER_WS).provisioning.pullCredentials(imageId));
+    const fromOwnWorkspace = await rejectionOf(other.withWorkspace(OTHER_WS).provisioning.pullCredentials(imageId), APIError);
     expect(fromOwnWorkspace.status).toBe(404);
     expect(fromOwnWorkspace.code).toBe("not_found");
 
     // And the other way round: a provisioner token cannot use the workspace routes.
-    const listing = await apiError(provisioner.registries.list());
+    const listing = await rejectionOf(provisioner.registries.list(), APIError);
     expect(listing.status).toBe(403);
     expect(listing.code).toBe("insufficient_scope");
   });
@@ -405,11 +397,11 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
     const linesBefore = appAccessLog(registry.logPath).length;
 
     expect(await client.sandboxImages.pullCheck(imageId)).toMatchObject({ pullable: false, digest: null, error_code: "registry_disabled" });
-    const credentials = await apiError(provisioner.provisioning.pullCredentials(imageId));
+    const credentials = await rejectionOf(provisioner.provisioning.pullCredentials(imageId), APIError);
     expectedEvents.push({ image_id: imageId, registry_id: registryId, outcome: "registry_disabled" });
     expect(credentials.status).toBe(409);
     expect(credentials.code).toBe("registry_disabled");
-    const verification = await apiError(client.registries.verify(registryId));
+    const verification = await rejectionOf(client.registries.verify(registryId), APIError);
     expect(verification.status).toBe(409);
     expect(verification.code).toBe("registry_disabled");
     await sleep(200);
@@ -420,7 +412,7 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
   });
 
   it("delete: 409 registry_in_use with the linked images; forced: the images stay and every pull is registry_deleted", async () => {
-    const inUse = await apiError(client.registries.delete(registryId));
+    const inUse = await rejectionOf(client.registries.delete(registryId), APIError);
     expect(inUse.status).toBe(409);
     expect(inUse.code).toBe("registry_in_use");
     const problem = inUse.problem as { linked_image_ids?: string[]; linked_image_count?: number };
@@ -430,7 +422,7 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
 
     await expect(client.registries.delete(registryId, { force: true })).resolves.toBeUndefined();
     expect(log.last(`/registries/${registryId}`)).toMatchObject({ method: "DELETE", status: 204 });
-    expect((await apiError(client.registries.get(registryId))).status).toBe(404);
+    expect((await rejectionOf(client.registries.get(registryId), APIError)).status).toBe(404);
     expect((await client.registries.list({ limit: 100 })).data.map((r) => r.id)).not.toContain(registryId);
 
     const linesBefore = appAccessLog(registry.logPath).length;
@@ -440,7 +432,7 @@ describe.skipIf(skip).each(matrix)("private registry with $auth auth, app on $ba
       digest: null,
       error_code: "registry_deleted",
     });
-    const credentials = await apiError(provisioner.provisioning.pullCredentials(imageId));
+    const credentials = await rejectionOf(provisioner.provisioning.pullCredentials(imageId), APIError);
     expectedEvents.push({ image_id: imageId, registry_id: registryId, outcome: "registry_deleted" });
     expect(credentials.status).toBe(409);
     expect(credentials.code).toBe("registry_deleted");
