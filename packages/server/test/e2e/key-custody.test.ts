@@ -67,7 +67,9 @@ function api(server: ServerProcess) {
 
 const spec = (...keys: KeyringKey[]) => formatKeyringSpec(keys);
 
-describe("the embedded database", () => {
+// Each test starts the server or the keys CLI several times (a PGlite start is seconds, more on a
+// busy machine): the 30 s default is a hang guard too tight for that.
+describe("the embedded database", { timeout: 120_000 }, () => {
   let dir: string;
   const env = () => ({ MODBOX_DATA_DIR: join(dir, "data"), MODBOX_BOOTSTRAP_TOKEN: BOOTSTRAP });
   const keyFile = () => join(dir, "data", "encryption-keys");
@@ -161,7 +163,7 @@ describe("the embedded database", () => {
 
 const postgresUrl = inject("postgresUrl");
 
-describe.skipIf(!postgresUrl)("PostgreSQL", () => {
+describe.skipIf(!postgresUrl)("PostgreSQL", { timeout: 120_000 }, () => {
   let database: PostgresTestDatabase;
   const k1 = generateKey();
   const k2 = generateKey();

@@ -283,12 +283,10 @@ describe.each(backends)("hostile input on %s", (backend) => {
         }),
       );
 
-      const started = Date.now();
       const results = await mapLimit(fuzzCases, FUZZ_CONCURRENCY, async (c) => {
         const res = await send(app.url, { method: c.method, path: c.path, workspace: FW, token: app.token, body: c.body, headers: json });
         return { c, res, problems: fuzzVerdict(res) };
       });
-      const elapsed = Date.now() - started;
 
       const failures = results.filter((r) => r.problems.length > 0);
       const byKind = new Map<string, number>();
@@ -309,7 +307,6 @@ describe.each(backends)("hostile input on %s", (backend) => {
       expect(statuses.has(422)).toBe(true);
       expect([...statuses].some((s) => s === 200 || s === 201)).toBe(true);
       expect(statuses.has(400)).toBe(true);
-      expect(elapsed, "the fuzz stays fast").toBeLessThan(30_000);
     },
   );
 
