@@ -42,6 +42,8 @@ export interface AppDeps {
   published: PublishedResources;
   /** Embedded database: writes are refused while its disk is nearly full (absent: no guard). */
   freeSpace?: FreeSpaceMonitor;
+  /** Times every request (metrics/http-metrics.ts); absent when metrics are off. */
+  httpMetrics?: express.RequestHandler;
   options: {
     validateResponses: boolean;
     bodyLimitBytes: number;
@@ -69,6 +71,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set("etag", false);
   app.set("trust proxy", deps.options.trustProxy ?? false);
 
+  if (deps.httpMetrics) app.use(deps.httpMetrics);
   app.use(requestLogging(deps.logger));
   // Public: the probes, the index, the contract and its reference page answer without a token.
   app.use(healthRoutes(deps.readiness));

@@ -12,6 +12,9 @@ import { createIdempotencyKeyRepository } from "./db/repositories/idempotency-ke
 import { createPullRepository } from "./db/repositories/pulls.js";
 import { createRegistryRepository } from "./db/repositories/registries.js";
 import { createSandboxImageRepository } from "./db/repositories/sandbox-images.js";
+import { httpMetrics } from "./metrics/http-metrics.js";
+import { countPullCredentials, countVerifications } from "./metrics/instrument.js";
+import type { Metrics } from "./metrics/registry.js";
 import { loadPublishedResources } from "./published/resources.js";
 import { checkPull, verifyLogin } from "./registry-protocol/outbound/v2-client.js";
 import type { OutboundOptions } from "./registry-protocol/outbound/types.js";
@@ -45,6 +48,8 @@ export interface ComposeOptions {
   isShuttingDown?: () => boolean;
   /** Embedded database: the free space guard (see db/free-space.ts). */
   freeSpace?: FreeSpaceMonitor;
+  /** `MODBOX_METRICS_PORT`: what is counted (absent: nothing is, and no request is timed). */
+  metrics?: Metrics;
 }
 
 /** The registry v2 client bound to the operator's outbound policy. */
@@ -62,7 +67,12 @@ export function composeApp(options: ComposeOptions): AppDeps {
   const keys = createEncryptionKeyRepository(db);
   const registryRepository = createRegistryRepository(db);
   const imageRepository = createSandboxImageRepository(db);
-  const prober = createRegistryProber(options.outbound);
+  const { metrics } = options;
+  const prober = metrics ? countVerifications(createRegistryProber(options.outbound), metrics) : createRegistryProber(options.outbound);
+  const pullRepository = metrics ? countPullCredentials(createPullRepository(db), metrics) : createPullRepository(db);
+  metrics?.watchEncryptions(options.cipher, keys, (err) =>
+    options.logger.debug({ err: safeErrorSummary(err) }, "metrics: could not read the encryption keys' budget"),
+  );
   const now = () => new Date();
   const newId = () => uuidv7();
   return {
@@ -92,7 +102,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
     }),
     sandboxImages: createSandboxImageService({ images: imageRepository, registries: registryRepository, newId, now }),
     pulls: createPullService({
-      pulls: createPullRepository(db),
+      pulls: pullRepository,
       registries: registryRepository,
       cipher: options.cipher,
       prober,
@@ -120,6 +130,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
     },
     published: loadPublishedResources(OPENAPI_SPEC_PATH),
     ...(options.freeSpace && { freeSpace: options.freeSpace }),
+    ...(metrics && { httpMetrics: httpMetrics(metrics.httpRequestDuration) }),
     options: {
       validateResponses: options.validateResponses,
       bodyLimitBytes: options.bodyLimitBytes,

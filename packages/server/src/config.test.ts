@@ -104,4 +104,28 @@ describe("loadConfig", () => {
     expect(message).toContain('entry 3 ("10.0.0.0/33"): the prefix length must be a number from 0 to 32');
     expect(message).not.toContain("entry 1");
   });
+
+  it("serves no metrics by default; MODBOX_METRICS_PORT turns them on, on 127.0.0.1 unless MODBOX_METRICS_HOST says otherwise", () => {
+    expect(loadConfig({}).metrics).toBeNull();
+    expect(loadConfig({ MODBOX_METRICS_PORT: "" }).metrics).toBeNull();
+    expect(loadConfig({ MODBOX_METRICS_PORT: "9464" }).metrics).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(loadConfig({ MODBOX_METRICS_PORT: " 9464 ", MODBOX_METRICS_HOST: "0.0.0.0" }).metrics).toEqual({ host: "0.0.0.0", port: 9464 });
+    expect(loadConfig({ MODBOX_METRICS_PORT: "9464", MODBOX_METRICS_HOST: "::1" }).metrics).toEqual({ host: "::1", port: 9464 });
+    // 0: any free port, as PORT=0 (the URL is logged); the API may be on 0 too.
+    expect(loadConfig({ PORT: "0", MODBOX_METRICS_PORT: "0" }).metrics).toEqual({ host: "127.0.0.1", port: 0 });
+  });
+
+  it.each(["metrics", "-1", "65536", "94.64", "0x10"])("refuses MODBOX_METRICS_PORT=%s", (value) => {
+    expect(() => loadConfig({ MODBOX_METRICS_PORT: value })).toThrow(/MODBOX_METRICS_PORT: must be a port number/);
+  });
+
+  it("refuses metrics on the API's port, and a metrics host without a metrics port", () => {
+    expect(() => loadConfig({ MODBOX_METRICS_PORT: "8080" })).toThrow(/MODBOX_METRICS_PORT: must differ from PORT/);
+    expect(() => loadConfig({ PORT: "9000", MODBOX_METRICS_PORT: "9000", MODBOX_METRICS_HOST: "10.0.0.5" })).toThrow(
+      /MODBOX_METRICS_PORT: must differ from PORT/,
+    );
+    expect(loadConfig({ PORT: "9000", MODBOX_METRICS_PORT: "8080" }).metrics).toEqual({ host: "127.0.0.1", port: 8080 });
+    expect(() => loadConfig({ MODBOX_METRICS_HOST: "0.0.0.0" })).toThrow(/MODBOX_METRICS_HOST is set but MODBOX_METRICS_PORT is not/);
+    expect(() => loadConfig({ MODBOX_METRICS_PORT: "9464", MODBOX_METRICS_HOST: " " })).toThrow(/MODBOX_METRICS_HOST/);
+  });
 });

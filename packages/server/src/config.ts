@@ -51,6 +51,16 @@ const insecureRegistries = z.string().transform((spec, ctx): InsecureRegistries 
   return z.NEVER;
 });
 
+/**
+ * `MODBOX_METRICS_PORT`: unset or empty, no metrics listener (and nothing counted); `0`, any free
+ * port (tests); otherwise the port.
+ */
+const metricsPort = z
+  .string()
+  .trim()
+  .refine((v) => v === "" || (/^\d+$/.test(v) && Number(v) <= 65535), "must be a port number (0-65535), or empty for no metrics")
+  .transform((v) => (v === "" ? undefined : Number(v)));
+
 const envSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -84,11 +94,21 @@ const envSchema = z
     // Embedded database only. Above PGlite's 16 MiB write-ahead-log segment, with room for a
     // second of writes: see db/free-space.ts. 0 turns the guard off.
     MODBOX_MIN_FREE_DISK_MB: z.coerce.number().int().min(0).max(1024 * 1024).default(64),
+    MODBOX_METRICS_PORT: metricsPort.optional(),
+    MODBOX_METRICS_HOST: z.string().trim().min(1).optional(),
     NODE_ENV: z.string().optional(),
   })
   .refine((env) => !(env.MODBOX_ENCRYPTION_ACTIVE_KEY && !env.MODBOX_ENCRYPTION_KEYS), {
     message: "MODBOX_ENCRYPTION_ACTIVE_KEY is set but MODBOX_ENCRYPTION_KEYS is not",
     path: ["MODBOX_ENCRYPTION_ACTIVE_KEY"],
+  })
+  .refine((env) => env.MODBOX_METRICS_PORT === undefined || env.MODBOX_METRICS_PORT === 0 || env.MODBOX_METRICS_PORT !== env.PORT, {
+    message: "must differ from PORT: metrics are served on a listener of their own, never on the API's port",
+    path: ["MODBOX_METRICS_PORT"],
+  })
+  .refine((env) => !(env.MODBOX_METRICS_HOST !== undefined && env.MODBOX_METRICS_PORT === undefined), {
+    message: "MODBOX_METRICS_HOST is set but MODBOX_METRICS_PORT is not (metrics are off unless it is)",
+    path: ["MODBOX_METRICS_HOST"],
   })
   .refine((env) => !(env.DATABASE_URL && !env.MODBOX_ENCRYPTION_KEYS), {
     message:
@@ -139,6 +159,11 @@ export interface Config {
    * HTTP (none by default).
    */
   outbound: { allowPrivate: boolean; timeoutMs: number; insecureRegistries: InsecureRegistries };
+  /**
+   * Prometheus metrics on a listener of their own (never the API's port), without a token, so on
+   * a private address by default; null: off, nothing is counted.
+   */
+  metrics: { host: string; port: number } | null;
 }
 
 export class ConfigError extends Error {
@@ -188,5 +213,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       timeoutMs: e.MODBOX_OUTBOUND_TIMEOUT_MS,
       insecureRegistries: e.MODBOX_INSECURE_REGISTRIES ?? NO_INSECURE_REGISTRIES,
     },
+    metrics: e.MODBOX_METRICS_PORT === undefined ? null : { host: e.MODBOX_METRICS_HOST ?? "127.0.0.1", port: e.MODBOX_METRICS_PORT },
   };
 }

@@ -13,6 +13,8 @@ import { pgliteFailureMessage } from "./db/pglite-failure.js";
 import { createApiTokenRepository } from "./db/repositories/api-tokens.js";
 import { createEncryptionKeyRepository } from "./db/repositories/encryption-keys.js";
 import { createApiTokenService } from "./services/api-tokens.js";
+import { startMetricsListener, type MetricsListener } from "./metrics/listener.js";
+import { createMetrics } from "./metrics/registry.js";
 import { uuidv7 } from "./services/ids.js";
 import { lockDataDir } from "./startup/data-dir-lock.js";
 import { keySource, resolveKeyring } from "./startup/encryption-keys.js";
@@ -51,6 +53,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const releaseLock = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, "modbox server") : null;
   let database: DatabaseHandle | undefined;
   let revocations: RevocationListener | undefined;
+  let metricsListener: MetricsListener | undefined;
+  // MODBOX_METRICS_PORT: created before the database, whose handle counts the pool's work.
+  const metrics = config.metrics
+    ? createMetrics({ dbPoolSize: config.database.kind === "postgres" ? config.database.poolSize : 1 })
+    : undefined;
   const pgliteDir = config.database.kind === "pglite" ? config.database.dataDir : undefined;
   let reportFailure: (message: string) => void = () => {};
   const failed = new Promise<string>((resolve) => (reportFailure = resolve));
@@ -63,6 +70,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
             url: config.database.url,
             maxConnections: config.database.poolSize,
             connectTimeoutSeconds: config.database.connectTimeoutSeconds,
+            ...(metrics && { usage: metrics.pool }),
           }
         : {
             kind: "pglite",
@@ -71,6 +79,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
               logger.fatal(failure, "the embedded database failed and cannot continue in this process");
               reportFailure(pgliteFailureMessage(failure, config.dataDir, config.minFreeDiskBytes));
             },
+            ...(metrics && { usage: metrics.pool }),
           },
     );
     await migrateDatabase(database);
@@ -111,10 +120,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         config.minFreeDiskBytes > 0 && {
           freeSpace: createFreeSpaceMonitor({ dir: pgliteDir, minFreeBytes: config.minFreeDiskBytes, logger }),
         }),
+      ...(metrics && { metrics }),
     });
     // Before the first request: no token is cached that a revocation notice could miss.
     revocations = await listenForRevocations(database, deps.authenticate, logger);
     const app = createApp(deps);
+    if (metrics && config.metrics) {
+      // Before the API listens: a metrics port that cannot be bound stops the start.
+      metricsListener = await startMetricsListener(metrics.registry, {
+        ...config.metrics,
+        onError: (err) => logger.error({ err: safeErrorSummary(err) }, "metrics could not be collected"),
+      });
+      logger.info({ metricsUrl: metricsListener.url }, "metrics listening");
+    }
     const server = app.listen(config.port, config.host);
     await once(server, "listening");
     const { port } = server.address() as AddressInfo;
@@ -127,6 +145,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
     const db = database;
     const listener = revocations;
+    const metricsServer = metricsListener;
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -139,6 +158,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
           await closed;
           clearTimeout(timer);
+          await metricsServer?.close();
           await listener.stop();
           await db.close();
           await releaseLock?.();
@@ -146,6 +166,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         })()),
     };
   } catch (err) {
+    await metricsListener?.close();
     await revocations?.stop();
     await database?.close().catch(() => {});
     await releaseLock?.();

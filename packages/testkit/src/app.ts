@@ -24,6 +24,7 @@ import {
   createLogger,
   generateApiToken,
   type LogLevel,
+  type Metrics,
   MIGRATIONS_FOLDER,
   migrateDatabase,
   openDatabase,
@@ -66,10 +67,12 @@ export interface TestAppOptions {
    * `info` and below, the failure-only logger above), so the leak scan runs at each.
    */
   logLevel?: LogLevel;
+  /** Metrics on (`createMetrics`): the app times requests and counts, and the database its pool's use. */
+  metrics?: Metrics;
 }
 
 export async function startTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
-  const { database, dispose } = await openTestDatabase(backend, options.postgresAdminUrl);
+  const { database, dispose } = await openTestDatabase(backend, options.postgresAdminUrl, options.metrics);
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -92,6 +95,7 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
       bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
       rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
       outbound: options.outbound ?? { allowPrivate: true, timeoutMs: 5000 },
+      ...(options.metrics && { metrics: options.metrics }),
     }),
   );
   const server: Server = app.listen(0, "127.0.0.1");
@@ -125,16 +129,27 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
 async function openTestDatabase(
   backend: Backend,
   postgresAdminUrl?: string,
+  metrics?: Metrics,
 ): Promise<{ database: DatabaseHandle; dispose: () => Promise<void> }> {
   if (backend === "postgres") {
     const adminUrl = postgresAdminUrl ?? defaultPostgresAdminUrl;
     if (!adminUrl) throw new Error("PostgreSQL backend requested but there is none: set DATABASE_URL");
     const created = await createPostgresTestDatabase(adminUrl);
-    const database = await openDatabase({ kind: "postgres", url: created.url, maxConnections: 5, connectTimeoutSeconds: 2 });
+    const database = await openDatabase({
+      kind: "postgres",
+      url: created.url,
+      maxConnections: 5,
+      connectTimeoutSeconds: 2,
+      ...(metrics && { usage: metrics.pool }),
+    });
     await migrateDatabase(database);
     return { database, dispose: () => created.drop() };
   }
-  const database = await openDatabase({ kind: "pglite", loadDataDir: await migratedPgliteDump() });
+  const database = await openDatabase({
+    kind: "pglite",
+    loadDataDir: await migratedPgliteDump(),
+    ...(metrics && { usage: metrics.pool }),
+  });
   return { database, dispose: async () => {} };
 }
 

@@ -15,6 +15,7 @@ export type { NewRegistry, NewSandboxImage, TokenScope } from "../../server/src/
 export { createApiTokenRepository } from "../../server/src/db/repositories/api-tokens.js";
 export { registries, sandboxImages } from "../../server/src/db/schema.js";
 export { createLogger, LOG_LEVELS, type LogLevel } from "../../server/src/logging.js";
+export { createMetrics, type Metrics } from "../../server/src/metrics/registry.js";
 export type { LookupAddress, LookupFn } from "../../server/src/registry-protocol/outbound/resolve.js";
 export type { OutboundOptions } from "../../server/src/registry-protocol/outbound/types.js";
 export { createApiTokenService } from "../../server/src/services/api-tokens.js";

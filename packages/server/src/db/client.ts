@@ -10,6 +10,7 @@ import type { PgliteDatabase } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { stopAtFirstUnrecoverableError, type PgliteFailure } from "./pglite-failure.js";
+import { trackPgliteClient, trackPostgresClient, type PoolUsage } from "./pool-usage.js";
 import * as schema from "./schema.js";
 
 /** The common base of both drivers' databases; transactions (`db.transaction`) included. */
@@ -24,6 +25,8 @@ export type DatabaseOptions =
       maxConnections?: number;
       /** Default 5 s (postgres.js' own is 30 s: a down database must fail fast into a 503). */
       connectTimeoutSeconds?: number;
+      /** Metrics: counts the pool's work (see pool-usage.ts); absent, nothing is wrapped. */
+      usage?: PoolUsage;
     }
   | {
       kind: "pglite";
@@ -37,6 +40,8 @@ export type DatabaseOptions =
        * See pglite-failure.ts.
        */
       onFailure?: (failure: PgliteFailure) => void;
+      /** Metrics: counts the one session's work (see pool-usage.ts); absent, nothing is wrapped. */
+      usage?: PoolUsage;
     };
 
 export interface DatabaseHandle {
@@ -103,7 +108,7 @@ function openPostgres(options: Extract<DatabaseOptions, { kind: "postgres" }>): 
     });
   // drizzle() replaces the client's type parsers; fine, this client is ours alone.
   const client = connect(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
-  const db = drizzlePostgres({ client, schema });
+  const db = drizzlePostgres({ client: options.usage ? trackPostgresClient(client, options.usage) : client, schema });
   const handle: DatabaseHandle = {
     db,
     kind: "postgres",
@@ -148,7 +153,7 @@ async function openPglite(
     ...(loadDataDir !== undefined && { loadDataDir }),
   });
   const guard = stopAtFirstUnrecoverableError(client, options.onFailure ?? (() => {}));
-  const db = drizzlePglite({ client, schema });
+  const db = drizzlePglite({ client: options.usage ? trackPgliteClient(client, options.usage) : client, schema });
   const handle: DatabaseHandle = {
     db,
     kind: "pglite",
