@@ -3,7 +3,7 @@
  *
  *   pnpm bench                      full run → bench/results/latest.json + the table in BENCHMARKS.md
  *   pnpm bench:smoke                a few requests of everything on a tiny seed → a temp JSON file
- *   node --import tsx bench/run.ts [--smoke] [--out FILE] [--postgres-url URL] [--profile SCENARIO [--side baseline]] [--only rotation|forged-tokens|idempotency]
+ *   node --import tsx bench/run.ts [--smoke] [--out FILE] [--postgres-url URL] [--profile SCENARIO [--side baseline]] [--only rotation|forged-tokens|idempotency|startup]
  *
  * It starts what it needs on 127.0.0.1 (a throwaway PostgreSQL 15 unless --postgres-url names
  * one; our server and the baseline each in a child process), seeds three databases with SQL, loads
@@ -18,7 +18,13 @@
  * (full, or with --smoke the small one), prints its section and writes its result as JSON to
  * --out or a temp file; it never touches bench/results/latest.json nor BENCHMARKS.md. --only
  * forged-tokens does the same for the forged-token scenario (bench/lib/forged-tokens-bench.ts),
- * --only idempotency for the cost of Idempotency-Key on create (bench/lib/idempotency-bench.ts).
+ * --only idempotency for the cost of Idempotency-Key on create (bench/lib/idempotency-bench.ts),
+ * --only startup for start-up (bench/lib/startup-bench.ts).
+ *
+ * Start-up measures `npm start` (tsx) and, beside it in the same run, the production build:
+ * `pnpm build` of crypto and server, `pnpm --filter @modbox/server deploy --prod` into a temp
+ * directory, `node dist/main.js` there. Full runs and --only startup do; smoke runs do not build
+ * (a build is a minute of CPU, and the deployed-build e2e suite already runs the built server).
  */
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
@@ -31,6 +37,7 @@ import postgres from "postgres";
 import { generateApiToken } from "../packages/server/src/auth/api-token.js";
 import { openDatabase } from "../packages/server/src/db/client.js";
 import { migrateDatabase } from "../packages/server/src/db/migrate.js";
+import { buildAndDeployServer, type DeployedServer } from "@modbox/testkit/deployed";
 import { findFreePort } from "@modbox/testkit/ports";
 import {
   createPostgresTestDatabase,
@@ -54,18 +61,29 @@ import {
   resultsMarkdown,
   rotationChecks,
   rotationMarkdown,
+  startupChecks,
+  startupMarkdown,
   writeBenchmarksMd,
   type BenchResults,
   type MeasuredScenario,
   type ScaleResult,
   type ScenarioResult,
+  type StartupResults,
 } from "./lib/report.js";
 import { HTTP_SCENARIOS, PENDING_SCENARIOS, SCALE_SCENARIO_IDS, type HttpScenario } from "./lib/scenarios.js";
 import { ROTATION_PLANS, runRotationBench, type RotationDeps, type RotationPlan, type RotationResult } from "./lib/rotation-bench.js";
 import { runSdkBenchInChild } from "./lib/sdk-bench.js";
 import { TARGETS } from "./lib/targets.js";
 import { fakeToken, seedDatabase, type SeedResult, type SeedSpec } from "./lib/seed.js";
-import { SERVER_MAIN, startupPglite, startupPostgres } from "./lib/startup-bench.js";
+import {
+  builtRatios,
+  builtSubject,
+  FROM_SOURCES,
+  SERVER_MAIN,
+  startupPglite,
+  startupPostgres,
+  type StartupSubject,
+} from "./lib/startup-bench.js";
 
 const WORKSPACE = "ws-bench";
 
@@ -383,6 +401,52 @@ function describe(s: MeasuredScenario): string {
   return `${s.title}: ours ${side(s.ours)} | baseline ${side(s.baseline)} | ratio ${s.ratio.rps}`;
 }
 
+/**
+ * Start-up, one cold process at a time, on PostgreSQL (a new empty database per run) and on the
+ * embedded PGlite (a new data dir per run): `npm start`'s tsx server, judged against its targets,
+ * and with `withBuilt` the production build beside it, runs alternating, judged by ratio only.
+ * In full mode a first untimed start of each warms tsx's transpile cache and the file cache.
+ */
+async function measureStartup(env: Environment, withBuilt: boolean): Promise<StartupResults> {
+  const pgVars = {
+    NODE_ENV: "production",
+    MODBOX_LOG_LEVEL: "warn",
+    MODBOX_ENCRYPTION_KEYS: env.keysSpec,
+    MODBOX_BOOTSTRAP_TOKEN: env.token,
+  };
+  const freshDb = async () => {
+    const db = await createPostgresTestDatabase(env.adminUrl);
+    return { url: db.url, drop: () => db.drop() };
+  };
+  let deployed: DeployedServer | undefined;
+  try {
+    const subjects: StartupSubject[] = [FROM_SOURCES];
+    if (withBuilt) {
+      log("start-up: building (pnpm build of crypto and server) and deploying (pnpm deploy --prod) the server");
+      deployed = await buildAndDeployServer();
+      log(`start-up: built in ${Math.round(deployed.buildMs)} ms, deployed in ${Math.round(deployed.deployMs)} ms`);
+      subjects.push(builtSubject(deployed.dir));
+    }
+    log(`start-up: PostgreSQL and embedded PGlite${withBuilt ? ", tsx and built" : ""}`);
+    if (plan.mode === "full") await startupPostgres(1, freshDb, pgVars, subjects);
+    const [pgTsx, pgBuilt] = await startupPostgres(plan.startupRuns, freshDb, pgVars, subjects);
+    const [liteTsx, liteBuilt] = await startupPglite(plan.startupRuns, subjects);
+    log(`start-up: PostgreSQL ${pgTsx!.readyMs} ms, PGlite ${liteTsx!.readyMs} ms`);
+    const result: StartupResults = {
+      pglite: { ...liteTsx!, targetMs: TARGETS.readyPgliteMs, pass: liteTsx!.readyMs <= TARGETS.readyPgliteMs },
+      postgres: { ...pgTsx!, targetMs: TARGETS.readyPostgresMs, pass: pgTsx!.readyMs <= TARGETS.readyPostgresMs },
+    };
+    if (deployed) {
+      const built = { pglite: liteBuilt!, postgres: pgBuilt! };
+      log(`start-up, built: PostgreSQL ${built.postgres.readyMs} ms, PGlite ${built.pglite.readyMs} ms`);
+      result.built = { buildMs: Math.round(deployed.buildMs), deployMs: Math.round(deployed.deployMs), ...built, ratio: builtRatios(result, built) };
+    }
+    return result;
+  } finally {
+    await deployed?.remove();
+  }
+}
+
 // --- the full (or smoke) run ------------------------------------------------------------------
 
 async function runAll(): Promise<BenchResults> {
@@ -475,22 +539,7 @@ async function runAll(): Promise<BenchResults> {
       };
     });
 
-    // Start-up, one cold process at a time; a first untimed start warms tsx's transpile cache.
-    log("start-up: PostgreSQL and embedded PGlite");
-    const pgVars = {
-      NODE_ENV: "production",
-      MODBOX_LOG_LEVEL: "warn",
-      MODBOX_ENCRYPTION_KEYS: env.keysSpec,
-      MODBOX_BOOTSTRAP_TOKEN: env.token,
-    };
-    const freshDb = async () => {
-      const db = await createPostgresTestDatabase(env.adminUrl);
-      return { url: db.url, drop: () => db.drop() };
-    };
-    if (plan.mode === "full") await startupPostgres(1, freshDb, pgVars);
-    const startupPg = await startupPostgres(plan.startupRuns, freshDb, pgVars);
-    const startupLite = await startupPglite(plan.startupRuns);
-    log(`start-up: PostgreSQL ${startupPg.readyMs} ms, PGlite ${startupLite.readyMs} ms`);
+    const startup = await measureStartup(env, plan.mode === "full");
 
     const finishedAt = new Date();
     const partial: Omit<BenchResults, "summary"> = {
@@ -542,10 +591,7 @@ async function runAll(): Promise<BenchResults> {
           scenarios.flatMap((s) => (s.status === "measured" ? [[s.id, expressCeiling(floor, s.baseline.cpuMsPerRequest)]] : [])),
         ),
       },
-      startup: {
-        pglite: { ...startupLite, targetMs: TARGETS.readyPgliteMs, pass: startupLite.readyMs <= TARGETS.readyPgliteMs },
-        postgres: { ...startupPg, targetMs: TARGETS.readyPostgresMs, pass: startupPg.readyMs <= TARGETS.readyPostgresMs },
-      },
+      startup,
       rotation,
       forgedTokens,
       idempotency,
@@ -673,10 +719,29 @@ async function runOnlyIdempotency(): Promise<void> {
   process.stdout.write(`${idempotencyMarkdown(result).join("\n")}\n\n${checks.filter((c) => c.pass).length} of ${checks.length} checks pass.\n\nresults: ${out}\n`);
 }
 
+/** `--only startup`: start-up of the tsx and the built server alone, printed, its JSON to --out or a temp file. */
+async function runOnlyStartup(): Promise<void> {
+  const env = await setUp();
+  let result: StartupResults;
+  try {
+    result = await measureStartup(env, true);
+  } finally {
+    await env.cleanup();
+  }
+  const out = args.out ?? join(tmpdir(), `modbox-bench-startup-${process.pid}.json`);
+  const checks = startupChecks(result);
+  writeFileSync(
+    out,
+    `${JSON.stringify({ mode: plan.mode, command: `node --import tsx bench/run.ts${args.smoke ? " --smoke" : ""} --only startup`, finishedAt: new Date().toISOString(), revision: revision(), loadAverage: loadavg().map((v) => Math.round(v * 100) / 100), startup: result, checks }, null, 2)}\n`,
+  );
+  process.stdout.write(`${startupMarkdown(result).join("\n")}\n\n${checks.filter((c) => c.pass).length} of ${checks.length} checks pass.\n\nresults: ${out}\n`);
+}
+
 const ALONE: Record<string, () => Promise<void>> = {
   rotation: runOnlyRotation,
   "forged-tokens": runOnlyForgedTokens,
   idempotency: runOnlyIdempotency,
+  startup: runOnlyStartup,
 };
 
 try {

@@ -58,10 +58,10 @@ export interface ServerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** `node <args>` from the repository root, tracked so Ctrl-C and an early exit stop it by pid. */
-function spawnTracked(name: string, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; pid: number } {
+/** `node <args>` from the repository root (or `cwd`), tracked so Ctrl-C and an early exit stop it by pid. */
+function spawnTracked(name: string, args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT): { child: ChildProcess; pid: number } {
   installExitHook();
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${name}: could not spawn node`);
   running.set(pid, child);
@@ -70,8 +70,12 @@ function spawnTracked(name: string, args: string[], env: NodeJS.ProcessEnv): { c
 
 export interface StartServerOptions {
   name: string;
-  /** A script path relative to the repository root, run with `node --import tsx`. */
+  /** A script path relative to the repository root (or `cwd`), run with `node --import tsx`. */
   script: string;
+  /** Where the process runs and `script` is found (default: the repository root). */
+  cwd?: string;
+  /** false: built JavaScript, run as `node <script>` without tsx (default true). */
+  tsx?: boolean;
   port: number;
   env: NodeJS.ProcessEnv;
   /** Extra flags for node, e.g. `--cpu-prof`. */
@@ -80,10 +84,11 @@ export interface StartServerOptions {
   readyTimeoutMs?: number;
 }
 
-/** Spawns `node --import tsx <script>` and waits until GET readyPath answers 200. */
+/** Spawns `node --import tsx <script>` (or `node <script>`) and waits until GET readyPath answers 200. */
 export async function startServerProcess(options: StartServerOptions): Promise<ServerProcess> {
   const started = performance.now();
-  const { child, pid } = spawnTracked(options.name, [...(options.nodeArgs ?? []), "--import", "tsx", options.script], options.env);
+  const loader = options.tsx === false ? [] : ["--import", "tsx"];
+  const { child, pid } = spawnTracked(options.name, [...(options.nodeArgs ?? []), ...loader, options.script], options.env, options.cwd);
 
   let tail = "";
   const keep = (chunk: Buffer) => {

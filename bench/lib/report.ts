@@ -14,9 +14,17 @@ import type { IdempotencyResult, IdempotencySide } from "./idempotency-bench.js"
 import type { LoadResult } from "./load.js";
 import type { RotationResult } from "./rotation-bench.js";
 import type { SdkResult } from "./sdk-bench.js";
-import type { StartupResult } from "./startup-bench.js";
+import type { BuiltStartupResult, StartupResult } from "./startup-bench.js";
 import { TARGETS } from "./targets.js";
 
+
+/** Start-up of `npm start` (judged against its targets) and, beside it, of the production build (ratios only). */
+export interface StartupResults {
+  pglite: StartupResult & { targetMs: number; pass: boolean };
+  postgres: StartupResult & { targetMs: number; pass: boolean };
+  /** Absent from smoke runs (they never build) and from results of older runs. */
+  built?: BuiltStartupResult;
+}
 
 export interface MeasuredScenario {
   id: string;
@@ -101,10 +109,7 @@ export interface BenchResults {
     /** Scenario id → best throughput ratio on validated Express with our code free (see floor.ts). */
     ceilings: Record<string, number | null>;
   };
-  startup: {
-    pglite: StartupResult & { targetMs: number; pass: boolean };
-    postgres: StartupResult & { targetMs: number; pass: boolean };
-  };
+  startup: StartupResults;
   /** `keys rotate` to a new key while our server serves reads and password writes. */
   rotation: RotationResult;
   /** A real client's latency while forged tokens are sent (absent from results of older runs). */
@@ -127,13 +132,19 @@ export function checksOf(r: Omit<BenchResults, "summary">): { name: string; pass
     { name: "crypto encrypt", pass: r.crypto.encrypt.ratio >= TARGETS.crypto },
     { name: "crypto decrypt", pass: r.crypto.decrypt.ratio >= TARGETS.crypto },
     { name: "sdk list", pass: r.sdk.pass },
-    { name: "start-up pglite", pass: r.startup.pglite.pass },
-    { name: "start-up postgres", pass: r.startup.postgres.pass },
+    ...startupChecks(r.startup),
     ...rotationChecks(r.rotation),
     ...(r.forgedTokens ? forgedTokensChecks(r.forgedTokens) : []),
     ...(r.idempotency ? idempotencyChecks(r.idempotency) : []),
   );
   return checks;
+}
+
+export function startupChecks(x: StartupResults): { name: string; pass: boolean }[] {
+  return [
+    { name: "start-up pglite", pass: x.pglite.pass },
+    { name: "start-up postgres", pass: x.postgres.pass },
+  ];
 }
 
 export function idempotencyChecks(x: IdempotencyResult): { name: string; pass: boolean }[] {
@@ -243,8 +254,7 @@ export function resultsMarkdown(r: BenchResults): string {
     `| encrypt ops/s (@modbox/crypto vs raw node:crypto AES-256-GCM) | ${fmt(c.encrypt.ours)} | ${fmt(c.encrypt.raw)} | ${c.encrypt.ratio.toFixed(2)} | ≥ ${TARGETS.crypto} | ${mark(c.encrypt.ratio >= TARGETS.crypto)} |`,
     `| decrypt ops/s (@modbox/crypto vs raw node:crypto AES-256-GCM) | ${fmt(c.decrypt.ours)} | ${fmt(c.decrypt.raw)} | ${c.decrypt.ratio.toFixed(2)} | ≥ ${TARGETS.crypto} | ${mark(c.decrypt.ratio >= TARGETS.crypto)} |`,
     `| list a page through @modbox/sdk vs raw fetch, mean ms per call (${r.sdk.calls} sequential calls each) | ${ms(r.sdk.sdkMeanMs)} | ${ms(r.sdk.rawMeanMs)} | ${r.sdk.ratio.toFixed(2)} | ≤ ${TARGETS.sdk} | ${mark(r.sdk.pass)} |`,
-    `| start-up to ready, embedded PGlite, fresh data dir (median of ${st.pglite.runs.length}; RSS at ready ${st.pglite.rssMiB ?? "?"} MiB) | ${fmt(st.pglite.readyMs)} ms | — | — | ≤ ${fmt(st.pglite.targetMs)} ms | ${mark(st.pglite.pass)} |`,
-    `| start-up to ready, PostgreSQL, empty database (median of ${st.postgres.runs.length}; RSS at ready ${st.postgres.rssMiB ?? "?"} MiB) | ${fmt(st.postgres.readyMs)} ms | — | — | ≤ ${fmt(st.postgres.targetMs)} ms | ${mark(st.postgres.pass)} |`,
+    ...startupRows(st),
   );
   lines.push("", ...rotationMarkdown(r.rotation));
   if (r.forgedTokens) lines.push("", ...forgedTokensMarkdown(r.forgedTokens));
@@ -253,6 +263,35 @@ export function resultsMarkdown(r: BenchResults): string {
     lines.push("", `Short of target: ${r.summary.failedChecks.join("; ")}.`);
   }
   return lines.join("\n");
+}
+
+/**
+ * The start-up rows of the "Crypto, SDK, start-up" table: `npm start` (tsx) against its targets,
+ * then the built server (`node dist/main.js` in a deploy directory) with its ratio to the tsx one.
+ */
+function startupRows(st: StartupResults): string[] {
+  const rows = [
+    `| start-up to ready, embedded PGlite, fresh data dir (median of ${st.pglite.runs.length}; RSS at ready ${st.pglite.rssMiB ?? "?"} MiB) | ${fmt(st.pglite.readyMs)} ms | — | — | ≤ ${fmt(st.pglite.targetMs)} ms | ${mark(st.pglite.pass)} |`,
+    `| start-up to ready, PostgreSQL, empty database (median of ${st.postgres.runs.length}; RSS at ready ${st.postgres.rssMiB ?? "?"} MiB) | ${fmt(st.postgres.readyMs)} ms | — | — | ≤ ${fmt(st.postgres.targetMs)} ms | ${mark(st.postgres.pass)} |`,
+  ];
+  const b = st.built;
+  if (b) {
+    const rss = (built: number | null, tsx: number | null, r: number | null) => `RSS at ready ${built ?? "?"} MiB vs ${tsx ?? "?"} MiB, ${r?.toFixed(2) ?? "?"}×`;
+    rows.push(
+      `| start-up to ready, **built** (\`node dist/main.js\` in a deploy directory) vs tsx, embedded PGlite (median of ${b.pglite.runs.length}; ${rss(b.pglite.rssMiB, st.pglite.rssMiB, b.ratio.pgliteRss)}) | ${fmt(b.pglite.readyMs)} ms | ${fmt(st.pglite.readyMs)} ms | ${b.ratio.pgliteReady.toFixed(2)} | — | — |`,
+      `| start-up to ready, **built** vs tsx, PostgreSQL (median of ${b.postgres.runs.length}; ${rss(b.postgres.rssMiB, st.postgres.rssMiB, b.ratio.postgresRss)}) | ${fmt(b.postgres.readyMs)} ms | ${fmt(st.postgres.readyMs)} ms | ${b.ratio.postgresReady.toFixed(2)} | — | — |`,
+    );
+  }
+  return rows;
+}
+
+/** The start-up section alone (what `--only startup` prints). */
+export function startupMarkdown(st: StartupResults): string[] {
+  const lines = ["### Start-up", "", "| measure | ours | reference | ratio | target | result |", "|---|---:|---:|---:|---:|---|", ...startupRows(st)];
+  if (st.built) {
+    lines.push("", `Built with \`pnpm build\` (crypto, server) in ${fmt(st.built.buildMs / 1000, 1)} s, deployed with \`pnpm --filter @modbox/server deploy --prod\` in ${fmt(st.built.deployMs / 1000, 1)} s.`);
+  }
+  return lines;
 }
 
 /** The key rotation section (also what `--only rotation` prints). */

@@ -2,9 +2,11 @@
  * The real server and command-line tools as processes, as an operator runs them
  * (`node --import tsx …`, which `npm start` runs too): a clean environment plus what a test
  * passes, port 0 on 127.0.0.1, output captured. Every process started here is tracked by pid so
- * `killStartedProcesses()` can end whatever a failing test left behind.
+ * `killStartedProcesses()` can end whatever a failing test left behind. Given a built server (a
+ * `pnpm deploy` directory, see deployed.ts), the same helpers run its `node dist/…` instead.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SERVER_PACKAGE_DIR } from "./server.js";
 
@@ -16,7 +18,18 @@ export const ENTRY = {
   tokens: fileURLToPath(new URL("src/cli.ts", SERVER_PACKAGE_DIR)),
   keys: fileURLToPath(new URL("src/keys-cli.ts", SERVER_PACKAGE_DIR)),
 };
+/** The same entry points built (`pnpm build`), relative to the server package's directory. */
+const BUILT_ENTRY: Record<keyof typeof ENTRY, string> = {
+  server: "dist/main.js",
+  tokens: "dist/cli.js",
+  keys: "dist/keys-cli.js",
+};
 const START_TIMEOUT_MS = 60_000;
+
+/** A built server package, e.g. a `pnpm deploy` directory: its entries run as `node dist/…` there, without tsx. */
+export interface BuiltServer {
+  dir: string;
+}
 
 const started = new Set<ChildProcess>();
 
@@ -39,9 +52,10 @@ export interface Exited {
 
 // `node --import tsx` (what `npm start` runs) keeps one process, so SIGTERM reaches the server's
 // handler directly rather than through tsx's signal relay.
-function spawnEntry(entry: keyof typeof ENTRY, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", ENTRY[entry], ...args], {
-    cwd: SERVER_DIR,
+function spawnEntry(entry: keyof typeof ENTRY, args: string[], env: Record<string, string>, built?: BuiltServer): ChildProcess {
+  const nodeArgs = built ? [join(built.dir, BUILT_ENTRY[entry]), ...args] : ["--import", "tsx", ENTRY[entry], ...args];
+  const child = spawn(process.execPath, nodeArgs, {
+    cwd: built?.dir ?? SERVER_DIR,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: "0", HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -51,8 +65,8 @@ function spawnEntry(entry: keyof typeof ENTRY, args: string[], env: Record<strin
 }
 
 /** Starts the server; resolves once it listens, rejects (with its stderr) if it exits first. */
-export function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawnEntry("server", [], env);
+export function startServerProcess(env: Record<string, string>, built?: BuiltServer): Promise<ServerProcess> {
+  const child = spawnEntry("server", [], env, built);
   let stdout = "";
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -90,8 +104,8 @@ export function startServerProcess(env: Record<string, string>): Promise<ServerP
 }
 
 /** Runs the server, the tokens CLI or the keys CLI to its exit (a start that is refused, a command). */
-export function runToExit(entry: keyof typeof ENTRY, args: string[], env: Record<string, string>): Promise<Exited> {
-  const child = spawnEntry(entry, args, env);
+export function runToExit(entry: keyof typeof ENTRY, args: string[], env: Record<string, string>, built?: BuiltServer): Promise<Exited> {
+  const child = spawnEntry(entry, args, env, built);
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
