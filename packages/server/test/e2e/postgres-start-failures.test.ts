@@ -109,7 +109,8 @@ afterEach(async () => {
   await killStartedProcesses();
 });
 
-describe("a start on PostgreSQL that cannot use the database says where and why, in one line", () => {
+// Each test starts the real process (node, tsx, the server's modules): seconds, many more on a busy machine.
+describe("a start on PostgreSQL that cannot use the database says where and why, in one line", { timeout: 120_000 }, () => {
   let silent: Awaited<ReturnType<typeof tcpServer>>;
   let refusing: Awaited<ReturnType<typeof tcpServer>>;
   beforeAll(async () => {
