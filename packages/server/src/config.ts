@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { z } from "zod";
-import { LOG_LEVELS, type LogLevel } from "./logging.js";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./logging.js";
 import { NO_INSECURE_REGISTRIES, parseInsecureRegistries, type InsecureRegistries } from "./registry-protocol/insecure-registries.js";
 
 /**
@@ -77,6 +77,7 @@ const envSchema = z
       .regex(/^mbx_[A-Za-z0-9_-]{20,200}$/, "must look like mbx_ followed by at least 20 of [A-Za-z0-9_-]")
       .optional(),
     MODBOX_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+    MODBOX_LOG_FORMAT: z.enum(LOG_FORMATS).optional(),
     MODBOX_VALIDATE_RESPONSES: booleanFlag.optional(),
     MODBOX_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
     MODBOX_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
@@ -130,6 +131,13 @@ export interface Config {
   encryption: { keysSpec?: string; activeKeyId?: string };
   bootstrapToken?: string;
   logLevel: LogLevel;
+  /**
+   * `MODBOX_LOG_FORMAT` as set; unset: pretty on a terminal outside production, JSON otherwise
+   * (resolveLogFormat in logging.ts decides, in main.ts, which knows whether stdout is a terminal).
+   */
+  logFormat?: LogFormat;
+  /** NODE_ENV is "production". */
+  production: boolean;
   validateResponses: boolean;
   bodyLimitBytes: number;
   /**
@@ -194,6 +202,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     encryption: { keysSpec: e.MODBOX_ENCRYPTION_KEYS, activeKeyId: e.MODBOX_ENCRYPTION_ACTIVE_KEY },
     bootstrapToken: e.MODBOX_BOOTSTRAP_TOKEN,
     logLevel: e.MODBOX_LOG_LEVEL,
+    ...(e.MODBOX_LOG_FORMAT !== undefined && { logFormat: e.MODBOX_LOG_FORMAT }),
+    production: e.NODE_ENV === "production",
     // Response validation catches contract drift (and a leaked write-only field) loudly; it costs
     // time on the hot path, so production may switch it off.
     validateResponses: e.MODBOX_VALIDATE_RESPONSES ?? e.NODE_ENV !== "production",

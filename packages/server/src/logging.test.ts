@@ -4,7 +4,17 @@ import { Writable } from "node:stream";
 import express from "express";
 import { pinoHttp } from "pino-http";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, isSecretKey, LOG_LEVELS, REDACTED, redactLogLine, requestIdFor, requestLogSerializers } from "./logging.js";
+import {
+  createLogger,
+  isSecretKey,
+  LOG_LEVELS,
+  prettyDestination,
+  REDACTED,
+  redactLogLine,
+  requestIdFor,
+  requestLogSerializers,
+  resolveLogFormat,
+} from "./logging.js";
 
 const SECRET = "canary-9b1c2d3e4f5a6b7c8d9e";
 
@@ -156,5 +166,46 @@ describe("redaction reaches every depth of every logged object", () => {
     const out = redactLogLine(`{"password":"${SECRET}"\n`);
     expect(out).not.toContain(SECRET);
     expect(JSON.parse(out)).toMatchObject({ level: 50, msg: expect.stringMatching(/withheld/) });
+  });
+});
+
+describe("human-readable logs (pino-pretty)", () => {
+  async function prettyCapture(level = "trace") {
+    let text = "";
+    const logger = createLogger(level, await prettyDestination({ write: (chunk: string) => (text += chunk) }));
+    return { logger, text: () => text };
+  }
+
+  it("are redacted exactly as JSON lines are, at any depth and in child bindings", async () => {
+    const { logger, text } = await prettyCapture();
+    logger.child({ session: { token: SECRET } }).warn(
+      {
+        password: SECRET,
+        req: { body: { nested: [{ x_registry_auth: SECRET }] } },
+        headers: { Authorization: `Bearer ${SECRET}` },
+        docker_config: { auths: { "ghcr.io": { auth: SECRET } } },
+        database_url: `postgres://u:${SECRET}@h/d`,
+        keyIds: ["k1"],
+      },
+      "something happened",
+    );
+    const out = text();
+    expect(out).toContain("something happened");
+    expect(out).not.toContain(SECRET);
+    expect(out).toContain(`password: "${REDACTED}"`);
+    expect(out).toContain(`"x_registry_auth": "${REDACTED}"`);
+    expect(out).toContain(`"token": "${REDACTED}"`);
+    expect(out).toContain('"k1"');
+    // Not JSON: the human-readable form, one header line per entry, without colours here.
+    expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: something happened\n/);
+    expect(out).not.toContain("\u001b[");
+  });
+
+  it("are chosen on a terminal outside production, or when asked", () => {
+    expect(resolveLogFormat(undefined, { isTTY: true, production: false })).toBe("pretty");
+    expect(resolveLogFormat(undefined, { isTTY: true, production: true })).toBe("json");
+    expect(resolveLogFormat(undefined, { isTTY: false, production: false })).toBe("json");
+    expect(resolveLogFormat("pretty", { isTTY: false, production: true })).toBe("pretty");
+    expect(resolveLogFormat("json", { isTTY: true, production: false })).toBe("json");
   });
 });

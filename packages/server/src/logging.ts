@@ -86,8 +86,45 @@ export function redactLogLine(line: string): string {
   }
 }
 
+/** `MODBOX_LOG_FORMAT`: JSON lines, or pino-pretty's human-readable lines. */
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /**
- * Structured JSON logs. Request logs carry the method, path, status and request id only: no
+ * The format a process logs in: the one asked for (`MODBOX_LOG_FORMAT`), else human-readable on
+ * a terminal outside production, else JSON (what a log collector reads).
+ */
+export function resolveLogFormat(
+  requested: LogFormat | undefined,
+  environment: { isTTY: boolean; production: boolean },
+): LogFormat {
+  if (requested) return requested;
+  return environment.isTTY && !environment.production ? "pretty" : "json";
+}
+
+/**
+ * A destination that writes each log line through pino-pretty. The line it is handed has already
+ * been through {@link redactLogLine} (pino's `streamWrite` hook runs before any destination), so
+ * pretty output is redacted exactly as JSON is. Synchronous, in this process, like pino's own
+ * stdout destination: a line logged just before `process.exit` is not lost. pino-pretty is loaded
+ * only here, so a JSON process never loads it. Colours only when `out` is stdout and a terminal
+ * that supports them.
+ */
+export async function prettyDestination(out?: { write(text: string): unknown }): Promise<DestinationStream> {
+  const { prettyFactory, isColorSupported } = (await import("pino-pretty")).default;
+  const prettify = prettyFactory({
+    colorize: out === undefined && isColorSupported,
+    translateTime: "SYS:HH:MM:ss.l",
+    ignore: "service",
+    singleLine: false,
+  });
+  const target = out ?? pino.destination({ dest: 1, sync: true });
+  return { write: (line: string) => void target.write(prettify(line)) };
+}
+
+/**
+ * Structured JSON logs (to stdout, or to `destination`: a {@link prettyDestination} gets the same
+ * JSON lines, already redacted, and prints them for people). Request logs carry the method, path, status and request id only: no
  * headers (tokens), no bodies (passwords). Redaction ({@link redactLogLine}) is the second line
  * of defence for any object that reaches a log by another way.
  */

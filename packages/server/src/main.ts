@@ -3,11 +3,14 @@
  */
 import { KeyringConfigError } from "@modbox/crypto";
 import { ConfigError, loadConfig } from "./config.js";
+import { postgresTarget } from "./db/client.js";
 import { diskFullAtStart } from "./db/free-space.js";
-import { createLogger } from "./logging.js";
+import { createLogger, prettyDestination, resolveLogFormat } from "./logging.js";
 import { logStartupFailure, startServer } from "./server.js";
 import { KeyCustodyError } from "./services/key-custody.js";
+import { describePostgresStartFailure } from "./startup/database-failure.js";
 import { DataDirLockedError } from "./startup/data-dir-lock.js";
+import { ListenError } from "./startup/listen.js";
 import { DataDirOwnershipError } from "./startup/private-dir.js";
 
 /** After the embedded database failed for good: how long in-flight answers get before exit. */
@@ -23,14 +26,19 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) return fail(err.message);
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const format = resolveLogFormat(config.logFormat, { isTTY: process.stdout.isTTY === true, production: config.production });
+  const logger = createLogger(config.logLevel, format === "pretty" ? await prettyDestination() : undefined);
   let server;
   try {
     server = await startServer(config, logger);
   } catch (err) {
     if (err instanceof KeyringConfigError) return fail(`Invalid encryption keys: ${err.message}`);
-    if (err instanceof DataDirLockedError || err instanceof DataDirOwnershipError || err instanceof KeyCustodyError) {
+    if (err instanceof ListenError || err instanceof DataDirLockedError || err instanceof DataDirOwnershipError || err instanceof KeyCustodyError) {
       return fail(err.message);
+    }
+    if (config.database.kind === "postgres") {
+      const message = describePostgresStartFailure(err, postgresTarget(config.database.url), config.database.connectTimeoutSeconds);
+      if (message) return fail(message);
     }
     const diskFull = config.database.kind === "pglite" ? diskFullAtStart(err, config.dataDir, config.minFreeDiskBytes) : undefined;
     if (diskFull) return fail(diskFull.message);

@@ -1,5 +1,3 @@
-import { once } from "node:events";
-import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { listenForRevocations, type RevocationListener } from "./auth/revocation-listener.js";
@@ -19,6 +17,7 @@ import { uuidv7 } from "./services/ids.js";
 import { lockDataDir } from "./startup/data-dir-lock.js";
 import { keySource, resolveKeyring } from "./startup/encryption-keys.js";
 import { ensureFirstToken } from "./startup/first-token.js";
+import { listenFirst } from "./startup/listen.js";
 import { openKeys } from "./startup/open-keys.js";
 import { makeDataDirPrivate } from "./startup/private-dir.js";
 
@@ -44,13 +43,15 @@ export function logStartupFailure(logger: Logger, err: unknown): void {
 }
 
 /**
- * Starts the whole server from a parsed config: the database (migrated under an advisory lock),
- * the keys (self-tested, and checked against every key the database says sealed a password),
- * the app, and the listening socket. main.ts adds the process concerns (env,
- * signals); tests call this directly.
+ * Starts the whole server from a parsed config: the listening socket first (a taken port stops the
+ * start before anything is created: see startup/listen.ts; until the app is attached it answers
+ * 503, /healthz 200), then the database (migrated under an advisory lock), the keys (self-tested,
+ * and checked against every key the database says sealed a password), the first token, and the
+ * app. main.ts adds the process concerns (env, signals); tests call this directly.
  */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const releaseLock = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, "modbox server") : null;
+  const { server, url, attach } = await listenFirst(config.host, config.port);
+  let releaseLock: (() => Promise<void>) | null = null;
   let database: DatabaseHandle | undefined;
   let revocations: RevocationListener | undefined;
   let metricsListener: MetricsListener | undefined;
@@ -62,7 +63,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let reportFailure: (message: string) => void = () => {};
   const failed = new Promise<string>((resolve) => (reportFailure = resolve));
   try {
-    if (releaseLock) await makeDataDirPrivate(config.dataDir, logger);
+    if (config.database.kind === "pglite") {
+      releaseLock = await lockDataDir(config.dataDir, "modbox server");
+      await makeDataDirPrivate(config.dataDir, logger);
+    }
     database = await openDatabase(
       config.database.kind === "postgres"
         ? {
@@ -93,7 +97,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       newId: () => uuidv7(),
       now: () => new Date(),
     });
-    await ensureFirstToken(config, tokenService);
+    await ensureFirstToken(config, tokenService, logger);
     if (config.outbound.insecureRegistries.entries.length > 0) {
       logger.warn(
         { insecureRegistries: config.outbound.insecureRegistries.entries },
@@ -133,11 +137,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       });
       logger.info({ metricsUrl: metricsListener.url }, "metrics listening");
     }
-    const server = app.listen(config.port, config.host);
-    await once(server, "listening");
-    const { port } = server.address() as AddressInfo;
-    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-    const url = `http://${host}:${port}`;
+    attach(app);
     logger.info(
       { url, database: database.kind, keyIds: keyring.keyIds, activeKeyId: keyring.activeKeyId },
       "modbox registries server listening",
@@ -146,6 +146,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const db = database;
     const listener = revocations;
     const metricsServer = metricsListener;
+    const unlock = releaseLock;
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -161,7 +162,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           await metricsServer?.close();
           await listener.stop();
           await db.close();
-          await releaseLock?.();
+          await unlock?.();
           logger.info("server stopped");
         })()),
     };
@@ -170,6 +171,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await revocations?.stop();
     await database?.close().catch(() => {});
     await releaseLock?.();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     throw err;
   }
 }

@@ -78,6 +78,43 @@ export function openDedicatedSession(handle: DatabaseHandle): Promise<DedicatedS
   return open();
 }
 
+/** Where a PostgreSQL URL points, as postgres.js reads it (environment defaults included). */
+export interface PostgresTarget {
+  /** `host:port` (several, comma-separated), or the Unix socket's path. */
+  where: string;
+  database: string;
+  user: string;
+  /** Only so that a message can make sure not to contain it. */
+  password: string;
+}
+
+/**
+ * What postgres.js would connect to for `url`, read from the client it builds (which connects
+ * only when queried: nothing is opened here); undefined when postgres.js cannot parse the URL.
+ */
+export function postgresTarget(url: string): PostgresTarget | undefined {
+  let client: postgres.Sql;
+  try {
+    client = postgres(url, { max: 1, onnotice: () => {} });
+  } catch {
+    return undefined;
+  }
+  const { host, port, path, database, user, pass } = client.options as unknown as {
+    host: string[];
+    port: number[];
+    path?: string | false;
+    database: string;
+    user: string;
+    pass?: unknown;
+  };
+  void client.end({ timeout: 0 });
+  const where =
+    typeof path === "string" && path !== ""
+      ? path
+      : host.map((h, i) => `${h.includes(":") && !h.startsWith("[") ? `[${h}]` : h}:${port[i] ?? port[0]}`).join(",");
+  return { where, database, user, password: typeof pass === "string" ? pass : "" };
+}
+
 const DEFAULT_MAX_CONNECTIONS = 10;
 const DEFAULT_CONNECT_TIMEOUT_SECONDS = 5;
 /** Close idle pooled connections after this long, so a quiet server holds few. */

@@ -80,8 +80,12 @@ export function classifyDatabaseError(err: unknown): DatabaseErrorKind {
   return SQLSTATE.test(code) ? { kind: "other", sqlstate: code } : { kind: "other" };
 }
 
-/** The first error in the `err` → `cause` chain (or an AggregateError's errors) with a code. */
-function findCoded(err: unknown, depth = 0): { code: string; source: object } | undefined {
+/**
+ * The first error in the `err` → `cause` chain (or an AggregateError's errors) with a code: a
+ * SQLSTATE, an errno code (`ECONNREFUSED`) or a postgres.js code (`CONNECT_TIMEOUT`). `source` is
+ * that error, for its other fields (never its message).
+ */
+export function findCoded(err: unknown, depth = 0): { code: string; source: object } | undefined {
   if (typeof err !== "object" || err === null || depth > MAX_CAUSE_DEPTH) return undefined;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && code !== "") return { code, source: err };

@@ -1,17 +1,38 @@
+import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import type { createApiTokenService } from "../services/api-tokens.js";
 
 /**
- * The embedded default must be usable right after `npm start`: when no token exists at all and
- * none is configured, create one for every workspace and show it once, on the terminal (stderr),
- * not in the structured log.
+ * What a PostgreSQL server says at start while no token can use its API. One line of the log
+ * (the log is what a container or a supervisor keeps), no token in it.
+ */
+export const NO_TOKEN_ON_POSTGRES =
+  "No API token is active in this database and MODBOX_BOOTSTRAP_TOKEN is not set, so every API request is refused (401) until there is one. " +
+  "Create one with `npm run tokens -- create --name <name> --all-workspaces` (or `--workspace <id>`), run with the same DATABASE_URL and MODBOX_ENCRYPTION_KEYS as this server " +
+  "(it prints the token once; this server accepts it without a restart), or set MODBOX_BOOTSTRAP_TOKEN to an mbx_ token of your own and restart.";
+
+/**
+ * A first start must say how to reach the API.
+ *
+ * Embedded default (`npm start`): when no token exists at all and none is configured, create one
+ * for every workspace and show it once, on the terminal (stderr), not in the structured log.
+ *
+ * PostgreSQL: nothing is created (several instances start at once, and a token printed into a
+ * container's log would sit there in clear); while no token is active and none is configured, a
+ * warning in the log says how to make one.
  */
 export async function ensureFirstToken(
   config: Config,
   tokens: ReturnType<typeof createApiTokenService>,
+  logger: Pick<Logger, "warn">,
   write: (text: string) => void = (text) => process.stderr.write(text),
 ): Promise<void> {
-  if (config.database.kind !== "pglite" || config.bootstrapToken) return;
+  if (config.bootstrapToken) return;
+  if (config.database.kind === "postgres") {
+    const active = (await tokens.list()).filter((t) => t.revokedAt === null);
+    if (active.length === 0) logger.warn(NO_TOKEN_ON_POSTGRES);
+    return;
+  }
   if ((await tokens.list()).length > 0) return;
   const { token } = await tokens.create({ name: "first token", scope: "workspace", workspaceIds: null });
   write(
