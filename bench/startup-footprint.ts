@@ -39,8 +39,10 @@ try {
   console.log(`load average before: ${load()}`);
   await startupPglite(1);
   await startupPostgres(1, freshDb, pgVars);
-  const lite = await startupPglite(runs);
-  const pg = await startupPostgres(runs, freshDb, pgVars);
+  // One subject (the sources, as npm start runs them): one result each.
+  const [lite] = await startupPglite(runs);
+  const [pg] = await startupPostgres(runs, freshDb, pgVars);
+  if (!lite || !pg) throw new Error("no start-up measured");
   const row = (name: string, r: StartupResult) =>
     `| ${name} | ${r.runs.map((x) => `${Math.round(x.readyMs)} ms / ${x.rssMiB ?? "?"} MiB`).join(" · ")} | ${Math.round(r.readyMs)} ms | ${r.rssMiB ?? "?"} MiB |`;
   console.log(`\n| set-up | runs (ready / RSS at ready) | median ready | median RSS |\n|---|---|---|---|`);

@@ -23,7 +23,7 @@ describe.runIf(postgresAdminUrl)("concurrent conflicting writes on postgres", ()
   });
   afterAll(() => app?.close());
 
-  it(`${PAIRS * 2} updates in conflicting pairs: no stored registry breaks a create-time rule`, async () => {
+  it(`${PAIRS * 2} updates in conflicting pairs: no stored registry breaks a create-time rule`, { timeout: 180_000 }, async () => {
     // Each registry: username AWS on a self-hosted server. PUT {server: ECR} alone is valid (ECR
     // wants AWS); PUT {username: bob} alone is valid (any username off ECR). Together they would
     // store an ECR registry with username bob, which a create refuses with 422.
