@@ -71,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
           name: values.name,
           scope,
           workspaceIds: values["all-workspaces"] ? null : workspaces,
+          createdBy: "cli",
         });
         process.stderr.write(`Created token: ${describe(record)}\nIt is shown only this once:\n`);
         process.stdout.write(`${token}\n`);
@@ -85,7 +86,8 @@ async function main(argv: string[]): Promise<number> {
         if (!id) return usage("revoke needs a token id");
         // Not echoed: it may be the token itself, pasted by mistake.
         if (!TOKEN_ID.test(id)) return usage("revoke needs a token id (the UUID `list` shows), not the token");
-        if (!(await tokens.revoke(id))) {
+        const outcome = await tokens.revoke(id);
+        if (outcome !== "revoked") {
           process.stderr.write(`No active token with id ${id}\n`);
           return 1;
         }

@@ -3,8 +3,8 @@ import type { createApiTokenService } from "../services/api-tokens.js";
 
 /**
  * The embedded default must be usable right after `npm start`: when no token exists at all and
- * none is configured, create one for every workspace and show it once, on the terminal (stderr),
- * not in the structured log.
+ * none is configured, create an admin token (every workspace, and `/tokens` to make the others)
+ * and show it once, on the terminal (stderr), not in the structured log.
  */
 export async function ensureFirstToken(
   config: Config,
@@ -13,15 +13,16 @@ export async function ensureFirstToken(
 ): Promise<void> {
   if (config.database.kind !== "pglite" || config.bootstrapToken) return;
   if ((await tokens.list()).length > 0) return;
-  const { token } = await tokens.create({ name: "first token", scope: "workspace", workspaceIds: null });
+  const { token } = await tokens.create({ name: "first token", scope: "admin", workspaceIds: null, createdBy: "first-start" });
   write(
     [
       "",
-      "  No API token existed, so one was created for every workspace. It is shown only this once:",
+      "  No API token existed, so an admin token was created: it works in every workspace and",
+      "  makes the other tokens (POST /tokens). It is shown only this once:",
       "",
       `    ${token}`,
       "",
-      "  Use it as `Authorization: Bearer <token>`. Manage tokens with `npm run tokens -- --help`.",
+      "  Use it as `Authorization: Bearer <token>`. Tokens are also managed with `npm run tokens -- --help`.",
       "",
       "",
     ].join("\n"),
