@@ -22,7 +22,7 @@ export interface ClientOptions {
   /**
    * Retries after the first attempt. Default 2. Only for calls that are safe to repeat: GET,
    * HEAD, PUT, DELETE, and a POST sent with an `Idempotency-Key` (the resources send one with
-   * every POST that creates or acts).
+   * every POST that creates or acts, but `tokens.create`: its answer is a token, never replayed).
    */
   maxRetries?: number;
   /** Budget of each attempt, in milliseconds. Default 30 000. */
