@@ -81,6 +81,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(authenticate(deps.authenticate));
   app.use(rateLimit(deps.options.rateLimitPerMinute));
+  // /tokens is for admin tokens: any other is refused before its body is read or validated.
+  app.use("/tokens", requireScope("admin"));
   if (deps.freeSpace) app.use(refuseWritesWhenDiskLow(deps.freeSpace));
   app.use(
     express.json({
@@ -116,7 +118,8 @@ export function createApp(deps: AppDeps): express.Express {
   // everything after the token routes needs a workspace (or admin) token.
   const idempotentPost = (fused?: FusedWrite) => idempotent(deps.idempotency, deps.logger, fused);
   app.use(pullRoutes(deps.pulls, idempotentPost));
-  // Tokens are not workspace objects: admin tokens, no X-Workspace-Id.
+  // Tokens are not workspace objects: admin tokens (checked above, and again by each route), no
+  // X-Workspace-Id.
   app.use(tokenRoutes(deps.tokens, requireScope("admin")));
   app.use(requireWorkspace("workspace"));
   app.use(registryRoutes(deps.registries, idempotentPost));

@@ -278,6 +278,22 @@ describe.each(backends)("tokens over the API on %s", (backend) => {
       expect(((await asAdmin({ method: "GET", path: `/tokens/${target.id}` })).json as TokenBody).revoked_at).toBeNull();
     });
 
+    it("the scope is checked before the request is read: a non-admin's invalid request is 403 too, not 422", async () => {
+      const workspace = await create({ name: "plain again", scope: "workspace", all_workspaces: true });
+      for (const req of [
+        { method: "POST", path: "/tokens", json: { nonsense: true } },
+        { method: "POST", path: "/tokens", body: "{", headers: { "content-type": "application/json" } },
+        { method: "GET", path: "/tokens?limit=0" },
+        { method: "GET", path: "/tokens/not-a-uuid" },
+        { method: "PATCH", path: `/tokens/${randomUUID()}`, json: {} },
+      ]) {
+        expectProblem(await send(app.url, { ...req, token: workspace.token }), 403, "insufficient_scope", `${req.method} ${req.path}`);
+      }
+      // An admin gets the validation's answers.
+      expectProblem(await asAdmin({ method: "GET", path: "/tokens?limit=0" }), 422, "validation_failed");
+      expectProblem(await asAdmin({ method: "PATCH", path: `/tokens/${randomUUID()}`, json: {} }), 405, "method_not_allowed");
+    });
+
     it("a token made here works in its workspaces only", async () => {
       const made = await create({ name: "only W", scope: "workspace", workspaces: [W] });
       const client = app.client(W, made.token);
