@@ -5,6 +5,7 @@ import type { CallInit, CallPolicy, RawClient } from "./resources/context.js";
 import { Provisioning } from "./resources/provisioning.js";
 import { Registries } from "./resources/registries.js";
 import { SandboxImages } from "./resources/sandbox-images.js";
+import { Tokens } from "./resources/tokens.js";
 import type { ScopedPaths } from "./scoped-paths.js";
 import { createTransport, type Fetch } from "./transport.js";
 
@@ -21,7 +22,7 @@ export interface ClientOptions {
   /**
    * Retries after the first attempt. Default 2. Only for calls that are safe to repeat: GET,
    * HEAD, PUT, DELETE, and a POST sent with an `Idempotency-Key` (the resources send one with
-   * every POST that creates or acts).
+   * every POST that creates or acts, but `tokens.create`: its answer is a token, never replayed).
    */
   maxRetries?: number;
   /** Budget of each attempt, in milliseconds. Default 30 000. */
@@ -58,6 +59,8 @@ export class ModboxClient {
   readonly sandboxImages: SandboxImages;
   /** Pull credentials for provisioners (needs a `provisioner`-scope token). */
   readonly provisioning: Provisioning;
+  /** API tokens (needs an `admin`-scope token; not scoped to the client's workspace). */
+  readonly tokens: Tokens;
   /**
    * The typed openapi-fetch client underneath, for calls the resources do not cover. It shares
    * the headers, retries and timeout, and returns `{ data, error, response }` instead of throwing
@@ -95,6 +98,7 @@ export class ModboxClient {
     this.registries = new Registries(ctx);
     this.sandboxImages = new SandboxImages(ctx);
     this.provisioning = new Provisioning(ctx);
+    this.tokens = new Tokens(ctx);
   }
 
   /**

@@ -22,6 +22,7 @@ export type { Fetch } from "./transport.js";
 export { Registries } from "./resources/registries.js";
 export { SandboxImages } from "./resources/sandbox-images.js";
 export { Provisioning } from "./resources/provisioning.js";
+export { Tokens } from "./resources/tokens.js";
 export type { RawClient } from "./resources/context.js";
 export { Page, PagePromise, type PageResponse } from "./pagination.js";
 export {
@@ -60,6 +61,11 @@ export type {
   PullCheckErrorCode,
   PullCredentials,
   RuntimeAuth,
+  Token,
+  TokenCreate,
+  TokenCreated,
+  TokenListQuery,
+  TokenScope,
 } from "./types.js";
 export type { ScopedPaths } from "./scoped-paths.js";
 export type { paths, components, operations } from "./generated/openapi.js";

@@ -20,6 +20,9 @@ import {
   type Verification,
   type VerificationErrorCode,
   type UnprocessableEntityError,
+  type Token,
+  type TokenCreate,
+  type TokenCreated,
   type components,
 } from "./index.js";
 import type { Readable } from "./generated/openapi.js";
@@ -239,5 +242,28 @@ describe("per-call options fit their operation", () => {
     void client.sandboxImages.create({ name: "a", image: "b" }, { ifMatch: '"1.a"' });
     // @ts-expect-error If-Match is not a GET option (If-None-Match is)
     void client.registries.get("id", { ifMatch: '"1.a"' });
+  });
+});
+
+describe("tokens", () => {
+  test("a token is shown by create only: Token has no `token`, TokenCreated has it", () => {
+    expectTypeOf<Token>().not.toHaveProperty("token");
+    expectTypeOf<TokenCreated>().toHaveProperty("token").toEqualTypeOf<string>();
+    expectTypeOf(client.tokens.create({ name: "ci", scope: "workspace", workspaces: ["acme"] })).toEqualTypeOf<APIPromise<TokenCreated>>();
+    expectTypeOf(client.tokens.get("id")).toEqualTypeOf<APIPromise<Token>>();
+    expectTypeOf(client.tokens.list()).toEqualTypeOf<PagePromise<Token>>();
+  });
+
+  test("TokenCreate holds the grant rule: exactly one of workspaces and all_workspaces; admin takes all_workspaces", () => {
+    expectTypeOf<{ name: string; scope: "provisioner"; workspaces: string[] }>().toExtend<TokenCreate>();
+    expectTypeOf<{ name: string; scope: "admin"; all_workspaces: true }>().toExtend<TokenCreate>();
+    // @ts-expect-error neither grant
+    void client.tokens.create({ name: "ci", scope: "workspace" });
+    // @ts-expect-error both grants
+    void client.tokens.create({ name: "ci", scope: "workspace", workspaces: ["a"], all_workspaces: true });
+    // @ts-expect-error an admin token is granted every workspace
+    void client.tokens.create({ name: "ops", scope: "admin", workspaces: ["a"] });
+    // @ts-expect-error no Idempotency-Key option: the answer is the token, never stored to replay
+    void client.tokens.create({ name: "ci", scope: "workspace", workspaces: ["a"] }, { idempotencyKey: "k" });
   });
 });

@@ -50,3 +50,25 @@ export type PullCheckErrorCode = NonNullable<PullCheck["error_code"]>;
 export type PullCredentials = Readable<Schemas["PullCredentials"]>;
 /** One credential as Docker Engine, config.json readers and Kubernetes expect it. */
 export type RuntimeAuth = Readable<Schemas["RuntimeAuth"]>;
+
+/** What a token may do: `workspace`, `provisioner` or `admin` (openapi.yaml's `TokenScope`). */
+export type TokenScope = Schemas["TokenScope"];
+/** An API token as stored (`tokens.get`, `tokens.list`): never the token itself, nor its hash. */
+export type Token = Readable<Schemas["Token"]>;
+/** The answer of `tokens.create`: the stored token and, only here, the token itself (`token`). */
+export type TokenCreated = Readable<Schemas["TokenCreated"]>;
+type TokenCreateFields = Writable<Schemas["TokenCreate"]>;
+/**
+ * The body of `tokens.create`: a name, a scope, and either `workspaces` or `all_workspaces: true`
+ * (the contract's rule, here as a union so the compiler holds you to it). An `admin` token takes
+ * `all_workspaces: true` only.
+ */
+export type TokenCreate =
+  | (Omit<TokenCreateFields, "scope" | "workspaces" | "all_workspaces"> & {
+      scope: Exclude<TokenScope, "admin">;
+      workspaces: NonNullable<TokenCreateFields["workspaces"]>;
+      all_workspaces?: never;
+    })
+  | (Omit<TokenCreateFields, "workspaces" | "all_workspaces"> & { all_workspaces: true; workspaces?: never });
+/** Filters and paging of `tokens.list`. */
+export type TokenListQuery = NonNullable<operations["listTokens"]["parameters"]["query"]>;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { afterAll, describe, expect, test } from "vitest";
-import { Provisioning, Registries, SandboxImages } from "../src/index.js";
+import { Provisioning, Registries, SandboxImages, Tokens } from "../src/index.js";
 
 // The README is the SDK's manual: its examples must compile against the SDK as it is, and it
 // must show every resource method. Each ```ts block is type-checked as its own module, strict,
@@ -64,6 +64,7 @@ describe("README examples", () => {
     ["registries", Registries],
     ["sandboxImages", SandboxImages],
     ["provisioning", Provisioning],
+    ["tokens", Tokens],
   ] as const)("every method of client.%s is shown", (name, resource) => {
     const methods = Object.getOwnPropertyNames(resource.prototype).filter((key) => key !== "constructor");
     expect(methods.length).toBeGreaterThan(0);

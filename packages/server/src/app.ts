@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
 import { OPENAPI_SPEC_PATH } from "./contract-file.js";
 import type { FreeSpaceMonitor } from "./db/free-space.js";
-import { authenticate, requireWorkspace } from "./http/authenticate.js";
+import { authenticate, requireScope, requireWorkspace } from "./http/authenticate.js";
 import { refuseWritesWhenDiskLow } from "./http/disk-guard.js";
 import { errorHandler } from "./http/error-handler.js";
 import { idempotent, type FusedWrite } from "./http/idempotency.js";
@@ -19,6 +19,8 @@ import { metaRoutes } from "./routes/meta.js";
 import { pullRoutes } from "./routes/pulls.js";
 import { registryRoutes } from "./routes/registries.js";
 import { sandboxImageRoutes } from "./routes/sandbox-images.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import type { ApiTokenService } from "./services/api-tokens.js";
 import type { IdempotencyService } from "./services/idempotency.js";
 import type { PullService } from "./services/pulls.js";
 import type { RegistryService } from "./services/registries.js";
@@ -35,6 +37,8 @@ export interface AppDeps {
   registries: RegistryService;
   sandboxImages: SandboxImageService;
   pulls: PullService;
+  /** API tokens (`/tokens`, admin only); revocations also reach `authenticate` at once. */
+  tokens: ApiTokenService;
   /** `Idempotency-Key`s of the POSTs that create or act. */
   idempotency: IdempotencyService;
   readiness: Readiness;
@@ -80,6 +84,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(authenticate(deps.authenticate));
   app.use(rateLimit(deps.options.rateLimitPerMinute));
+  // /tokens is for admin tokens: any other is refused before its body is read or validated.
+  app.use("/tokens", requireScope("admin"));
   if (deps.freeSpace) app.use(refuseWritesWhenDiskLow(deps.freeSpace));
   app.use(
     express.json({
@@ -112,9 +118,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(rejectUnstorableText);
 
   // Pull credentials are for provisioner tokens (the pull service checks and audits that);
-  // everything after this needs a workspace token.
+  // everything after the token routes needs a workspace (or admin) token.
   const idempotentPost = (fused?: FusedWrite) => idempotent(deps.idempotency, deps.logger, fused);
   app.use(pullRoutes(deps.pulls, idempotentPost));
+  // Tokens are not workspace objects: admin tokens (checked above, and again by each route), no
+  // X-Workspace-Id.
+  app.use(tokenRoutes(deps.tokens, requireScope("admin")));
   app.use(requireWorkspace("workspace"));
   app.use(registryRoutes(deps.registries, idempotentPost));
   app.use(sandboxImageRoutes(deps.sandboxImages, idempotentPost));

@@ -2,8 +2,9 @@
  * What the command-line tools (cli.ts: tokens, keys-cli.ts: keys) share: how they run, how they
  * open the database, and what they print when they fail.
  */
+import { existsSync } from "node:fs";
 import { KeyringConfigError } from "@modbox/crypto";
-import { ConfigError, type Config } from "./config.js";
+import { ConfigError, type DatabaseLocation } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
 import { classifyDatabaseError } from "./db/errors.js";
 import { migrateDatabase } from "./db/migrate.js";
@@ -17,7 +18,7 @@ import { DataDirOwnershipError, makeDataDirPrivate } from "./startup/private-dir
  * private, PostgreSQL through one connection; migrated in both cases. `close()` releases both.
  */
 export async function openCliDatabase(
-  config: Config,
+  config: DatabaseLocation,
   purpose: string,
 ): Promise<{ database: DatabaseHandle; close(): Promise<void> }> {
   const release = config.database.kind === "pglite" ? await lockDataDir(config.dataDir, purpose) : null;
@@ -46,12 +47,63 @@ export async function openCliDatabase(
 }
 
 /**
+ * The database a command works on, in one line for the operator: `embedded database at <data
+ * dir>` or `PostgreSQL at host:port/database`. Never the URL as written: it may hold a password
+ * (in its user part or its query), so only the host, port and database name are read from it.
+ */
+export function describeDatabase(location: DatabaseLocation): string {
+  if (location.database.kind === "pglite") return `embedded database at ${location.dataDir}`;
+  let url: URL;
+  try {
+    url = new URL(location.database.url);
+  } catch {
+    return "PostgreSQL (DATABASE_URL)";
+  }
+  const host = url.hostname || url.searchParams.get("host") || "localhost";
+  const port = url.port || "5432";
+  const name = safeDecode(url.pathname.replace(/^\//, ""));
+  return `PostgreSQL at ${host}:${port}/${name || "(the user's default database)"}`;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The embedded database a command was pointed at does not exist: nothing was created. */
+export class EmbeddedDatabaseMissingError extends Error {
+  override name = "EmbeddedDatabaseMissingError";
+  constructor(readonly dataDir: string) {
+    super(
+      `No embedded database in ${dataDir} (MODBOX_DATA_DIR, default ./.modbox from the current directory). ` +
+        "The server creates it at its first start. Run this where the server runs, or set MODBOX_DATA_DIR to the server's data directory, " +
+        "or DATABASE_URL=postgres://… for PostgreSQL. Nothing was created.",
+    );
+  }
+}
+
+/**
+ * For commands that read or change what the server stored (tokens): on the embedded database,
+ * refuses a data directory with no database in it rather than creating a fresh one, which would
+ * hold the command's work where no server looks (a forgotten DATABASE_URL, the wrong directory).
+ */
+export function requireExistingDatabase(location: DatabaseLocation): void {
+  if (location.database.kind === "pglite" && !existsSync(location.database.dataDir)) {
+    throw new EmbeddedDatabaseMissingError(location.dataDir);
+  }
+}
+
+/**
  * What a command prints when it fails. Our own errors are written for the operator; a database
  * error is named by its SQLSTATE only, since a driver's message lists bound values (ciphertexts).
  */
 export function describeCliError(err: unknown): string {
   if (
     err instanceof ConfigError ||
+    err instanceof EmbeddedDatabaseMissingError ||
     err instanceof DataDirLockedError ||
     err instanceof DataDirOwnershipError ||
     err instanceof KeyCustodyError

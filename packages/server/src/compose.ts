@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { OPENAPI_SPEC_PATH, type AppDeps } from "./app.js";
 import { createAddressLimiter } from "./auth/address-limiter.js";
 import { createAuthenticator } from "./auth/authenticator.js";
+import { createApiTokenService } from "./services/api-tokens.js";
 import type { DatabaseHandle } from "./db/client.js";
 import { safeErrorSummary } from "./db/errors.js";
 import type { FreeSpaceMonitor } from "./db/free-space.js";
@@ -75,22 +76,27 @@ export function composeApp(options: ComposeOptions): AppDeps {
   );
   const now = () => new Date();
   const newId = () => uuidv7();
+  const tokenRepository = createApiTokenRepository(db);
+  const authenticator = createAuthenticator({
+    tokens: tokenRepository,
+    ...(options.bootstrapToken !== undefined && { bootstrapToken: options.bootstrapToken }),
+    ...(options.tokenCacheTtlMs !== undefined && { cacheTtlMs: options.tokenCacheTtlMs }),
+    ...(options.authFailureLimit && {
+      addressLimiter: createAddressLimiter({
+        maxFailures: options.authFailureLimit.perAddress,
+        windowMs: options.authFailureLimit.windowMs,
+        onBlocked: (address, failures) =>
+          options.logger.warn({ address, failures }, "failed authentications from this address reached the limit: unknown tokens get 429 until the window ends"),
+      }),
+      throttleHoldMs: options.authFailureLimit.delayMs,
+    }),
+  });
   return {
     logger: options.logger,
-    authenticate: createAuthenticator({
-      tokens: createApiTokenRepository(db),
-      ...(options.bootstrapToken !== undefined && { bootstrapToken: options.bootstrapToken }),
-      ...(options.tokenCacheTtlMs !== undefined && { cacheTtlMs: options.tokenCacheTtlMs }),
-      ...(options.authFailureLimit && {
-        addressLimiter: createAddressLimiter({
-          maxFailures: options.authFailureLimit.perAddress,
-          windowMs: options.authFailureLimit.windowMs,
-          onBlocked: (address, failures) =>
-            options.logger.warn({ address, failures }, "failed authentications from this address reached the limit: unknown tokens get 429 until the window ends"),
-        }),
-        throttleHoldMs: options.authFailureLimit.delayMs,
-      }),
-    }),
+    authenticate: authenticator,
+    // A revocation made here is dropped from this process's cache before it is answered; the
+    // repository's NOTIFY tells every server (this one again: harmless).
+    tokens: createApiTokenService({ tokens: tokenRepository, newId, now, onRevoked: (id) => authenticator.forgetToken(id) }),
     registries: createRegistryService({
       registries: registryRepository,
       cipher: options.cipher,

@@ -61,8 +61,7 @@ const metricsPort = z
   .refine((v) => v === "" || (/^\d+$/.test(v) && Number(v) <= 65535), "must be a port number (0-65535), or empty for no metrics")
   .transform((v) => (v === "" ? undefined : Number(v)));
 
-const envSchema = z
-  .object({
+const envObject = z.object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     HOST: z.string().min(1).default("127.0.0.1"),
     DATABASE_URL: z
@@ -98,7 +97,9 @@ const envSchema = z
     MODBOX_METRICS_PORT: metricsPort.optional(),
     MODBOX_METRICS_HOST: z.string().trim().min(1).optional(),
     NODE_ENV: z.string().optional(),
-  })
+});
+
+const envSchema = envObject
   .refine((env) => !(env.MODBOX_ENCRYPTION_ACTIVE_KEY && !env.MODBOX_ENCRYPTION_KEYS), {
     message: "MODBOX_ENCRYPTION_ACTIVE_KEY is set but MODBOX_ENCRYPTION_KEYS is not",
     path: ["MODBOX_ENCRYPTION_ACTIVE_KEY"],
@@ -176,6 +177,32 @@ export interface Config {
 
 export class ConfigError extends Error {
   override name = "ConfigError";
+}
+
+/** Where the database is, as the command-line tools that need nothing else read it. */
+export type DatabaseLocation = Pick<Config, "database" | "dataDir">;
+
+/**
+ * Only the database settings (DATABASE_URL, MODBOX_DATA_DIR and the pool's), with the same rules
+ * as `loadConfig`: what `npm run tokens` needs. Tokens are hashed, not encrypted, so no
+ * encryption key is read or required, and no other setting can stop a token command.
+ */
+export function loadDatabaseLocation(env: NodeJS.ProcessEnv): DatabaseLocation {
+  const parsed = envObject
+    .pick({ DATABASE_URL: true, MODBOX_DATA_DIR: true, MODBOX_DB_POOL_SIZE: true, MODBOX_DB_CONNECT_TIMEOUT_SECONDS: true })
+    .safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.MODBOX_DATA_DIR);
+  return {
+    dataDir,
+    database: e.DATABASE_URL
+      ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.MODBOX_DB_POOL_SIZE, connectTimeoutSeconds: e.MODBOX_DB_CONNECT_TIMEOUT_SECONDS }
+      : { kind: "pglite", dataDir: resolve(dataDir, "pglite") },
+  };
 }
 
 /** Parses the environment once; throws ConfigError naming each bad variable (never its value). */

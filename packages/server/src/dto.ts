@@ -1,5 +1,5 @@
 import type { components, Readable } from "@modbox/sdk/openapi";
-import type { RegistryRecord, SandboxImageRecord, VerificationState } from "./db/records.js";
+import type { ApiTokenRecord, RegistryRecord, SandboxImageRecord, VerificationState } from "./db/records.js";
 import type { PullService } from "./services/pulls.js";
 
 /**
@@ -11,6 +11,8 @@ export type SandboxImageDto = Readable<components["schemas"]["SandboxImage"]>;
 export type VerificationDto = Readable<components["schemas"]["Verification"]>;
 export type PullCheckDto = Readable<components["schemas"]["PullCheck"]>;
 export type PullCredentialsDto = Readable<components["schemas"]["PullCredentials"]>;
+export type TokenDto = Readable<components["schemas"]["Token"]>;
+export type TokenCreatedDto = Readable<components["schemas"]["TokenCreated"]>;
 
 export function toRegistryDto(r: RegistryRecord): RegistryDto {
   return {
@@ -84,4 +86,24 @@ export function toPullCredentialsDto(c: Awaited<ReturnType<PullService["credenti
 
 export function toListDto<T, D>(page: { items: T[]; nextCursor: string | null }, map: (item: T) => D) {
   return { data: page.items.map(map), next_cursor: page.nextCursor };
+}
+
+/** A stored token: never the token, never its hash (the record has neither). */
+export function toTokenDto(t: ApiTokenRecord): TokenDto {
+  return {
+    id: t.id,
+    name: t.name,
+    scope: t.scope,
+    all_workspaces: t.workspaceIds === null,
+    workspaces: t.workspaceIds === null ? null : [...t.workspaceIds],
+    created_at: t.createdAt.toISOString(),
+    created_by: t.createdBy,
+    last_used_at: t.lastUsedAt?.toISOString() ?? null,
+    revoked_at: t.revokedAt?.toISOString() ?? null,
+  };
+}
+
+/** The answer of `POST /tokens`: the one response that carries a token, once. */
+export function toTokenCreatedDto(created: { token: string; record: ApiTokenRecord }): TokenCreatedDto {
+  return { ...toTokenDto(created.record), token: created.token };
 }

@@ -39,7 +39,7 @@ export interface TestApp {
   backend: Backend;
   url: string;
   database: DatabaseHandle;
-  /** A bootstrap token: every workspace, workspace scope. */
+  /** A bootstrap token (MODBOX_BOOTSTRAP_TOKEN): admin scope, every workspace. */
   token: string;
   /** Every log line the app wrote, as raw text. */
   logs: string[];

@@ -54,6 +54,8 @@ export interface ContractOperation {
   tags: string[];
   /** `security: []`: answered without a token. */
   public: boolean;
+  /** Takes `X-Workspace-Id` (the workspace routes); false for the public ones and `/tokens`. */
+  workspaceScoped: boolean;
   /** The media types of its `200` answer (none for a 201- or 204-only operation). */
   okMediaTypes: string[];
 }
@@ -62,12 +64,19 @@ export interface ContractOperation {
 export function contractOperations(): ContractOperation[] {
   const spec = load(readFileSync(OPENAPI_SPEC_PATH, "utf8")) as {
     paths?: Record<string, Record<string, Record<string, unknown>>>;
+    components?: { parameters?: Record<string, { name?: string; in?: string }> };
+  };
+  type Parameter = { $ref?: string; name?: string; in?: string };
+  const isWorkspaceHeader = (p: Parameter) => {
+    const resolved = p.$ref ? spec.components?.parameters?.[p.$ref.split("/").pop()!] : p;
+    return resolved?.in === "header" && resolved.name?.toLowerCase() === "x-workspace-id";
   };
   const operations: ContractOperation[] = [];
   for (const [path, item] of Object.entries(spec.paths ?? {})) {
+    const pathParameters = (item.parameters ?? []) as unknown as Parameter[];
     for (const method of HTTP_METHODS) {
       const op = item[method] as
-        | { operationId?: string; summary?: string; tags?: string[]; security?: unknown[]; responses?: Record<string, { content?: Record<string, unknown> }> }
+        | { operationId?: string; summary?: string; tags?: string[]; security?: unknown[]; parameters?: Parameter[]; responses?: Record<string, { content?: Record<string, unknown> }> }
         | undefined;
       if (!op) continue;
       if (!op.operationId || !op.summary) throw new Error(`openapi.yaml: ${method.toUpperCase()} ${path} has no operationId or summary`);
@@ -78,6 +87,7 @@ export function contractOperations(): ContractOperation[] {
         summary: op.summary,
         tags: op.tags ?? [],
         public: Array.isArray(op.security) && op.security.length === 0,
+        workspaceScoped: [...pathParameters, ...(op.parameters ?? [])].some(isWorkspaceHeader),
         okMediaTypes: Object.keys(op.responses?.["200"]?.content ?? {}),
       });
     }

@@ -258,6 +258,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API tokens
+         * @description Needs an `admin` token. Every token, revoked ones included (unless `revoked` says
+         *     otherwise), newest first. Never the token itself, nor its hash.
+         */
+        get: operations["listTokens"];
+        put?: never;
+        /**
+         * Create an API token
+         * @description Needs an `admin` token (others get `403 insufficient_scope`); takes no `X-Workspace-Id`.
+         *     Creates a token and answers it **once**, in `token`: only its SHA-256 is stored, so no
+         *     later answer can show it again. Grant workspaces with `workspaces`, or every workspace
+         *     with `all_workspaces: true` (exactly one of the two; an `admin` token takes
+         *     `all_workspaces: true` only: admin tokens are always granted every workspace, so no
+         *     token can mint one that holds more than it does).
+         *
+         *     **No `Idempotency-Key`:** an idempotent replay would have to store the answer, and the
+         *     answer is the token; a request carrying one is refused (`422 validation_failed`, at
+         *     `/headers/idempotency-key`). A create whose answer was lost may have created a token
+         *     that nobody holds: list tokens by name and revoke it, then create another. The SDK does
+         *     not retry this call.
+         */
+        post: operations["createToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: components["parameters"]["TokenId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an API token
+         * @description Needs an `admin` token. The token's grant and use, never the token itself.
+         */
+        get: operations["getToken"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API token
+         * @description Needs an `admin` token. Revokes the token: every server refuses it (`401`) within a
+         *     second, this one from the next request (PostgreSQL `NOTIFY` reaches the others). The token
+         *     stays listed, with `revoked_at`. Revoking a revoked token answers `204` again, so a retry
+         *     is harmless; an unknown id is `404`. A token may revoke itself (a leaked admin token can
+         *     be stopped with nothing else at hand); MODBOX_BOOTSTRAP_TOKEN is not stored and cannot be
+         *     revoked here (unset it and restart).
+         */
+        delete: operations["revokeToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -703,6 +770,103 @@ export interface components {
                 };
             };
         };
+        /**
+         * @description What the token may do. `workspace`: the registry and sandbox image routes of the
+         *     workspaces it is granted. `provisioner`: pull credentials
+         *     (`POST /sandbox-images/{id}/pull-credentials`) in the workspaces it is granted, and
+         *     nothing else. `admin`: the `/tokens` routes, and everything a workspace token may do, in
+         *     every workspace; not pull credentials (make a provisioner token for that, so every
+         *     hand-out is audited under a token made for it).
+         * @enum {string}
+         */
+        TokenScope: "workspace" | "provisioner" | "admin";
+        /**
+         * @description What the token is for (`ci`, `provisioner`), shown in lists; not unique. The rules of a
+         *     registry's name hold: stored NFC-normalised, refused with control characters, invisible
+         *     characters or whitespace at either end.
+         */
+        TokenName: string;
+        /**
+         * @description Exactly one of `workspaces` and `all_workspaces: true`. An `admin` token takes
+         *     `all_workspaces: true` only.
+         */
+        TokenCreate: {
+            name: components["schemas"]["TokenName"];
+            scope: components["schemas"]["TokenScope"];
+            /** @description The workspaces the token is granted. */
+            workspaces?: components["schemas"]["WorkspaceId"][];
+            /**
+             * @description Grant every workspace, present and future.
+             * @constant
+             */
+            all_workspaces?: true;
+        };
+        /** @description An API token as stored. Never the token itself (it is shown once, at creation), nor its hash. */
+        Token: {
+            /**
+             * Format: uuid
+             * @description Token ID: what `DELETE /tokens/{token_id}` and `npm run tokens -- revoke` take.
+             */
+            id: string;
+            /** @description What the token is for. */
+            name: string;
+            scope: components["schemas"]["TokenScope"];
+            /** @description `true`: granted every workspace (`workspaces` is then `null`). */
+            all_workspaces: boolean;
+            /** @description The workspaces the token is granted; `null` when it is granted every workspace. */
+            workspaces: string[] | null;
+            created_at: components["schemas"]["Timestamp"];
+            /**
+             * @description Who made it: the id of the token that created it through `POST /tokens`
+             *     (`bootstrap` for MODBOX_BOOTSTRAP_TOKEN), `cli` (`npm run tokens`), `first-start`
+             *     (the embedded server's first token); `null` for tokens made before this was recorded.
+             */
+            created_by: string | null;
+            /**
+             * Format: date-time
+             * @description When the token was last used (written at most once a minute per token and server).
+             */
+            last_used_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the token was revoked; `null` while it is active.
+             */
+            revoked_at: string | null;
+        };
+        /** @description The new token, and the token itself, shown only in this answer. */
+        TokenCreated: {
+            /**
+             * Format: uuid
+             * @description Token ID.
+             */
+            id: string;
+            name: string;
+            scope: components["schemas"]["TokenScope"];
+            all_workspaces: boolean;
+            workspaces: string[] | null;
+            created_at: components["schemas"]["Timestamp"];
+            created_by: string | null;
+            /**
+             * Format: date-time
+             * @description `null`: not used yet.
+             */
+            last_used_at: string | null;
+            /**
+             * Format: date-time
+             * @description `null`: active.
+             */
+            revoked_at: string | null;
+            /**
+             * @description The token, for `Authorization: Bearer <token>`. **Shown only here**: only its SHA-256
+             *     is stored. Keep it in your secret store.
+             */
+            token: string;
+        };
+        TokenList: {
+            data: components["schemas"]["Token"][];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor: string | null;
+        };
         Health: {
             /** @enum {string} */
             status: "ok" | "ready";
@@ -861,6 +1025,25 @@ export interface components {
                  *       "status": 403,
                  *       "code": "workspace_forbidden",
                  *       "detail": "This token is not granted the requested workspace."
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The token is not an `admin` token (`insufficient_scope`). */
+        AdminRequired: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://modbox.dev/problems/insufficient_scope",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "code": "insufficient_scope",
+                 *       "detail": "This operation needs an admin token; this token's scope is workspace."
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -1094,6 +1277,7 @@ export interface components {
         WorkspaceId: components["schemas"]["WorkspaceId"];
         RegistryId: string;
         ImageId: string;
+        TokenId: string;
         /**
          * @description Log in to the registry before saving. Invalid credentials are then refused with
          *     `422 invalid_credentials` and nothing is stored; any other outcome (unreachable, anonymous,
@@ -1845,6 +2029,135 @@ export interface operations {
             403: components["responses"]["WorkspaceForbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["RegistryUnusable"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTokens: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. Opaque; valid only with the same filters. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description `false`: active tokens only; `true`: revoked ones only. */
+                revoked?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of tokens. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminRequired"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreate"];
+            };
+        };
+        responses: {
+            /** @description The token was created. `token` is shown only in this answer. */
+            201: {
+                headers: {
+                    /** @description URL of the new token (which never shows the token itself). */
+                    Location?: string;
+                    "Cache-Control"?: "no-store";
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreated"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminRequired"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: components["parameters"]["TokenId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminRequired"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: components["parameters"]["TokenId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token is revoked. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminRequired"];
+            404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];

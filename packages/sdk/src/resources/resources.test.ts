@@ -1,8 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { createClient } from "../client.js";
-import { APIError, NotFoundError, PreconditionFailedError } from "../errors.js";
+import { APIError, NotFoundError, PermissionDeniedError, PreconditionFailedError, ServiceUnavailableError } from "../errors.js";
 import { json, problem, registry, scriptedFetch } from "../testing/fake-fetch.js";
-import type { SandboxImage } from "../types.js";
+import type { SandboxImage, Token, TokenCreate, TokenCreated } from "../types.js";
 
 const ID = "0193b3c4-6a1e-7c5d-9f0a-2b3c4d5e6f70";
 
@@ -203,6 +203,71 @@ describe("pull checks and pull credentials", () => {
   });
 });
 
+const stored: Token = {
+  id: ID,
+  name: "ci",
+  scope: "workspace",
+  all_workspaces: false,
+  workspaces: ["ws"],
+  created_at: "2026-11-28T12:20:00.000Z",
+  created_by: "bootstrap",
+  last_used_at: null,
+  revoked_at: null,
+};
+const created: TokenCreated = { ...stored, token: "mbx_Xq3vT9kLm2Pz8RbW4nYc6HdJ0sFa1GeKb0d90f07" };
+
+describe("tokens", () => {
+  test("create POSTs the body to /tokens and answers the token; get and delete address it by id", async () => {
+    const { client, requests } = setup(json(created, 201), json(stored), new Response(null, { status: 204 }));
+    const body: TokenCreate = { name: "ci", scope: "workspace", workspaces: ["ws"] };
+    expect(await client.tokens.create(body)).toEqual(created);
+    expect(await client.tokens.get(ID)).toEqual(stored);
+    expect(await client.tokens.delete(ID)).toBeUndefined();
+    expect(await Promise.all(requests.map(describeRequest))).toEqual([
+      { method: "POST", path: "/v0/tokens", search: "", body },
+      { method: "GET", path: `/v0/tokens/${ID}`, search: "", body: undefined },
+      { method: "DELETE", path: `/v0/tokens/${ID}`, search: "", body: undefined },
+    ]);
+  });
+
+  test("list iterates every token across pages, sending the filter each time", async () => {
+    const { client, requests } = setup(
+      json({ data: [{ ...stored, name: "a" }], next_cursor: "p2" }),
+      json({ data: [{ ...stored, name: "b" }], next_cursor: null }),
+    );
+    const names: string[] = [];
+    for await (const t of client.tokens.list({ revoked: false, limit: 1 })) {
+      if (names.length === 2) expect.fail("more than 2 tokens: the iteration does not end");
+      names.push(t.name);
+    }
+    expect(names).toEqual(["a", "b"]);
+    expect(requests.map((r) => Object.fromEntries(new URL(r.url).searchParams))).toEqual([
+      { revoked: "false", limit: "1" },
+      { revoked: "false", limit: "1", cursor: "p2" },
+    ]);
+  });
+
+  test("create is never retried (a lost answer may hold a token nobody has); delete is", async () => {
+    const unavailable = problem(503, { code: "service_unavailable" }, { "retry-after": "0" });
+    const first = setup(unavailable);
+    await expect(first.client.tokens.create({ name: "ops", scope: "admin", all_workspaces: true })).rejects.toBeInstanceOf(ServiceUnavailableError);
+    await expect(
+      setup(new TypeError("fetch failed")).client.tokens.create({ name: "ops", scope: "admin", all_workspaces: true }),
+    ).rejects.toMatchObject({ name: "ConnectionError" });
+    expect(first.requests).toHaveLength(1);
+    const second = setup(unavailable, new Response(null, { status: 204 }));
+    await second.client.tokens.delete(ID);
+    expect(second.requests.map((r) => r.method)).toEqual(["DELETE", "DELETE"]);
+  });
+
+  test("a token without the admin scope gets PermissionDeniedError insufficient_scope", async () => {
+    const { client } = setup(problem(403, { code: "insufficient_scope", detail: "This operation needs an admin token; this token's scope is workspace." }));
+    const err = await client.tokens.list().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PermissionDeniedError);
+    expect(err).toMatchObject({ status: 403, code: "insufficient_scope" });
+  });
+});
+
 describe("Idempotency-Key", () => {
   test("every POST the contract gives a key sends one; nothing else does", async () => {
     // One answer for all: each call only needs to be sent; list needs a page shape.
@@ -213,6 +278,7 @@ describe("Idempotency-Key", () => {
     await client.sandboxImages.create({ name: "app", image: "ghcr.io/acme/app" });
     await client.sandboxImages.pullCheck(ID);
     await client.provisioning.pullCredentials(ID);
+    await client.tokens.create({ name: "ci", scope: "workspace", workspaces: ["ws"] });
     await client.registries.get(ID);
     await client.registries.update(ID, { enabled: false });
     await client.sandboxImages.list();
@@ -226,6 +292,7 @@ describe("Idempotency-Key", () => {
       ["POST /v0/sandbox-images", true],
       [`POST /v0/sandbox-images/${ID}/pull-check`, true],
       [`POST /v0/sandbox-images/${ID}/pull-credentials`, false],
+      ["POST /v0/tokens", false],
       [`GET /v0/registries/${ID}`, false],
       [`PUT /v0/registries/${ID}`, false],
       ["GET /v0/sandbox-images", false],

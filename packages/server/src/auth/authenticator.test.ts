@@ -13,6 +13,7 @@ function record(overrides: Partial<ApiTokenRecord> = {}): ApiTokenRecord {
     createdAt: new Date(0),
     lastUsedAt: null,
     revokedAt: null,
+    createdBy: null,
     ...overrides,
   };
 }
@@ -51,12 +52,12 @@ describe("createAuthenticator", () => {
     expect(tokens.findActiveByHash).not.toHaveBeenCalled();
   });
 
-  it("accepts the bootstrap token for every workspace, without a lookup", async () => {
+  it("accepts the bootstrap token as an admin token for every workspace, without a lookup", async () => {
     const bootstrapToken = "mbx_bootstrap_for_automation_only";
     const { tokens, auth } = authenticatorFor(new Map(), { bootstrapToken });
     expect(await auth.authenticate(bootstrapToken, ADDRESS)).toEqual({
       kind: "authenticated",
-      principal: { tokenId: "bootstrap", scope: "workspace", workspaceIds: null },
+      principal: { tokenId: "bootstrap", scope: "admin", workspaceIds: null },
     });
     expect(tokens.findActiveByHash).not.toHaveBeenCalled();
   });

@@ -42,7 +42,7 @@ export interface AuthenticatorDeps {
     findActiveByHash(tokenHash: string): Promise<ApiTokenRecord | null>;
     touchLastUsed(id: string, at: Date): Promise<void>;
   };
-  /** MODBOX_BOOTSTRAP_TOKEN: valid for every workspace, never stored. */
+  /** MODBOX_BOOTSTRAP_TOKEN: an admin token (every workspace, and `/tokens`), never stored. */
   bootstrapToken?: string;
   now?: () => number;
   /**
@@ -61,6 +61,9 @@ export interface AuthenticatorDeps {
   maxKnownTokens?: number;
   maxUnknownTokens?: number;
 }
+
+/** The principal id of MODBOX_BOOTSTRAP_TOKEN (audit rows and `created_by` name it so). */
+export const BOOTSTRAP_TOKEN_ID = "bootstrap";
 
 /** Valid tokens this instance has seen: enough for every client of a large installation. */
 const MAX_KNOWN_TOKENS = 10_000;
@@ -93,7 +96,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const limiter = deps.addressLimiter ?? createAddressLimiter({ maxFailures: 0, windowMs: 1 });
   const holdMs = deps.throttleHoldMs ?? 0;
   const bootstrapHash = deps.bootstrapToken ? Buffer.from(hashApiToken(deps.bootstrapToken), "hex") : null;
-  const bootstrapPrincipal: Principal = { tokenId: "bootstrap", scope: "workspace", workspaceIds: null };
+  const bootstrapPrincipal: Principal = { tokenId: BOOTSTRAP_TOKEN_ID, scope: "admin", workspaceIds: null };
 
   // Keyed by the token's SHA-256 (hex), never by the token.
   const known = new Map<string, KnownToken>();

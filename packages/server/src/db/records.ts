@@ -97,5 +97,19 @@ export type TokenScope = ApiTokenRow["scope"];
 /** A token as services see it: never its hash. */
 export type ApiTokenRecord = Omit<ApiTokenRow, "tokenHash">;
 
-/** A token to insert; `tokenHash` is the SHA-256 of the whole token, hex (the token itself is never stored). */
-export type NewApiToken = Pick<ApiTokenRow, "id" | "name" | "scope" | "workspaceIds" | "tokenHash" | "createdAt">;
+/**
+ * A token to insert; `tokenHash` is the SHA-256 of the whole token, hex (the token itself is never
+ * stored). `createdBy` absent: not recorded (null).
+ */
+export type NewApiToken = WithOptional<
+  Pick<ApiTokenRow, "id" | "name" | "scope" | "workspaceIds" | "tokenHash" | "createdAt" | "createdBy">,
+  "createdBy"
+>;
+
+export interface ApiTokenListQuery {
+  limit: number;
+  /** Keyset: only ids strictly before this one (ids are UUIDv7, newest first). */
+  beforeId?: string;
+  /** true: revoked tokens only; false: active ones only; absent: both. */
+  revoked?: boolean;
+}

@@ -144,7 +144,13 @@ export const sandboxImages = pgTable(
   ],
 );
 
-export const TOKEN_SCOPES = ["workspace", "provisioner"] as const;
+/**
+ * What a token may do. `workspace`: the workspace routes of the workspaces it is granted.
+ * `provisioner`: pull credentials, in the workspaces it is granted. `admin`: manage tokens
+ * (`/tokens`) and everything a workspace token may do, in every workspace (an admin token is
+ * always granted every workspace, so it can never mint more than it holds).
+ */
+export const TOKEN_SCOPES = ["workspace", "provisioner", "admin"] as const;
 
 export const apiTokens = pgTable(
   "api_tokens",
@@ -159,10 +165,17 @@ export const apiTokens = pgTable(
     createdAt: timestamptz("created_at").notNull(),
     lastUsedAt: timestamptz("last_used_at"),
     revokedAt: timestamptz("revoked_at"),
+    /**
+     * Who made it: the id of the token that created it through `POST /tokens` (`bootstrap` for
+     * MODBOX_BOOTSTRAP_TOKEN), `cli` for the command line, `first-start` for the embedded
+     * server's first token; null for tokens made before this was recorded.
+     */
+    createdBy: text("created_by"),
   },
   (t) => [
     unique("api_tokens_token_hash_key").on(t.tokenHash),
-    check("api_tokens_scope_check", sql`scope IN ('workspace', 'provisioner')`),
+    check("api_tokens_scope_check", sql`scope IN ('workspace', 'provisioner', 'admin')`),
+    check("api_tokens_admin_every_workspace_check", sql`scope <> 'admin' OR workspace_ids IS NULL`),
   ],
 );
 

@@ -1,6 +1,6 @@
 import type { RequestHandler } from "express";
 import type { Authenticator } from "../auth/authenticator.js";
-import { workspaceAccessDenial } from "../auth/workspace-access.js";
+import { insufficientScope, scopeAllows, workspaceAccessDenial } from "../auth/workspace-access.js";
 import type { TokenScope } from "../db/records.js";
 import { sendProblem } from "./problem.js";
 import "./request-context.js";
@@ -99,6 +99,22 @@ export function requireWorkspace(scope: TokenScope): RequestHandler {
     const denial = workspaceAccessDenial(principal, workspaceId, scope);
     if (denial) return next(denial);
     req.workspaceId = workspaceId;
+    next();
+  };
+}
+
+/**
+ * Checks the token's scope allows a route that is not scoped to a workspace (`/tokens`: admin).
+ * No workspace is read: `X-Workspace-Id`, if sent, is ignored.
+ */
+export function requireScope(scope: TokenScope): RequestHandler {
+  return (req, res, next) => {
+    const principal = req.principal;
+    if (!principal) {
+      sendProblem(req, res, { code: "unauthorized", detail: "A valid bearer token is required." });
+      return;
+    }
+    if (!scopeAllows(principal.scope, scope)) return next(insufficientScope(principal, scope));
     next();
   };
 }

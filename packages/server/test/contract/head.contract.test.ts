@@ -30,12 +30,16 @@ describe.each(backends)("HEAD on every GET route on %s", (backend) => {
   const W = freshWorkspaceId("head");
   let registry: Registry;
   let image: SandboxImage;
+  let tokenId: string;
 
   beforeAll(async () => {
     app = await startTestApp(backend);
     const client = app.client(W);
     registry = await client.registries.create({ name: "Head registry", server: "ghcr.io", username: "robot", password: "head-secret" });
     image = await client.sandboxImages.create({ name: "Head image", image: "ghcr.io/acme/app", registry_id: registry.id });
+    // The bootstrap token is an admin token: it may make one, and read the tokens.
+    const made = await send(app.url, { method: "POST", path: "/tokens", token: app.token, json: { name: "Head token", scope: "workspace", workspaces: [W] } });
+    tokenId = (made.json as { id: string }).id;
   });
   afterAll(() => app?.close());
 
@@ -44,7 +48,7 @@ describe.each(backends)("HEAD on every GET route on %s", (backend) => {
 
   /** A contract path with this suite's objects for its ids. */
   function concrete(path: string): string {
-    const filled = path.replace("{registry_id}", registry.id).replace("{image_id}", image.id);
+    const filled = path.replace("{registry_id}", registry.id).replace("{image_id}", image.id).replace("{token_id}", tokenId);
     expect(filled, `a path parameter this suite does not fill: ${path}`).not.toContain("{");
     return filled;
   }

@@ -133,18 +133,21 @@ describe.skipIf(!postgresAdminUrl)("a first start on PostgreSQL without a token"
         .map((line) => JSON.parse(line) as { level: number; msg: string })
         .filter((line) => line.msg === NO_TOKEN_ON_POSTGRES);
       expect(warnings).toEqual([expect.objectContaining({ level: 40 })]);
-      expect(NO_TOKEN_ON_POSTGRES).toContain("npm run tokens -- create --name <name> --all-workspaces");
+      expect(NO_TOKEN_ON_POSTGRES).toContain("npm run tokens -- create --name <name> --scope admin --all-workspaces");
       expect(NO_TOKEN_ON_POSTGRES).toContain("MODBOX_BOOTSTRAP_TOKEN");
       // Nothing is created on PostgreSQL: no token is printed.
       expect(`${first.stdout()}${first.stderr()}`).not.toMatch(/mbx_[A-Za-z0-9_-]{40}/);
 
-      // Following the line: the CLI makes a token, which the running server accepts.
-      const created = await runToExit("tokens", ["create", "--name", "ops", "--all-workspaces"], env);
+      // Following the line: the CLI makes an admin token, which the running server accepts, for
+      // the workspace routes and for /tokens.
+      const created = await runToExit("tokens", ["create", "--name", "ops", "--scope", "admin", "--all-workspaces"], env);
       expect(created.code).toBe(0);
       const token = /(mbx_[A-Za-z0-9_-]{40})/.exec(created.stdout)?.[1];
       expect(token).toBeDefined();
       const answer = await fetch(`${first.url}/registries`, { headers: { authorization: `Bearer ${token}`, "x-workspace-id": "acme" } });
       expect(answer.status).toBe(200);
+      const tokens = await fetch(`${first.url}/tokens`, { headers: { authorization: `Bearer ${token}` } });
+      expect(tokens.status).toBe(200);
     } finally {
       expect(await first.stop()).toBe(0);
     }

@@ -12,7 +12,10 @@
  *
  * Then the token checks: a token granted only A is refused B on every route
  * (`workspace_forbidden`), a provisioner token is refused every workspace route and a workspace
- * token the provisioner's route (`insufficient_scope`), before anything is read or changed.
+ * (or admin) token the provisioner's route (`insufficient_scope`), before anything is read or
+ * changed. Tokens are not workspace objects (`/tokens` takes no workspace and is for admin tokens,
+ * which are granted every workspace): here, only that a token granted A cannot make itself one for
+ * B; tokens.contract.test.ts holds the rest of their scope checks.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Registry, SandboxImage } from "@modbox/sdk";
@@ -56,9 +59,14 @@ async function storedRow(app: TestApp, table: "registries" | "sandbox_images", i
   return JSON.parse(JSON.stringify(rows[0])) as Record<string, unknown>;
 }
 
-/** Every (method, path) of the contract. Used to prove the tables below cover every workspace route. */
-function contractOperations(): string[] {
-  return readContractOperations().map((op) => `${op.method} ${op.path}`);
+/**
+ * Every (method, path) of the contract that takes `X-Workspace-Id`. Used to prove the tables
+ * below cover every workspace route.
+ */
+function workspaceOperations(): string[] {
+  return readContractOperations()
+    .filter((op) => op.workspaceScoped)
+    .map((op) => `${op.method} ${op.path}`);
 }
 
 /**
@@ -67,6 +75,9 @@ function contractOperations(): string[] {
  * other operation wants a token.
  */
 const PUBLIC_OPERATIONS = new Set(readContractOperations().filter((op) => op.public).map((op) => `${op.method} ${op.path}`));
+
+/** The operations on tokens: no workspace, admin tokens only. */
+const TOKEN_OPERATIONS = new Set(readContractOperations().filter((op) => op.tags.includes("Tokens")).map((op) => `${op.method} ${op.path}`));
 
 describe.each(backends)("workspace isolation on %s", (backend) => {
   let app: TestApp;
@@ -421,10 +432,18 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
     expect(normalised(foreign, foreignId)).toEqual(normalised(missing, missingId));
   });
 
+  test("every operation of the contract is public, a workspace route, or a token route (none escapes the tables)", () => {
+    const all = readContractOperations().map((op) => `${op.method} ${op.path}`);
+    const workspace = new Set(workspaceOperations());
+    expect(all.filter((op) => !PUBLIC_OPERATIONS.has(op) && !workspace.has(op) && !TOKEN_OPERATIONS.has(op))).toEqual([]);
+    expect([...TOKEN_OPERATIONS].filter((op) => workspace.has(op) || PUBLIC_OPERATIONS.has(op))).toEqual([]);
+    expect(TOKEN_OPERATIONS.size).toBeGreaterThanOrEqual(4);
+  });
+
   test("the matrix covers every operation of the contract that can name an object or list them", () => {
     const covered = new Set(probes.map((p) => p.covers));
     // POST /registries names no object (its per-workspace name rule is tested below).
-    const needsMatrix = contractOperations().filter((op) => !PUBLIC_OPERATIONS.has(op) && op !== "POST /registries");
+    const needsMatrix = workspaceOperations().filter((op) => op !== "POST /registries");
     expect(needsMatrix.length).toBeGreaterThanOrEqual(9);
     expect(needsMatrix.filter((op) => !covered.has(op))).toEqual([]);
   });
@@ -493,7 +512,7 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
           name.replace("/registries/{id}", "/registries/{registry_id}").replace("/sandbox-images/{id}", "/sandbox-images/{image_id}"),
         ),
       );
-      const expected = contractOperations().filter((op) => !PUBLIC_OPERATIONS.has(op));
+      const expected = workspaceOperations();
       expect([...listed].sort()).toEqual([...expected].sort());
     });
 
@@ -514,6 +533,21 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
       }
       expect(await storedRow(app, "registries", fx.bRegistry.id)).toEqual(fx.bRows.registry);
       expect(await storedRow(app, "sandbox_images", fx.bImage.id)).toEqual(fx.bRows.image);
+    });
+
+    test("cannot make itself a token for B, nor any token: 403 insufficient_scope, nothing created", async () => {
+      const count = async () => Number(rowsOf(await app.database.db.execute(sql`select count(*) as n from api_tokens`))[0]!.n);
+      const before = await count();
+      for (const json of [
+        { name: "escape", scope: "workspace", workspaces: [B] },
+        { name: "escape", scope: "workspace", all_workspaces: true },
+        { name: "escape", scope: "admin", all_workspaces: true },
+      ]) {
+        for (const workspace of [A, B]) {
+          expectProblem(await send(app.url, { method: "POST", path: "/tokens", json, workspace, token: onlyA }), 403, "insufficient_scope");
+        }
+      }
+      expect(await count()).toBe(before);
     });
 
     test("gets 403 workspace_forbidden in a workspace nobody uses, on every route", async () => {
@@ -544,7 +578,7 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
       ];
       // Every operation but the public ones and the provisioner's own route.
       expect(routes).toHaveLength(
-        contractOperations().filter((op) => !PUBLIC_OPERATIONS.has(op) && op !== "POST /sandbox-images/{image_id}/pull-credentials").length,
+        workspaceOperations().filter((op) => op !== "POST /sandbox-images/{image_id}/pull-credentials").length,
       );
       for (const token of [granted, everywhere]) {
         for (const req of routes) {
@@ -556,7 +590,7 @@ describe.each(backends)("workspace isolation on %s", (backend) => {
     });
   });
 
-  describe("a workspace-scope token", () => {
+  describe("a workspace-scope (or admin) token", () => {
     test("gets 403 insufficient_scope on pull-credentials, even granted every workspace, even A's own image", async () => {
       const onlyA = await app.createToken({ workspaceIds: [A] });
       for (const token of [app.token, onlyA]) {

@@ -36,12 +36,35 @@ describe.each(backends)("API token repository on %s", (backend) => {
     ["granted workspaces", newToken()],
     ["granted every workspace", newToken({ scope: "provisioner", workspaceIds: null })],
     ["granted no workspace", newToken({ workspaceIds: [] })],
+    ["of admin scope, with who made it", newToken({ scope: "admin", workspaceIds: null, createdBy: "cli" })],
   ])("inserts and finds a token %s, without its hash", async (_, t) => {
     const { tokenHash, ...rest } = t;
-    const expected = { ...rest, lastUsedAt: null, revokedAt: null };
+    const expected = { createdBy: null, ...rest, lastUsedAt: null, revokedAt: null };
 
     expect(await tokens.insert(t)).toStrictEqual(expected);
     expect(await tokens.findActiveByHash(tokenHash)).toStrictEqual(expected);
+    expect(await tokens.findById(t.id)).toStrictEqual(expected);
+  });
+
+  it("refuses an admin token granted some workspaces: admin tokens hold every workspace", async () => {
+    const err = await tokens.insert(newToken({ scope: "admin", workspaceIds: ["ws-a"] })).catch((e: unknown) => e);
+    expect(classifyDatabaseError(err)).toEqual({ kind: "other", sqlstate: "23514" });
+  });
+
+  it("finds no token by an unknown id", async () => {
+    expect(await tokens.findById(uuidv7())).toBeNull();
+  });
+
+  it("pages tokens newest first by id, active or revoked ones only when asked", async () => {
+    const own = [newToken(), newToken(), newToken()];
+    for (const t of own) await tokens.insert(t);
+    await tokens.revoke(own[1]!.id, T1);
+    const [newest, middle, oldest] = [own[2]!.id, own[1]!.id, own[0]!.id];
+
+    expect((await tokens.page({ limit: 2 })).map((r) => r.id)).toEqual([newest, middle]);
+    expect((await tokens.page({ limit: 2, beforeId: middle })).map((r) => r.id)[0]).toBe(oldest);
+    expect((await tokens.page({ limit: 2, revoked: false })).map((r) => r.id)).toEqual([newest, oldest]);
+    expect((await tokens.page({ limit: 1, revoked: true })).map((r) => r.id)).toEqual([middle]);
   });
 
   it("finds nothing for an unknown hash", async () => {
@@ -61,7 +84,7 @@ describe.each(backends)("API token repository on %s", (backend) => {
   });
 
   it("refuses an unknown scope", async () => {
-    const err = await tokens.insert(newToken({ scope: "admin" as never })).catch((e: unknown) => e);
+    const err = await tokens.insert(newToken({ scope: "root" as never })).catch((e: unknown) => e);
     expect(classifyDatabaseError(err)).toEqual({ kind: "other", sqlstate: "23514" });
   });
 

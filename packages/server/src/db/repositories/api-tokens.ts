@@ -3,9 +3,9 @@
  * so these methods are the only unscoped queries. Only the SHA-256 hash of a token is stored,
  * and no method returns it.
  */
-import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
-import type { ApiTokenRecord, NewApiToken } from "../records.js";
+import type { ApiTokenListQuery, ApiTokenRecord, NewApiToken } from "../records.js";
 import { apiTokens } from "../schema.js";
 
 const recordColumns = {
@@ -16,6 +16,7 @@ const recordColumns = {
   createdAt: apiTokens.createdAt,
   lastUsedAt: apiTokens.lastUsedAt,
   revokedAt: apiTokens.revokedAt,
+  createdBy: apiTokens.createdBy,
 };
 
 export type ApiTokenRepository = ReturnType<typeof createApiTokenRepository>;
@@ -45,6 +46,7 @@ export function createApiTokenRepository(db: Db) {
           workspaceIds: t.workspaceIds,
           tokenHash: t.tokenHash,
           createdAt: t.createdAt,
+          createdBy: t.createdBy ?? null,
         })
         .returning(recordColumns);
       return created!;
@@ -57,6 +59,28 @@ export function createApiTokenRepository(db: Db) {
     async findActiveByHash(tokenHash: string): Promise<ApiTokenRecord | null> {
       const [found] = await findActiveByHashQuery.execute({ tokenHash });
       return found ?? null;
+    },
+
+    /** The token with this id, revoked or not; null when there is none. */
+    async findById(id: string): Promise<ApiTokenRecord | null> {
+      const [found] = await db.select(recordColumns).from(apiTokens).where(eq(apiTokens.id, id));
+      return found ?? null;
+    },
+
+    /**
+     * One page of tokens, newest first by id (UUIDv7), keyset-paginated like the other lists:
+     * stable while tokens are created. `revoked` filters on the revocation.
+     */
+    page(q: ApiTokenListQuery): Promise<ApiTokenRecord[]> {
+      const conditions: SQL[] = [];
+      if (q.beforeId !== undefined) conditions.push(lt(apiTokens.id, q.beforeId));
+      if (q.revoked !== undefined) conditions.push(q.revoked ? isNotNull(apiTokens.revokedAt) : isNull(apiTokens.revokedAt));
+      return db
+        .select(recordColumns)
+        .from(apiTokens)
+        .where(and(...conditions))
+        .orderBy(desc(apiTokens.id))
+        .limit(q.limit);
     },
 
     /** Every token, revoked ones included, newest first. */
