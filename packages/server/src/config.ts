@@ -188,44 +188,18 @@ export type DatabaseLocation = Pick<Config, "database" | "dataDir">;
  * encryption key is read or required, and no other setting can stop a token command.
  */
 export function loadDatabaseLocation(env: NodeJS.ProcessEnv): DatabaseLocation {
-  const parsed = envObject
-    .pick({ DATABASE_URL: true, MODBOX_DATA_DIR: true, MODBOX_DB_POOL_SIZE: true, MODBOX_DB_CONNECT_TIMEOUT_SECONDS: true })
-    .safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
-  }
-  const e = parsed.data;
-  const dataDir = resolve(e.MODBOX_DATA_DIR);
-  return {
-    dataDir,
-    database: e.DATABASE_URL
-      ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.MODBOX_DB_POOL_SIZE, connectTimeoutSeconds: e.MODBOX_DB_CONNECT_TIMEOUT_SECONDS }
-      : { kind: "pglite", dataDir: resolve(dataDir, "pglite") },
-  };
+  return databaseLocationOf(
+    parseOrThrow(envObject.pick({ DATABASE_URL: true, MODBOX_DATA_DIR: true, MODBOX_DB_POOL_SIZE: true, MODBOX_DB_CONNECT_TIMEOUT_SECONDS: true }), env),
+  );
 }
 
 /** Parses the environment once; throws ConfigError naming each bad variable (never its value). */
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
-  }
-  const e = parsed.data;
-  const dataDir = resolve(e.MODBOX_DATA_DIR);
+  const e = parseOrThrow(envSchema, env);
   return {
     port: e.PORT,
     host: e.HOST,
-    dataDir,
-    database: e.DATABASE_URL
-      ? {
-          kind: "postgres",
-          url: e.DATABASE_URL,
-          poolSize: e.MODBOX_DB_POOL_SIZE,
-          connectTimeoutSeconds: e.MODBOX_DB_CONNECT_TIMEOUT_SECONDS,
-        }
-      : { kind: "pglite", dataDir: resolve(dataDir, "pglite") },
+    ...databaseLocationOf(e),
     encryption: { keysSpec: e.MODBOX_ENCRYPTION_KEYS, activeKeyId: e.MODBOX_ENCRYPTION_ACTIVE_KEY },
     bootstrapToken: e.MODBOX_BOOTSTRAP_TOKEN,
     logLevel: e.MODBOX_LOG_LEVEL,
@@ -251,5 +225,31 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       insecureRegistries: e.MODBOX_INSECURE_REGISTRIES ?? NO_INSECURE_REGISTRIES,
     },
     metrics: e.MODBOX_METRICS_PORT === undefined ? null : { host: e.MODBOX_METRICS_HOST ?? "127.0.0.1", port: e.MODBOX_METRICS_PORT },
+  };
+}
+
+/** Parses `env` with `schema`, or throws ConfigError naming each bad variable (never its value). */
+function parseOrThrow<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+/** Where the data is: PostgreSQL when DATABASE_URL is set, else the embedded database in the data directory. */
+function databaseLocationOf(e: {
+  DATABASE_URL?: string | undefined;
+  MODBOX_DATA_DIR: string;
+  MODBOX_DB_POOL_SIZE: number;
+  MODBOX_DB_CONNECT_TIMEOUT_SECONDS: number;
+}): DatabaseLocation {
+  const dataDir = resolve(e.MODBOX_DATA_DIR);
+  return {
+    dataDir,
+    database: e.DATABASE_URL
+      ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.MODBOX_DB_POOL_SIZE, connectTimeoutSeconds: e.MODBOX_DB_CONNECT_TIMEOUT_SECONDS }
+      : { kind: "pglite", dataDir: resolve(dataDir, "pglite") },
   };
 }
