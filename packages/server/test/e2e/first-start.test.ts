@@ -155,6 +155,9 @@ describe.skipIf(!postgresAdminUrl)("a first start on PostgreSQL without a token"
     const again = await startServerProcess(env);
     try {
       expect(again.stdout()).not.toContain("No API token is active");
+      // An answer means main.ts has installed its signal handlers: a SIGTERM sent the instant
+      // the "listening" line appears can beat them and kill the process (exit code null).
+      expect((await fetch(`${again.url}/healthz`)).status).toBe(200);
     } finally {
       expect(await again.stop()).toBe(0);
     }
