@@ -1,5 +1,5 @@
 /**
- * The production build as an operator deploys it (issue 12): `pnpm build`, then
+ * The production build as an operator deploys it (no tsx at run time, nothing of the repository beside it): `pnpm build`, then
  * `pnpm --filter @modbox/server deploy --prod <dir>` into a directory outside the workspace, then
  * `node dist/main.js` there, with no tsx, no sources and no repository beside it. The directory
  * holds the contract and the migrations, its @modbox/crypto loads its build, and the server

@@ -1,5 +1,5 @@
 /**
- * The SDK as an npm user gets it (issue 11): plain `npm pack` of packages/sdk (its prepack builds
+ * The SDK as an npm user gets it (outside the workspace, no pnpm, no links): plain `npm pack` of packages/sdk (its prepack builds
  * dist/ and writes the packed manifest), what the tarball holds, then an application outside the
  * workspace that installs it with npm alone, type-checks against it strictly and runs it, as ESM
  * and through require(), against the real server process. `pnpm pack` must ship the same thing.
