@@ -12,11 +12,16 @@ import { describePostgresStartFailure } from "./startup/database-failure.js";
 import { DataDirLockedError } from "./startup/data-dir-lock.js";
 import { ListenError } from "./startup/listen.js";
 import { DataDirOwnershipError } from "./startup/private-dir.js";
+import { ShutdownSignals } from "./startup/shutdown-signals.js";
 
 /** After the embedded database failed for good: how long in-flight answers get before exit. */
 const FAILURE_EXIT_GRACE_MS = 2_000;
 
 async function main(): Promise<void> {
+  // Before anything else: a SIGTERM that arrives while starting (the embedded database takes
+  // seconds) must not kill the process half-way, nor be ignored (Node as a container's PID 1 has
+  // no default signal action). It stops the server as soon as there is one (shutdown-signals.ts).
+  const signals = new ShutdownSignals();
   // Before anything is written: what goes into the data directory is its owner's only.
   process.umask(0o077);
   let config;
@@ -28,6 +33,7 @@ async function main(): Promise<void> {
   }
   const format = resolveLogFormat(config.logFormat, { isTTY: process.stdout.isTTY === true, production: config.production });
   const logger = createLogger(config.logLevel, format === "pretty" ? await prettyDestination() : undefined);
+  signals.starting(logger, config.shutdownTimeoutMs);
   let server;
   try {
     server = await startServer(config, logger);
@@ -46,18 +52,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const stop = (signal: string) => {
-    logger.info({ signal }, "shutting down");
-    server
-      .close()
-      .then(() => process.exit(0))
-      .catch((err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      });
-  };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
+  signals.started(server, logger);
   // The embedded database cannot go on (e.g. its disk filled up): say why and exit non-zero, so a
   // supervisor restarts the process. Requests in flight are answered at once (the database refuses
   // them), so the grace is short; nothing is lost by not waiting longer.
