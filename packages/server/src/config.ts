@@ -3,11 +3,13 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./logging.js";
 import { NO_INSECURE_REGISTRIES, parseInsecureRegistries, type InsecureRegistries } from "./registry-protocol/insecure-registries.js";
+import { readSecretFiles, type SecretSetting } from "./secret-files.js";
 
 /**
  * Every setting the server reads, parsed once from the environment at start.
  * Invalid values stop the start with a message naming the variable, never its value
- * (several of them are secrets).
+ * (several of them are secrets). The secrets may also come from files (`<NAME>_FILE`,
+ * secret-files.ts).
  */
 const booleanFlag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
@@ -189,7 +191,11 @@ export type DatabaseLocation = Pick<Config, "database" | "dataDir">;
  */
 export function loadDatabaseLocation(env: NodeJS.ProcessEnv): DatabaseLocation {
   return databaseLocationOf(
-    parseOrThrow(envObject.pick({ DATABASE_URL: true, MODBOX_DATA_DIR: true, MODBOX_DB_POOL_SIZE: true, MODBOX_DB_CONNECT_TIMEOUT_SECONDS: true }), env),
+    parseOrThrow(
+      envObject.pick({ DATABASE_URL: true, MODBOX_DATA_DIR: true, MODBOX_DB_POOL_SIZE: true, MODBOX_DB_CONNECT_TIMEOUT_SECONDS: true }),
+      env,
+      ["DATABASE_URL"],
+    ),
   );
 }
 
@@ -228,14 +234,20 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   };
 }
 
-/** Parses `env` with `schema`, or throws ConfigError naming each bad variable (never its value). */
-function parseOrThrow<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
-  }
+/**
+ * Reads the `<NAME>_FILE` secrets among `secrets`, then parses with `schema`; throws ConfigError
+ * naming each bad variable (never its value).
+ */
+function parseOrThrow<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv, secrets?: readonly SecretSetting[]): T {
+  const withFiles = readSecretFiles(env, secrets);
+  if (!withFiles.ok) throw invalid(withFiles.errors);
+  const parsed = schema.safeParse(withFiles.env);
+  if (!parsed.success) throw invalid(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   return parsed.data;
+}
+
+function invalid(problems: string[]): ConfigError {
+  return new ConfigError(`Invalid configuration:\n${problems.map((problem) => `  ${problem}`).join("\n")}`);
 }
 
 /** Where the data is: PostgreSQL when DATABASE_URL is set, else the embedded database in the data directory. */
