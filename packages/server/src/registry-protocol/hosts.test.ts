@@ -1,3 +1,4 @@
+import { contractSchema } from "@modbox/testkit/contract";
 import { describe, expect, it } from "vitest";
 import {
   apiHost,
@@ -428,4 +429,36 @@ describe("kubernetesAuthKey", () => {
     expect(kubernetesAuthKey("docker.io", "")).toBe("https://index.docker.io/v1/");
     expect(kubernetesAuthKey("registry.lan:5000", "")).toBe("registry.lan:5000");
   });
+});
+
+describe("the contract's RegistryServer pattern and normaliseServer", () => {
+  // The validator compiles patterns with the `u` flag; the contract checks written servers
+  // (requests) and stored ones (responses) alike, so both must pass it.
+  const pattern = new RegExp(String(contractSchema("RegistryServer").pattern), "u");
+  const written = [
+    "ghcr.io",
+    " https://GHCR.io/ ".trim(),
+    "https://index.docker.io/v1/",
+    "HTTP://10.0.0.5:5000/v2/",
+    "[2001:DB8:0:0:0:0:0:1]",
+    "https://GHCR.io:443/acme",
+    "ghcr.io/acme/team-a/sub_1",
+    "http://registry.lan:80/team",
+    "index.docker.io/library",
+  ];
+
+  it.each(written)("%s passes the contract, and so does what it is stored as", (input) => {
+    expect(input).toMatch(pattern);
+    const normalised = normaliseServer(input);
+    expect(normalised.ok).toBe(true);
+    if (normalised.ok) expect(normalised.server).toMatch(pattern);
+  });
+
+  it.each(["ghcr.io/Acme", "ghcr.io/acme//x", "ghcr.io/acme/app:v1", "ghcr .io", "ghcr.io/ac%6de"])(
+    "%s is refused by the contract already, and by the normaliser too",
+    (input) => {
+      expect(input).not.toMatch(pattern);
+      expect(normaliseServer(input).ok).toBe(false);
+    },
+  );
 });

@@ -134,7 +134,8 @@ export function normaliseServer(input: string): NormaliseResult {
   if (scheme === "http" && host === DOCKER_HUB) return fail("Docker Hub is served over https only: write the server without http://");
   if (!path.ok) return path;
   const named = path.path === "" ? host : `${host}/${path.path}`;
-  if (named.length > NAME_TOTAL_LENGTH_MAX) {
+  // Only a prefix is held to the image name limit: a bare host keeps the host rules it always had.
+  if (path.path !== "" && named.length > NAME_TOTAL_LENGTH_MAX) {
     return fail(`server with its repository path must be at most ${NAME_TOTAL_LENGTH_MAX} characters (the longest image name)`);
   }
   return { ok: true, server: scheme === "http" ? `http://${named}` : named, scheme, host, path: path.path };
