@@ -278,8 +278,9 @@ export function apiHost(server: string): string {
  * `https://index.docker.io/v1/` for Docker Hub, the bare `host[:port]` otherwise, also for an
  * http registry: runtimes look credentials up by host, and some (the kubelet) do not strip a
  * scheme from the image side. Never with the server's repository prefix: the Docker CLI and
- * daemon look `auths` up by host only, so a key with a path would never be found. (For an image whose reference spells the default port,
- * `ghcr.io:443/org/app`, runtimes look up `ghcr.io:443`: see `authKeyForImageHost`.)
+ * daemon look `auths` up by host only, so a key with a path would never be found. (For an
+ * image whose reference spells the default port, `ghcr.io:443/org/app`, runtimes look up
+ * `ghcr.io:443`: see `authKeyForImageHost`.)
  */
 export function configKey(server: string): string {
   const { host } = requireNormalised(server);
