@@ -19,6 +19,7 @@
 import { createDecipheriv, createSecretKey } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import postgres from "postgres";
+import { serverPath } from "../../packages/server/src/registry-protocol/hosts.js";
 import { parseImageAndTag, pullReference, referenceServer } from "../../packages/server/src/registry-protocol/reference.js";
 import { uuidv7 } from "../../packages/server/src/services/ids.js";
 import { runtimeAuth } from "../../packages/server/src/services/runtime-auth.js";
@@ -230,7 +231,7 @@ async function pullCredentials(workspaceId: string, imageId: string) {
     reference: parsed.ok ? pullReference(parsed.ref) : `${row.image}:${row.tag}`,
     registry: { id: row.registry_id, name: row.name, server: row.server, insecure: row.server.startsWith("http://") },
     auth: runtimeAuth(
-      { host: parsed.ok ? referenceServer(parsed.ref) : row.server, username: row.username, password, email: row.email },
+      { host: parsed.ok ? referenceServer(parsed.ref) : row.server, path: serverPath(row.server), username: row.username, password, email: row.email },
       `modbox-pull-${imageId}`,
     ),
   };

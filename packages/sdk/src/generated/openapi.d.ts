@@ -240,8 +240,13 @@ export interface paths {
          *     `403 insufficient_scope`. A public image (no registry) answers `auth: null`. Every call is
          *     recorded (token, image, registry, outcome; never the secret) and marks the registry used.
          *     Refusals: `409 image_disabled`, `409 registry_disabled`, `409 registry_deleted`,
-         *     `409 registry_host_mismatch`, `500 credential_undecryptable`; they are audited too, as
+         *     `409 registry_host_mismatch` (the registry's server was changed since the link and no
+         *     longer serves the image), `500 credential_undecryptable`; they are audited too, as
          *     are `403` and `404` answers. The response is `Cache-Control: no-store`.
+         *
+         *     A registry with a repository prefix (`server: ghcr.io/acme`): `x_registry_auth` and
+         *     `docker_config` are keyed by the host (`ghcr.io`), which is all Docker looks up, and the
+         *     Kubernetes secret by `ghcr.io/acme`, which the kubelet matches against the image's path.
          *
          *     A plain-HTTP registry (`registry.insecure: true`, its `server` is `http://…`): none of
          *     the three formats can say so, so the runtime that pulls must be told separately, or it
@@ -472,9 +477,23 @@ export interface components {
         /**
          * @description Registry server, e.g. `ghcr.io`, `registry-1.docker.io`, `europe-docker.pkg.dev`,
          *     `123456789012.dkr.ecr.eu-west-1.amazonaws.com`, `myregistry.azurecr.io`, or a self-hosted
-         *     `host[:port]`. Stored normalised: lowercase, without an `https://` prefix, a `/v2/` path
-         *     or the default port (`https://GHCR.io:443/` is `ghcr.io`; Docker Hub's names are all
-         *     `docker.io`).
+         *     `host[:port]`, optionally followed by a **repository path prefix**: `ghcr.io/acme`,
+         *     `registry.example.com:5000/team/sub`. Stored normalised: lowercase host, without an
+         *     `https://` prefix, a `/v2/` path or the default port (`https://GHCR.io:443/acme` is
+         *     `ghcr.io/acme`; Docker Hub's names are all `docker.io`).
+         *
+         *     A prefix lets one host serve several organisations with different credentials
+         *     (`ghcr.io/acme` and `ghcr.io/other` side by side; several registries may share a host,
+         *     and even a server: only names are unique). It is written as image repository paths are
+         *     (distribution/reference): lowercase components of `[a-z0-9]` separated by `.`, `_`, `__`
+         *     or dashes, joined by single `/`, no trailing `/`, no `:tag` or `@digest`, at most 255
+         *     characters with the host. It covers the images whose repository is the prefix or lies
+         *     under it, segment by segment: `ghcr.io/acme` serves `ghcr.io/acme/app` and
+         *     `ghcr.io/acme/team/app`, never `ghcr.io/acmecorp/app`. Docker Hub's prefixes compare with
+         *     canonical repositories (`docker.io/library` serves `ubuntu`). A path of exactly `/v1` or
+         *     `/v2` is an API root pasted with the host, not a prefix, and is dropped. The provider,
+         *     verification (`GET /v2/` on the host) and pull checks (the image's own repository) are
+         *     the host's.
          *
          *     Registries are spoken to over HTTPS, and credentials are sent over HTTPS only. An
          *     `http://` server is refused (`422 validation_failed` at `/body/server`) unless the
@@ -668,11 +687,14 @@ export interface components {
          * @description Image reference without a tag, by the Docker reference grammar, e.g.
          *     `ghcr.io/your-org/your-image`, `ubuntu` (Docker Hub's `library/ubuntu`) or
          *     `localhost:5000/team/app`. Repository paths are lowercase. It may end in a digest
-         *     (`@sha256:…`), which is then pulled instead of `tag`. When `registry_id` is set, the image's
-         *     host must be served by that registry's `server` (else `422 registry_host_mismatch`): the
-         *     same host and port, the port of the registry's scheme being optional on either side
-         *     (`ghcr.io:443/org/app` is served by `ghcr.io`; `host/app` and `host:80/app` by
-         *     `http://host`).
+         *     (`@sha256:…`), which is then pulled instead of `tag`. When `registry_id` is set, the image
+         *     must be served by that registry's `server` (else `422 registry_host_mismatch`, naming
+         *     both): the same host and port, the port of the registry's scheme being optional on either
+         *     side (`ghcr.io:443/org/app` is served by `ghcr.io`; `host/app` and `host:80/app` by
+         *     `http://host`), and, when the server has a repository path prefix, a repository equal to
+         *     it or under it segment by segment (`ghcr.io/acme` serves `ghcr.io/acme/app`, not
+         *     `ghcr.io/acmecorp/app`). Linking is explicit: an image without `registry_id` is pulled
+         *     anonymously, whatever registries the workspace has for its host.
          */
         SandboxImageReference: string;
         SandboxImageTag: string;
@@ -715,7 +737,7 @@ export interface components {
                 /** Format: uuid */
                 id: string;
                 name: string;
-                /** @description The registry's stored `server`: `host[:port]`, or `http://host[:port]` for a plain-HTTP registry. */
+                /** @description The registry's stored `server`: `host[:port][/path]`, or `http://host[:port][/path]` for a plain-HTTP registry. */
                 server: string;
                 /**
                  * @description `true` when the registry speaks plain HTTP (its `server` starts with `http://`):
@@ -730,9 +752,9 @@ export interface components {
         RuntimeAuth: {
             /**
              * @description The registry host the credential is for, as the image reference spells it and as
-             *     runtimes look it up: `host[:port]`, never a scheme (`docker.io` for Docker Hub). It is
-             *     also the key in `docker_config` and the `serveraddress` of `x_registry_auth` (Docker
-             *     Hub's being `https://index.docker.io/v1/`).
+             *     runtimes look it up: `host[:port]`, never a scheme (`docker.io` for Docker Hub), never
+             *     the registry's repository prefix. It is also the key in `docker_config` and the
+             *     `serveraddress` of `x_registry_auth` (Docker Hub's being `https://index.docker.io/v1/`).
              */
             server: string;
             /**
@@ -743,7 +765,11 @@ export interface components {
             /**
              * @description A `config.json` document (`{"auths": {"<server>": {"auth": "<base64 user:pass>"}}}`)
              *     for the docker CLI, skopeo `--authfile`, podman and containerd. Docker Hub's key is
-             *     `https://index.docker.io/v1/`.
+             *     `https://index.docker.io/v1/`. Keyed by host only, also for a registry with a
+             *     repository prefix: the Docker CLI and daemon look `auths` up by host and ignore a path,
+             *     so one `config.json` holds one credential per host. To pull images of two registries
+             *     on one host (`ghcr.io/acme`, `ghcr.io/other`), use each answer's document for its own
+             *     pull (a separate `--authfile` or `DOCKER_CONFIG`); merged, the last one wins.
              */
             docker_config: {
                 auths: {
@@ -753,7 +779,15 @@ export interface components {
                     };
                 };
             };
-            /** @description A `kubernetes.io/dockerconfigjson` Secret manifest, ready to apply. */
+            /**
+             * @description A `kubernetes.io/dockerconfigjson` Secret manifest, ready to apply. Keyed as
+             *     `docker_config`, except for a registry with a repository prefix: `host[:port]/path`
+             *     (`ghcr.io/acme`; Docker Hub `docker.io/acme`), since the kubelet matches a key's path
+             *     against the image's name (tried longest first). Secrets of several registries on one
+             *     host can therefore be listed together in `imagePullSecrets`. The kubelet compares the
+             *     path as text, so `ghcr.io/acme` would also be tried for `ghcr.io/acmecorp/app`; each
+             *     secret here is for its own image, which its registry serves.
+             */
             kubernetes_secret: {
                 /** @constant */
                 apiVersion: "v1";
@@ -939,7 +973,7 @@ export interface components {
             linked_image_count?: number;
             /** @description `registry_host_mismatch`: the image's registry host. */
             image_host?: string;
-            /** @description `registry_host_mismatch`: the linked registry's server. */
+            /** @description `registry_host_mismatch`: the linked registry's server (with its repository prefix, if any). */
             registry_server?: string;
             /**
              * @description The fields at fault (on `validation_failed` and the other 422s that name one): one entry
@@ -1098,7 +1132,7 @@ export interface components {
         /**
          * @description The registry (or image) cannot be used in its current state: `registry_disabled`,
          *     `registry_deleted`, `registry_host_mismatch` (the registry's server does not serve the
-         *     image's host), `image_disabled`.
+         *     image: another host, or a repository outside its prefix), `image_disabled`.
          */
         RegistryUnusable: {
             headers: {
@@ -1193,8 +1227,9 @@ export interface components {
          *     image reference grammar, a provider's username rules): `validation_failed`, with every
          *     problem found in `errors` (at most 20) and the first one told in `detail`. Or a referenced
          *     object does not exist in the workspace (`registry_not_found`), or the cursor is not one
-         *     this server issued for these filters (`invalid_cursor`), or the image's host is not served
-         *     by the linked registry (`registry_host_mismatch`), or `?verify=true` found the credentials
+         *     this server issued for these filters (`invalid_cursor`), or the image is not served by the
+         *     linked registry (`registry_host_mismatch`: another host, or outside its repository
+         *     prefix), or `?verify=true` found the credentials
          *     invalid (`invalid_credentials`), or an `Idempotency-Key` was already used for a different
          *     request (`idempotency_key_reused`).
          */
@@ -1364,8 +1399,11 @@ export interface operations {
                 /** @description Only registries with this `enabled` value. */
                 enabled?: boolean;
                 /**
-                 * @description Only registries whose `server` is this value, normalised as a written server is
-                 *     (`GHCR.io:443` finds `ghcr.io`; `http://host:5000` finds only that plain-HTTP server).
+                 * @description Only registries whose `server` is this value or lies under it as a repository prefix,
+                 *     normalised as a written server is: `GHCR.io:443` finds `ghcr.io`, `ghcr.io/acme` and
+                 *     `ghcr.io/acme/team`; `ghcr.io/acme` finds `ghcr.io/acme` and `ghcr.io/acme/team`, not
+                 *     `ghcr.io` nor `ghcr.io/acmecorp`; `http://host:5000` finds only plain-HTTP servers. A
+                 *     value that is not a valid server finds nothing.
                  */
                 server?: string;
             };

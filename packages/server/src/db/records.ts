@@ -58,6 +58,7 @@ export interface RegistryListQuery {
   /** Keyset: only ids strictly before this one (ids are UUIDv7, newest first). */
   beforeId?: string;
   enabled?: boolean;
+  /** A normalised server: registries whose server is this one or lies under it (`ghcr.io` → `ghcr.io/acme`). */
   server?: string;
 }
 

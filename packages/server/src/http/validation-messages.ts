@@ -2,7 +2,7 @@ import { closestName } from "./closest-name.js";
 
 /**
  * The problems express-openapi-validator (ajv underneath) finds in a request, in words a person
- * can act on: `/body/server: must not contain spaces or other whitespace`, never
+ * can act on: `/body/tag: must not contain spaces or other whitespace`, never
  * `must match pattern "^\S+$"`, and never the submitted value (it may be a password).
  *
  * The validator hands over `path`, ajv's English `message` and `errorCode` (`<keyword>.openapi.validation`).

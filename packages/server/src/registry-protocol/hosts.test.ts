@@ -1,3 +1,4 @@
+import { contractSchema } from "@modbox/testkit/contract";
 import { describe, expect, it } from "vitest";
 import {
   apiHost,
@@ -10,7 +11,10 @@ import {
   sameRegistry,
   serverAddress,
   serverScheme,
+  serverPath,
+  servesImage,
   servesImageHost,
+  kubernetesAuthKey,
 } from "./hosts.js";
 
 const IPV4 = /IPv4 addresses must be four decimal octets/;
@@ -75,7 +79,7 @@ describe("normaliseServer: accepted spellings", () => {
     [`${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`, `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`],
   ])("%j → %s", (input, server) => {
     const host = server.replace(/^http:\/\//, "");
-    expect(normaliseServer(input)).toEqual({ ok: true, server, scheme: host === server ? "https" : "http", host });
+    expect(normaliseServer(input)).toEqual({ ok: true, server, scheme: host === server ? "https" : "http", host, path: "" });
   });
 });
 
@@ -85,10 +89,9 @@ describe("normaliseServer: refused", () => {
     ["   ", /server is empty/],
     ["ftp://ghcr.io", /only an https:\/\/ or http:\/\/ prefix/],
     ["oci://ghcr.io", /only an https:\/\/ or http:\/\/ prefix/],
-    ["https://ghcr.io/org", /without a path/],
-    ["https://ghcr.io/v3/", /without a path/],
-    ["ghcr.io/v2/extra", /without a path/],
-    ["ghcr.io//", /without a path/],
+    ["https://ghcr.io/org/", /must not end with \//],
+    ["https://ghcr.io/v3/", /must not end with \//],
+    ["ghcr.io//", /must not end with \//],
     ["ghcr.io?x=1", /query/],
     ["ghcr.io/?x=1", /query/],
     ["ghcr.io#frag", /fragment/],
@@ -152,7 +155,7 @@ describe("normaliseServer: refused", () => {
   });
 
   it("never echoes the input in its reason", () => {
-    for (const input of ["https://secret-marker.example/path", "secret-marker@ghcr.io", "secret-marker:99999"]) {
+    for (const input of ["https://secret-marker.example/Path", "https://ghcr.io/secret-marker/", "secret-marker@ghcr.io", "secret-marker:99999"]) {
       expect(normaliseServer(input)).toEqual({ ok: false, reason: expect.not.stringContaining("secret-marker") });
     }
   });
@@ -202,7 +205,7 @@ describe("normaliseServer: answers", () => {
     expect(samples.map((s) => ({ ...normaliseServer(s) }))).toEqual(first);
 
     Object.assign(normaliseServer("ghcr.io"), { server: "evil.example" });
-    expect(normaliseServer("ghcr.io")).toEqual({ ok: true, server: "ghcr.io", scheme: "https", host: "ghcr.io" });
+    expect(normaliseServer("ghcr.io")).toEqual({ ok: true, server: "ghcr.io", scheme: "https", host: "ghcr.io", path: "" });
   });
 });
 
@@ -323,4 +326,139 @@ describe("authKeyForImageHost", () => {
       "https://index.docker.io/v1/",
     ]);
   });
+});
+
+describe("normaliseServer: a repository path prefix", () => {
+  it.each([
+    // typed, stored, host, path
+    ["ghcr.io/acme", "ghcr.io/acme", "ghcr.io", "acme"],
+    ["https://GHCR.io:443/acme", "ghcr.io/acme", "ghcr.io", "acme"],
+    ["ghcr.io/acme/team-a/sub_1", "ghcr.io/acme/team-a/sub_1", "ghcr.io", "acme/team-a/sub_1"],
+    ["registry.lan:5000/team", "registry.lan:5000/team", "registry.lan:5000", "team"],
+    ["[::1]:5000/team", "[::1]:5000/team", "[::1]:5000", "team"],
+    ["localhost/team", "localhost/team", "localhost", "team"],
+    // Docker Hub's spellings collapse with their path kept: a namespace is not an image, no library/ is added.
+    ["index.docker.io/acme", "docker.io/acme", "docker.io", "acme"],
+    ["https://registry-1.docker.io/library", "docker.io/library", "docker.io", "library"],
+    // Only a path of exactly /v1 or /v2 is an API root; a deeper one is a namespace that happens to be called v2.
+    ["ghcr.io/v2/acme", "ghcr.io/v2/acme", "ghcr.io", "v2/acme"],
+    ["ghcr.io/a.b__c--d", "ghcr.io/a.b__c--d", "ghcr.io", "a.b__c--d"],
+  ])("%j → %s", (typed, server, host, path) => {
+    expect(normaliseServer(typed)).toEqual({ ok: true, server, scheme: "https", host, path });
+    expect(serverPath(server)).toBe(path);
+  });
+
+  it("keeps the http:// scheme in front of host and path", () => {
+    expect(normaliseServer("HTTP://Registry.lan:80/team")).toEqual({
+      ok: true,
+      server: "http://registry.lan/team",
+      scheme: "http",
+      host: "registry.lan",
+      path: "team",
+    });
+  });
+
+  it.each([
+    ["ghcr.io/Acme", /after the host: repository name must be lowercase/],
+    ["ghcr.io/acme/", /must not end with \//],
+    ["ghcr.io/acme//team", /empty components/],
+    ["ghcr.io/acme/app:v1", /never a :tag or @digest/],
+    [`ghcr.io/acme/app@sha256:${"a".repeat(64)}`, /never a :tag or @digest/],
+    ["ghcr.io/-acme", /components must match/],
+    ["ghcr.io/acme./x", /components must match/],
+    ["ghcr.io/ac%6de", /components must match/],
+    ["user@ghcr.io/acme", /user name/],
+    ["ghcr.io/acme?x=1", /query/],
+    [`ghcr.io/${"a".repeat(250)}`, /at most 255 characters/],
+    ["http://docker.io/acme", /https only/],
+  ])("%j is refused: %s", (typed, reason) => {
+    expect(normaliseServer(typed)).toEqual({ ok: false, reason: expect.stringMatching(reason) });
+  });
+
+  it("a prefix is part of the registry's identity; the host's helpers ignore it", () => {
+    expect(sameRegistry("ghcr.io/acme", "https://ghcr.io:443/acme")).toBe(true);
+    expect(sameRegistry("ghcr.io/acme", "ghcr.io")).toBe(false);
+    expect(sameRegistry("ghcr.io/acme", "ghcr.io/other")).toBe(false);
+    expect(apiHost("docker.io/acme")).toBe("registry-1.docker.io");
+    expect(configKey("docker.io/acme")).toBe("https://index.docker.io/v1/");
+    expect(configKey("ghcr.io/acme")).toBe("ghcr.io");
+    expect(serverAddress("http://registry.lan:5000/team")).toBe("registry.lan:5000");
+    expect(serverScheme("http://registry.lan:5000/team")).toBe("http");
+    expect(isDockerHub("docker.io/acme")).toBe(true);
+  });
+});
+
+describe("servesImage: the image's host and repository against the registry's server", () => {
+  it.each([
+    // server, image host, repository, served
+    ["ghcr.io/acme", "ghcr.io", "acme/app", true],
+    ["ghcr.io/acme", "ghcr.io:443", "acme/app", true],
+    ["ghcr.io/acme", "ghcr.io", "acme", true],
+    ["ghcr.io/acme", "ghcr.io", "acme/team/app", true],
+    ["ghcr.io/acme/team", "ghcr.io", "acme/team/app", true],
+    ["ghcr.io", "ghcr.io", "anyone/app", true],
+    ["docker.io/library", "docker.io", "library/ubuntu", true],
+    ["http://registry.lan/team", "registry.lan:80", "team/app", true],
+    ["[::1]:5000/team", "[::1]:5000", "team/app", true],
+    // Segment boundary: a prefix of the text is not a prefix of the path.
+    ["ghcr.io/acme", "ghcr.io", "acmecorp/app", false],
+    ["ghcr.io/acme/team", "ghcr.io", "acme/teamwork/app", false],
+    ["ghcr.io/acme/team", "ghcr.io", "acme/app", false],
+    ["ghcr.io/acme", "ghcr.io", "other/acme/app", false],
+    // The host still has to match, ports included.
+    ["ghcr.io/acme", "ghcr.io:5000", "acme/app", false],
+    ["ghcr.io/acme", "gcr.io", "acme/app", false],
+    ["registry.lan:5000/team", "registry.lan:5001", "team/app", false],
+    ["docker.io/acme", "ghcr.io", "acme/app", false],
+    ["not a host/acme", "not a host", "acme/app", false],
+  ])("%s serves %s/%s: %s", (server, imageHost, repository, served) => {
+    expect(servesImage(server, imageHost, repository)).toBe(served);
+  });
+
+  it("servesImageHost compares hosts only, and an image host never carries a path", () => {
+    expect(servesImageHost("ghcr.io/acme", "ghcr.io")).toBe(true);
+    expect(servesImageHost("ghcr.io", "ghcr.io/acme")).toBe(false);
+  });
+});
+
+describe("kubernetesAuthKey", () => {
+  it("keys a prefixed registry by the image's host as written and the path; without a path as authKeyForImageHost", () => {
+    expect(kubernetesAuthKey("ghcr.io", "acme")).toBe("ghcr.io/acme");
+    expect(kubernetesAuthKey("ghcr.io:443", "acme/team")).toBe("ghcr.io:443/acme/team");
+    expect(kubernetesAuthKey("docker.io", "acme")).toBe("docker.io/acme");
+    expect(kubernetesAuthKey("docker.io", "")).toBe("https://index.docker.io/v1/");
+    expect(kubernetesAuthKey("registry.lan:5000", "")).toBe("registry.lan:5000");
+  });
+});
+
+describe("the contract's RegistryServer pattern and normaliseServer", () => {
+  // The validator compiles patterns with the `u` flag; the contract checks written servers
+  // (requests) and stored ones (responses) alike, so both must pass it.
+  const pattern = new RegExp(String(contractSchema("RegistryServer").pattern), "u");
+  const written = [
+    "ghcr.io",
+    " https://GHCR.io/ ".trim(),
+    "https://index.docker.io/v1/",
+    "HTTP://10.0.0.5:5000/v2/",
+    "[2001:DB8:0:0:0:0:0:1]",
+    "https://GHCR.io:443/acme",
+    "ghcr.io/acme/team-a/sub_1",
+    "http://registry.lan:80/team",
+    "index.docker.io/library",
+  ];
+
+  it.each(written)("%s passes the contract, and so does what it is stored as", (input) => {
+    expect(input).toMatch(pattern);
+    const normalised = normaliseServer(input);
+    expect(normalised.ok).toBe(true);
+    if (normalised.ok) expect(normalised.server).toMatch(pattern);
+  });
+
+  it.each(["ghcr.io/Acme", "ghcr.io/acme//x", "ghcr.io/acme/app:v1", "ghcr .io", "ghcr.io/ac%6de"])(
+    "%s is refused by the contract already, and by the normaliser too",
+    (input) => {
+      expect(input).not.toMatch(pattern);
+      expect(normaliseServer(input).ok).toBe(false);
+    },
+  );
 });

@@ -4,11 +4,19 @@
  *
  * What is stored (the `server` column, and what `normaliseServer` returns):
  * - for a registry spoken to over HTTPS (the default, and what an `https://` prefix says), the
- *   bare, lowercase `host[:port]`: no scheme, no path, no trailing slash, no userinfo;
+ *   bare, lowercase `host[:port]`: no scheme, no trailing slash, no userinfo;
  * - for a registry spoken to over plain HTTP (an `http://` prefix), `http://host[:port]`: the
  *   scheme is kept, so that everyone who reads the server (the API, a provisioner) sees that
  *   it is not https. Whether such a server may be saved is the operator's call
  *   (`MODBOX_INSECURE_REGISTRIES`, see insecure-registries.ts), not this file's;
+ * - optionally followed by a **repository path prefix**, `/acme` or `/acme/team`: one host can
+ *   serve several organisations with different credentials (`ghcr.io/acme`, `ghcr.io/other`).
+ *   The prefix follows the repository path grammar of image references (repository-path.ts:
+ *   lowercase components, no empty component, no trailing slash, no tag or digest), and covers
+ *   the repositories equal to it or under it at a segment boundary (`isUnderPrefix`). Docker
+ *   Hub's prefixes are compared with canonical repositories (`ubuntu` is `library/ubuntu`). A
+ *   path of exactly `/v1` or `/v2` (with or without a trailing slash, any case) is a pasted API
+ *   root, not a prefix: it is dropped, as before prefixes existed;
  * - the scheme's default port is dropped: `ghcr.io:443` is `ghcr.io`, `http://host:80` is
  *   `http://host` (the same endpoint, though Docker would spell them as two names for it),
  *   except after a single-label name (`myregistry:443` stays: see below);
@@ -21,15 +29,17 @@
  *   its RFC 5952 form (`[::1]:5000`);
  * - any other port as written (`ghcr.io:5000` is another registry than `ghcr.io`).
  *
- * Refused rather than repaired: other schemes, paths other than `/`, `/v1/`, `/v2/`, queries,
- * fragments, userinfo, whitespace, trailing dots, non-ASCII hosts, and every numeric host form that
- * is not a dotted quad (`2130706433`, `0177.0.0.1`, `0x7f.0.0.1`, `127.1`): URL parsers and resolvers
- * read those as IP addresses, so they are a classic way around address allow-lists (SSRF).
+ * Refused rather than repaired: other schemes, queries, fragments, userinfo, whitespace, trailing
+ * dots, non-ASCII hosts, a path that is not a repository prefix (uppercase, `//`, a trailing `/`,
+ * a `:tag` or `@digest`), and every numeric host form that is not a dotted quad (`2130706433`,
+ * `0177.0.0.1`, `0x7f.0.0.1`, `127.1`): URL parsers and resolvers read those as IP addresses, so
+ * they are a classic way around address allow-lists (SSRF).
  * A single-label host (`myregistry`) is refused unless it has a port or is `localhost`: Docker reads
  * `myregistry/app` as a Docker Hub namespace, so no image could ever name that registry.
  *
  * Reasons are short and generic: they name the rule, never echo the input.
  */
+import { checkRepositoryPath, isUnderPrefix, NAME_TOTAL_LENGTH_MAX } from "./repository-path.js";
 
 /** Canonical Docker Hub domain, as stored and as used in canonical image references. */
 export const DOCKER_HUB = "docker.io";
@@ -66,11 +76,13 @@ export type ServerScheme = "https" | "http";
 export type NormaliseResult =
   | {
       ok: true;
-      /** The stored form: `host[:port]` (https) or `http://host[:port]`. */
+      /** The stored form: `host[:port][/path]` (https) or `http://host[:port][/path]`. */
       server: string;
       scheme: ServerScheme;
       /** `host[:port]` without the scheme (and without its default port): what image references name. */
       host: string;
+      /** The repository path prefix without slashes around it (`acme/team`); `""` when there is none. */
+      path: string;
     }
   | { ok: false; reason: string };
 
@@ -81,10 +93,11 @@ const DEFAULT_PORTS: Readonly<Record<ServerScheme, number>> = { https: 443, http
  * Normalises what a user typed as a registry server to the stored form (see the top of the file).
  *
  * @example
- * normaliseServer(" https://GHCR.io/ ")            // { ok: true, server: "ghcr.io", scheme: "https", host: "ghcr.io" }
+ * normaliseServer(" https://GHCR.io/ ")            // { ok: true, server: "ghcr.io", scheme: "https", host: "ghcr.io", path: "" }
  * normaliseServer("ghcr.io:443")                   // { ok: true, server: "ghcr.io", … }
+ * normaliseServer("https://GHCR.io:443/acme")      // { ok: true, server: "ghcr.io/acme", scheme: "https", host: "ghcr.io", path: "acme" }
  * normaliseServer("https://index.docker.io/v1/")   // { ok: true, server: "docker.io", … }
- * normaliseServer("http://Registry.lan:5000/")     // { ok: true, server: "http://registry.lan:5000", scheme: "http", host: "registry.lan:5000" }
+ * normaliseServer("http://Registry.lan:5000/")     // { ok: true, server: "http://registry.lan:5000", scheme: "http", host: "registry.lan:5000", path: "" }
  * normaliseServer("http://0x7f.0.0.1")             // { ok: false, reason: "IPv4 addresses must be …" }
  */
 export function normaliseServer(input: string): NormaliseResult {
@@ -109,8 +122,7 @@ export function normaliseServer(input: string): NormaliseResult {
 
   const slash = rest.indexOf("/");
   const authority = slash === -1 ? rest : rest.slice(0, slash);
-  const path = slash === -1 ? "" : rest.slice(slash).toLowerCase();
-  if (!ALLOWED_PATHS.has(path)) return fail("server must be host[:port] without a path (only /, /v1/ or /v2/ may follow)");
+  const path = repositoryPrefix(slash === -1 ? "" : rest.slice(slash));
   if (authority.includes("@")) return fail("server must not contain a user name (user@host)");
 
   const parsed = parseHostAndPort(authority);
@@ -120,10 +132,27 @@ export function normaliseServer(input: string): NormaliseResult {
   }
   const host = formatServer(parsed, scheme);
   if (scheme === "http" && host === DOCKER_HUB) return fail("Docker Hub is served over https only: write the server without http://");
-  return { ok: true, server: scheme === "http" ? `http://${host}` : host, scheme, host };
+  if (!path.ok) return path;
+  const named = path.path === "" ? host : `${host}/${path.path}`;
+  // Only a prefix is held to the image name limit: a bare host keeps the host rules it always had.
+  if (path.path !== "" && named.length > NAME_TOTAL_LENGTH_MAX) {
+    return fail(`server with its repository path must be at most ${NAME_TOTAL_LENGTH_MAX} characters (the longest image name)`);
+  }
+  return { ok: true, server: scheme === "http" ? `http://${named}` : named, scheme, host, path: path.path };
 }
 
-const ALLOWED_PATHS = new Set(["", "/", "/v1", "/v1/", "/v2", "/v2/"]);
+/** What may follow the host without being a repository prefix: nothing, `/`, or a pasted API root. */
+const API_ROOTS = new Set(["", "/", "/v1", "/v1/", "/v2", "/v2/"]);
+
+/** The repository prefix in what follows the host (`/acme/team` → `acme/team`), or why it is not one. */
+function repositoryPrefix(text: string): { ok: true; path: string } | { ok: false; reason: string } {
+  if (API_ROOTS.has(text.toLowerCase())) return { ok: true, path: "" };
+  const path = text.slice(1);
+  if (path.endsWith("/")) return fail("a repository path after the host must not end with /");
+  if (/[:@]/.test(path)) return fail("a repository path after the host names a namespace or repository, never a :tag or @digest");
+  const reason = checkRepositoryPath(path);
+  return reason === undefined ? { ok: true, path } : fail(`after the host: ${reason}`);
+}
 
 /**
  * Validates a bare `host[:port]` (no scheme, no path) and lowercases it. Docker Hub aliases are
@@ -199,9 +228,28 @@ export function sameRegistry(a: string, b: string): boolean {
  */
 export function servesImageHost(server: string, imageHost: string): boolean {
   const registry = normaliseServer(server);
-  if (!registry.ok || /^[a-z][a-z0-9+.-]*:\/\//i.test(imageHost)) return false;
+  if (!registry.ok || /^[a-z][a-z0-9+.-]*:\/\//i.test(imageHost) || imageHost.includes("/")) return false;
   const image = normaliseServer(registry.scheme === "http" ? `http://${imageHost}` : imageHost);
-  return image.ok && image.server === registry.server;
+  return image.ok && image.host === registry.host;
+}
+
+/**
+ * True when the registry stored as `server` serves the image `imageHost/repository`: its host is
+ * served (`servesImageHost`) and its repository lies under the server's repository prefix, at a
+ * segment boundary (`ghcr.io/acme` serves `ghcr.io/acme/app`, not `ghcr.io/acmecorp/app`).
+ *
+ * @example servesImage("ghcr.io/acme", "ghcr.io:443", "acme/app") // true
+ * @example servesImage("ghcr.io/acme", "ghcr.io", "acmecorp/app") // false
+ * @example servesImage("docker.io/library", "docker.io", "library/ubuntu") // true
+ */
+export function servesImage(server: string, imageHost: string, repository: string): boolean {
+  const registry = normaliseServer(server);
+  return registry.ok && servesImageHost(server, imageHost) && isUnderPrefix(repository, registry.path);
+}
+
+/** The repository path prefix of a (stored) server, `""` when it has none. Throws on a server that does not normalise. */
+export function serverPath(server: string): string {
+  return requireNormalised(server).path;
 }
 
 /** `https` unless the (stored) server was written `http://…`. Throws on a server that does not normalise. */
@@ -209,10 +257,10 @@ export function serverScheme(server: string): ServerScheme {
   return requireNormalised(server).scheme;
 }
 
-/** True when the server is Docker Hub under any of its names. */
+/** True when the server is Docker Hub under any of its names, with or without a repository prefix. */
 export function isDockerHub(server: string): boolean {
   const normalised = normaliseServer(server);
-  return normalised.ok && normalised.server === DOCKER_HUB;
+  return normalised.ok && normalised.host === DOCKER_HUB;
 }
 
 /**
@@ -229,8 +277,10 @@ export function apiHost(server: string): string {
  * The key of the registry's entry in `config.json` `auths` (and in `X-Registry-Config`):
  * `https://index.docker.io/v1/` for Docker Hub, the bare `host[:port]` otherwise, also for an
  * http registry: runtimes look credentials up by host, and some (the kubelet) do not strip a
- * scheme from the image side. (For an image whose reference spells the default port,
- * `ghcr.io:443/org/app`, runtimes look up `ghcr.io:443`: see `authKeyForImageHost`.)
+ * scheme from the image side. Never with the server's repository prefix: the Docker CLI and
+ * daemon look `auths` up by host only, so a key with a path would never be found. (For an
+ * image whose reference spells the default port, `ghcr.io:443/org/app`, runtimes look up
+ * `ghcr.io:443`: see `authKeyForImageHost`.)
  */
 export function configKey(server: string): string {
   const { host } = requireNormalised(server);
@@ -246,6 +296,21 @@ export function configKey(server: string): string {
  */
 export function authKeyForImageHost(imageHost: string): string {
   return imageHost === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : imageHost;
+}
+
+/**
+ * The key of a Kubernetes `dockerconfigjson` secret for a registry with the repository prefix
+ * `path`, for an image whose reference names `imageHost`. The kubelet's keyring, unlike Docker,
+ * matches keys with a path against the image's name (same host and port, path a prefix; the
+ * longest key first), so a prefixed registry is keyed `host/path` (`ghcr.io/acme`; Docker Hub
+ * `docker.io/acme`: the kubelet compares with the canonical name `docker.io/acme/app`). Without
+ * a prefix the key is the one runtimes look up by host (`authKeyForImageHost`).
+ *
+ * @example kubernetesAuthKey("ghcr.io:443", "acme") // "ghcr.io:443/acme"
+ * @example kubernetesAuthKey("docker.io", "")       // "https://index.docker.io/v1/"
+ */
+export function kubernetesAuthKey(imageHost: string, path: string): string {
+  return path === "" ? authKeyForImageHost(imageHost) : `${imageHost}/${path}`;
 }
 
 /**

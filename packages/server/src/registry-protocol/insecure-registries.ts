@@ -84,7 +84,8 @@ export function parseInsecureRegistries(spec: string): ParseInsecureRegistriesRe
       entries,
       allows(hostPort: string): boolean {
         const normalised = normaliseServer(`http://${hostPort}`);
-        if (!normalised.ok) return false;
+        // Entries name hosts; a repository path has no business here (the caller passes hosts).
+        if (!normalised.ok || normalised.path !== "") return false;
         if (hosts.has(normalised.host)) return true;
         const address = ipOf(normalised.host);
         return address !== undefined && ranges.check(address.ip, address.family);

@@ -86,7 +86,15 @@ describe("detectProvider", () => {
   });
 
   it("reports a server that does not normalise as self_hosted", () => {
-    expect(detectProvider(" ghcr.io/org ")).toEqual({ provider: "self_hosted", server: "ghcr.io/org" });
+    expect(detectProvider(" ghcr.io/Org ")).toEqual({ provider: "self_hosted", server: "ghcr.io/Org" });
+  });
+
+  it("detects the provider of the host under a repository prefix, the prefix kept in server", () => {
+    expect(detectProvider("https://GHCR.io/acme")).toEqual({ provider: "ghcr", server: "ghcr.io/acme" });
+    expect(detectProvider("docker.io/acme")).toEqual({ provider: "dockerhub", server: "docker.io/acme" });
+    expect(detectProvider(`${ECR}/team/app`)).toEqual({ provider: "ecr", server: `${ECR}/team/app`, accountId: "123456789012", region: "us-east-1", fips: false });
+    expect(detectProvider("europe-west1-docker.pkg.dev/project/repo")).toMatchObject({ provider: "google", location: "europe-west1" });
+    expect(detectProvider("http://ghcr.io/acme")).toEqual({ provider: "self_hosted", server: "http://ghcr.io/acme" });
   });
 });
 
@@ -150,7 +158,11 @@ describe("checkCredentialsForProvider", () => {
     ["ghcr.io:443", "octocat", "hunter2", [], ["ghcr_token_format"]],
     [`${ECR}:443`, "admin", ECR_PASSWORD, ["ecr_username"], ["ecr_token_expiry"]],
     // invalid server
-    ["https://ghcr.io/org", "u", "p", ["server_invalid"], []],
+    ["https://ghcr.io/Org", "u", "p", ["server_invalid"], []],
+    // A repository prefix keeps the host's rules.
+    ["ghcr.io/acme", "octocat", "hunter2", [], ["ghcr_token_format"]],
+    [`${ECR}/team`, "ec2-user", "p", ["ecr_username"], ["ecr_token_expiry"]],
+    ["europe-west1-npm.pkg.dev/project", "u", "p", [], ["google_host"]],
   ] as const)("%s as %j", (server, username, password, errors, warnings) => {
     const result = checkCredentialsForProvider(server, username, password);
     expect(codes(result.errors)).toEqual([...errors].sort());
@@ -186,7 +198,7 @@ describe("checkCredentialsForProvider", () => {
       ["ghcr.io", secret, `${secret} `],
       ["docker.io", `${secret}@example.com`, secret],
       [ACR, `${secret}@example.com`, secret],
-      ["https://ghcr.io/org", secret, secret],
+      ["https://ghcr.io/Org", secret, secret],
     ];
     for (const [server, username, password] of attempts) {
       const { errors, warnings } = checkCredentialsForProvider(server, username, password);

@@ -1,7 +1,8 @@
 /**
  * Provider awareness: which registry product a server is, and what its credentials must look like.
  *
- * Detection works on the normalised server (hosts.ts) and the host patterns of wire-formats.md.
+ * Detection works on the normalised server's host (hosts.ts; a repository prefix such as
+ * `ghcr.io/acme` is one of the host's namespaces) and the host patterns of wire-formats.md.
  * The normalised server has no default port (`ghcr.io:443` is `ghcr.io`, so `ghcr`); a server
  * with another port is never a cloud provider (they all listen on 443 only): `ghcr.io:5000` is
  * `self_hosted`, and so is every `http://` server (no cloud registry speaks plain HTTP).
@@ -93,22 +94,23 @@ const ACR = /^([a-z0-9]+)\.azurecr\.io$/;
 export function detectProvider(server: string): ProviderInfo {
   const normalised = normaliseServer(server);
   if (!normalised.ok) return { provider: "self_hosted", server: server.trim() };
-  const host = normalised.server;
-  if (normalised.scheme === "http") return { provider: "self_hosted", server: host };
-  if (host === DOCKER_HUB) return { provider: "dockerhub", server: host };
-  if (host === "ghcr.io") return { provider: "ghcr", server: host };
+  // The provider is the host's: a repository prefix (`ghcr.io/acme`) is one of its namespaces.
+  const { host, server: stored } = normalised;
+  if (normalised.scheme === "http") return { provider: "self_hosted", server: stored };
+  if (host === DOCKER_HUB) return { provider: "dockerhub", server: stored };
+  if (host === "ghcr.io") return { provider: "ghcr", server: stored };
 
   const artifact = ARTIFACT_REGISTRY.exec(host);
-  if (artifact) return { provider: "google", server: host, product: "artifact_registry", location: artifact[1]! };
-  if (CONTAINER_REGISTRY.test(host)) return { provider: "google", server: host, product: "container_registry", location: null };
+  if (artifact) return { provider: "google", server: stored, product: "artifact_registry", location: artifact[1]! };
+  if (CONTAINER_REGISTRY.test(host)) return { provider: "google", server: stored, product: "container_registry", location: null };
 
   const ecr = ECR.exec(host);
-  if (ecr) return { provider: "ecr", server: host, accountId: ecr[1]!, region: ecr[3]!, fips: ecr[2] !== undefined };
+  if (ecr) return { provider: "ecr", server: stored, accountId: ecr[1]!, region: ecr[3]!, fips: ecr[2] !== undefined };
 
   const acr = ACR.exec(host);
-  if (acr) return { provider: "acr", server: host, registryName: acr[1]! };
+  if (acr) return { provider: "acr", server: stored, registryName: acr[1]! };
 
-  return { provider: "self_hosted", server: host };
+  return { provider: "self_hosted", server: stored };
 }
 
 /**
@@ -195,7 +197,7 @@ export function checkCredentialsForProvider(server: string, username: string, pa
       break;
 
     case "self_hosted":
-      checkNearMisses(info.server, warn);
+      checkNearMisses(normalised.host, warn);
       break;
   }
   return { errors, warnings };

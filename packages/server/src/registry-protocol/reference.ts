@@ -26,11 +26,12 @@
  * Reasons are short and generic: they name the rule that failed, never echo the input.
  */
 import { DOCKER_HUB, DOCKER_HUB_ALIASES, parseHostAndPort } from "./hosts.js";
+import { checkRepositoryPath, NAME_TOTAL_LENGTH_MAX, PATH_REASONS } from "./repository-path.js";
+
+export { NAME_TOTAL_LENGTH_MAX };
 
 /** The tag pulled when a reference has none. */
 export const DEFAULT_TAG = "latest";
-/** Longest name (`domain[:port]/path`), as in distribution/reference. */
-export const NAME_TOTAL_LENGTH_MAX = 255;
 const MAX_INPUT_LENGTH = 1024;
 
 export interface ImageReference {
@@ -51,9 +52,6 @@ export type ParseImageAndTagResult =
   | { ok: true; ref: ImageReference & { tag: string } }
   | { ok: false; field: "image" | "tag"; reason: string };
 
-// distribution writes the separator as `[-]*`; `-+` matches the same names without the nested
-// ambiguity that makes `[-]*` backtrack exponentially on a long invalid component.
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^\w[\w.-]{0,127}$/;
 const DIGEST_ALGORITHM = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*$/;
 const DIGEST_HEX = /^[0-9a-fA-F]{32,}$/;
@@ -69,9 +67,7 @@ export const REASONS = {
   nameEmpty: "image name is empty",
   imageId: "image name must not be a 64-character hex string (that is an image ID, not a name)",
   hostWithoutPath: "a registry host must be followed by a repository path, e.g. host:5000/name",
-  emptyComponent: "repository path must not contain empty components (//, or a leading or trailing /)",
-  lowercase: "repository name must be lowercase",
-  component: "repository path components must match [a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*",
+  ...PATH_REASONS,
   nameTooLong: `image name (with its registry host) must be at most ${NAME_TOTAL_LENGTH_MAX} characters`,
   tagEmpty: "tag is empty",
   tagTooLong: "tag must be at most 128 characters",
@@ -239,13 +235,9 @@ function parseName(name: string): ParsedName {
     }
   }
 
-  const components = path.split("/");
-  for (const component of components) {
-    if (component === "") return fail(REASONS.emptyComponent);
-    if (/[A-Z]/.test(component)) return fail(REASONS.lowercase);
-    if (!PATH_COMPONENT.test(component)) return fail(REASONS.component);
-  }
-  if (domain === DOCKER_HUB && port === undefined && components.length === 1) path = `library/${path}`;
+  const pathReason = checkRepositoryPath(path);
+  if (pathReason !== undefined) return fail(pathReason);
+  if (domain === DOCKER_HUB && port === undefined && !path.includes("/")) path = `library/${path}`;
 
   const result = { ok: true as const, domain, repository: path, ...(port !== undefined ? { port } : {}) };
   if (canonicalName(result).length > NAME_TOTAL_LENGTH_MAX) return fail(REASONS.nameTooLong);

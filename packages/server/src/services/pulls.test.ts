@@ -121,7 +121,16 @@ const refusedStates: { name: string; resolution: PullResolution; code: string; r
     code: "registry_host_mismatch",
     registryId: REGISTRY_ID,
   },
+  {
+    name: "a registry whose repository prefix does not cover the image (its server changed after the link)",
+    resolution: { ...linked, registry: { ...liveRegistry, server: "registry.example.com/other" } },
+    code: "registry_host_mismatch",
+    registryId: REGISTRY_ID,
+  },
 ];
+
+/** A registry with a repository prefix and an image under it. */
+const prefixed: PullResolution = { image: privateImage, registry: { ...liveRegistry, server: "registry.example.com/team" } };
 
 /** A plain-HTTP registry (the operator listed it) and an image on it. */
 const plainHttp: PullResolution = {
@@ -137,6 +146,16 @@ describe("pull credentials", () => {
     expect(credentials.registry).toEqual({ id: REGISTRY_ID, name: "prod", server: "http://registry.example.com:5000", insecure: true });
     expect(credentials.auth?.server).toBe("registry.example.com:5000");
     expect(Object.keys(credentials.auth?.docker_config.auths ?? {})).toEqual(["registry.example.com:5000"]);
+  });
+
+  it("a registry with a repository prefix: config.json and X-Registry-Auth keyed by host, the Kubernetes secret by host/path", async () => {
+    const { service } = setup(prefixed);
+    const credentials = await service.credentials(provisioner, WS, IMAGE_ID);
+    expect(credentials.registry).toMatchObject({ server: "registry.example.com/team", insecure: false });
+    expect(credentials.auth?.server).toBe("registry.example.com");
+    expect(Object.keys(credentials.auth?.docker_config.auths ?? {})).toEqual(["registry.example.com"]);
+    const secret = JSON.parse(Buffer.from(credentials.auth!.kubernetes_secret.data[".dockerconfigjson"], "base64").toString("utf8"));
+    expect(Object.keys(secret.auths)).toEqual(["registry.example.com/team"]);
   });
 
   it("serves an image that spells the default port from a registry that does not, keyed as the image spells it", async () => {
@@ -295,6 +314,12 @@ describe("pull check", () => {
       },
     ]);
     expect(touches).toEqual([{ workspaceId: WS, id: REGISTRY_ID, at: NOW }]);
+  });
+
+  it("checks a registry with a repository prefix on its host, for the image's whole repository", async () => {
+    const { service, probes } = setup(prefixed);
+    expect((await service.check(WS, IMAGE_ID)).pullable).toBe(true);
+    expect(probes.map((p) => [p.endpoint, p.repository, p.reference])).toEqual([[{ host: "registry.example.com", scheme: "https" }, "team/app", "v1"]]);
   });
 
   it("checks a plain-HTTP registry over http, on its bare host[:port]", async () => {

@@ -5,9 +5,10 @@ import { workspaceAccessDenial } from "../auth/workspace-access.js";
 import type { PullCredentialRefusal } from "../db/pull-credential-outcomes.js";
 import type { PullCredentialEvent, PullImage, PullRegistry, PullResolution } from "../db/repositories/pulls.js";
 import { DomainError } from "../errors.js";
-import { apiHost, serverScheme, servesImageHost } from "../registry-protocol/hosts.js";
+import { apiHost, serverPath, serverScheme } from "../registry-protocol/hosts.js";
 import { parseImageAndTag, pullReference, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
 import { credentialContext } from "./credential-context.js";
+import { registryMismatch } from "./registry-mismatch.js";
 import type { RegistryProber } from "./registry-prober.js";
 import { runtimeAuth } from "./runtime-auth.js";
 
@@ -88,17 +89,10 @@ export function createPullService(deps: PullServiceDeps) {
         refusal: { code: "registry_disabled", detail: "The registry linked to this image is disabled; enable it or link another registry." },
       };
     }
-    const imageHost = referenceServer(ref);
-    if (!servesImageHost(registry.server, imageHost)) {
-      return {
-        ...base,
-        registry,
-        refusal: {
-          code: "registry_host_mismatch",
-          detail: `The image is hosted on ${imageHost}, but the linked registry's server is ${registry.server}.`,
-          extensions: { image_host: imageHost, registry_server: registry.server },
-        },
-      };
+    // The registry's server may have changed since the image was linked to it.
+    const mismatch = registryMismatch(ref, registry.server);
+    if (mismatch) {
+      return { ...base, registry, refusal: { code: "registry_host_mismatch", ...mismatch } };
     }
     return { ...base, registry, refusal: null };
   }
@@ -200,9 +194,10 @@ export function createPullService(deps: PullServiceDeps) {
         imageId,
         reference: resolved.reference,
         registry: { id: registry.id, name: registry.name, server: registry.server, insecure: serverScheme(registry.server) === "http" },
-        // Keyed by the image's host as the reference spells it: that is what runtimes look up.
+        // Keyed by the image's host as the reference spells it (that is what runtimes look up),
+        // and for Kubernetes by that host and the registry's repository prefix.
         auth: runtimeAuth(
-          { host: referenceServer(resolved.ref), username: registry.username, password, email: registry.email },
+          { host: referenceServer(resolved.ref), path: serverPath(registry.server), username: registry.username, password, email: registry.email },
           `modbox-pull-${imageId}`,
         ),
       };

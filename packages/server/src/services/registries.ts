@@ -160,12 +160,14 @@ export function createRegistryService(deps: RegistryServiceDeps) {
     },
 
     async list(workspaceId: string, input: ListRegistriesInput) {
-      // The filter is compared with stored (normalised) servers; a value that does not
-      // normalise can match nothing, which the query then answers.
+      // The filter is compared with stored (normalised) servers: the server itself and those
+      // under it (`ghcr.io` finds `ghcr.io/acme` too). A value that does not normalise names
+      // no stored server: an empty page, without a query.
       const normalised = input.server === undefined ? undefined : normaliseServer(input.server);
       const server = normalised === undefined ? undefined : normalised.ok ? normalised.server : input.server;
       const filters = { enabled: input.enabled, server };
       const beforeId = decodeCursor(input.cursor, filters);
+      if (normalised?.ok === false) return toPage([], input.limit, filters);
       const rows = await registries.list(workspaceId, { ...filters, beforeId, limit: input.limit + 1 });
       return toPage(rows, input.limit, filters);
     },

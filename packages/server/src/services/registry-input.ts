@@ -7,8 +7,8 @@ import { checkCredentialsForProvider } from "../registry-protocol/providers.js";
 
 /**
  * Rules for registry input that the schema cannot express: the server as users type it
- * (`https://GHCR.io/` → `ghcr.io`, `ghcr.io:443` → `ghcr.io`), PEM that parses, and what each
- * provider accepts. Every failure is a 422 naming the field and the rule, never the value.
+ * (`https://GHCR.io/` → `ghcr.io`, `ghcr.io:443/acme` → `ghcr.io/acme`), PEM that parses, and
+ * what each provider accepts. Every failure is a 422 naming the field and the rule, never the value.
  *
  * An `http://` server is refused unless the operator listed its host in
  * `MODBOX_INSECURE_REGISTRIES`: credentials go to registries over HTTPS only. Silently turning it
@@ -17,7 +17,7 @@ import { checkCredentialsForProvider } from "../registry-protocol/providers.js";
 export function normaliseServerOrThrow(server: string, insecureRegistries: InsecureRegistries): string {
   const result = normaliseServer(server);
   if (!result.ok) {
-    throw new DomainError("validation_failed", "The registry server is not a valid host[:port].", {
+    throw new DomainError("validation_failed", "The registry server is not a valid host[:port], optionally followed by a repository path.", {
       fieldErrors: [
         { path: "/body/server", message: result.reason },
       ],

@@ -1,4 +1,4 @@
-import { authKeyForImageHost } from "../registry-protocol/hosts.js";
+import { authKeyForImageHost, kubernetesAuthKey } from "../registry-protocol/hosts.js";
 
 export interface PlainCredential {
   /**
@@ -7,6 +7,12 @@ export interface PlainCredential {
    * host of the image they pull (the kubelet compares ports exactly), whatever the scheme.
    */
   host: string;
+  /**
+   * The registry's repository path prefix (`acme` for a server `ghcr.io/acme`), `""` for none.
+   * Only the Kubernetes secret can say it: Docker's `config.json` and `X-Registry-Auth` are
+   * looked up by host alone.
+   */
+  path: string;
   username: string;
   password: string;
   email: string | null;
@@ -19,16 +25,22 @@ export interface PlainCredential {
  * - Docker Engine `X-Registry-Auth`: base64url WITH `=` padding (Go's `base64.URLEncoding`
  *   rejects unpadded input; Node's "base64url" drops it) of `{username, password, serveraddress}`.
  * - `config.json`: `{"auths": {"<key>": {"auth": base64("user:pass")}}}`, Docker Hub's key being
- *   `https://index.docker.io/v1/`.
+ *   `https://index.docker.io/v1/`. Keyed by host only, even for a registry with a repository
+ *   prefix: the Docker CLI and daemon ignore a path in the key (they would never find it), so
+ *   two registries of one host cannot share one `config.json`; each answer is for one image.
  * - A `kubernetes.io/dockerconfigjson` Secret whose `.dockerconfigjson` is base64 of the same
- *   document with `username`/`password`/`email` spelled out, as kubectl writes it.
+ *   document with `username`/`password`/`email` spelled out, as kubectl writes it, but keyed by
+ *   `host/path` for a registry with a prefix: the kubelet matches paths (`kubernetesAuthKey`),
+ *   so secrets of several registries on one host can be used together.
  */
 export function runtimeAuth(credential: PlainCredential, secretName: string) {
   const key = authKeyForImageHost(credential.host);
   const basic = Buffer.from(`${credential.username}:${credential.password}`, "utf8").toString("base64");
   const email = credential.email ? { email: credential.email } : {};
   const dockerConfigJson = {
-    auths: { [key]: { username: credential.username, password: credential.password, ...email, auth: basic } },
+    auths: {
+      [kubernetesAuthKey(credential.host, credential.path)]: { username: credential.username, password: credential.password, ...email, auth: basic },
+    },
   };
   return {
     server: credential.host,

@@ -11,8 +11,6 @@ const IMAGE_ID = "0190a000-0000-7000-8000-0000000000a1";
 const REGISTRY_ID = "0190a000-0000-7000-8000-0000000000b1";
 const NOW = new Date("2025-02-01T00:00:00.000Z");
 
-const registry = { id: REGISTRY_ID, server: "registry.example.com" };
-
 
 /** A stored image; the one place the record's shape is spelled out in these tests. */
 function storedImage(fields: Partial<SandboxImageRecord> = {}): SandboxImageRecord {
@@ -45,8 +43,11 @@ function setup(
     rows?: SandboxImageRecord[];
     /** Every compare-and-set loses, as on a row other writers keep moving. */
     hot?: boolean;
+    /** The server of the one registry (default `registry.example.com`). */
+    registryServer?: string;
   } = {},
 ) {
+  const registry = { id: REGISTRY_ID, server: options.registryServer ?? "registry.example.com" };
   const stored = options.stored === undefined ? storedImage() : options.stored;
   const inserts: NewSandboxImage[] = [];
   const patches: SandboxImagePatch[] = [];
@@ -180,6 +181,22 @@ describe("sandbox image service: create", () => {
     expect(inserts).toEqual([]);
   });
 
+  it("a registry with a repository prefix links the images under it, at a path-segment boundary", async () => {
+    const { service, inserts } = setup({ registryServer: "registry.example.com/team" });
+
+    await service.create(WS, { name: "app", image: "registry.example.com/team/app", registryId: REGISTRY_ID });
+    await service.create(WS, { name: "deep", image: "registry.example.com:443/team/sub/app", registryId: REGISTRY_ID });
+    await service.create(WS, { name: "itself", image: "registry.example.com/team", registryId: REGISTRY_ID });
+    expect(inserts.map((row) => row.image)).toEqual(["registry.example.com/team/app", "registry.example.com:443/team/sub/app", "registry.example.com/team"]);
+
+    const err = await domainError(service.create(WS, { name: "app", image: "registry.example.com/teamwork/app", registryId: REGISTRY_ID }));
+    expect([err.code, err.status]).toEqual(["registry_host_mismatch", undefined]);
+    expect(err.extensions).toEqual({ image_host: "registry.example.com", registry_server: "registry.example.com/team" });
+    expect(err.detail).toContain("The image registry.example.com/teamwork/app is not under the registry's server registry.example.com/team");
+    expect(err.fieldErrors?.map((e) => e.path)).toEqual(["/body/registry_id"]);
+    expect(inserts).toHaveLength(3);
+  });
+
   it("a registry deleted between the check and the write answers like a missing one", async () => {
     const { service } = setup({ linkRace: true });
 
@@ -217,6 +234,17 @@ describe("sandbox image service: update", () => {
 
     expect(err.code).toBe("registry_host_mismatch");
     expect(patches).toEqual([]);
+  });
+
+  it("a new image outside the stored registry's repository prefix is refused, inside it is written", async () => {
+    const { service, patches } = setup({ registryServer: "registry.example.com/team", stored: storedImage({ image: "registry.example.com/team/app" }) });
+
+    const err = await domainError(service.update(WS, IMAGE_ID, { image: "registry.example.com/other/app" }));
+    expect(err.code).toBe("registry_host_mismatch");
+    expect(patches).toEqual([]);
+
+    await service.update(WS, IMAGE_ID, { image: "registry.example.com/team/other" });
+    expect(patches).toEqual([expect.objectContaining({ image: "registry.example.com/team/other" })]);
   });
 
   it("unlinking the registry (null) is allowed for any host, with no lookup", async () => {

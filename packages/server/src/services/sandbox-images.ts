@@ -1,9 +1,9 @@
 import type { NewSandboxImage, SandboxImagePatch, SandboxImageRecord } from "../db/records.js";
 import { RegistryNotLinkableError, type SandboxImageRepository } from "../db/repositories/sandbox-images.js";
 import { DomainError } from "../errors.js";
-import { servesImageHost } from "../registry-protocol/hosts.js";
-import { parseImageAndTag, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
+import { parseImageAndTag, type ImageReference } from "../registry-protocol/reference.js";
 import { withNormalisedName } from "./names.js";
+import { registryMismatch } from "./registry-mismatch.js";
 import { decodeCursor, toPage } from "./pagination.js";
 import { afterLostRace, assertPrecondition, concurrentModification, OPTIMISTIC_ATTEMPTS, type VersionPrecondition } from "./preconditions.js";
 
@@ -15,7 +15,7 @@ export type SandboxImageRepositoryPort = Pick<SandboxImageRepository, "insert" |
 
 export interface SandboxImageServiceDeps {
   images: SandboxImageRepositoryPort;
-  /** A deleted or foreign registry is not linkable; a live one must serve the image's host. */
+  /** A deleted or foreign registry is not linkable; a live one must serve the image (host and repository prefix). */
   registries: { findById: RegistryLookup };
   newId: () => string;
   now: () => Date;
@@ -47,8 +47,7 @@ const DEFAULTS = { tag: "latest", enabled: true, isDefault: false, memoryMb: 102
 export function createSandboxImageService(deps: SandboxImageServiceDeps) {
   const { images } = deps;
 
-  /** The image and tag must parse, and a linked registry must exist here and serve the image's host. */
-  /** A registry deleted between the check above and the write: the same answer as a missing one. */
+  /** A registry deleted between the check below and the write: the same answer as a missing one. */
   async function linking<T>(write: () => Promise<T>): Promise<T> {
     try {
       return await write();
@@ -58,6 +57,7 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
     }
   }
 
+  /** The image and tag must parse, and a linked registry must exist here and serve the image. */
   async function assertPullable(
     workspaceId: string,
     target: { image: string; tag: string; registryId: string | null },
@@ -67,7 +67,7 @@ export function createSandboxImageService(deps: SandboxImageServiceDeps) {
     if (target.registryId === null) return;
     const registry = await findRegistry(workspaceId, target.registryId);
     if (!registry) throw registryNotFound();
-    assertSameHost(ref, registry.server);
+    assertServesImage(ref, registry.server);
   }
 
   return {
@@ -194,18 +194,14 @@ function parseReferenceOrThrow(image: string, tag: string): ImageReference & { t
   return parsed.ref;
 }
 
-/**
- * The registry's credentials are for its server only: linking them to an image on another host
- * would either leak them to that host or silently pull anonymously. The default port of the
- * registry's scheme may be written or not (`ghcr.io:443/org/app` is served by `ghcr.io`).
- */
-export function assertSameHost(ref: Pick<ImageReference, "domain" | "port">, registryServer: string, status?: number): void {
-  const imageHost = referenceServer(ref);
-  if (servesImageHost(registryServer, imageHost)) return;
-  throw new DomainError(
-    "registry_host_mismatch",
-    `The image is hosted on ${imageHost}, but the registry's server is ${registryServer}: ` +
-      `link a registry for ${imageHost}, or use an image from ${registryServer}.`,
-    { fieldErrors: [{ path: "/body/registry_id", message: "the registry's server must serve the image's host" }], extensions: { image_host: imageHost, registry_server: registryServer }, status: status },
-  );
+/** A linked registry must serve the image: its host, and its repository prefix if it has one (see registry-mismatch.ts). */
+function assertServesImage(ref: Pick<ImageReference, "domain" | "port" | "repository">, registryServer: string): void {
+  const mismatch = registryMismatch(ref, registryServer);
+  if (mismatch === null) return;
+  throw new DomainError("registry_host_mismatch", mismatch.detail, {
+    fieldErrors: [
+      { path: "/body/registry_id", message: "the registry's server must serve the image: its host, and the image's repository under the server's path if it has one" },
+    ],
+    extensions: mismatch.extensions,
+  });
 }

@@ -77,8 +77,9 @@ describe("validation answers that teach", () => {
   it('says " ghcr.io" breaks a rule in words, not as a regex', async () => {
     const res = await call({ method: "POST", path: "/registries", json: registry({ server: " ghcr.io" }) });
     const { detail, errors } = refusal(res);
-    expect(errors).toEqual([{ path: "/body/server", message: "must not contain spaces or other whitespace" }]);
-    expect(detail).toBe("server must not contain spaces or other whitespace.");
+    const words = "must be host[:port], optionally followed by a lowercase repository path (/org/team) and preceded by https:// or http://, with no spaces";
+    expect(errors).toEqual([{ path: "/body/server", message: words }]);
+    expect(detail).toBe(`server ${words}.`);
   });
 
   it("lists at most 20 problems and says how many more there are", async () => {

@@ -217,7 +217,9 @@ export function hostileInputCases(fx: HostileFixtures, app: { readonly token: st
     { label: "mass assignment: warnings", field: "warnings", value: [] },
     { label: "mass assignment: last_used_at", field: "last_used_at", value: "2020-01-01T00:00:00.000Z" },
     // Servers the schema lets through and the normalisation refuses (hosts.ts): each a 422 naming the field.
-    { label: "server with a path", field: "server", value: "ghcr.io/your-org" },
+    { label: "server with an uppercase repository path", field: "server", value: "ghcr.io/Your-Org" },
+    { label: "server with a trailing slash after its repository path", field: "server", value: "ghcr.io/your-org/" },
+    { label: "server with a tag after its repository path", field: "server", value: "ghcr.io/your-org/app:v1" },
     { label: "server with a user name", field: "server", value: "user@ghcr.io" },
     { label: "server with a query", field: "server", value: "ghcr.io?x=1" },
     { label: "server with a fragment", field: "server", value: "ghcr.io#x" },

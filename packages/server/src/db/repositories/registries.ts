@@ -212,7 +212,11 @@ export function createRegistryRepository(db: Db) {
         and(
           eq(registries.workspaceId, sql.placeholder("workspaceId")),
           isNull(registries.deletedAt),
-          server ? eq(registries.server, sql.placeholder("server")) : undefined,
+          // The server and the repository prefixes under it. starts_with is not an index
+          // condition: with a server filter the list index is walked and rows filtered.
+          server
+            ? sql`(${registries.server} = ${sql.placeholder("server")} OR starts_with(${registries.server}, ${sql.placeholder("under")}))`
+            : undefined,
           enabled ? eq(registries.enabled, sql.placeholder("enabled")) : undefined,
           cursor ? lt(registries.id, sql.placeholder("beforeId")) : undefined,
         ),
@@ -348,7 +352,8 @@ export function createRegistryRepository(db: Db) {
     /** Newest first; `beforeId` continues after the last id of the previous page. */
     async list(workspaceId: string, q: RegistryListQuery): Promise<RegistryRecord[]> {
       const query = listQuery([q.server !== undefined, q.enabled !== undefined, q.beforeId !== undefined]);
-      const rows = await query.execute({ workspaceId, server: q.server, enabled: q.enabled, beforeId: q.beforeId, limit: q.limit });
+      const under = q.server === undefined ? undefined : `${q.server}/`;
+      const rows = await query.execute({ workspaceId, server: q.server, under, enabled: q.enabled, beforeId: q.beforeId, limit: q.limit });
       return rows.map(asRecord);
     },
 
