@@ -71,10 +71,5 @@ export function createExchangeCache(options: ExchangeCacheOptions) {
         throw err;
       }
     },
-
-    /** Forgets a registry's token (its credential changed or it was deleted). */
-    forget(key: string): void {
-      entries.delete(key);
-    },
   };
 }
