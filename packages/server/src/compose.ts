@@ -16,6 +16,7 @@ import { createSandboxImageRepository } from "./db/repositories/sandbox-images.j
 import { httpMetrics } from "./metrics/http-metrics.js";
 import { createAwsEcrExchanger, type AwsCredentialsProvider } from "./cloud/aws-ecr.js";
 import { createExchangeCache } from "./cloud/exchange-cache.js";
+import { createGcpExchanger } from "./cloud/gcp-service-account.js";
 import { countExchangeFailures, countPullCredentials, countVerifications } from "./metrics/instrument.js";
 import type { Metrics } from "./metrics/registry.js";
 import { loadPublishedResources } from "./published/resources.js";
@@ -61,6 +62,7 @@ export interface ComposeOptions {
    */
   cloud?: {
     aws?: { stsEndpoint?: string; ecrEndpoint?: string; serverCredentials?: AwsCredentialsProvider };
+    gcp?: { tokenEndpoint?: string };
     now?: () => Date;
   };
 }
@@ -95,6 +97,10 @@ export function composeApp(options: ComposeOptions): AppDeps {
         ...(aws.stsEndpoint !== undefined && { stsEndpoint: aws.stsEndpoint }),
         ...(aws.ecrEndpoint !== undefined && { ecrEndpoint: aws.ecrEndpoint }),
         ...(aws.serverCredentials !== undefined && { serverCredentials: aws.serverCredentials }),
+        timeoutMs: options.outbound.timeoutMs ?? 5000,
+      }),
+      gcp_service_account: createGcpExchanger({
+        ...(options.cloud?.gcp?.tokenEndpoint !== undefined && { tokenEndpoint: options.cloud.gcp.tokenEndpoint }),
         timeoutMs: options.outbound.timeoutMs ?? 5000,
       }),
     },

@@ -114,6 +114,7 @@ const envObject = z.object({
     MODBOX_METRICS_HOST: z.string().trim().min(1).optional(),
     MODBOX_AWS_STS_ENDPOINT: exchangeEndpoint.optional(),
     MODBOX_AWS_ECR_ENDPOINT: exchangeEndpoint.optional(),
+    MODBOX_GCP_TOKEN_ENDPOINT: exchangeEndpoint.optional(),
     NODE_ENV: z.string().optional(),
 });
 
@@ -195,7 +196,7 @@ export interface Config {
    * Cloud registries' token exchanges: where they go instead of the providers' own endpoints
    * (unset: the providers'). The server's own AWS identity comes from the SDK's default chain.
    */
-  cloud: { aws: { stsEndpoint?: string; ecrEndpoint?: string } };
+  cloud: { aws: { stsEndpoint?: string; ecrEndpoint?: string }; gcp: { tokenEndpoint?: string } };
 }
 
 export class ConfigError extends Error {
@@ -253,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
         ...(e.MODBOX_AWS_STS_ENDPOINT !== undefined && { stsEndpoint: e.MODBOX_AWS_STS_ENDPOINT }),
         ...(e.MODBOX_AWS_ECR_ENDPOINT !== undefined && { ecrEndpoint: e.MODBOX_AWS_ECR_ENDPOINT }),
       },
+      gcp: { ...(e.MODBOX_GCP_TOKEN_ENDPOINT !== undefined && { tokenEndpoint: e.MODBOX_GCP_TOKEN_ENDPOINT }) },
     },
   };
 }

@@ -41,6 +41,8 @@ export interface paths {
          *     (`sts:AssumeRole` with `ExternalId` = the workspace id); every use then exchanges it
          *     for a short-lived ECR token (`ecr:GetAuthorizationToken` in the region of the `server`),
          *     which is what verification, pull checks and pull credentials use.
+         *     `gcp_service_account` stores a service-account JSON key (its `token_uri` must be
+         *     Google's), exchanged for an OAuth access token used as `oauth2accesstoken`.
          */
         post: operations["createRegistry"];
         delete?: never;
@@ -515,11 +517,13 @@ export interface components {
          * @description How the registry is authenticated. `basic`: a username and password (or token), sent
          *     as they are. `aws_ecr`: an AWS credential (an access key pair, or a role this server
          *     assumes with `ExternalId` = the workspace id) exchanged at every use for a short-lived
-         *     ECR token (`ecr:GetAuthorizationToken` in the region of the server), cached until half
-         *     its lifetime is left.
+         *     ECR token (`ecr:GetAuthorizationToken` in the region of the server).
+         *     `gcp_service_account`: a service-account JSON key exchanged for an OAuth access token
+         *     (scope `cloud-platform`) at Google's token endpoint, used as `oauth2accesstoken`.
+         *     Exchanged tokens are cached until half their lifetime is left.
          * @enum {string}
          */
-        RegistryAuthType: "basic" | "aws_ecr";
+        RegistryAuthType: "basic" | "aws_ecr" | "gcp_service_account";
         /**
          * @description A registry to store: one schema per `auth_type`, told apart by its `auth_type` (a
          *     `const` in each). `auth_type` may be left out for `basic`, so every body written before
@@ -527,7 +531,36 @@ export interface components {
          *     fields. A body is checked against the schema its `auth_type` names (none: `basic`), and
          *     only that schema's rules are reported.
          */
-        RegistryCreate: components["schemas"]["RegistryCreateBasic"] | components["schemas"]["RegistryCreateAwsEcr"];
+        RegistryCreate: components["schemas"]["RegistryCreateBasic"] | components["schemas"]["RegistryCreateAwsEcr"] | components["schemas"]["RegistryCreateGcpServiceAccount"];
+        /**
+         * @description A Google Artifact Registry (`<location>-docker.pkg.dev`) or Container Registry
+         *     (`gcr.io`, `<region>.gcr.io`) registry, pulled with a service account's JSON key: every
+         *     use exchanges the key for an OAuth access token (scope `cloud-platform`) at Google's
+         *     token endpoint, and the registry is sent the token as `oauth2accesstoken`. The key's
+         *     `token_uri` must be Google's (`https://oauth2.googleapis.com/token`), or the key is
+         *     refused: this server sends a signed assertion nowhere else. Give the account the
+         *     Artifact Registry Reader role only.
+         */
+        RegistryCreateGcpServiceAccount: {
+            /** @constant */
+            auth_type: "gcp_service_account";
+            name: components["schemas"]["RegistryName"];
+            server: components["schemas"]["RegistryServer"];
+            gcp_service_account_key: $Write<components["schemas"]["GcpServiceAccountKey"]>;
+            email?: components["schemas"]["RegistryEmail"];
+            /**
+             * @description Whether this registry is active.
+             * @default true
+             */
+            enabled?: boolean;
+            ca_certificate?: components["schemas"]["RegistryCaCertificate"];
+        };
+        /**
+         * @description A service-account JSON key as Google issues it (`"type": "service_account"`, with
+         *     `client_email`, `private_key` and `token_uri`). Write-only; encrypted at rest and never
+         *     returned.
+         */
+        GcpServiceAccountKey: string;
         /**
          * @description An AWS ECR registry. Send `aws_access_key_id` with `aws_secret_access_key` (an IAM
          *     user's key pair allowed `ecr:GetAuthorizationToken` and the pull actions), or
@@ -584,7 +617,8 @@ export interface components {
         /**
          * @description The fields to change; fields left out keep their value. `auth_type` cannot change.
          *     `username` and `password` are for `basic` registries; the `aws_*` fields for `aws_ecr`
-         *     ones (a new key pair, or a role ARN: either replaces the stored credential whole).
+         *     ones (a new key pair, or a role ARN: either replaces the stored credential whole);
+         *     `gcp_service_account_key` for `gcp_service_account` ones.
          *     A field of another type answers `422 validation_failed`.
          */
         RegistryUpdate: {
@@ -595,6 +629,7 @@ export interface components {
             aws_access_key_id?: $Write<components["schemas"]["AwsAccessKeyId"]>;
             aws_secret_access_key?: $Write<components["schemas"]["AwsSecretAccessKey"]>;
             aws_role_arn?: $Write<components["schemas"]["AwsRoleArn"]>;
+            gcp_service_account_key?: $Write<components["schemas"]["GcpServiceAccountKey"]>;
             email?: components["schemas"]["RegistryEmail"];
             enabled?: boolean;
             ca_certificate?: components["schemas"]["RegistryCaCertificate"];

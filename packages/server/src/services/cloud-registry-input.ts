@@ -6,11 +6,16 @@
  */
 import { serialiseAwsEcrSecret } from "../cloud/aws-ecr-secret.js";
 import { parseEcrHost } from "../cloud/ecr-hosts.js";
+import { parseServiceAccountKey } from "../cloud/gcp-service-account.js";
+import { detectProvider } from "../registry-protocol/providers.js";
 import type { RegistryAuthType } from "../db/records.js";
 import { DomainError } from "../errors.js";
 
 const AWS_FIELDS = ["aws_access_key_id", "aws_secret_access_key", "aws_role_arn"] as const;
 const BASIC_FIELDS = ["username", "password"] as const;
+const GCP_FIELDS = ["gcp_service_account_key"] as const;
+/** The credential fields of each type: a registry takes only its own. */
+const FIELDS_OF: Record<RegistryAuthType, readonly string[]> = { basic: BASIC_FIELDS, aws_ecr: AWS_FIELDS, gcp_service_account: GCP_FIELDS };
 
 function invalid(detail: string, fieldErrors: { path: string; message: string }[]): never {
   throw new DomainError("validation_failed", detail, { fieldErrors });
@@ -26,6 +31,22 @@ export function ecrServerOrThrow(server: string): string {
         "must be an ECR registry host such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com (FIPS, dual-stack .on.aws and China hosts too), without a port",
     },
   ]);
+}
+
+/** The normalised server, if it is a Google Artifact Registry or Container Registry host. */
+export function googleServerOrThrow(server: string): string {
+  if (detectProvider(server).provider === "google") return server;
+  return invalid("A gcp_service_account registry's server must be a Google registry host.", [
+    { path: "/body/server", message: "must be a Google registry host such as europe-docker.pkg.dev or gcr.io, without a port" },
+  ]);
+}
+
+/** A service-account key Google would take, whose token_uri is Google's (else 422: the key is never used). */
+export function gcpKeyOrThrow(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  const parsed = parseServiceAccountKey(key);
+  if (parsed.ok) return key;
+  return invalid("The service-account key cannot be used.", [{ path: "/body/gcp_service_account_key", message: parsed.reason }]);
 }
 
 type AwsFields = Partial<Record<(typeof AWS_FIELDS)[number], string>>;
@@ -53,7 +74,7 @@ export function awsEcrSecretOf(fields: AwsFields, mode: "create" | "update"): st
 
 /** A registry's credential fields are those of its type: a basic one takes no aws field, and the other way round. */
 export function checkCredentialFieldsFit(authType: RegistryAuthType, input: Record<string, unknown>): void {
-  const foreign = authType === "basic" ? AWS_FIELDS : BASIC_FIELDS;
+  const foreign = Object.entries(FIELDS_OF).flatMap(([type, fields]) => (type === authType ? [] : fields));
   const sent = foreign.filter((field) => input[field] !== undefined);
   if (sent.length === 0) return;
   invalid(`This registry's auth_type is ${authType}; its credential fields are the ones of that type.`, sent.map((field) => ({

@@ -9,7 +9,8 @@ import { NO_INSECURE_REGISTRIES, type InsecureRegistries } from "../registry-pro
 import { decodeCursor, toPage } from "./pagination.js";
 import { credentialContext } from "./credential-context.js";
 import type { EncryptionBudget } from "./encryption-budget.js";
-import { awsEcrSecretOf, checkCredentialFieldsFit, ecrServerOrThrow } from "./cloud-registry-input.js";
+import { GCP_USERNAME } from "../cloud/gcp-service-account.js";
+import { awsEcrSecretOf, checkCredentialFieldsFit, ecrServerOrThrow, gcpKeyOrThrow, googleServerOrThrow } from "./cloud-registry-input.js";
 import { BASIC_ONLY, type RegistryAuth, type RegistryToAuthenticate } from "./registry-auth.js";
 import { checkCaCertificate, normaliseServerOrThrow, providerWarningsOrThrow } from "./registry-input.js";
 import type { LoginOutcome, RegistryProber } from "./registry-prober.js";
@@ -126,9 +127,18 @@ export function createRegistryService(deps: RegistryServiceDeps) {
     checkCaCertificate(input.ca_certificate);
     // What each type stores: basic its username and password (checked against the provider's
     // rules); aws_ecr its credential document, used as `AWS` (the username ECR tokens go with).
+    // gcp_service_account its JSON key, used as `oauth2accesstoken` (the username of Google's tokens).
     const credential =
       input.auth_type === "aws_ecr"
         ? { authType: "aws_ecr" as const, server: ecrServerOrThrow(server), username: "AWS", secret: awsEcrSecretOf(input, "create")!, warnings: [] }
+        : input.auth_type === "gcp_service_account"
+        ? {
+            authType: "gcp_service_account" as const,
+            server: googleServerOrThrow(server),
+            username: GCP_USERNAME,
+            secret: gcpKeyOrThrow(input.gcp_service_account_key)!,
+            warnings: [],
+          }
         : {
             authType: "basic" as const,
             server,
@@ -210,11 +220,12 @@ export function createRegistryService(deps: RegistryServiceDeps) {
       options: { verify?: boolean; ifMatch?: VersionPrecondition } = {},
     ): Promise<RegistryRecord> {
       input = withNormalisedName(input);
-      const { password, ca_certificate: caInput, aws_access_key_id, aws_secret_access_key, aws_role_arn, ...fields } = input;
+      const { password, ca_certificate: caInput, aws_access_key_id, aws_secret_access_key, aws_role_arn, gcp_service_account_key, ...fields } = input;
       const server = fields.server === undefined ? undefined : normaliseServerOrThrow(fields.server, insecureRegistries);
       if (caInput !== undefined) checkCaCertificate(caInput);
       // The new stored secret, if any: a basic password, or a whole new aws_ecr credential.
-      const newSecret = password ?? awsEcrSecretOf({ aws_access_key_id, aws_secret_access_key, aws_role_arn }, "update");
+      const newSecret =
+        password ?? awsEcrSecretOf({ aws_access_key_id, aws_secret_access_key, aws_role_arn }, "update") ?? gcpKeyOrThrow(gcp_service_account_key);
       // Sealed once: the new password does not depend on the row it replaces.
       let sealed: Awaited<ReturnType<typeof seal>> | undefined;
 
@@ -223,6 +234,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
         assertPrecondition(options.ifMatch, current.version, "registry");
         checkCredentialFieldsFit(current.authType, input);
         if (server !== undefined && current.authType === "aws_ecr") ecrServerOrThrow(server);
+        if (server !== undefined && current.authType === "gcp_service_account") googleServerOrThrow(server);
         const patch: RegistryPatch = { ...fields, updatedAt: deps.now() };
         if (server !== undefined) patch.server = server;
         if (caInput !== undefined) patch.caCertificate = caInput;
