@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * token handed out instead of the key (with its expiry), the cache (a hit, a refresh past half
  * its lifetime, a failure remembered for 60 s, on the test's clock: no waiting), a role assumed
  * with ExternalId = the workspace id, and `exchange_failed` audited. No registry is contacted
- * here: pull credentials need none (test/e2e/aws-ecr-pull.test.ts pulls with skopeo).
+ * here: pull credentials need none (test/e2e/cloud-registries-pull.test.ts pulls with skopeo).
  */
 const ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 const ROLE_ARN = "arn:aws:iam::123456789012:role/modbox-ecr-pull";
