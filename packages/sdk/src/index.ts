@@ -45,6 +45,9 @@ export {
 export type {
   Registry,
   RegistryCreate,
+  RegistryCreateBasic,
+  RegistryCreateAwsEcr,
+  RegistryAuthType,
   RegistryUpdate,
   RegistryListQuery,
   SandboxImage,

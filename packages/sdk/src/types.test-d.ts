@@ -10,6 +10,8 @@ import {
   type PagePromise,
   type Registry,
   type RegistryCreate,
+  type RegistryCreateAwsEcr,
+  type RegistryCreateBasic,
   type RegistryUpdate,
   type SandboxImage,
   type SandboxImageCreate,
@@ -38,12 +40,19 @@ describe("the write-only password", () => {
   });
 
   test("is stripped by the readable view even where the schema declares it", () => {
-    // RegistryCreate declares `password` (writeOnly): its response view drops it. This is
+    // RegistryCreateBasic declares `password` (writeOnly): its response view drops it. This is
     // what keeps it out of Registry should the schema ever list it there too.
-    expectTypeOf<components["schemas"]["RegistryCreate"]>().toHaveProperty("password");
-    expectTypeOf<Readable<components["schemas"]["RegistryCreate"]>>().not.toHaveProperty(
+    expectTypeOf<components["schemas"]["RegistryCreateBasic"]>().toHaveProperty("password");
+    expectTypeOf<Readable<components["schemas"]["RegistryCreateBasic"]>>().not.toHaveProperty(
       "password",
     );
+    // The same for an aws_ecr registry's secrets.
+    expectTypeOf<components["schemas"]["RegistryCreateAwsEcr"]>().toHaveProperty("aws_secret_access_key");
+    expectTypeOf<Readable<components["schemas"]["RegistryCreateAwsEcr"]>>().not.toHaveProperty(
+      "aws_secret_access_key",
+    );
+    expectTypeOf<Registry>().not.toHaveProperty("aws_secret_access_key");
+    expectTypeOf<Registry>().not.toHaveProperty("aws_role_arn");
   });
 
   test("is not in what the resources return", () => {
@@ -53,7 +62,8 @@ describe("the write-only password", () => {
   });
 
   test("is a plain string in request bodies (the $Write marker is gone)", () => {
-    expectTypeOf<RegistryCreate["password"]>().toEqualTypeOf<string>();
+    expectTypeOf<RegistryCreateBasic["password"]>().toEqualTypeOf<string>();
+    expectTypeOf<RegistryCreateAwsEcr["aws_secret_access_key"]>().toEqualTypeOf<string | undefined>();
     expectTypeOf<RegistryUpdate["password"]>().toEqualTypeOf<string | undefined>();
   });
 

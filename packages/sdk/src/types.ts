@@ -7,8 +7,17 @@ type Schemas = components["schemas"];
 
 /** A stored registry credential, as returned by the API. It has no `password`. */
 export type Registry = Readable<Schemas["Registry"]>;
-/** The body of `registries.create`: `password` is required, and write-only. */
+/** The body of `registries.create`: one shape per `auth_type` (left out: `basic`). */
 export type RegistryCreate = Writable<Schemas["RegistryCreate"]>;
+/** A `basic` registry's body: `username` and `password` (required, and write-only). */
+export type RegistryCreateBasic = Writable<Schemas["RegistryCreateBasic"]>;
+/**
+ * An `aws_ecr` registry's body: `aws_access_key_id` with `aws_secret_access_key`, or
+ * `aws_role_arn` (assumed by the server with `ExternalId` = the workspace id); all write-only.
+ */
+export type RegistryCreateAwsEcr = Writable<Schemas["RegistryCreateAwsEcr"]>;
+/** How a registry is authenticated: `basic`, or a cloud type exchanged for short-lived tokens. */
+export type RegistryAuthType = Schemas["RegistryAuthType"];
 /** The body of `registries.update`: only the fields sent change. */
 export type RegistryUpdate = Writable<Schemas["RegistryUpdate"]>;
 

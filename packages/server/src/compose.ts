@@ -14,7 +14,10 @@ import { createPullRepository } from "./db/repositories/pulls.js";
 import { createRegistryRepository } from "./db/repositories/registries.js";
 import { createSandboxImageRepository } from "./db/repositories/sandbox-images.js";
 import { httpMetrics } from "./metrics/http-metrics.js";
-import { countPullCredentials, countVerifications } from "./metrics/instrument.js";
+import { createAwsEcrExchanger, type AwsCredentialsProvider } from "./cloud/aws-ecr.js";
+import { createExchangeCache } from "./cloud/exchange-cache.js";
+import { createGcpExchanger } from "./cloud/gcp-service-account.js";
+import { countExchangeFailures, countPullCredentials, countVerifications } from "./metrics/instrument.js";
 import type { Metrics } from "./metrics/registry.js";
 import { loadPublishedResources } from "./published/resources.js";
 import { checkPull, verifyLogin } from "./registry-protocol/outbound/v2-client.js";
@@ -23,6 +26,7 @@ import type { EncryptionBudget } from "./services/encryption-budget.js";
 import { createIdempotencyService } from "./services/idempotency.js";
 import { uuidv7 } from "./services/ids.js";
 import { createPullService } from "./services/pulls.js";
+import { createRegistryAuth } from "./services/registry-auth.js";
 import type { RegistryProber } from "./services/registry-prober.js";
 import { createRegistryService } from "./services/registries.js";
 import { createSandboxImageService } from "./services/sandbox-images.js";
@@ -51,6 +55,16 @@ export interface ComposeOptions {
   freeSpace?: FreeSpaceMonitor;
   /** `MODBOX_METRICS_PORT`: what is counted (absent: nothing is, and no request is timed). */
   metrics?: Metrics;
+  /**
+   * Cloud registries' token exchanges: the operator's endpoints (config.ts), this server's AWS
+   * identity for assuming roles (absent: the SDK's default chain; tests inject one), and the
+   * clock that ages cached tokens (tests move it instead of waiting).
+   */
+  cloud?: {
+    aws?: { stsEndpoint?: string; ecrEndpoint?: string; serverCredentials?: AwsCredentialsProvider };
+    gcp?: { tokenEndpoint?: string };
+    now?: () => Date;
+  };
 }
 
 /** The registry v2 client bound to the operator's outbound policy. */
@@ -76,6 +90,23 @@ export function composeApp(options: ComposeOptions): AppDeps {
   );
   const now = () => new Date();
   const newId = () => uuidv7();
+  const aws = options.cloud?.aws ?? {};
+  const registryAuth = createRegistryAuth({
+    exchangers: {
+      aws_ecr: createAwsEcrExchanger({
+        ...(aws.stsEndpoint !== undefined && { stsEndpoint: aws.stsEndpoint }),
+        ...(aws.ecrEndpoint !== undefined && { ecrEndpoint: aws.ecrEndpoint }),
+        ...(aws.serverCredentials !== undefined && { serverCredentials: aws.serverCredentials }),
+        timeoutMs: options.outbound.timeoutMs ?? 5000,
+      }),
+      gcp_service_account: createGcpExchanger({
+        ...(options.cloud?.gcp?.tokenEndpoint !== undefined && { tokenEndpoint: options.cloud.gcp.tokenEndpoint }),
+        timeoutMs: options.outbound.timeoutMs ?? 5000,
+      }),
+    },
+    // One cache for the process: a token exchanged for a pull check serves the pull credentials.
+    cache: createExchangeCache({ now: options.cloud?.now ?? now }),
+  });
   const tokenRepository = createApiTokenRepository(db);
   const authenticator = createAuthenticator({
     tokens: tokenRepository,
@@ -102,6 +133,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
       cipher: options.cipher,
       budget: options.budget,
       prober,
+      registryAuth: metrics ? countExchangeFailures(registryAuth, metrics) : registryAuth,
       ...(options.outbound.insecureRegistries && { insecureRegistries: options.outbound.insecureRegistries }),
       newId,
       now,
@@ -112,6 +144,7 @@ export function composeApp(options: ComposeOptions): AppDeps {
       registries: registryRepository,
       cipher: options.cipher,
       prober,
+      registryAuth,
       newId,
       now,
     }),

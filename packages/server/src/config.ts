@@ -63,6 +63,22 @@ const metricsPort = z
   .refine((v) => v === "" || (/^\d+$/.test(v) && Number(v) <= 65535), "must be a port number (0-65535), or empty for no metrics")
   .transform((v) => (v === "" ? undefined : Number(v)));
 
+/**
+ * An operator's endpoint for a cloud provider's token exchange (a private cloud, or a test's fake):
+ * an absolute http(s) URL. Never per registry: a user's input never picks where credentials go.
+ */
+const exchangeEndpoint = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const url = new URL(v);
+      return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "";
+    } catch {
+      return false;
+    }
+  }, "must be an absolute http:// or https:// URL without credentials");
+
 const envObject = z.object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     HOST: z.string().min(1).default("127.0.0.1"),
@@ -98,6 +114,9 @@ const envObject = z.object({
     MODBOX_MIN_FREE_DISK_MB: z.coerce.number().int().min(0).max(1024 * 1024).default(64),
     MODBOX_METRICS_PORT: metricsPort.optional(),
     MODBOX_METRICS_HOST: z.string().trim().min(1).optional(),
+    MODBOX_AWS_STS_ENDPOINT: exchangeEndpoint.optional(),
+    MODBOX_AWS_ECR_ENDPOINT: exchangeEndpoint.optional(),
+    MODBOX_GCP_TOKEN_ENDPOINT: exchangeEndpoint.optional(),
     NODE_ENV: z.string().optional(),
 });
 
@@ -175,6 +194,11 @@ export interface Config {
    * a private address by default; null: off, nothing is counted.
    */
   metrics: { host: string; port: number } | null;
+  /**
+   * Cloud registries' token exchanges: where they go instead of the providers' own endpoints
+   * (unset: the providers'). The server's own AWS identity comes from the SDK's default chain.
+   */
+  cloud: { aws: { stsEndpoint?: string; ecrEndpoint?: string }; gcp: { tokenEndpoint?: string } };
 }
 
 export class ConfigError extends Error {
@@ -231,6 +255,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       insecureRegistries: e.MODBOX_INSECURE_REGISTRIES ?? NO_INSECURE_REGISTRIES,
     },
     metrics: e.MODBOX_METRICS_PORT === undefined ? null : { host: e.MODBOX_METRICS_HOST ?? "127.0.0.1", port: e.MODBOX_METRICS_PORT },
+    cloud: {
+      aws: {
+        ...(e.MODBOX_AWS_STS_ENDPOINT !== undefined && { stsEndpoint: e.MODBOX_AWS_STS_ENDPOINT }),
+        ...(e.MODBOX_AWS_ECR_ENDPOINT !== undefined && { ecrEndpoint: e.MODBOX_AWS_ECR_ENDPOINT }),
+      },
+      gcp: { ...(e.MODBOX_GCP_TOKEN_ENDPOINT !== undefined && { tokenEndpoint: e.MODBOX_GCP_TOKEN_ENDPOINT }) },
+    },
   };
 }
 

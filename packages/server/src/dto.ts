@@ -22,6 +22,7 @@ export function toRegistryDto(r: RegistryRecord): RegistryDto {
     username: r.username,
     email: r.email,
     enabled: r.enabled,
+    auth_type: r.authType,
     provider: r.provider,
     ca_certificate: r.caCertificate,
     verification: toVerificationDto(r),
@@ -81,7 +82,13 @@ export function toPullCheckDto(c: Awaited<ReturnType<PullService["check"]>>): Pu
 
 /** The one response that carries a decrypted credential (provisioner scope only). */
 export function toPullCredentialsDto(c: Awaited<ReturnType<PullService["credentials"]>>): PullCredentialsDto {
-  return { image_id: c.imageId, reference: c.reference, registry: c.registry, auth: c.auth };
+  return {
+    image_id: c.imageId,
+    reference: c.reference,
+    registry: c.registry,
+    auth: c.auth,
+    expires_at: c.expiresAt?.toISOString() ?? null,
+  };
 }
 
 export function toListDto<T, D>(page: { items: T[]; nextCursor: string | null }, map: (item: T) => D) {

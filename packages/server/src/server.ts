@@ -119,6 +119,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       authFailureLimit: config.authFailureLimit,
       trustProxy: config.trustProxy,
       outbound: config.outbound,
+      cloud: config.cloud,
       isShuttingDown: () => shuttingDown,
       ...(pgliteDir !== undefined &&
         config.minFreeDiskBytes > 0 && {

@@ -69,6 +69,8 @@ export interface TestAppOptions {
   logLevel?: LogLevel;
   /** Metrics on (`createMetrics`): the app times requests and counts, and the database its pool's use. */
   metrics?: Metrics;
+  /** Cloud registries' exchanges: the fakes' endpoints, the server's AWS identity, the cache's clock. */
+  cloud?: Parameters<typeof composeApp>[0]["cloud"];
 }
 
 export async function startTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
@@ -96,6 +98,7 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
       rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
       outbound: options.outbound ?? { allowPrivate: true, timeoutMs: 5000 },
       ...(options.metrics && { metrics: options.metrics }),
+      ...(options.cloud && { cloud: options.cloud }),
     }),
   );
   const server: Server = app.listen(0, "127.0.0.1");

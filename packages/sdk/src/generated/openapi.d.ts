@@ -35,6 +35,14 @@ export interface paths {
          * Create a registry credential
          * @description Stores a registry credential. The password is encrypted before it reaches the database
          *     and is never returned. Registry names are unique within a workspace.
+         *
+         *     `auth_type` picks how the registry is authenticated (default `basic`: `username` and
+         *     `password`). `aws_ecr` stores an AWS access key pair, or a role ARN this server assumes
+         *     (`sts:AssumeRole` with `ExternalId` = the workspace id); every use then exchanges it
+         *     for a short-lived ECR token (`ecr:GetAuthorizationToken` in the region of the `server`),
+         *     which is what verification, pull checks and pull credentials use.
+         *     `gcp_service_account` stores a service-account JSON key (its `token_uri` must be
+         *     Google's), exchanged for an OAuth access token used as `oauth2accesstoken`.
          */
         post: operations["createRegistry"];
         delete?: never;
@@ -112,7 +120,9 @@ export interface paths {
          *     `MODBOX_OUTBOUND_ALLOW_PRIVATE` for loopback, private and CGNAT addresses, or
          *     `MODBOX_INSECURE_REGISTRIES` for an `http://` server whose host is no longer listed),
          *     `insecure_realm` (the Bearer token service is not https: credentials are never sent over
-         *     http, except to a host listed in `MODBOX_INSECURE_REGISTRIES`), `registry_error`. The
+         *     http, except to a host listed in `MODBOX_INSECURE_REGISTRIES`), `registry_error`,
+         *     `exchange_failed` (a cloud registry: the provider refused to exchange the stored
+         *     credential for a token; `detail` gives its reason). The
          *     outcome, `detail` included, is stored as the registry's `verification`, exactly as
          *     `?verify=true` stores it.
          */
@@ -202,7 +212,8 @@ export interface paths {
          *     with the manifest digest, or an `error_code`: `image_not_found`, `registry_auth_failed`,
          *     `registry_disabled`, `registry_deleted`, `registry_host_mismatch`, `image_disabled`,
          *     `registry_unreachable`, `tls_error`, `unsupported_auth`, `address_not_allowed`,
-         *     `insecure_realm`, `registry_error`, `credential_undecryptable`. An `http://` registry is
+         *     `insecure_realm`, `registry_error`, `credential_undecryptable`, `exchange_failed` (a
+         *     cloud registry's stored credential could not be exchanged for a token). An `http://` registry is
          *     checked over plain HTTP while its host is listed in `MODBOX_INSECURE_REGISTRIES`
          *     (`address_not_allowed` otherwise).
          */
@@ -241,8 +252,14 @@ export interface paths {
          *     recorded (token, image, registry, outcome; never the secret) and marks the registry used.
          *     Refusals: `409 image_disabled`, `409 registry_disabled`, `409 registry_deleted`,
          *     `409 registry_host_mismatch` (the registry's server was changed since the link and no
-         *     longer serves the image), `500 credential_undecryptable`; they are audited too, as
-         *     are `403` and `404` answers. The response is `Cache-Control: no-store`.
+         *     longer serves the image), `500 credential_undecryptable`, `502 exchange_failed` (a
+         *     cloud registry's provider refused to exchange the stored credential for a token; the
+         *     `detail` gives the provider's reason); they are audited too, as are `403` and `404`
+         *     answers. The response is `Cache-Control: no-store`.
+         *
+         *     For a cloud registry (`auth_type` other than `basic`) the answer carries the
+         *     short-lived token the stored credential was exchanged for, never the stored secret, and
+         *     `expires_at` says until when it works: fetch pull credentials again for each pull.
          *
          *     A registry with a repository prefix (`server: ghcr.io/acme`): `x_registry_auth` and
          *     `docker_config` are keyed by the host (`ghcr.io`), which is all Docker looks up, and the
@@ -515,7 +532,95 @@ export interface components {
          * @description Optional; required by some registries.
          */
         RegistryEmail: string | null;
-        RegistryCreate: {
+        /**
+         * @description How the registry is authenticated. `basic`: a username and password (or token), sent
+         *     as they are. `aws_ecr`: an AWS credential (an access key pair, or a role this server
+         *     assumes with `ExternalId` = the workspace id) exchanged at every use for a short-lived
+         *     ECR token (`ecr:GetAuthorizationToken` in the region of the server).
+         *     `gcp_service_account`: a service-account JSON key exchanged for an OAuth access token
+         *     (scope `cloud-platform`) at Google's token endpoint, used as `oauth2accesstoken`.
+         *     Exchanged tokens are cached until half their lifetime is left.
+         * @enum {string}
+         */
+        RegistryAuthType: "basic" | "aws_ecr" | "gcp_service_account";
+        /**
+         * @description A registry to store: one schema per `auth_type`, told apart by its `auth_type` (a
+         *     `const` in each). `auth_type` may be left out for `basic`, so every body written before
+         *     cloud registries existed means what it meant. Each type has its own write-only secret
+         *     fields. A body is checked against the schema its `auth_type` names (none: `basic`), and
+         *     only that schema's rules are reported.
+         */
+        RegistryCreate: components["schemas"]["RegistryCreateBasic"] | components["schemas"]["RegistryCreateAwsEcr"] | components["schemas"]["RegistryCreateGcpServiceAccount"];
+        /**
+         * @description A Google Artifact Registry (`<location>-docker.pkg.dev`) or Container Registry
+         *     (`gcr.io`, `<region>.gcr.io`) registry, pulled with a service account's JSON key: every
+         *     use exchanges the key for an OAuth access token (scope `cloud-platform`) at Google's
+         *     token endpoint, and the registry is sent the token as `oauth2accesstoken`. The key's
+         *     `token_uri` must be Google's (`https://oauth2.googleapis.com/token`), or the key is
+         *     refused: this server sends a signed assertion nowhere else. Give the account the
+         *     Artifact Registry Reader role only.
+         */
+        RegistryCreateGcpServiceAccount: {
+            /** @constant */
+            auth_type: "gcp_service_account";
+            name: components["schemas"]["RegistryName"];
+            server: components["schemas"]["RegistryServer"];
+            gcp_service_account_key: $Write<components["schemas"]["GcpServiceAccountKey"]>;
+            email?: components["schemas"]["RegistryEmail"];
+            /**
+             * @description Whether this registry is active.
+             * @default true
+             */
+            enabled?: boolean;
+            ca_certificate?: components["schemas"]["RegistryCaCertificate"];
+        };
+        /**
+         * @description A service-account JSON key as Google issues it (`"type": "service_account"`, with
+         *     `client_email`, `private_key` and `token_uri`). Write-only; encrypted at rest and never
+         *     returned.
+         */
+        GcpServiceAccountKey: string;
+        /**
+         * @description An AWS ECR registry. Send `aws_access_key_id` with `aws_secret_access_key` (an IAM
+         *     user's key pair allowed `ecr:GetAuthorizationToken` and the pull actions), or
+         *     `aws_role_arn` alone: this server assumes that role with its own AWS identity (the SDK's
+         *     default credential chain) and `ExternalId` = the workspace id. The `server` must be an
+         *     ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`, FIPS, dual-stack and
+         *     China hosts included); its region is where the token is asked for. The username runtimes
+         *     use is `AWS`.
+         */
+        RegistryCreateAwsEcr: {
+            /** @constant */
+            auth_type: "aws_ecr";
+            name: components["schemas"]["RegistryName"];
+            server: components["schemas"]["RegistryServer"];
+            aws_access_key_id?: $Write<components["schemas"]["AwsAccessKeyId"]>;
+            aws_secret_access_key?: $Write<components["schemas"]["AwsSecretAccessKey"]>;
+            aws_role_arn?: $Write<components["schemas"]["AwsRoleArn"]>;
+            email?: components["schemas"]["RegistryEmail"];
+            /**
+             * @description Whether this registry is active.
+             * @default true
+             */
+            enabled?: boolean;
+            ca_certificate?: components["schemas"]["RegistryCaCertificate"];
+        };
+        /** @description An AWS access key id (`AKIA…`). Write-only; sealed with the secret key, never returned. */
+        AwsAccessKeyId: string;
+        /** @description The secret access key of `aws_access_key_id`. Write-only; encrypted at rest and never returned. */
+        AwsSecretAccessKey: string;
+        /**
+         * @description The IAM role this server assumes (`sts:AssumeRole`, `ExternalId` = the workspace id) to
+         *     ask ECR for tokens. Write-only: sealed with the rest of the credential.
+         */
+        AwsRoleArn: string;
+        RegistryCreateBasic: {
+            /**
+             * @description `basic` (the default): `username` and `password` are sent as they are.
+             * @default basic
+             * @constant
+             */
+            auth_type?: "basic";
             name: components["schemas"]["RegistryName"];
             server: components["schemas"]["RegistryServer"];
             username: components["schemas"]["RegistryUsername"];
@@ -528,12 +633,22 @@ export interface components {
             enabled?: boolean;
             ca_certificate?: components["schemas"]["RegistryCaCertificate"];
         };
-        /** @description The fields to change; fields left out keep their value. */
+        /**
+         * @description The fields to change; fields left out keep their value. `auth_type` cannot change.
+         *     `username` and `password` are for `basic` registries; the `aws_*` fields for `aws_ecr`
+         *     ones (a new key pair, or a role ARN: either replaces the stored credential whole);
+         *     `gcp_service_account_key` for `gcp_service_account` ones.
+         *     A field of another type answers `422 validation_failed`.
+         */
         RegistryUpdate: {
             name?: components["schemas"]["RegistryName"];
             server?: components["schemas"]["RegistryServer"];
             username?: components["schemas"]["RegistryUsername"];
             password?: $Write<components["schemas"]["RegistryPassword"]>;
+            aws_access_key_id?: $Write<components["schemas"]["AwsAccessKeyId"]>;
+            aws_secret_access_key?: $Write<components["schemas"]["AwsSecretAccessKey"]>;
+            aws_role_arn?: $Write<components["schemas"]["AwsRoleArn"]>;
+            gcp_service_account_key?: $Write<components["schemas"]["GcpServiceAccountKey"]>;
             email?: components["schemas"]["RegistryEmail"];
             enabled?: boolean;
             ca_certificate?: components["schemas"]["RegistryCaCertificate"];
@@ -550,6 +665,7 @@ export interface components {
             email: components["schemas"]["RegistryEmail"];
             /** @description Whether this registry is active. */
             enabled: boolean;
+            auth_type: components["schemas"]["RegistryAuthType"];
             /**
              * @description Recognised from the server's host.
              * @enum {string}
@@ -595,10 +711,12 @@ export interface components {
              *     refused connection, or no registry API v2 there), `unsupported_auth` (no usable Basic
              *     or Bearer challenge), `tls_error`, `address_not_allowed`, `insecure_realm` (the Bearer
              *     token service is not https), `registry_error` (the registry answered but misbehaved).
+             *     `exchange_failed` (a cloud registry: the provider refused to exchange the stored
+             *     credential for a token, or could not be reached; `detail` gives its reason).
              *     `anonymous_registry` for an unverified anonymous registry; `null` otherwise.
              * @enum {string|null}
              */
-            error_code: "invalid_credentials" | "registry_unreachable" | "unsupported_auth" | "tls_error" | "address_not_allowed" | "insecure_realm" | "registry_error" | "anonymous_registry" | null;
+            error_code: "invalid_credentials" | "registry_unreachable" | "unsupported_auth" | "tls_error" | "address_not_allowed" | "insecure_realm" | "registry_error" | "exchange_failed" | "anonymous_registry" | null;
             /**
              * @description A human explanation of the last check (`null` when verified or never checked): what
              *     `POST /registries/{id}/verify` answered, or what `?verify=true` found, stored with the
@@ -723,7 +841,7 @@ export interface components {
              * @description Why the image cannot be pulled (the list is in the operation's description); `null` when pullable.
              * @enum {string|null}
              */
-            error_code: "image_not_found" | "registry_auth_failed" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch" | "image_disabled" | "registry_unreachable" | "tls_error" | "unsupported_auth" | "address_not_allowed" | "insecure_realm" | "registry_error" | "credential_undecryptable" | null;
+            error_code: "image_not_found" | "registry_auth_failed" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch" | "image_disabled" | "registry_unreachable" | "tls_error" | "unsupported_auth" | "address_not_allowed" | "insecure_realm" | "registry_error" | "credential_undecryptable" | "exchange_failed" | null;
             detail: string | null;
             checked_at: components["schemas"]["Timestamp"];
         };
@@ -748,6 +866,14 @@ export interface components {
             };
             /** @description The credential in each runtime's format; `null` for a public image. */
             auth: null | components["schemas"]["RuntimeAuth"];
+            /**
+             * Format: date-time
+             * @description When the credential in `auth` stops working: the expiry of the short-lived token a
+             *     cloud registry's credential was exchanged for. `null` for a `basic` registry (the
+             *     stored credential itself, which does not expire on a schedule the server knows) and
+             *     for a public image.
+             */
+            expires_at: string | null;
         };
         RuntimeAuth: {
             /**
@@ -963,9 +1089,11 @@ export interface components {
              *     of each operation. `encryption_key_unavailable` (503, on a write that stores a
              *     password): the active encryption key is retired or has spent its budget of 2^32
              *     encryptions; only the operator can fix it, by making a new key active.
+             *     `exchange_failed` (502): a cloud registry's provider refused to exchange the stored
+             *     credential for a token, or could not be reached; `detail` gives its reason.
              * @enum {string}
              */
-            code: "malformed_request" | "unauthorized" | "workspace_forbidden" | "insufficient_scope" | "not_found" | "method_not_allowed" | "registry_name_taken" | "registry_in_use" | "registry_disabled" | "registry_deleted" | "image_disabled" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "registry_not_found" | "invalid_cursor" | "invalid_credentials" | "registry_host_mismatch" | "rate_limited" | "internal_error" | "credential_undecryptable" | "service_unavailable" | "encryption_key_unavailable" | "precondition_failed" | "idempotency_key_reused" | "idempotency_in_progress" | "concurrent_modification";
+            code: "malformed_request" | "unauthorized" | "workspace_forbidden" | "insufficient_scope" | "not_found" | "method_not_allowed" | "registry_name_taken" | "registry_in_use" | "registry_disabled" | "registry_deleted" | "image_disabled" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "registry_not_found" | "invalid_cursor" | "invalid_credentials" | "registry_host_mismatch" | "rate_limited" | "internal_error" | "credential_undecryptable" | "service_unavailable" | "encryption_key_unavailable" | "exchange_failed" | "precondition_failed" | "idempotency_key_reused" | "idempotency_in_progress" | "concurrent_modification";
             request_id?: string;
             /** @description `registry_in_use`: the sandbox images still linked (at most 100). */
             linked_image_ids?: string[];
@@ -1275,6 +1403,30 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description A cloud registry's stored credential could not be exchanged for a token
+         *     (`exchange_failed`): the provider refused it (expired or revoked key, a role that does
+         *     not trust this server or wants another ExternalId) or could not be reached. `detail`
+         *     gives the provider's reason, never a secret. A failure is remembered for 60 seconds.
+         */
+        ExchangeFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://modbox.dev/problems/exchange_failed",
+                 *       "title": "Bad gateway",
+                 *       "status": 502,
+                 *       "code": "exchange_failed",
+                 *       "detail": "AWS refused to exchange the credential for an ECR token: The security token included in the request is invalid. (UnrecognizedClientException)"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -2070,6 +2222,7 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["ExchangeFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

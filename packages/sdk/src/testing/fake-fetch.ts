@@ -63,6 +63,7 @@ export function registry(overrides: Partial<Registry> = {}): Registry {
     username: "octocat",
     email: null,
     enabled: true,
+    auth_type: "basic",
     provider: "ghcr",
     ca_certificate: null,
     verification: { status: "unverified", checked_at: null, error_code: null, detail: null },

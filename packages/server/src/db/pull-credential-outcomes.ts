@@ -21,6 +21,8 @@ export const PULL_CREDENTIAL_OUTCOMES = [
   "registry_host_mismatch",
   // The stored credential could not be decrypted with the configured keys.
   "credential_undecryptable",
+  // A cloud registry's credential could not be exchanged for a token (the provider refused).
+  "exchange_failed",
 ] as const satisfies readonly ("issued" | ProblemCode)[];
 
 export type PullCredentialOutcome = (typeof PULL_CREDENTIAL_OUTCOMES)[number];

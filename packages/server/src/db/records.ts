@@ -17,6 +17,8 @@ type WithOptional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
 export type VerificationStatus = RegistryRow["verificationStatus"];
 
+export type RegistryAuthType = RegistryRow["authType"];
+
 /** The outcome of the last login against the registry, with its explanation. */
 export type VerificationState = Pick<
   RegistryRow,
@@ -34,8 +36,8 @@ export type RegistryRecord = Omit<RegistryRow, "passwordCiphertext" | "passwordK
   provider: ProviderName;
 };
 
-/** Registry fields that start as "none yet" (no CA, no warnings, never verified or used). */
-type OptionalOnInsert = "caCertificate" | "warnings" | "lastUsedAt" | keyof VerificationState;
+/** Registry fields that start as "none yet" (basic, no CA, no warnings, never verified or used). */
+type OptionalOnInsert = "authType" | "caCertificate" | "warnings" | "lastUsedAt" | keyof VerificationState;
 
 /** A registry to insert; `provider` is derived from `server` by the repository, `version` starts at 1. */
 export type NewRegistry = WithOptional<Omit<RegistryRecord, "provider" | "version">, OptionalOnInsert> & {

@@ -33,6 +33,14 @@ const timestamptz = (name: string) => timestamp(name, { withTimezone: true, prec
 
 export const VERIFICATION_STATUSES = ["verified", "failed", "unverified"] as const;
 
+/**
+ * How a registry is authenticated: the contract's `RegistryAuthType` enum (a type that is not
+ * there stops this compiling). `basic` stores the password itself; a cloud type stores its own
+ * credential document (sealed the same way, in `password_ciphertext`) and exchanges it for a
+ * short-lived token at every use.
+ */
+export const REGISTRY_AUTH_TYPES = ["basic", "aws_ecr", "gcp_service_account"] as const satisfies readonly components["schemas"]["RegistryAuthType"][];
+
 export interface CredentialWarning {
   code: string;
   field: "server" | "username" | "password";
@@ -55,7 +63,13 @@ export const registries = pgTable(
     username: text("username").notNull(),
     email: text("email"),
     enabled: boolean("enabled").notNull().default(true),
-    /** Envelope from @modbox/crypto; null once deleted (the credential is destroyed). */
+    /** Fixed at create. Every registry stored before cloud types existed is `basic`. */
+    authType: text("auth_type", { enum: REGISTRY_AUTH_TYPES }).notNull().default("basic"),
+    /**
+     * Envelope from @modbox/crypto; null once deleted (the credential is destroyed). `basic`: the
+     * password. A cloud type: its credential document (cloud/*-secret.ts), never sent anywhere
+     * but to the provider's token exchange.
+     */
     passwordCiphertext: text("password_ciphertext"),
     /** The key that sealed the envelope, so rotation finds rows still on an old key by index. */
     passwordKeyId: text("password_key_id"),
@@ -101,6 +115,7 @@ export const registries = pgTable(
     // filled, so finding nothing to fill reads no table.
     index("registries_provider_missing_idx").on(t.id).where(sql`provider IS NULL`),
     check("registries_verification_status_check", sql`verification_status IN ('verified', 'failed', 'unverified')`),
+    check("registries_auth_type_check", sql.raw(`auth_type IN (${REGISTRY_AUTH_TYPES.map((t) => `'${t}'`).join(", ")})`)),
   ],
 );
 

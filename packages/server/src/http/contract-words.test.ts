@@ -18,6 +18,8 @@ function walk(node: unknown, found: { patterns: string[]; keywords: Set<string> 
     if (inSchema && key !== "properties") found.keywords.add(key);
     // Below `schema`/`schemas` every object is a schema or a map of them (`properties`).
     const schemaBelow = inSchema || key === "schema" || key === "schemas";
+    // `dependentRequired` maps a property's name to the names it needs: data, not schemas.
+    if (key === "dependentRequired" && inSchema) continue;
     if (key === "properties" && inSchema) {
       for (const property of Object.values(value as Record<string, unknown>)) walk(property, found, true);
     } else if (key === "schemas") {
@@ -60,7 +62,11 @@ describe("the contract's words", () => {
   });
 
   it("know the names of each operation's body and query", () => {
-    expect(contractWords.knownNames("POST", "/registries", "/body")).toEqual(["name", "server", "username", "password", "email", "enabled", "ca_certificate"]);
+    // Every form of the create body (one per auth_type), basic's first.
+    expect(contractWords.knownNames("POST", "/registries", "/body")).toEqual([
+      "auth_type", "name", "server", "username", "password", "email", "enabled", "ca_certificate",
+      "aws_access_key_id", "aws_secret_access_key", "aws_role_arn", "gcp_service_account_key",
+    ]);
     expect(contractWords.knownNames("PUT", "/sandbox-images/{image_id}", "/body")).toContain("is_default");
     expect(contractWords.knownNames("GET", "/registries", "/query")).toEqual(expect.arrayContaining(["limit", "cursor", "enabled", "server"]));
     expect(contractWords.knownNames("HEAD", "/registries", "/query")).toEqual(contractWords.knownNames("GET", "/registries", "/query"));

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { load } from "js-yaml";
 import { OPENAPI_SPEC_PATH } from "../contract-file.js";
+import type { BodyBranch, TaggedBody } from "./body-branches.js";
 
 /**
  * What validation messages need from the contract, read from openapi.yaml itself so the contract
@@ -17,6 +18,11 @@ export interface ContractWords {
    * `/registries/{registry_id}`). Empty when the contract has nothing there.
    */
   knownNames(method: string, route: string, parent: string): readonly string[];
+  /**
+   * The operation's body when it is `oneOf` object schemas told apart by a `const` property
+   * (see body-branches.ts); undefined for any other body.
+   */
+  taggedBody(method: string, route: string): TaggedBody | undefined;
 }
 
 type Node = Record<string, unknown>;
@@ -43,7 +49,33 @@ export function contractWordsOf(spec: Node): ContractWords {
       const schema = schemaAt(spec, operation.body, segments);
       return schema ? propertyNames(spec, schema) : [];
     },
+    taggedBody(method, route) {
+      const body = operations.get(`${method.toLowerCase()} ${route}`)?.body;
+      return body ? taggedBodyOf(spec, body) : undefined;
+    },
   };
+}
+
+/** `oneOf` object schemas each with a `const` on one shared property: the tag and what each schema allows. */
+function taggedBodyOf(spec: Node, body: Node): TaggedBody | undefined {
+  if (!Array.isArray(body.oneOf) || body.oneOf.length === 0) return undefined;
+  const schemas = body.oneOf.map((s) => resolve(spec, s));
+  if (schemas.some((s) => !s || !isNode(s.properties))) return undefined;
+  const first = schemas[0]!.properties as Node;
+  const property = Object.keys(first).find((name) =>
+    schemas.every((s) => typeof resolve(spec, (s!.properties as Node)[name])?.const === "string"),
+  );
+  if (property === undefined) return undefined;
+  const branches = schemas.map((s): BodyBranch => {
+    const required = Array.isArray(s!.required) ? s!.required.filter((r): r is string => typeof r === "string") : [];
+    return {
+      tag: resolve(spec, (s!.properties as Node)[property])!.const as string,
+      tagRequired: required.includes(property),
+      properties: propertyNames(spec, s!),
+      required,
+    };
+  });
+  return { property, branches };
 }
 
 function collectPatternWords(spec: Node): Map<string, string> {
@@ -107,9 +139,12 @@ function resolve(spec: Node, node: unknown, depth = 0): Node | undefined {
   return resolve(spec, target, depth + 1);
 }
 
-/** The schema and the schemas it is made of by `allOf`, each resolved. */
+/**
+ * The schema and the schemas it is made of by `allOf`, each resolved; and those of a `oneOf`
+ * (the names any of its forms knows: body-branches.ts narrows to the form a body picks).
+ */
 function parts(spec: Node, schema: Node, depth = 0): Node[] {
-  const all = Array.isArray(schema.allOf) ? schema.allOf : [];
+  const all = [...(Array.isArray(schema.allOf) ? schema.allOf : []), ...(Array.isArray(schema.oneOf) ? schema.oneOf : [])];
   const nested = depth > 32 ? [] : all.flatMap((s) => {
     const resolved = resolve(spec, s);
     return resolved ? parts(spec, resolved, depth + 1) : [];

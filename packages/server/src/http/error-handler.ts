@@ -7,6 +7,7 @@ import { allowWithHead } from "./head-as-get.js";
 import type { ProblemInput } from "./problem.js";
 import { sendProblem } from "./problem.js";
 import { contractWords } from "./contract-words.js";
+import { branchOf, entriesOfBranch } from "./body-branches.js";
 import { explainProblems, normalisePath, validationDetail, type MessageContext } from "./validation-messages.js";
 
 /**
@@ -145,7 +146,7 @@ function fromOpenApiValidator(err: unknown, req: Request): Translation | undefin
   const { status, errors = [] } = err as unknown as ValidatorError;
   switch (status) {
     case 400: {
-      const explained = explainProblems(errors, messageContext(req));
+      const explained = explainProblems(entriesFor(req, errors), messageContext(req));
       return {
         problem: { code: "validation_failed", detail: validationDetail(explained.errors, explained.total), errors: explained.errors },
       };
@@ -172,8 +173,19 @@ function fromOpenApiValidator(err: unknown, req: Request): Translation | undefin
 /** The contract's words for this request's operation (the validator has matched its route). */
 function messageContext(req: Request): MessageContext {
   const route = (req as { openapi?: { openApiRoute?: unknown } }).openapi?.openApiRoute;
+  const tagged = typeof route === "string" ? contractWords.taggedBody(req.method, route) : undefined;
+  // A body of several schemas: the names the one it picked allows.
+  const branch = tagged ? branchOf(tagged, req.body) : undefined;
   return {
     patternWords: (pattern) => contractWords.patternWords(pattern),
-    knownNames: (parent) => (typeof route === "string" ? contractWords.knownNames(req.method, route, parent) : []),
+    knownNames: (parent) =>
+      parent === "/body" && branch ? branch.properties : typeof route === "string" ? contractWords.knownNames(req.method, route, parent) : [],
   };
+}
+
+/** The validator's entries, only those of the schema the body picked when the body has several (body-branches.ts). */
+function entriesFor(req: Request, errors: NonNullable<ValidatorError["errors"]>): NonNullable<ValidatorError["errors"]> {
+  const route = (req as { openapi?: { openApiRoute?: unknown } }).openapi?.openApiRoute;
+  const tagged = typeof route === "string" ? contractWords.taggedBody(req.method, route) : undefined;
+  return tagged ? entriesOfBranch(errors, tagged, req.body) : errors;
 }

@@ -29,6 +29,9 @@ export const problemTable: Record<ProblemCode, { status: number; title: string }
   rate_limited: { status: 429, title: "Too many requests" },
   internal_error: { status: 500, title: "Internal server error" },
   credential_undecryptable: { status: 500, title: "Internal server error" },
+  // A cloud registry's provider refused (or did not answer) the exchange of the stored
+  // credential for a token: an upstream failure, not the caller's nor ours.
+  exchange_failed: { status: 502, title: "Bad gateway" },
   service_unavailable: { status: 503, title: "Service unavailable" },
   // The active key cannot seal (retired, or its nonce budget spent): only the operator can fix it.
   encryption_key_unavailable: { status: 503, title: "Service unavailable" },

@@ -48,7 +48,11 @@ describe("explainProblems: each rule in words", () => {
   });
 
   it("keeps ajv's words for a keyword it has none for (they never hold the value)", () => {
-    expect(wordsFor(ajv("/body/x", "dependentRequired", "must have property b when property a is present"))).toBe("must have property b when property a is present");
+    expect(wordsFor(ajv("/body/x", "contains", "must contain at least 1 valid item(s)"))).toBe("must contain at least 1 valid item(s)");
+  });
+
+  it("says which sent field makes another one required", () => {
+    expect(wordsFor(ajv("/body/b", "dependentRequired", "must have property b when property a is present"))).toBe("is required when a is sent");
   });
 
   it("answers paths JSON-pointer style, a missing property at its own path", () => {

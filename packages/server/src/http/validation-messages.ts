@@ -116,6 +116,11 @@ const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : 
 /** ajv's keywords in words, given ajv's message (for its one parameter) and the path. */
 const RULES: Record<string, Words> = {
   required: () => "is required",
+  // ajv: `must have property b when property a is present` (names, never values).
+  dependentRequired: (message) => {
+    const present = /when property (.+) is present$/s.exec(message)?.[1];
+    return present ? `is required when ${present} is sent` : "is required with another field that was sent";
+  },
   additionalProperties: (_m, path, context) => unknownName("property", path, context),
   unevaluatedProperties: (_m, path, context) => unknownName("property", path, context),
   type: (message) => typeWords(message),

@@ -3,6 +3,7 @@
  * only when metrics are on), so no service knows about metrics.
  */
 import type { PullRepositoryPort } from "../services/pulls.js";
+import type { RegistryAuth } from "../services/registry-auth.js";
 import type { RegistryProber } from "../services/registry-prober.js";
 import type { Metrics } from "./registry.js";
 
@@ -20,6 +21,21 @@ export function countPullCredentials(pulls: PullRepositoryPort, metrics: Pick<Me
     async recordIssued(event) {
       await pulls.recordIssued(event);
       metrics.pullCredentials("issued");
+    },
+  };
+}
+
+/**
+ * The registry service's credential derivation (its logins only: the pull service has its own):
+ * a cloud credential the provider would not exchange is a verification that failed before any
+ * login, counted as `exchange_failed`; every other derivation goes on to a login, counted below.
+ */
+export function countExchangeFailures(auth: RegistryAuth, metrics: Pick<Metrics, "verification">): RegistryAuth {
+  return {
+    async derive(registry, secret) {
+      const derived = await auth.derive(registry, secret);
+      if (!derived.ok) metrics.verification({ status: "failed", code: "exchange_failed", detail: derived.reason });
+      return derived;
     },
   };
 }

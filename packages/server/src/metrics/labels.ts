@@ -13,6 +13,12 @@ export { PULL_CREDENTIAL_OUTCOMES };
 
 type VerificationStatus = components["schemas"]["Verification"]["status"];
 
+/**
+ * A verification's outcome: a login's, or a cloud credential the provider would not exchange
+ * (the login could not be tried; `exchange_failed`).
+ */
+export type VerificationOutcome = LoginOutcome | { status: "failed"; code: "exchange_failed"; detail: string };
+
 /** `error_code` when the contract's is null. */
 export const NO_ERROR_CODE = "none";
 
@@ -22,6 +28,7 @@ export interface VerificationLabels {
 }
 
 const FAILURE_CODES = Object.keys({
+  exchange_failed: true,
   invalid_credentials: true,
   registry_unreachable: true,
   unsupported_auth: true,
@@ -29,10 +36,10 @@ const FAILURE_CODES = Object.keys({
   address_not_allowed: true,
   insecure_realm: true,
   registry_error: true,
-} satisfies Record<VerificationErrorCode, true>) as VerificationErrorCode[];
+} satisfies Record<VerificationErrorCode | "exchange_failed", true>) as (VerificationErrorCode | "exchange_failed")[];
 
 /** The labels of one login's outcome, as `toVerification` stores it on the registry. */
-export function verificationLabels(outcome: LoginOutcome): VerificationLabels {
+export function verificationLabels(outcome: VerificationOutcome): VerificationLabels {
   switch (outcome.status) {
     case "verified":
       return { status: "verified", error_code: NO_ERROR_CODE };
@@ -47,5 +54,5 @@ export function verificationLabels(outcome: LoginOutcome): VerificationLabels {
 export const VERIFICATION_LABEL_SETS: readonly VerificationLabels[] = [
   verificationLabels({ status: "verified" }),
   verificationLabels({ status: "unverified", reason: "anonymous_registry" }),
-  ...FAILURE_CODES.map((code) => verificationLabels({ status: "failed", code, detail: "" })),
+  ...FAILURE_CODES.map((code) => verificationLabels({ status: "failed", code, detail: "" } as VerificationOutcome)),
 ];

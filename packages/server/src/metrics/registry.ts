@@ -12,8 +12,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { createPoolUsage, type PoolUsage } from "../db/pool-usage.js";
 import type { PullCredentialOutcome } from "../db/pull-credential-outcomes.js";
-import type { LoginOutcome } from "../services/registry-prober.js";
-import { PULL_CREDENTIAL_OUTCOMES, VERIFICATION_LABEL_SETS, verificationLabels } from "./labels.js";
+import { PULL_CREDENTIAL_OUTCOMES, VERIFICATION_LABEL_SETS, verificationLabels, type VerificationOutcome } from "./labels.js";
 
 /**
  * An API answers in milliseconds; registry calls (verify, pull check) take up to the outbound
@@ -40,7 +39,7 @@ export interface Metrics {
   /** The request pool's use, counted by the database handle (db/pool-usage.ts). */
   readonly pool: PoolUsage;
   pullCredentials(outcome: PullCredentialOutcome): void;
-  verification(outcome: LoginOutcome): void;
+  verification(outcome: VerificationOutcome): void;
   /**
    * Encryptions per key: this process's (the cipher's own count) and the nonce budget reserved in
    * the database by every instance (read at scrape; `onError` hears a failed read, and the scrape

@@ -34,6 +34,7 @@ const liveRegistry: PullRegistry = {
   username: "robot",
   email: null,
   enabled: true,
+  authType: "basic",
   caCertificate: null,
   deletedAt: null,
   passwordCiphertext: `sealed:${WS}/${REGISTRY_ID}:s3cret`,
@@ -194,6 +195,7 @@ describe("pull credentials", () => {
       reference: "docker.io/library/alpine:3.20",
       registry: null,
       auth: null,
+      expiresAt: null,
     });
     expect(decrypted).toEqual([]);
     expect(events.map((e) => [e.outcome, e.registryId])).toEqual([["issued", null]]);
@@ -282,6 +284,7 @@ describe("pull credentials", () => {
     await run(null);
     for (const state of refusedStates) await run(state.resolution);
     await run({ ...linked, registry: { ...liveRegistry, passwordCiphertext: null } });
+    await run({ ...linked, registry: { ...liveRegistry, authType: "aws_ecr" } });
     await run(linked, { tokenId: "t", scope: "workspace", workspaceIds: null });
     await run(linked, { tokenId: "t", scope: "provisioner", workspaceIds: new Set() });
 
@@ -385,6 +388,8 @@ describe("pull check", () => {
     const own = new Set<string>();
     for (const state of refusedStates) own.add((await setup(state.resolution).service.check(WS, IMAGE_ID)).errorCode!);
     own.add((await setup({ ...linked, registry: { ...liveRegistry, passwordCiphertext: null } }).service.check(WS, IMAGE_ID)).errorCode!);
+    // A cloud credential this service cannot exchange (no exchanger configured): exchange_failed.
+    own.add((await setup({ ...linked, registry: { ...liveRegistry, authType: "aws_ecr" } }).service.check(WS, IMAGE_ID)).errorCode!);
     expect([...own].every((code) => codes.includes(code))).toBe(true);
 
     // Every other code of the contract is the registry client's, answered unchanged.

@@ -9,6 +9,7 @@ import { apiHost, serverPath, serverScheme } from "../registry-protocol/hosts.js
 import { parseImageAndTag, pullReference, referenceServer, type ImageReference } from "../registry-protocol/reference.js";
 import { credentialContext } from "./credential-context.js";
 import { registryMismatch } from "./registry-mismatch.js";
+import { BASIC_ONLY, type RegistryAuth } from "./registry-auth.js";
 import type { RegistryProber } from "./registry-prober.js";
 import { runtimeAuth } from "./runtime-auth.js";
 
@@ -31,6 +32,8 @@ export interface PullServiceDeps {
   registries: { touchLastUsed(workspaceId: string, id: string, at: Date): Promise<void> };
   cipher: Pick<Cipher, "decrypt">;
   prober: Pick<RegistryProber, "checkPull">;
+  /** The credential a registry is used with (a cloud one's token); default: `basic` only. */
+  registryAuth?: RegistryAuth;
   newId: () => string;
   now: () => Date;
 }
@@ -61,6 +64,10 @@ export type PullService = ReturnType<typeof createPullService>;
  * deleted registry never degrades into an anonymous pull.
  */
 export function createPullService(deps: PullServiceDeps) {
+  const registryAuth = deps.registryAuth ?? BASIC_ONLY;
+
+  /** The prefix of every exchange failure's detail; the provider's reason follows. */
+  const exchangeFailed = (reason: string) => `The registry's stored credential could not be exchanged for a token: ${reason}`;
   async function resolve(workspaceId: string, imageId: string): Promise<Resolved> {
     const found = await deps.pulls.resolve(workspaceId, imageId);
     if (!found) throw new DomainError("not_found", "Sandbox image not found.");
@@ -122,12 +129,16 @@ export function createPullService(deps: PullServiceDeps) {
       const { registry, ref } = resolved;
       let credentials = null;
       if (registry) {
+        let secret: string;
         try {
-          credentials = { username: registry.username, password: decryptPassword(registry) };
+          secret = decryptPassword(registry);
         } catch (err) {
           if (!(err instanceof DecryptionError)) throw err;
           return answer({ errorCode: "credential_undecryptable", detail: "The stored credential cannot be decrypted with the configured keys." });
         }
+        const derived = await registryAuth.derive(registry, secret);
+        if (!derived.ok) return answer({ errorCode: "exchange_failed", detail: exchangeFailed(derived.reason) });
+        credentials = { username: derived.credential.username, password: derived.credential.password };
       }
       const server = registry?.server ?? referenceServer(ref);
       const outcome = await deps.prober.checkPull(
@@ -179,15 +190,22 @@ export function createPullService(deps: PullServiceDeps) {
       const { registry } = resolved;
       if (!registry) {
         await deps.pulls.recordIssued({ ...event, id: deps.newId() });
-        return { imageId, reference: resolved.reference, registry: null, auth: null };
+        return { imageId, reference: resolved.reference, registry: null, auth: null, expiresAt: null };
       }
-      let password: string;
+      let secret: string;
       try {
-        password = decryptPassword(registry);
+        secret = decryptPassword(registry);
       } catch (err) {
         if (err instanceof DecryptionError) await refuse("credential_undecryptable");
         throw err;
       }
+      // A cloud registry hands out the token its credential is exchanged for, never the credential.
+      const derived = await registryAuth.derive(registry, secret);
+      if (!derived.ok) {
+        await refuse("exchange_failed");
+        throw new DomainError("exchange_failed", exchangeFailed(derived.reason));
+      }
+      const { username, password, expiresAt } = derived.credential;
       // One statement: the audit event, and the registry marked used.
       await deps.pulls.recordIssued({ ...event, id: deps.newId() });
       return {
@@ -197,9 +215,10 @@ export function createPullService(deps: PullServiceDeps) {
         // Keyed by the image's host as the reference spells it (that is what runtimes look up),
         // and for Kubernetes by that host and the registry's repository prefix.
         auth: runtimeAuth(
-          { host: referenceServer(resolved.ref), path: serverPath(registry.server), username: registry.username, password, email: registry.email },
+          { host: referenceServer(resolved.ref), path: serverPath(registry.server), username, password, email: registry.email },
           `modbox-pull-${imageId}`,
         ),
+        expiresAt,
       };
     },
   };

@@ -18,6 +18,7 @@ const stored: RegistryForUse = {
   username: "robot",
   email: null,
   enabled: true,
+  authType: "basic",
   caCertificate: null,
   warnings: [],
   verificationStatus: "verified",

@@ -9,6 +9,9 @@ import { NO_INSECURE_REGISTRIES, type InsecureRegistries } from "../registry-pro
 import { decodeCursor, toPage } from "./pagination.js";
 import { credentialContext } from "./credential-context.js";
 import type { EncryptionBudget } from "./encryption-budget.js";
+import { GCP_USERNAME } from "../cloud/gcp-service-account.js";
+import { awsEcrSecretOf, checkCredentialFieldsFit, ecrServerOrThrow, gcpKeyOrThrow, googleServerOrThrow } from "./cloud-registry-input.js";
+import { BASIC_ONLY, type RegistryAuth, type RegistryToAuthenticate } from "./registry-auth.js";
 import { checkCaCertificate, normaliseServerOrThrow, providerWarningsOrThrow } from "./registry-input.js";
 import type { LoginOutcome, RegistryProber } from "./registry-prober.js";
 import {
@@ -41,6 +44,8 @@ export interface RegistryServiceDeps {
   cipher: Pick<Cipher, "encrypt" | "decrypt" | "keyIdOf">;
   budget: EncryptionBudget;
   prober: Pick<RegistryProber, "verifyLogin">;
+  /** The credential a registry logs in with (a cloud one's token); default: `basic` only. */
+  registryAuth?: RegistryAuth;
   /** The hosts whose `http://` servers may be saved (`MODBOX_INSECURE_REGISTRIES`); default none. */
   insecureRegistries?: InsecureRegistries;
   newId: () => string;
@@ -76,6 +81,7 @@ const LINKED_IDS_LISTED = 100;
 export function createRegistryService(deps: RegistryServiceDeps) {
   const { registries, cipher } = deps;
   const insecureRegistries = deps.insecureRegistries ?? NO_INSECURE_REGISTRIES;
+  const registryAuth = deps.registryAuth ?? BASIC_ONLY;
 
   /** Encrypts a password for its row, once the active key's nonce budget allows one more. */
   async function seal(workspaceId: string, registryId: string, password: string) {
@@ -84,10 +90,17 @@ export function createRegistryService(deps: RegistryServiceDeps) {
     return { passwordCiphertext, passwordKeyId: cipher.keyIdOf(passwordCiphertext) };
   }
 
-  async function login(server: string, caCertificate: string | null, username: string, password: string) {
+  /**
+   * Logs in to the registry with the credential it is used with: the stored one (`basic`), or the
+   * token a cloud credential is exchanged for; a refused exchange is the verification's outcome.
+   */
+  async function login(registry: RegistryToAuthenticate & { caCertificate: string | null }, secret: string) {
+    const derived = await registryAuth.derive(registry, secret);
+    if (!derived.ok) return exchangeFailed(derived.reason, deps.now());
+    const { server, caCertificate } = registry;
     const outcome = await deps.prober.verifyLogin(
       { host: apiHost(server), scheme: serverScheme(server), ...(caCertificate ? { caCertPem: caCertificate } : {}) },
-      { username, password },
+      { username: derived.credential.username, password: derived.credential.password },
     );
     return toVerification(outcome, deps.now());
   }
@@ -112,26 +125,49 @@ export function createRegistryService(deps: RegistryServiceDeps) {
     input = withNormalisedName(input);
     const server = normaliseServerOrThrow(input.server, insecureRegistries);
     checkCaCertificate(input.ca_certificate);
-    const warnings = providerWarningsOrThrow(server, input.username, input.password);
+    // What each type stores: basic its username and password (checked against the provider's
+    // rules); aws_ecr its credential document, used as `AWS` (the username ECR tokens go with).
+    // gcp_service_account its JSON key, used as `oauth2accesstoken` (the username of Google's tokens).
+    const credential =
+      input.auth_type === "aws_ecr"
+        ? { authType: "aws_ecr" as const, server: ecrServerOrThrow(server), username: "AWS", secret: awsEcrSecretOf(input, "create")!, warnings: [] }
+        : input.auth_type === "gcp_service_account"
+        ? {
+            authType: "gcp_service_account" as const,
+            server: googleServerOrThrow(server),
+            username: GCP_USERNAME,
+            secret: gcpKeyOrThrow(input.gcp_service_account_key)!,
+            warnings: [],
+          }
+        : {
+            authType: "basic" as const,
+            server,
+            username: input.username,
+            secret: input.password,
+            warnings: providerWarningsOrThrow(server, input.username, input.password),
+          };
     const caCertificate = input.ca_certificate ?? null;
     if (verify) assertUsable(input.enabled ?? true);
-    const verification = verify ? refuseInvalid(await login(server, caCertificate, input.username, input.password)) : undefined;
     const id = deps.newId();
+    const verification = verify
+      ? refuseInvalid(await login({ id, workspaceId, ...credential, caCertificate }, credential.secret))
+      : undefined;
     const now = deps.now();
     return {
       id,
       workspaceId,
       name: input.name,
-      server,
-      username: input.username,
+      server: credential.server,
+      username: credential.username,
       email: input.email ?? null,
       enabled: input.enabled ?? true,
+      authType: credential.authType,
       caCertificate,
-      warnings,
+      warnings: credential.warnings,
       ...verification,
       createdAt: now,
       updatedAt: now,
-      ...(await seal(workspaceId, id, input.password)),
+      ...(await seal(workspaceId, id, credential.secret)),
     };
   }
 
@@ -186,15 +222,21 @@ export function createRegistryService(deps: RegistryServiceDeps) {
       options: { verify?: boolean; ifMatch?: VersionPrecondition } = {},
     ): Promise<RegistryRecord> {
       input = withNormalisedName(input);
-      const { password, ca_certificate: caInput, ...fields } = input;
+      const { password, ca_certificate: caInput, aws_access_key_id, aws_secret_access_key, aws_role_arn, gcp_service_account_key, ...fields } = input;
       const server = fields.server === undefined ? undefined : normaliseServerOrThrow(fields.server, insecureRegistries);
       if (caInput !== undefined) checkCaCertificate(caInput);
+      // The new stored secret, if any: a basic password, or a whole new aws_ecr credential.
+      const newSecret =
+        password ?? awsEcrSecretOf({ aws_access_key_id, aws_secret_access_key, aws_role_arn }, "update") ?? gcpKeyOrThrow(gcp_service_account_key);
       // Sealed once: the new password does not depend on the row it replaces.
       let sealed: Awaited<ReturnType<typeof seal>> | undefined;
 
       /** The patch for this row, its rules checked on it (throws when one fails). */
       async function plan(current: RegistryRecord, stored: RegistryForUse | null): Promise<RegistryPatch> {
         assertPrecondition(options.ifMatch, current.version, "registry");
+        checkCredentialFieldsFit(current.authType, input);
+        if (server !== undefined && current.authType === "aws_ecr") ecrServerOrThrow(server);
+        if (server !== undefined && current.authType === "gcp_service_account") googleServerOrThrow(server);
         const patch: RegistryPatch = { ...fields, updatedAt: deps.now() };
         if (server !== undefined) patch.server = server;
         if (caInput !== undefined) patch.caCertificate = caInput;
@@ -204,23 +246,24 @@ export function createRegistryService(deps: RegistryServiceDeps) {
           (server !== undefined && server !== current.server) ||
           (fields.username !== undefined && fields.username !== current.username) ||
           (caInput !== undefined && caInput !== current.caCertificate) ||
-          password !== undefined;
+          newSecret !== undefined;
         if (options.verify) assertUsable(fields.enabled ?? current.enabled);
         if (credentialChanged || options.verify) {
           const next = {
+            id,
+            workspaceId,
+            authType: current.authType,
             server: server ?? current.server,
             username: fields.username ?? current.username,
             caCertificate: caInput !== undefined ? caInput : current.caCertificate,
-            password: password ?? decryptStored(stored ?? notFound()),
           };
-          patch.warnings = providerWarningsOrThrow(next.server, next.username, next.password);
-          const verification = options.verify
-            ? refuseInvalid(await login(next.server, next.caCertificate, next.username, next.password))
-            : undefined;
+          const secret = newSecret ?? decryptStored(stored ?? notFound());
+          patch.warnings = current.authType === "basic" ? providerWarningsOrThrow(next.server, next.username, secret) : [];
+          const verification = options.verify ? refuseInvalid(await login(next, secret)) : undefined;
           // A proof about the old credential says nothing about the new one.
           Object.assign(patch, verification ?? neverVerified());
         }
-        if (password !== undefined) Object.assign(patch, (sealed ??= await seal(workspaceId, id, password)));
+        if (newSecret !== undefined) Object.assign(patch, (sealed ??= await seal(workspaceId, id, newSecret)));
         return patch;
       }
 
@@ -235,7 +278,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
         // the registry is then read without its ciphertext (`findById`: live rows only, as below).
         let stored: RegistryForUse | null = null;
         let current: RegistryRecord | null;
-        if (password === undefined) {
+        if (newSecret === undefined) {
           stored = await registries.findForUse(workspaceId, id);
           current = stored?.deletedAt ? null : stored;
         } else {
@@ -268,7 +311,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
         if (!result || !checked || !sameCredential(checked, { ...current, password })) {
           assertUsable(current.enabled);
           checked = { server: current.server, username: current.username, caCertificate: current.caCertificate, password };
-          result = await login(current.server, current.caCertificate, current.username, password);
+          result = await login(current, password);
         }
         if (await registries.recordVerification(workspaceId, id, current, result)) return result;
       }
@@ -330,6 +373,16 @@ function sameCredential(
   b: { server: string; username: string; caCertificate: string | null; password: string },
 ): boolean {
   return a.server === b.server && a.username === b.username && a.caCertificate === b.caCertificate && a.password === b.password;
+}
+
+/** A cloud credential the provider would not exchange: the login could not even be tried. */
+function exchangeFailed(reason: string, checkedAt: Date): VerificationResult {
+  return {
+    verificationStatus: "failed",
+    verificationCheckedAt: checkedAt,
+    verificationErrorCode: "exchange_failed",
+    verificationDetail: `The registry's stored credential could not be exchanged for a token: ${reason}`,
+  };
 }
 
 function neverVerified(): VerificationState {

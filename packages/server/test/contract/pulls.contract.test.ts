@@ -223,7 +223,7 @@ describe.each(backends)("pulls contract on %s", (backend) => {
       const { res, body } = await rawPullCredentials(image.id);
       expect(res.status).toBe(200);
       expect(res.headers.get("cache-control")).toBe("no-store");
-      expect(body).toEqual({ image_id: image.id, reference: "docker.io/library/ubuntu:24.04", registry: null, auth: null });
+      expect(body).toEqual({ image_id: image.id, reference: "docker.io/library/ubuntu:24.04", registry: null, auth: null, expires_at: null });
       expect(await events(image.id)).toEqual([event(image, "issued")]);
     });
 
@@ -243,6 +243,8 @@ describe.each(backends)("pulls contract on %s", (backend) => {
         image_id: image.id,
         reference: "ghcr.io/your-org/your-image:latest",
         registry: { id: registry.id, name: registry.name, server: "ghcr.io", insecure: false },
+        // A basic registry hands out its stored credential, which has no known expiry.
+        expires_at: null,
         auth: {
           server: "ghcr.io",
           x_registry_auth: expect.any(String),

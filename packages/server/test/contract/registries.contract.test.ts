@@ -43,6 +43,8 @@ describe.each(backends)("registries contract on %s", (backend) => {
       username: "your-github-username",
       email: "you@yourcompany.com",
       enabled: true,
+      // No auth_type sent: basic, as every registry was before cloud types.
+      auth_type: "basic",
       provider: "ghcr",
       ca_certificate: null,
       verification: { status: "unverified", checked_at: null, error_code: null, detail: null },
@@ -511,6 +513,7 @@ describe.each(backends)("registry rules contract on %s", (backend) => {
     const all = await collectAtMost(client.registries.list({ limit: 200 }), 1000);
     expect(all.length).toBeGreaterThan(20);
     for (const r of all) expect(Object.keys(r).sort()).toEqual([
+      "auth_type",
       "ca_certificate",
       "created_at",
       "email",

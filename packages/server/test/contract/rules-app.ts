@@ -4,7 +4,7 @@
  * one workspace, request bodies, and the assertions on refusals.
  */
 import { randomBytes } from "node:crypto";
-import { APIError, type ModboxClient, type RegistryCreate } from "@modbox/sdk";
+import { APIError, type ModboxClient, type RegistryCreateBasic } from "@modbox/sdk";
 import { startTestApp, type TestApp, type TestAppOptions } from "@modbox/testkit/app";
 import type { Backend } from "@modbox/testkit/databases";
 import { tokenIdOf } from "@modbox/testkit/exchanges";
@@ -17,7 +17,7 @@ export const ghpToken = () => `ghp_${hex(18)}`;
 export const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 
 /** A registry body that passes every rule: a GitHub token for ghcr.io under a name no test shares. */
-export const registryBody = (overrides: Partial<RegistryCreate> = {}): RegistryCreate => ({
+export const registryBody = (overrides: Partial<RegistryCreateBasic> = {}): RegistryCreateBasic => ({
   name: `registry ${hex()}`,
   server: "ghcr.io",
   username: "octocat",

@@ -585,7 +585,7 @@ describe.skipIf(skip)("anonymous registry (auth: none), app on pglite", () => {
     expect(outbound.every((r) => !r.authorization)).toBe(true);
 
     const credentials = await provisioner.provisioning.pullCredentials(image.id);
-    expect(credentials).toEqual({ image_id: image.id, reference: `${registry.host}/public/image:v1`, registry: null, auth: null });
+    expect(credentials).toEqual({ image_id: image.id, reference: `${registry.host}/public/image:v1`, registry: null, auth: null, expires_at: null });
     const events = rowsOf(await app.database.db.execute(sql`SELECT token_id, image_id, registry_id, outcome FROM pull_credential_events WHERE workspace_id = ${WS}`));
     expect(events).toEqual([{ token_id: provisionerTokenId, image_id: image.id, registry_id: null, outcome: "issued" }]);
   });

@@ -29,6 +29,7 @@ export type PullRegistry = Pick<
   | "username"
   | "email"
   | "enabled"
+  | "authType"
   | "caCertificate"
   | "deletedAt"
   | "passwordCiphertext"
@@ -76,6 +77,7 @@ export function createPullRepository(db: Db) {
         username: registries.username,
         email: registries.email,
         enabled: registries.enabled,
+        authType: registries.authType,
         caCertificate: registries.caCertificate,
         deletedAt: registries.deletedAt,
         passwordCiphertext: registries.passwordCiphertext,

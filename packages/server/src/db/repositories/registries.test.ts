@@ -72,10 +72,11 @@ describe.each(backends)("registry repository on %s", (backend) => {
     const ws = freshWorkspaceId();
     const row = newRegistry(ws, { email: null });
     const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
-    // What a registry that was only just written is: no CA, no warnings, never verified or used.
+    // What a registry that was only just written is: basic, no CA, no warnings, never verified or used.
     const expected = {
       ...fields,
       provider: "ghcr",
+      authType: "basic",
       caCertificate: null,
       warnings: [],
       verificationStatus: "unverified",
@@ -178,6 +179,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const [first] = await repo.list(ws, { limit: 1 });
       expect(Object.keys(first!).sort()).toEqual(
         [
+          "authType",
           "caCertificate",
           "createdAt",
           "email",
@@ -245,7 +247,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
         lastUsedAt: T1,
       });
       const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
-      const expected = { ...fields, provider: "ghcr", version: 1 };
+      const expected = { ...fields, authType: "basic", provider: "ghcr", version: 1 };
       expect(await repo.insert(row)).toStrictEqual(expected);
       expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
     });
@@ -357,6 +359,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
         verificationErrorCode: "anonymous_registry",
         verificationDetail: "The registry allows anonymous access, so these credentials cannot be proven.",
         lastUsedAt: new Date("2025-01-04T00:00:00.001Z"),
+        authType: "aws_ecr",
       });
       const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
       const expected = { ...fields, provider: "ghcr", version: 1 };

@@ -38,6 +38,7 @@ const writtenColumns = {
   username: registries.username,
   email: registries.email,
   enabled: registries.enabled,
+  authType: registries.authType,
   caCertificate: registries.caCertificate,
   warnings: registries.warnings,
   verificationStatus: registries.verificationStatus,
@@ -70,7 +71,8 @@ const insertedColumns = {
 };
 
 /** What a registry that was only just written is, for the fields a `NewRegistry` may leave out. */
-const NOT_YET_SET: Required<Pick<NewRegistry, "caCertificate" | "warnings" | "lastUsedAt" | keyof VerificationState>> = {
+const NOT_YET_SET: Required<Pick<NewRegistry, "authType" | "caCertificate" | "warnings" | "lastUsedAt" | keyof VerificationState>> = {
+  authType: "basic",
   caCertificate: null,
   warnings: [],
   verificationStatus: "unverified",

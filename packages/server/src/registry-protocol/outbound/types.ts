@@ -54,7 +54,8 @@ export interface RegistryCredentials {
  */
 export type VerificationErrorCode = Exclude<
   NonNullable<components["schemas"]["Verification"]["error_code"]>,
-  "anonymous_registry"
+  // `exchange_failed` is decided before any registry is contacted (the cloud token exchange).
+  "anonymous_registry" | "exchange_failed"
 >;
 
 export type VerifyResult =
@@ -71,7 +72,7 @@ export type VerifyResult =
  */
 export type PullCheckErrorCode = Exclude<
   NonNullable<components["schemas"]["PullCheck"]["error_code"]>,
-  "image_disabled" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch" | "credential_undecryptable"
+  "image_disabled" | "registry_disabled" | "registry_deleted" | "registry_host_mismatch" | "credential_undecryptable" | "exchange_failed"
 >;
 
 export type PullCheckResult =

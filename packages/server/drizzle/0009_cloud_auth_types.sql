@@ -1,0 +1,4 @@
+ALTER TABLE "pull_credential_events" DROP CONSTRAINT "pull_credential_events_outcome_check";--> statement-breakpoint
+ALTER TABLE "registries" ADD COLUMN "auth_type" text DEFAULT 'basic' NOT NULL;--> statement-breakpoint
+ALTER TABLE "pull_credential_events" ADD CONSTRAINT "pull_credential_events_outcome_check" CHECK (outcome IN ('issued', 'insufficient_scope', 'workspace_forbidden', 'not_found', 'image_disabled', 'registry_disabled', 'registry_deleted', 'registry_host_mismatch', 'credential_undecryptable', 'exchange_failed'));--> statement-breakpoint
+ALTER TABLE "registries" ADD CONSTRAINT "registries_auth_type_check" CHECK (auth_type IN ('basic', 'aws_ecr', 'gcp_service_account'));

@@ -1,0 +1,84 @@
+/**
+ * Rules for cloud registry input that the schema cannot express, each a 422 naming the field and
+ * the rule, never the value: an `aws_ecr` server must be an ECR host (its region is where the
+ * token is asked for), its credential is a key pair or a role (not both, not neither), and a
+ * registry's fields are those of its own `auth_type`.
+ */
+import { serialiseAwsEcrSecret } from "../cloud/aws-ecr-secret.js";
+import { parseEcrServer } from "../cloud/ecr-hosts.js";
+import { parseServiceAccountKey } from "../cloud/gcp-service-account.js";
+import { detectProvider } from "../registry-protocol/providers.js";
+import type { RegistryAuthType } from "../db/records.js";
+import { DomainError } from "../errors.js";
+
+const AWS_FIELDS = ["aws_access_key_id", "aws_secret_access_key", "aws_role_arn"] as const;
+const BASIC_FIELDS = ["username", "password"] as const;
+const GCP_FIELDS = ["gcp_service_account_key"] as const;
+/** The credential fields of each type: a registry takes only its own. */
+const FIELDS_OF: Record<RegistryAuthType, readonly string[]> = { basic: BASIC_FIELDS, aws_ecr: AWS_FIELDS, gcp_service_account: GCP_FIELDS };
+
+function invalid(detail: string, fieldErrors: { path: string; message: string }[]): never {
+  throw new DomainError("validation_failed", detail, { fieldErrors });
+}
+
+/** The normalised server, if it is an ECR registry host. */
+export function ecrServerOrThrow(server: string): string {
+  if (parseEcrServer(server)) return server;
+  return invalid("An aws_ecr registry's server must be an ECR registry host.", [
+    {
+      path: "/body/server",
+      message:
+        "must be an ECR registry host such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com (FIPS, dual-stack .on.aws and China hosts too), without a port",
+    },
+  ]);
+}
+
+/** The normalised server, if it is a Google Artifact Registry or Container Registry host. */
+export function googleServerOrThrow(server: string): string {
+  if (detectProvider(server).provider === "google") return server;
+  return invalid("A gcp_service_account registry's server must be a Google registry host.", [
+    { path: "/body/server", message: "must be a Google registry host such as europe-docker.pkg.dev or gcr.io, without a port" },
+  ]);
+}
+
+/** A service-account key Google would take, whose token_uri is Google's (else 422: the key is never used). */
+export function gcpKeyOrThrow(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  const parsed = parseServiceAccountKey(key);
+  if (parsed.ok) return key;
+  return invalid("The service-account key cannot be used.", [{ path: "/body/gcp_service_account_key", message: parsed.reason }]);
+}
+
+type AwsFields = Partial<Record<(typeof AWS_FIELDS)[number], string>>;
+
+/**
+ * The credential document to seal from the request's aws fields: a key pair or a role ARN.
+ * `update`: undefined when none is sent (the stored credential stays). The schema already pairs
+ * the key id with its secret.
+ */
+export function awsEcrSecretOf(fields: AwsFields, mode: "create" | "update"): string | undefined {
+  const pair = fields.aws_access_key_id !== undefined && fields.aws_secret_access_key !== undefined;
+  const role = fields.aws_role_arn !== undefined;
+  if (pair && role) {
+    invalid("An aws_ecr credential is a key pair or a role, not both.", [
+      { path: "/body/aws_role_arn", message: "must not be sent with aws_access_key_id and aws_secret_access_key: send a key pair or a role" },
+    ]);
+  }
+  if (role) return serialiseAwsEcrSecret({ kind: "role", roleArn: fields.aws_role_arn! });
+  if (pair) return serialiseAwsEcrSecret({ kind: "access_key", accessKeyId: fields.aws_access_key_id!, secretAccessKey: fields.aws_secret_access_key! });
+  if (mode === "update") return undefined;
+  return invalid("An aws_ecr registry needs a credential.", [
+    { path: "/body/aws_role_arn", message: "is required unless aws_access_key_id and aws_secret_access_key are sent" },
+  ]);
+}
+
+/** A registry's credential fields are those of its type: a basic one takes no aws field, and the other way round. */
+export function checkCredentialFieldsFit(authType: RegistryAuthType, input: Record<string, unknown>): void {
+  const foreign = Object.entries(FIELDS_OF).flatMap(([type, fields]) => (type === authType ? [] : fields));
+  const sent = foreign.filter((field) => input[field] !== undefined);
+  if (sent.length === 0) return;
+  invalid(`This registry's auth_type is ${authType}; its credential fields are the ones of that type.`, sent.map((field) => ({
+    path: `/body/${field}`,
+    message: `is not a field of ${authType} registries (auth_type cannot change: create another registry)`,
+  })));
+}
