@@ -228,7 +228,7 @@ describe.each(backends)("registry rules contract on %s", (backend) => {
 
   // ─── Server normalisation ────────────────────────────────────────────────────────────────
 
-  describe("registry servers are stored as the bare lowercase host[:port], without the default port", () => {
+  describe("registry servers are stored as the bare lowercase host[:port] (and any repository prefix), without the default port", () => {
     it.each([
       ["https://GHCR.io/", "ghcr.io", "ghcr"],
       ["GHCR.IO", "ghcr.io", "ghcr"],
@@ -282,8 +282,10 @@ describe.each(backends)("registry rules contract on %s", (backend) => {
     });
 
     it.each([
-      "ghcr.io/path",
-      "ghcr.io/your-org/your-image",
+      // A repository prefix is a server (repository-prefixes.contract.test.ts); these are not.
+      "ghcr.io/Your-Org",
+      "ghcr.io/your-org/",
+      "ghcr.io/your-org/your-image:latest",
       "user@host",
       "user@ghcr.io",
       "2130706433",

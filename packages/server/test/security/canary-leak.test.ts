@@ -556,9 +556,9 @@ describe.each(scanRuns)("canary leak scan on %s at log level %s", (backend, leve
         username: USERNAME,
         password: canary(`${kind} dockerhub warning`, make),
       });
-      await create("a server with a path", 422, {
+      await create("a server whose repository path has a capital", 422, {
         name: `path ${kind}`,
-        server: "ghcr.io/your-org",
+        server: "ghcr.io/Your-Org",
         username: USERNAME,
         password: canary(`${kind} server path`, make),
       });
