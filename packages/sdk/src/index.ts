@@ -47,6 +47,7 @@ export type {
   RegistryCreate,
   RegistryCreateBasic,
   RegistryCreateAwsEcr,
+  RegistryCreateAzureServicePrincipal,
   RegistryAuthType,
   RegistryUpdate,
   RegistryListQuery,

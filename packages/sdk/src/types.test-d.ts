@@ -11,6 +11,7 @@ import {
   type Registry,
   type RegistryCreate,
   type RegistryCreateAwsEcr,
+  type RegistryCreateAzureServicePrincipal,
   type RegistryCreateBasic,
   type RegistryUpdate,
   type SandboxImage,
@@ -53,6 +54,11 @@ describe("the write-only password", () => {
     );
     expectTypeOf<Registry>().not.toHaveProperty("aws_secret_access_key");
     expectTypeOf<Registry>().not.toHaveProperty("aws_role_arn");
+    // And an azure_service_principal registry's: the secret and the ids it is sealed with.
+    expectTypeOf<components["schemas"]["RegistryCreateAzureServicePrincipal"]>().toHaveProperty("azure_client_secret");
+    expectTypeOf<Readable<components["schemas"]["RegistryCreateAzureServicePrincipal"]>>().not.toHaveProperty("azure_client_secret");
+    expectTypeOf<Registry>().not.toHaveProperty("azure_client_secret");
+    expectTypeOf<Registry>().not.toHaveProperty("azure_tenant_id");
   });
 
   test("is not in what the resources return", () => {
@@ -64,6 +70,7 @@ describe("the write-only password", () => {
   test("is a plain string in request bodies (the $Write marker is gone)", () => {
     expectTypeOf<RegistryCreateBasic["password"]>().toEqualTypeOf<string>();
     expectTypeOf<RegistryCreateAwsEcr["aws_secret_access_key"]>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<RegistryCreateAzureServicePrincipal["azure_client_secret"]>().toEqualTypeOf<string>();
     expectTypeOf<RegistryUpdate["password"]>().toEqualTypeOf<string | undefined>();
   });
 

@@ -16,6 +16,7 @@ export type RegistryCreateBasic = Writable<Schemas["RegistryCreateBasic"]>;
  * `aws_role_arn` (assumed by the server with `ExternalId` = the workspace id); all write-only.
  */
 export type RegistryCreateAwsEcr = Writable<Schemas["RegistryCreateAwsEcr"]>;
+export type RegistryCreateAzureServicePrincipal = Writable<Schemas["RegistryCreateAzureServicePrincipal"]>;
 /** How a registry is authenticated: `basic`, or a cloud type exchanged for short-lived tokens. */
 export type RegistryAuthType = Schemas["RegistryAuthType"];
 /** The body of `registries.update`: only the fields sent change. */

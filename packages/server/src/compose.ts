@@ -15,6 +15,7 @@ import { createRegistryRepository } from "./db/repositories/registries.js";
 import { createSandboxImageRepository } from "./db/repositories/sandbox-images.js";
 import { httpMetrics } from "./metrics/http-metrics.js";
 import { createAwsEcrExchanger, type AwsCredentialsProvider } from "./cloud/aws-ecr.js";
+import { createAzureExchanger } from "./cloud/azure-service-principal.js";
 import { createExchangeCache } from "./cloud/exchange-cache.js";
 import { createGcpExchanger } from "./cloud/gcp-service-account.js";
 import { countExchangeFailures, countPullCredentials, countVerifications } from "./metrics/instrument.js";
@@ -63,6 +64,7 @@ export interface ComposeOptions {
   cloud?: {
     aws?: { stsEndpoint?: string; ecrEndpoint?: string; serverCredentials?: AwsCredentialsProvider };
     gcp?: { tokenEndpoint?: string };
+    azure?: { authorityHost?: string };
     now?: () => Date;
   };
 }
@@ -102,6 +104,13 @@ export function composeApp(options: ComposeOptions): AppDeps {
       gcp_service_account: createGcpExchanger({
         ...(options.cloud?.gcp?.tokenEndpoint !== undefined && { tokenEndpoint: options.cloud.gcp.tokenEndpoint }),
         timeoutMs: options.outbound.timeoutMs ?? 5000,
+      }),
+      // ACR's /oauth2/exchange is on the registry host: the operator's outbound policy applies.
+      azure_service_principal: createAzureExchanger({
+        ...(options.cloud?.azure?.authorityHost !== undefined && { authorityHost: options.cloud.azure.authorityHost }),
+        outbound: options.outbound,
+        timeoutMs: options.outbound.timeoutMs ?? 5000,
+        now: options.cloud?.now ?? now,
       }),
     },
     // One cache for the process: a token exchanged for a pull check serves the pull credentials.

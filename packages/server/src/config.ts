@@ -117,6 +117,7 @@ const envObject = z.object({
     MODBOX_AWS_STS_ENDPOINT: exchangeEndpoint.optional(),
     MODBOX_AWS_ECR_ENDPOINT: exchangeEndpoint.optional(),
     MODBOX_GCP_TOKEN_ENDPOINT: exchangeEndpoint.optional(),
+    MODBOX_AZURE_AUTHORITY_HOST: exchangeEndpoint.optional(),
     NODE_ENV: z.string().optional(),
 });
 
@@ -198,7 +199,7 @@ export interface Config {
    * Cloud registries' token exchanges: where they go instead of the providers' own endpoints
    * (unset: the providers'). The server's own AWS identity comes from the SDK's default chain.
    */
-  cloud: { aws: { stsEndpoint?: string; ecrEndpoint?: string }; gcp: { tokenEndpoint?: string } };
+  cloud: { aws: { stsEndpoint?: string; ecrEndpoint?: string }; gcp: { tokenEndpoint?: string }; azure: { authorityHost?: string } };
 }
 
 export class ConfigError extends Error {
@@ -261,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
         ...(e.MODBOX_AWS_ECR_ENDPOINT !== undefined && { ecrEndpoint: e.MODBOX_AWS_ECR_ENDPOINT }),
       },
       gcp: { ...(e.MODBOX_GCP_TOKEN_ENDPOINT !== undefined && { tokenEndpoint: e.MODBOX_GCP_TOKEN_ENDPOINT }) },
+      azure: { ...(e.MODBOX_AZURE_AUTHORITY_HOST !== undefined && { authorityHost: e.MODBOX_AZURE_AUTHORITY_HOST }) },
     },
   };
 }

@@ -43,6 +43,9 @@ export interface paths {
          *     which is what verification, pull checks and pull credentials use.
          *     `gcp_service_account` stores a service-account JSON key (its `token_uri` must be
          *     Google's), exchanged for an OAuth access token used as `oauth2accesstoken`.
+         *     `azure_service_principal` stores a Microsoft Entra service principal (tenant, client id
+         *     and secret), exchanged for an Entra token and then, at the registry's `/oauth2/exchange`,
+         *     for an ACR refresh token used as `00000000-0000-0000-0000-000000000000`.
          */
         post: operations["createRegistry"];
         delete?: never;
@@ -539,10 +542,14 @@ export interface components {
          *     ECR token (`ecr:GetAuthorizationToken` in the region of the server).
          *     `gcp_service_account`: a service-account JSON key exchanged for an OAuth access token
          *     (scope `cloud-platform`) at Google's token endpoint, used as `oauth2accesstoken`.
+         *     `azure_service_principal`: a Microsoft Entra service principal (tenant, client id and
+         *     secret) exchanged for an Entra token (client-credentials grant) and then, at the ACR
+         *     registry's `/oauth2/exchange`, for an ACR refresh token used as
+         *     `00000000-0000-0000-0000-000000000000`.
          *     Exchanged tokens are cached until half their lifetime is left.
          * @enum {string}
          */
-        RegistryAuthType: "basic" | "aws_ecr" | "gcp_service_account";
+        RegistryAuthType: "basic" | "aws_ecr" | "gcp_service_account" | "azure_service_principal";
         /**
          * @description A registry to store: one schema per `auth_type`, told apart by its `auth_type` (a
          *     `const` in each). `auth_type` may be left out for `basic`, so every body written before
@@ -550,7 +557,42 @@ export interface components {
          *     fields. A body is checked against the schema its `auth_type` names (none: `basic`), and
          *     only that schema's rules are reported.
          */
-        RegistryCreate: components["schemas"]["RegistryCreateBasic"] | components["schemas"]["RegistryCreateAwsEcr"] | components["schemas"]["RegistryCreateGcpServiceAccount"];
+        RegistryCreate: components["schemas"]["RegistryCreateBasic"] | components["schemas"]["RegistryCreateAwsEcr"] | components["schemas"]["RegistryCreateGcpServiceAccount"] | components["schemas"]["RegistryCreateAzureServicePrincipal"];
+        /**
+         * @description An Azure Container Registry (`<name>.azurecr.io`, or the sovereign clouds'
+         *     `.azurecr.cn` and `.azurecr.us`; a repository prefix may follow), pulled with a
+         *     Microsoft Entra service principal: every use asks Entra (the registry cloud's
+         *     authority) for a token with the client id and secret (client-credentials grant, scope
+         *     `https://containerregistry.azure.net/.default`), exchanges it at the registry's
+         *     `/oauth2/exchange` for an ACR refresh token, and the registry is sent that token as the
+         *     password of `00000000-0000-0000-0000-000000000000`. Give the service principal the
+         *     `AcrPull` role on the registry only. All three fields are required.
+         */
+        RegistryCreateAzureServicePrincipal: {
+            /** @constant */
+            auth_type: "azure_service_principal";
+            name: components["schemas"]["RegistryName"];
+            server: components["schemas"]["RegistryServer"];
+            azure_tenant_id: $Write<components["schemas"]["AzureTenantId"]>;
+            azure_client_id: $Write<components["schemas"]["AzureClientId"]>;
+            azure_client_secret: $Write<components["schemas"]["AzureClientSecret"]>;
+            email?: components["schemas"]["RegistryEmail"];
+            /**
+             * @description Whether this registry is active.
+             * @default true
+             */
+            enabled?: boolean;
+            ca_certificate?: components["schemas"]["RegistryCaCertificate"];
+        };
+        /**
+         * @description The Microsoft Entra tenant of the service principal: its id (a GUID) or one of its
+         *     verified domains. Write-only: sealed with the rest of the credential.
+         */
+        AzureTenantId: string;
+        /** @description The service principal's application (client) id. Write-only; sealed with the secret, never returned. */
+        AzureClientId: string;
+        /** @description The service principal's client secret. Write-only; encrypted at rest and never returned. */
+        AzureClientSecret: string;
         /**
          * @description A Google Artifact Registry (`<location>-docker.pkg.dev`) or Container Registry
          *     (`gcr.io`, `<region>.gcr.io`) registry, pulled with a service account's JSON key: every
@@ -637,7 +679,9 @@ export interface components {
          * @description The fields to change; fields left out keep their value. `auth_type` cannot change.
          *     `username` and `password` are for `basic` registries; the `aws_*` fields for `aws_ecr`
          *     ones (a new key pair, or a role ARN: either replaces the stored credential whole);
-         *     `gcp_service_account_key` for `gcp_service_account` ones.
+         *     `gcp_service_account_key` for `gcp_service_account` ones; the three `azure_*` fields,
+         *     all together (they replace the stored credential whole), for `azure_service_principal`
+         *     ones.
          *     A field of another type answers `422 validation_failed`.
          */
         RegistryUpdate: {
@@ -649,6 +693,9 @@ export interface components {
             aws_secret_access_key?: $Write<components["schemas"]["AwsSecretAccessKey"]>;
             aws_role_arn?: $Write<components["schemas"]["AwsRoleArn"]>;
             gcp_service_account_key?: $Write<components["schemas"]["GcpServiceAccountKey"]>;
+            azure_tenant_id?: $Write<components["schemas"]["AzureTenantId"]>;
+            azure_client_id?: $Write<components["schemas"]["AzureClientId"]>;
+            azure_client_secret?: $Write<components["schemas"]["AzureClientSecret"]>;
             email?: components["schemas"]["RegistryEmail"];
             enabled?: boolean;
             ca_certificate?: components["schemas"]["RegistryCaCertificate"];
@@ -869,7 +916,8 @@ export interface components {
             /**
              * Format: date-time
              * @description When the credential in `auth` stops working: the expiry of the short-lived token a
-             *     cloud registry's credential was exchanged for. `null` for a `basic` registry (the
+             *     cloud registry's credential was exchanged for (for `azure_service_principal`, the
+             *     ACR refresh token's `exp`). `null` for a `basic` registry (the
              *     stored credential itself, which does not expire on a schedule the server knows) and
              *     for a public image.
              */
@@ -1409,7 +1457,8 @@ export interface components {
         /**
          * @description A cloud registry's stored credential could not be exchanged for a token
          *     (`exchange_failed`): the provider refused it (expired or revoked key, a role that does
-         *     not trust this server or wants another ExternalId) or could not be reached. `detail`
+         *     not trust this server or wants another ExternalId, a service principal without access
+         *     to the registry) or could not be reached. `detail`
          *     gives the provider's reason, never a secret. A failure is remembered for 60 seconds.
          */
         ExchangeFailed: {

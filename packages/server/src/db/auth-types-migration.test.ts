@@ -34,3 +34,24 @@ describe.each(backends)(`migration ${MIGRATION} on %s`, (backend) => {
       values (${uuidv7()}, ${ws}, ${uuidv7()}, ${id}, 't', 'exchange_failed', now())`);
   });
 });
+
+describe.each(backends)("migration 0010_azure_auth_type on %s", (backend) => {
+  it("keeps the stored types and allows azure_service_principal, still nothing else", { timeout: 60_000 }, async () => {
+    const before = await createTestDatabaseBefore(backend, "0010_azure_auth_type");
+    dispose = before.dispose;
+    const { db } = before.handle;
+    const id = uuidv7();
+    const ws = `ws-${randomBytes(4).toString("hex")}`;
+    await db.execute(sql`insert into registries (id, workspace_id, name, server, provider, username, password_ciphertext, password_key_id, auth_type, created_at, updated_at)
+      values (${id}, ${ws}, 'gar', 'europe-docker.pkg.dev', 'google', 'oauth2accesstoken', 'v1:k:x', 'k', 'gcp_service_account', now(), now())`);
+    const early = await db.execute(sql`update registries set auth_type = 'azure_service_principal' where id = ${id}`).catch((e: unknown) => e);
+    expect(classifyDatabaseError(early)).toEqual({ kind: "other", sqlstate: "23514" });
+
+    await migrateDatabase(before.handle);
+
+    expect(rowsOf(await db.execute(sql`select auth_type from registries where id = ${id}`))).toEqual([{ auth_type: "gcp_service_account" }]);
+    await db.execute(sql`update registries set auth_type = 'azure_service_principal' where id = ${id}`);
+    const refused = await db.execute(sql`update registries set auth_type = 'azure' where id = ${id}`).catch((e: unknown) => e);
+    expect(classifyDatabaseError(refused)).toEqual({ kind: "other", sqlstate: "23514" });
+  });
+});

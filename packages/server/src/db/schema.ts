@@ -39,7 +39,7 @@ export const VERIFICATION_STATUSES = ["verified", "failed", "unverified"] as con
  * credential document (sealed the same way, in `password_ciphertext`) and exchanges it for a
  * short-lived token at every use.
  */
-export const REGISTRY_AUTH_TYPES = ["basic", "aws_ecr", "gcp_service_account"] as const satisfies readonly components["schemas"]["RegistryAuthType"][];
+export const REGISTRY_AUTH_TYPES = ["basic", "aws_ecr", "gcp_service_account", "azure_service_principal"] as const satisfies readonly components["schemas"]["RegistryAuthType"][];
 
 export interface CredentialWarning {
   code: string;

@@ -66,6 +66,7 @@ describe("the contract's words", () => {
     expect(contractWords.knownNames("POST", "/registries", "/body")).toEqual([
       "auth_type", "name", "server", "username", "password", "email", "enabled", "ca_certificate",
       "aws_access_key_id", "aws_secret_access_key", "aws_role_arn", "gcp_service_account_key",
+      "azure_tenant_id", "azure_client_id", "azure_client_secret",
     ]);
     expect(contractWords.knownNames("PUT", "/sandbox-images/{image_id}", "/body")).toContain("is_default");
     expect(contractWords.knownNames("GET", "/registries", "/query")).toEqual(expect.arrayContaining(["limit", "cursor", "enabled", "server"]));

@@ -1,9 +1,12 @@
 /**
  * Rules for cloud registry input that the schema cannot express, each a 422 naming the field and
  * the rule, never the value: an `aws_ecr` server must be an ECR host (its region is where the
- * token is asked for), its credential is a key pair or a role (not both, not neither), and a
- * registry's fields are those of its own `auth_type`.
+ * token is asked for), its credential is a key pair or a role (not both, not neither); an
+ * `azure_service_principal` server must be an ACR login server and its tenant a GUID or a domain;
+ * and a registry's fields are those of its own `auth_type`.
  */
+import { isAzureClientId, isAzureTenantId, parseAcrServer } from "../cloud/azure-hosts.js";
+import { serialiseAzureSecret } from "../cloud/azure-secret.js";
 import { serialiseAwsEcrSecret } from "../cloud/aws-ecr-secret.js";
 import { parseEcrServer } from "../cloud/ecr-hosts.js";
 import { parseServiceAccountKey } from "../cloud/gcp-service-account.js";
@@ -14,8 +17,14 @@ import { DomainError } from "../errors.js";
 const AWS_FIELDS = ["aws_access_key_id", "aws_secret_access_key", "aws_role_arn"] as const;
 const BASIC_FIELDS = ["username", "password"] as const;
 const GCP_FIELDS = ["gcp_service_account_key"] as const;
+const AZURE_FIELDS = ["azure_tenant_id", "azure_client_id", "azure_client_secret"] as const;
 /** The credential fields of each type: a registry takes only its own. */
-const FIELDS_OF: Record<RegistryAuthType, readonly string[]> = { basic: BASIC_FIELDS, aws_ecr: AWS_FIELDS, gcp_service_account: GCP_FIELDS };
+const FIELDS_OF: Record<RegistryAuthType, readonly string[]> = {
+  basic: BASIC_FIELDS,
+  aws_ecr: AWS_FIELDS,
+  gcp_service_account: GCP_FIELDS,
+  azure_service_principal: AZURE_FIELDS,
+};
 
 function invalid(detail: string, fieldErrors: { path: string; message: string }[]): never {
   throw new DomainError("validation_failed", detail, { fieldErrors });
@@ -39,6 +48,36 @@ export function googleServerOrThrow(server: string): string {
   return invalid("A gcp_service_account registry's server must be a Google registry host.", [
     { path: "/body/server", message: "must be a Google registry host such as europe-docker.pkg.dev or gcr.io, without a port" },
   ]);
+}
+
+/** The normalised server, if it is an ACR login server (its cloud picks the Entra authority). */
+export function acrServerOrThrow(server: string): string {
+  if (parseAcrServer(server)) return server;
+  return invalid("An azure_service_principal registry's server must be an Azure Container Registry login server.", [
+    { path: "/body/server", message: "must be an ACR login server such as contoso.azurecr.io (or .azurecr.cn, .azurecr.us), without a port" },
+  ]);
+}
+
+type AzureFields = Partial<Record<(typeof AZURE_FIELDS)[number], string>>;
+
+/**
+ * The credential document to seal from the request's azure fields: all three, which the schema
+ * already requires together (`update`: undefined when none is sent; the stored one stays). The
+ * schema checks the tenant's and client id's form too; checked again here because the tenant
+ * becomes a path segment of Entra's token URL.
+ */
+export function azureSecretOf(fields: AzureFields, mode: "create" | "update"): string | undefined {
+  const { azure_tenant_id: tenantId, azure_client_id: clientId, azure_client_secret: clientSecret } = fields;
+  if (tenantId === undefined && clientId === undefined && clientSecret === undefined && mode === "update") return undefined;
+  const errors = [
+    ...(tenantId === undefined || !isAzureTenantId(tenantId)
+      ? [{ path: "/body/azure_tenant_id", message: "must be a tenant id (a GUID) or a verified domain such as contoso.onmicrosoft.com" }]
+      : []),
+    ...(clientId === undefined || !isAzureClientId(clientId) ? [{ path: "/body/azure_client_id", message: "must be an application (client) id: a GUID" }] : []),
+    ...(clientSecret === undefined || clientSecret === "" ? [{ path: "/body/azure_client_secret", message: "is required with azure_tenant_id and azure_client_id" }] : []),
+  ];
+  if (errors.length > 0) invalid("An azure_service_principal credential is a tenant, a client id and a client secret.", errors);
+  return serialiseAzureSecret({ tenantId: tenantId!, clientId: clientId!, clientSecret: clientSecret! });
 }
 
 /** A service-account key Google would take, whose token_uri is Google's (else 422: the key is never used). */

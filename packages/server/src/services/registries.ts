@@ -10,7 +10,16 @@ import { decodeCursor, toPage } from "./pagination.js";
 import { credentialContext } from "./credential-context.js";
 import type { EncryptionBudget } from "./encryption-budget.js";
 import { GCP_USERNAME } from "../cloud/gcp-service-account.js";
-import { awsEcrSecretOf, checkCredentialFieldsFit, ecrServerOrThrow, gcpKeyOrThrow, googleServerOrThrow } from "./cloud-registry-input.js";
+import { ACR_USERNAME } from "../cloud/azure-service-principal.js";
+import {
+  acrServerOrThrow,
+  awsEcrSecretOf,
+  azureSecretOf,
+  checkCredentialFieldsFit,
+  ecrServerOrThrow,
+  gcpKeyOrThrow,
+  googleServerOrThrow,
+} from "./cloud-registry-input.js";
 import { BASIC_ONLY, type RegistryAuth, type RegistryToAuthenticate } from "./registry-auth.js";
 import { checkCaCertificate, normaliseServerOrThrow, providerWarningsOrThrow } from "./registry-input.js";
 import type { LoginOutcome, RegistryProber } from "./registry-prober.js";
@@ -128,8 +137,17 @@ export function createRegistryService(deps: RegistryServiceDeps) {
     // What each type stores: basic its username and password (checked against the provider's
     // rules); aws_ecr its credential document, used as `AWS` (the username ECR tokens go with).
     // gcp_service_account its JSON key, used as `oauth2accesstoken` (the username of Google's tokens).
+    // azure_service_principal its tenant, client id and secret, used as ACR's all-zero GUID user.
     const credential =
-      input.auth_type === "aws_ecr"
+      input.auth_type === "azure_service_principal"
+        ? {
+            authType: "azure_service_principal" as const,
+            server: acrServerOrThrow(server),
+            username: ACR_USERNAME,
+            secret: azureSecretOf(input, "create")!,
+            warnings: [],
+          }
+        : input.auth_type === "aws_ecr"
         ? { authType: "aws_ecr" as const, server: ecrServerOrThrow(server), username: "AWS", secret: awsEcrSecretOf(input, "create")!, warnings: [] }
         : input.auth_type === "gcp_service_account"
         ? {
@@ -222,12 +240,26 @@ export function createRegistryService(deps: RegistryServiceDeps) {
       options: { verify?: boolean; ifMatch?: VersionPrecondition } = {},
     ): Promise<RegistryRecord> {
       input = withNormalisedName(input);
-      const { password, ca_certificate: caInput, aws_access_key_id, aws_secret_access_key, aws_role_arn, gcp_service_account_key, ...fields } = input;
+      const {
+        password,
+        ca_certificate: caInput,
+        aws_access_key_id,
+        aws_secret_access_key,
+        aws_role_arn,
+        gcp_service_account_key,
+        azure_tenant_id,
+        azure_client_id,
+        azure_client_secret,
+        ...fields
+      } = input;
       const server = fields.server === undefined ? undefined : normaliseServerOrThrow(fields.server, insecureRegistries);
       if (caInput !== undefined) checkCaCertificate(caInput);
-      // The new stored secret, if any: a basic password, or a whole new aws_ecr credential.
+      // The new stored secret, if any: a basic password, or a whole new cloud credential.
       const newSecret =
-        password ?? awsEcrSecretOf({ aws_access_key_id, aws_secret_access_key, aws_role_arn }, "update") ?? gcpKeyOrThrow(gcp_service_account_key);
+        password ??
+        awsEcrSecretOf({ aws_access_key_id, aws_secret_access_key, aws_role_arn }, "update") ??
+        gcpKeyOrThrow(gcp_service_account_key) ??
+        azureSecretOf({ azure_tenant_id, azure_client_id, azure_client_secret }, "update");
       // Sealed once: the new password does not depend on the row it replaces.
       let sealed: Awaited<ReturnType<typeof seal>> | undefined;
 
@@ -237,6 +269,7 @@ export function createRegistryService(deps: RegistryServiceDeps) {
         checkCredentialFieldsFit(current.authType, input);
         if (server !== undefined && current.authType === "aws_ecr") ecrServerOrThrow(server);
         if (server !== undefined && current.authType === "gcp_service_account") googleServerOrThrow(server);
+        if (server !== undefined && current.authType === "azure_service_principal") acrServerOrThrow(server);
         const patch: RegistryPatch = { ...fields, updatedAt: deps.now() };
         if (server !== undefined) patch.server = server;
         if (caInput !== undefined) patch.caCertificate = caInput;

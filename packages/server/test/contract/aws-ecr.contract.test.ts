@@ -101,7 +101,7 @@ describe.each(backends)("aws_ecr registries on %s", (backend) => {
     expect(await refused("/registries", { name: "x", server: "ghcr.io", username: "u", password: "p", aws_role_arn: ROLE_ARN })).toEqual([
       { path: "/body/aws_role_arn", message: "is not a known property" },
     ]);
-    expect(await refused("/registries", { ...base, auth_type: "gcp" })).toEqual([{ path: "/body/auth_type", message: "must be one of: basic, aws_ecr, gcp_service_account" }]);
+    expect(await refused("/registries", { ...base, auth_type: "gcp" })).toEqual([{ path: "/body/auth_type", message: "must be one of: basic, aws_ecr, gcp_service_account, azure_service_principal" }]);
     expect(await refused("/registries", { ...base, aws_role_arn: "arn:aws:iam::1:user/x", aws_access_key_id: undefined, aws_secret_access_key: undefined })).toEqual([
       { path: "/body/aws_role_arn", message: expect.stringContaining("IAM role ARN") },
     ]);

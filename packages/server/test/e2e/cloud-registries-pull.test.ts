@@ -10,14 +10,19 @@
  * runtimes look it up). The cache's clock is the test's. `gcp_service_account` the same way:
  * google-auth-library signs an assertion with a key pair made here, the fake Google endpoint
  * verifies it and answers the access token the registry holds for `oauth2accesstoken`.
+ * `azure_service_principal`: the fake Entra endpoint issues a token for the service principal,
+ * the app POSTs it through its guarded outbound client to the ACR host's `/oauth2/exchange`
+ * (the seam sends that path to the fake's HTTPS listener), and the refresh token it answers is
+ * the registry's password for `00000000-0000-0000-0000-000000000000`.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { APIError, type ModboxClient } from "@modbox/sdk";
 import { startTestApp, type TestApp } from "@modbox/testkit/app";
 import { fakeAccessKeyId, startFakeAws, type FakeAws } from "@modbox/testkit/aws";
+import { fakeAcrRefreshToken, startFakeAzure, type FakeAzure } from "@modbox/testkit/azure";
 import { serviceAccountKey, startFakeGoogle, type FakeGoogle } from "@modbox/testkit/google";
 import { copyWithAuthFile, missingRegistryBinaries, pushImage, startTestRegistry, type TestRegistry } from "@modbox/testkit/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -189,5 +194,80 @@ describe.skipIf(skip)("gcp_service_account registry pulled with skopeo, app on p
     // One exchange served the verification, the pull check and the hand-out.
     expect(google.calls.filter((c) => c.status === 200)).toHaveLength(1);
     expect(app.logs.filter((line) => line.includes("PRIVATE KEY") || line.includes(ACCESS_TOKEN))).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)("azure_service_principal registry pulled with skopeo, app on pglite", () => {
+  const ACR_HOST = "modboxe2e.azurecr.io";
+  const ZERO_USER = "00000000-0000-0000-0000-000000000000";
+  const WS = `e2e-acr-${hex(4)}`;
+  const TENANT = randomUUID();
+  const SP = { clientId: randomUUID(), secret: `sp-secret~${hex(16)}` };
+  const clock = new Date();
+  const EXP = Math.floor(clock.getTime() / 1000) + 3 * 3600;
+  const REFRESH_TOKEN = fakeAcrRefreshToken(EXP);
+  let registry: TestRegistry;
+  let azure: FakeAzure;
+  let app: TestApp;
+  let work: string;
+  const reached: string[] = [];
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), "modbox-e2e-acr-"));
+    [registry, azure] = await Promise.all([
+      startTestRegistry({ auth: "basic", users: { [ZERO_USER]: REFRESH_TOKEN } }),
+      startFakeAzure({ refreshToken: REFRESH_TOKEN }),
+    ]);
+    azure.addServicePrincipal(TENANT, SP.clientId, SP.secret);
+    await pushImage(registry, "team/app:v1", { user: ZERO_USER, password: REFRESH_TOKEN });
+    app = await startTestApp("pglite", {
+      outbound: {
+        allowPrivate: true,
+        timeoutMs: 5000,
+        send: (request) => {
+          const url = new URL(request.url);
+          reached.push(`${request.method} ${url.host}${url.pathname}`);
+          if (url.host !== ACR_HOST) return outboundRequest(request);
+          // The registry's token exchange is ACR's own service; the rest is the registry API.
+          if (url.pathname === "/oauth2/exchange") return outboundRequest({ ...request, url: `https://${azure.acrHost}/oauth2/exchange`, caCertPem: azure.caCertPem });
+          url.host = registry.host;
+          return outboundRequest({ ...request, url, caCertPem: registry.caCertPem });
+        },
+      },
+      cloud: { azure: { authorityHost: azure.authorityHost }, now: () => clock },
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await registry?.stop();
+    await azure?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it("verifies with the ACR refresh token, and skopeo pulls with the handed-out zero-GUID credential", async () => {
+    const client = app.client(WS);
+    const provisioner = app.client(WS, await app.createToken({ workspaceIds: [WS], scope: "provisioner" }));
+    const created = await client.registries.create(
+      { auth_type: "azure_service_principal", name: "acr", server: ACR_HOST, azure_tenant_id: TENANT, azure_client_id: SP.clientId, azure_client_secret: SP.secret },
+      { verify: true },
+    );
+    expect(created).toMatchObject({ auth_type: "azure_service_principal", username: ZERO_USER, verification: { status: "verified", error_code: null } });
+    expect(reached).toEqual(expect.arrayContaining([`POST ${ACR_HOST}/oauth2/exchange`, `GET ${ACR_HOST}/v2/`]));
+    const image = await client.sandboxImages.create({ name: "app", image: `${ACR_HOST}/team/app`, tag: "v1", registry_id: created.id });
+    expect(await client.sandboxImages.pullCheck(image.id)).toMatchObject({ pullable: true });
+    const credentials = await provisioner.provisioning.pullCredentials(image.id);
+    expect(credentials.expires_at).toBe(new Date(EXP * 1000).toISOString());
+    const entry = credentials.auth!.docker_config.auths[ACR_HOST]!;
+    expect(Buffer.from(entry.auth, "base64").toString("utf8")).toBe(`${ZERO_USER}:${REFRESH_TOKEN}`);
+    expect(JSON.stringify(credentials)).not.toContain(SP.secret);
+    const authFile = join(work, "auth.json");
+    writeFileSync(authFile, JSON.stringify({ auths: { [registry.host]: entry } }), { mode: 0o600 });
+    const pulled = await copyWithAuthFile(`${registry.host}/team/app:v1`, authFile, registry.certDir, join(work, "pulled"));
+    expect(pulled.ok, pulled.stderr).toBe(true);
+    // One exchange (both steps) served the verification, the pull check and the hand-out.
+    expect(azure.entraCalls.filter((c) => c.status === 200)).toHaveLength(1);
+    expect(azure.acrCalls.filter((c) => c.status === 200)).toHaveLength(1);
+    expect(app.logs.filter((line) => line.includes(SP.secret) || line.includes(REFRESH_TOKEN))).toEqual([]);
   });
 });

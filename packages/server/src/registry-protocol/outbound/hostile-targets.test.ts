@@ -17,6 +17,7 @@ import { outboundRequest, type OutboundResponse, type Send } from "./http.js";
 import { countSocketConnects, fakeLookup, startTcpServer, type TestServer } from "@modbox/testkit/outbound";
 import type { OutboundOptions, VerificationErrorCode } from "./types.js";
 import { checkPull, verifyLogin } from "./v2-client.js";
+import { postRegistryForm } from "./form-post.js";
 
 const PASSWORD = `pw-${randomBytes(12).toString("hex")}`;
 const CREDENTIALS = { username: "robot", password: PASSWORD };
@@ -246,4 +247,26 @@ describe("hostile verification targets", () => {
     expect(sockets.count()).toBe(0);
     expect(counter.connections()).toBe(before);
   });
+
+  // The registry host's own address, as ACR's token exchange POSTs to it (rows whose hostile hop
+  // is a realm or a redirect do not apply: a POST follows neither).
+  it.each(ROWS.filter((row) => row.double === undefined).map((row) => [row.name, row] as const))(
+    "postRegistryForm refuses %s before any connection",
+    async (_name, row) => {
+      const sockets = countSocketConnects();
+      const before = counter.connections();
+      let error: unknown;
+      try {
+        await postRegistryForm({ host: row.host() }, "/oauth2/exchange", new URLSearchParams({ access_token: PASSWORD }), options(row));
+      } catch (err) {
+        error = err;
+      } finally {
+        sockets.restore();
+      }
+      expect(error).toMatchObject({ name: "OutboundError", code: expect.stringMatching(/^(address_not_allowed|invalid_target|unreachable)$/) });
+      expect(sockets.count()).toBe(0);
+      expect(counter.connections()).toBe(before);
+      expect(JSON.stringify(error)).not.toContain(PASSWORD);
+    },
+  );
 });

@@ -63,6 +63,13 @@ beforeAll(async () => {
     switch (url.pathname) {
       case "/ok":
         return void res.end("hello");
+      case "/echo-form": {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        return void req.on("end", () =>
+          res.end(JSON.stringify({ method: req.method, type: req.headers["content-type"], length: req.headers["content-length"], body: Buffer.concat(chunks).toString("utf8") })),
+        );
+      }
       case "/big":
         return stream(res, 10 * 1024 * 1024, false);
       case "/big-declared":
@@ -257,6 +264,26 @@ describe("outboundRequest", () => {
 
 describe("followRedirects", () => {
   const auth = { authorization: "Bearer secret-token" };
+
+  it("sends a POST's form body with its type and length", async () => {
+    const data = Buffer.from("grant_type=access_token&service=registry.test");
+    const res = await followRedirects(base("/echo-form", { method: "POST", body: { contentType: "application/x-www-form-urlencoded", data } }));
+    expect(JSON.parse(res.body.toString("utf8"))).toEqual({
+      method: "POST",
+      type: "application/x-www-form-urlencoded",
+      length: String(data.length),
+      body: data.toString("utf8"),
+    });
+  });
+
+  it("never follows a POST's redirect, even to the same host: its body goes to the checked host only", async () => {
+    const body = { contentType: "application/x-www-form-urlencoded", data: Buffer.from("access_token=secret") };
+    for (const path of ["/to-same", "/to-other", "/to-metadata"]) {
+      const res = await followRedirects(base(path, { method: "POST", body }));
+      expect(res.status).toBeGreaterThanOrEqual(300);
+    }
+    expect(server.requests.filter((r) => r.url === "/ok" && r.method === "POST")).toEqual([]);
+  });
 
   it("follows a same-host redirect and keeps Authorization", async () => {
     const res = await followRedirects(base("/to-same", { headers: auth }));

@@ -17,8 +17,13 @@ import { classifyTransportError } from "./transport-errors.js";
 export interface OutboundRequest {
   /** An absolute `https:` URL without userinfo (`http:` only to a host `insecureRegistries` allows). */
   url: string | URL;
-  method: "GET" | "HEAD";
+  method: "GET" | "HEAD" | "POST";
   headers?: Readonly<Record<string, string>>;
+  /**
+   * A POST's body (a form, say: ACR's token exchange). Sent with its length; a POST is never
+   * redirected (redirects.ts), so the body reaches only the host that was checked.
+   */
+  body?: { contentType: string; data: Buffer };
   /**
    * A PEM CA bundle trusted for this request, IN ADDITION to Node's bundled roots: the same
    * rule as Docker's `certs.d/<host>/ca.crt`, containerd's `hosts.toml` `ca` and skopeo's
@@ -50,7 +55,7 @@ export type Send = (request: OutboundRequest) => Promise<OutboundResponse>;
 const USER_AGENT = "modbox-registries/0.1";
 
 /**
- * Sends one GET or HEAD request. Nothing is sent (no socket is opened) unless the URL is https
+ * Sends one GET, HEAD or POST request. Nothing is sent (no socket is opened) unless the URL is https
  * (or http to a host `insecureRegistries` allows) and every address of its host passed the policy.
  *
  * @throws OutboundError `insecure_scheme`, `invalid_target`, `address_not_allowed` (all before
@@ -132,7 +137,11 @@ async function send(
     host: hostname,
     path: `${url.pathname}${url.search}`,
     method: request.method,
-    headers: { "user-agent": USER_AGENT, ...request.headers },
+    headers: {
+      "user-agent": USER_AGENT,
+      ...request.headers,
+      ...(request.body && { "content-type": request.body.contentType, "content-length": String(request.body.data.length) }),
+    },
     lookup: pinnedLookup(addresses),
     agent: false as const,
     signal,
@@ -157,7 +166,7 @@ async function send(
   const response = await Promise.race([
     new Promise<IncomingMessage>((resolve) => {
       req.once("response", resolve);
-      req.end();
+      req.end(request.body?.data);
     }),
     failed,
   ]);

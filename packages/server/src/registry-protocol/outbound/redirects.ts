@@ -41,7 +41,7 @@ export async function followRedirects(
   for (let hop = 0; ; hop++) {
     const response = await send(current);
     const location = headerValue(response, "location");
-    if (!REDIRECT_STATUSES.has(response.status) || location === undefined) return response;
+    if (!REDIRECT_STATUSES.has(response.status) || location === undefined || current.method === "POST") return response;
     if (hop >= maxRedirects) {
       throw new OutboundError("too_many_redirects", `more than ${maxRedirects} redirects`);
     }

@@ -1,0 +1,2 @@
+ALTER TABLE "registries" DROP CONSTRAINT "registries_auth_type_check";--> statement-breakpoint
+ALTER TABLE "registries" ADD CONSTRAINT "registries_auth_type_check" CHECK (auth_type IN ('basic', 'aws_ecr', 'gcp_service_account', 'azure_service_principal'));
