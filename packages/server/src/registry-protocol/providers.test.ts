@@ -52,6 +52,17 @@ describe("detectProvider", () => {
     // ACR
     [ACR, { provider: "acr", server: ACR, registryName: "myregistry" }],
     ["https://MyRegistry.azurecr.io/v2/", { provider: "acr", server: ACR, registryName: "myregistry" }],
+    // Every host form the cloud auth types accept is that provider here too (one parser each).
+    [
+      "123456789012.dkr-ecr.eu-west-1.on.aws",
+      { provider: "ecr", server: "123456789012.dkr-ecr.eu-west-1.on.aws", accountId: "123456789012", region: "eu-west-1", fips: false },
+    ],
+    [
+      "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/team",
+      { provider: "ecr", server: "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/team", accountId: "123456789012", region: "us-gov-west-1", fips: true },
+    ],
+    ["contoso.azurecr.cn", { provider: "acr", server: "contoso.azurecr.cn", registryName: "contoso" }],
+    ["contoso.azurecr.us/team", { provider: "acr", server: "contoso.azurecr.us/team", registryName: "contoso" }],
     // self-hosted, including near misses that must not be mistaken for a provider
     ["registry.example.com:5000", { provider: "self_hosted", server: "registry.example.com:5000" }],
     ["localhost:5000", { provider: "self_hosted", server: "localhost:5000" }],

@@ -12,8 +12,8 @@
  * | dockerhub   | docker.io, index.docker.io, registry-1.docker.io, registry.hub.docker.com |
  * | ghcr        | ghcr.io                                                                |
  * | google      | ^[a-z0-9-]+-docker\.pkg\.dev$, gcr.io, <one label>.gcr.io               |
- * | ecr         | ^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$           |
- * | acr         | ^[a-z0-9]+\.azurecr\.io$                                               |
+ * | ecr         | every ECR host form: cloud/ecr-hosts.ts (FIPS, China, dual-stack, isolated partitions) |
+ * | acr         | <name>.azurecr.io, .azurecr.cn, .azurecr.us: cloud/azure-hosts.ts        |
  * | self_hosted | anything else                                                          |
  *
  * Credential checks. An **error** (the API answers 422) is a credential the provider is documented
@@ -45,6 +45,8 @@
  * Messages name the rule, never a value: no part of the password (nor the username) ever appears
  * in one.
  */
+import { parseAcrServer } from "../cloud/azure-hosts.js";
+import { parseEcrServer } from "../cloud/ecr-hosts.js";
 import { DOCKER_HUB, normaliseServer } from "./hosts.js";
 
 export type ProviderName = "dockerhub" | "ghcr" | "google" | "ecr" | "acr" | "self_hosted";
@@ -81,8 +83,6 @@ export interface ProviderHints {
 
 const ARTIFACT_REGISTRY = /^([a-z0-9-]+)-docker\.pkg\.dev$/;
 const CONTAINER_REGISTRY = /^(?:[a-z0-9-]+\.)?gcr\.io$/;
-const ECR = /^(\d{12})\.dkr\.ecr(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
-const ACR = /^([a-z0-9]+)\.azurecr\.io$/;
 
 /**
  * Which provider serves this registry server (raw or normalised).
@@ -104,11 +104,13 @@ export function detectProvider(server: string): ProviderInfo {
   if (artifact) return { provider: "google", server: stored, product: "artifact_registry", location: artifact[1]! };
   if (CONTAINER_REGISTRY.test(host)) return { provider: "google", server: stored, product: "container_registry", location: null };
 
-  const ecr = ECR.exec(host);
-  if (ecr) return { provider: "ecr", server: stored, accountId: ecr[1]!, region: ecr[3]!, fips: ecr[2] !== undefined };
+  // One parser per cloud, shared with the token exchanges: a host the aws_ecr or
+  // azure_service_principal types accept is always that provider here too.
+  const ecr = parseEcrServer(stored);
+  if (ecr) return { provider: "ecr", server: stored, accountId: ecr.accountId, region: ecr.region, fips: ecr.fips };
 
-  const acr = ACR.exec(host);
-  if (acr) return { provider: "acr", server: stored, registryName: acr[1]! };
+  const acr = parseAcrServer(stored);
+  if (acr) return { provider: "acr", server: stored, registryName: acr.host.slice(0, acr.host.indexOf(".")) };
 
   return { provider: "self_hosted", server: stored };
 }
