@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { backends, createTestDatabaseBefore, rowsOf } from "@modbox/testkit/databases";
 import { insertRawRegistry } from "@modbox/testkit/fixtures";
+import type { ProviderName } from "../registry-protocol/providers.js";
 import { migrateDatabase } from "./migrate.js";
 
 const MIGRATION = "0011_rederive_cloud_providers";
@@ -19,7 +20,7 @@ describe.each(backends)(`migration ${MIGRATION} on %s`, (backend) => {
     const { db } = before.handle;
     const W = "providers-w";
     // Rows as the previous server derived them.
-    const registry = (server: string, provider: string) => insertRawRegistry(db, W, { server, provider });
+    const registry = (server: string, provider: ProviderName) => insertRawRegistry(db, W, { server, provider });
     const dualStack = await registry("123456789012.dkr-ecr.eu-west-1.on.aws", "self_hosted");
     const acrChina = await registry("contoso.azurecr.cn/team", "self_hosted");
     const notEcr = await registry("registry.dkr.ecr.example.com", "self_hosted");
