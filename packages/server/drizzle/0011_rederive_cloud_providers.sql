@@ -1,5 +1,5 @@
 -- The provider of a stored server is now read by the same parsers as the cloud auth types
--- (cloud/ecr-hosts.ts, cloud/azure-hosts.ts), which know every ECR host form (dual-stack
+-- (registry-protocol/ecr-hosts.ts and azure-hosts.ts), which know every ECR host form (dual-stack
 -- `dkr-ecr….on.aws`, isolated partitions) and ACR's sovereign clouds (`.azurecr.cn`,
 -- `.azurecr.us`). Rows stored as `self_hosted` that may be one of those get their provider
 -- cleared, and the app derives it again at the end of this start (fill-derived-columns.ts); a row

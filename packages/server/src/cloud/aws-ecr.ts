@@ -7,17 +7,17 @@
  *   SDK's default credential chain, or what the operator injects), then asks for the token with
  *   the session's credentials.
  *
- * Both calls go to AWS's endpoints for the region of the registry host (ecr-hosts.ts checks it
- * looks like a region), FIPS or dual-stack as the host is; only the operator can point them
- * elsewhere (MODBOX_AWS_STS_ENDPOINT, MODBOX_AWS_ECR_ENDPOINT: tests and private clouds), never
- * a registry. The token is `AWS:<password>` in base64; it works until `expiresAt` (12 hours), and
+ * Both calls go to AWS's endpoints for the region of the registry host (registry-protocol/
+ * ecr-hosts.ts checks it looks like a region), FIPS or dual-stack as the host is; only the
+ * operator can point them elsewhere (MODBOX_AWS_STS_ENDPOINT, MODBOX_AWS_ECR_ENDPOINT: tests and
+ * private clouds), never a registry. The token is `AWS:<password>` in base64; it works until `expiresAt` (12 hours), and
  * never past the assumed session.
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import type { ExchangedToken } from "./exchange-cache.js";
 import { parseAwsEcrSecret, type AwsEcrSecret } from "./aws-ecr-secret.js";
-import { parseEcrServer } from "./ecr-hosts.js";
+import { parseEcrServer } from "../registry-protocol/ecr-hosts.js";
 import { ExchangeError, type CredentialExchanger } from "./exchanger.js";
 
 /** What `fromEnv`, `fromNodeProviderChain` and static credentials give the SDK. */

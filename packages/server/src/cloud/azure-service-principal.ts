@@ -4,8 +4,8 @@
  * 1. Microsoft Entra's client-credentials grant: the service principal's client id and secret for
  *    an access token with the scope `https://containerregistry.azure.net/.default`, POSTed to
  *    `<authority>/<tenant>/oauth2/v2.0/token`. The authority is the registry cloud's fixed one
- *    (azure-hosts.ts), or the operator's MODBOX_AZURE_AUTHORITY_HOST (tests, private clouds); the
- *    tenant is checked to be a GUID or a domain, so the user's input is one path segment, no more.
+ *    (registry-protocol/azure-hosts.ts), or the operator's MODBOX_AZURE_AUTHORITY_HOST (tests,
+ *    private clouds); the tenant is checked to be a GUID or a domain, so the user's input is one path segment, no more.
  *    Plain fetch: @azure/identity needs Node 22, and this is one form POST.
  * 2. ACR's `/oauth2/exchange` on the registry host: the Entra token for an ACR refresh token. The
  *    host is user input (checked to be an ACR login server), so this goes through the SSRF-guarded
@@ -16,7 +16,7 @@
  */
 import { ExchangeError, type CredentialExchanger } from "./exchanger.js";
 import type { ExchangedToken } from "./exchange-cache.js";
-import { isAzureClientId, isAzureTenantId, parseAcrServer } from "./azure-hosts.js";
+import { isAzureClientId, isAzureTenantId, parseAcrServer } from "../registry-protocol/azure-hosts.js";
 import { parseAzureSecret } from "./azure-secret.js";
 import { jwtExpiry } from "./jwt-expiry.js";
 import { OutboundError } from "../registry-protocol/outbound/errors.js";

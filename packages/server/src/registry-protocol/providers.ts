@@ -12,8 +12,8 @@
  * | dockerhub   | docker.io, index.docker.io, registry-1.docker.io, registry.hub.docker.com |
  * | ghcr        | ghcr.io                                                                |
  * | google      | ^[a-z0-9-]+-docker\.pkg\.dev$, gcr.io, <one label>.gcr.io               |
- * | ecr         | every ECR host form: cloud/ecr-hosts.ts (FIPS, China, dual-stack, isolated partitions) |
- * | acr         | <name>.azurecr.io, .azurecr.cn, .azurecr.us: cloud/azure-hosts.ts        |
+ * | ecr         | every ECR host form (FIPS, China, dual-stack, partitions): ecr-hosts.ts |
+ * | acr         | <name>.azurecr.io, .azurecr.cn, .azurecr.us: azure-hosts.ts            |
  * | self_hosted | anything else                                                          |
  *
  * Credential checks. An **error** (the API answers 422) is a credential the provider is documented
@@ -45,8 +45,8 @@
  * Messages name the rule, never a value: no part of the password (nor the username) ever appears
  * in one.
  */
-import { parseAcrServer } from "../cloud/azure-hosts.js";
-import { parseEcrServer } from "../cloud/ecr-hosts.js";
+import { parseAcrServer } from "./azure-hosts.js";
+import { parseEcrServer } from "./ecr-hosts.js";
 import { DOCKER_HUB, normaliseServer } from "./hosts.js";
 
 export type ProviderName = "dockerhub" | "ghcr" | "google" | "ecr" | "acr" | "self_hosted";

@@ -5,10 +5,10 @@
  * `azure_service_principal` server must be an ACR login server and its tenant a GUID or a domain;
  * and a registry's fields are those of its own `auth_type`.
  */
-import { isAzureClientId, isAzureTenantId, parseAcrServer } from "../cloud/azure-hosts.js";
+import { isAzureClientId, isAzureTenantId, parseAcrServer } from "../registry-protocol/azure-hosts.js";
 import { serialiseAzureSecret } from "../cloud/azure-secret.js";
 import { serialiseAwsEcrSecret } from "../cloud/aws-ecr-secret.js";
-import { parseEcrServer } from "../cloud/ecr-hosts.js";
+import { parseEcrServer } from "../registry-protocol/ecr-hosts.js";
 import { parseServiceAccountKey } from "../cloud/gcp-service-account.js";
 import { detectProvider } from "../registry-protocol/providers.js";
 import type { RegistryAuthType } from "../db/records.js";

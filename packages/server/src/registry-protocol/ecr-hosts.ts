@@ -1,4 +1,4 @@
-import { apiHost, serverScheme } from "../registry-protocol/hosts.js";
+import { apiHost, serverScheme } from "./hosts.js";
 
 /**
  * AWS ECR registry hosts, in every form AWS serves them, and what the host says about where to ask

@@ -1,4 +1,4 @@
-import { apiHost, serverScheme } from "../registry-protocol/hosts.js";
+import { apiHost, serverScheme } from "./hosts.js";
 
 /**
  * Azure Container Registry login servers, `<name>.azurecr.io` and the sovereign clouds' (China
