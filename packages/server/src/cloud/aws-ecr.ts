@@ -10,8 +10,8 @@
  * Both calls go to AWS's endpoints for the region of the registry host (registry-protocol/
  * ecr-hosts.ts checks it looks like a region), FIPS or dual-stack as the host is; only the
  * operator can point them elsewhere (MODBOX_AWS_STS_ENDPOINT, MODBOX_AWS_ECR_ENDPOINT: tests and
- * private clouds), never a registry. The token is `AWS:<password>` in base64; it works until `expiresAt` (12 hours), and
- * never past the assumed session.
+ * private clouds), never a registry. The token is `AWS:<password>` in base64; it works until
+ * `expiresAt` (12 hours), and never past the assumed session.
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
