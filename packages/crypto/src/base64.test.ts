@@ -32,6 +32,11 @@ describe("decodeBase64Strict", () => {
     expect(decodeBase64Strict(`${bytes.toString("base64url")}=`)).toEqual(bytes);
   });
 
+  it("accepts two padding characters (one byte in the last group)", () => {
+    expect(decodeBase64Strict("+w==")).toEqual(Buffer.from([0xfb]));
+    expect(decodeBase64Strict("AAAA_w==")).toEqual(Buffer.from([0, 0, 0, 0xff]));
+  });
+
   it.each([
     ["mixed alphabets", "+_8A"],
     ["too much padding", "AAAAAA==="],

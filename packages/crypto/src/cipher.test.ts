@@ -79,8 +79,18 @@ describe("createCipher: round trip", () => {
   });
 
   it("refuses a plaintext with a lone surrogate rather than altering it", () => {
-    expect(() => cipher.encrypt("ab\uD800cd", context)).toThrow(TypeError);
-    expect(() => cipher.encrypt(42 as unknown as string, context)).toThrow(TypeError);
+    expect(() => cipher.encrypt("ab\uD800cd", context)).toThrow(
+      new TypeError("Plaintext is not well-formed Unicode (lone surrogate)."),
+    );
+  });
+
+  it("refuses a plaintext that is not a string", () => {
+    expect(() => cipher.encrypt(42 as unknown as string, context)).toThrow(
+      new TypeError("Plaintext must be a string."),
+    );
+    expect(() => cipher.encrypt(Buffer.from("pw") as unknown as string, context)).toThrow(
+      new TypeError("Plaintext must be a string."),
+    );
   });
 
   it("decrypts a known-answer vector (pins the v1 format and associated data)", () => {
@@ -301,13 +311,20 @@ describe("createCipher: self-test and nonce budget", () => {
 
   it.each([0, -1, 1.5, Number.NaN, 2 ** 32 + 1])("rejects a warning threshold of %s", (value) => {
     expect(() => createCipher(keyringOf("a"), { nonceBudgetWarningThreshold: value })).toThrow(
-      RangeError,
+      new RangeError("nonceBudgetWarningThreshold must be an integer from 1 to 4294967296."),
     );
+  });
+
+  it("accepts a warning threshold of exactly the budget", () => {
+    const cipher = createCipher(keyringOf("a"), { nonceBudgetWarningThreshold: MAX_ENCRYPTIONS_PER_KEY });
+    expect(cipher.decrypt(cipher.encrypt("pw", context), context)).toBe("pw");
   });
 
   it("only accepts keyrings built by this package", () => {
     const fake = { activeKeyId: "a", keyIds: ["a"] } as Keyring;
-    expect(() => createCipher(fake)).toThrow(TypeError);
+    expect(() => createCipher(fake)).toThrow(
+      new TypeError("createCipher needs a keyring from createKeyring or parseKeyringSpec."),
+    );
   });
 });
 
@@ -372,6 +389,20 @@ describe("createCipher: fingerprints", () => {
     for (const malformed of ["", "k1", ":abc", "k1:", "k9:" + stored.split(":")[1]]) {
       expect(after.matchesFingerprint(malformed, "body with a password"), malformed).toBe(false);
     }
+  });
+
+  it("does not match a value without a colon, even one that looks like <keyId><digest>", () => {
+    // A key id may be any base64url text, so the digest minus its last character can be an id
+    // of the ring: a value without the `:` must still never match.
+    const key = randomBytes(32);
+    const digest = createCipher(createKeyring({ keys: [{ id: "k1", key }], activeKeyId: "k1" }))
+      .fingerprint("data")
+      .split(":")[1]!;
+    const lookalike = createCipher(
+      createKeyring({ keys: [{ id: digest.slice(0, -1), key: Buffer.from(key) }], activeKeyId: digest.slice(0, -1) }),
+    );
+    expect(lookalike.matchesFingerprint(`${digest.slice(0, -1)}:${digest}`, "data")).toBe(true);
+    expect(lookalike.matchesFingerprint(digest, "data")).toBe(false);
   });
 
   it("does not contain the data or the key", () => {

@@ -53,16 +53,17 @@ describe("associated data", () => {
 });
 
 describe("contextAadText", () => {
-  it.each<[string, unknown]>([
-    ["an empty object", {}],
-    ["null", null],
-    ["an array", [["workspace_id", "w"]]],
-    ["a string", "workspace_id=w"],
-    ["a non-string value", { workspace_id: 1 }],
-    ["an empty value", { workspace_id: "" }],
-    ["an empty name", { "": "w" }],
-  ])("rejects %s with a TypeError", (_, context) => {
-    expect(() => contextAadText(context as EncryptionContext)).toThrow(TypeError);
+  const notAnObject = "Encryption context must be an object of string values.";
+  it.each<[string, unknown, string]>([
+    ["an empty object", {}, "Encryption context must not be empty; bind the ciphertext to its row."],
+    ["null", null, notAnObject],
+    ["an array", [["workspace_id", "w"]], notAnObject],
+    ["a string", "workspace_id=w", notAnObject],
+    ["a non-string value", { workspace_id: 1 }, 'Encryption context value "workspace_id" must be a non-empty string.'],
+    ["an empty value", { workspace_id: "" }, 'Encryption context value "workspace_id" must be a non-empty string.'],
+    ["an empty name", { "": "w" }, "Encryption context names must not be empty."],
+  ])("rejects %s with a TypeError saying what is wrong", (_, context, message) => {
+    expect(() => contextAadText(context as EncryptionContext)).toThrow(new TypeError(message));
   });
 
   it("does not echo context values in errors", () => {

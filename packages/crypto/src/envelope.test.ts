@@ -48,6 +48,15 @@ describe("envelope", () => {
     [`v2:k1:${payload}`, "unsupported_version"],
     [`v0:k1:${payload}`, "unsupported_version"],
     ["v10:anything at all", "unsupported_version"],
+    // A version alone, without a colon, is still classified by its tag.
+    ["v2", "unsupported_version"],
+    ["v10", "unsupported_version"],
+    ["v", "malformed"],
+    // The whole tag must be `v` and 1-6 digits, not just its start.
+    [`v1x:k1:${payload}`, "malformed"],
+    [`v2-beta:k1:${payload}`, "malformed"],
+    [`v1234567:k1:${payload}`, "malformed"],
+    [`v123456:k1:${payload}`, "unsupported_version"],
   ])("rejects %j as %s", (text, reason) => {
     expect(reasonOf(text)).toBe(reason);
   });

@@ -72,27 +72,38 @@ describe("parseKeyringSpec", () => {
   });
 
   const base = b64(keyA);
+  const empty = "Keyring spec is empty; expected <keyId>:<base64 key>[,...].";
+  const invalidId = (entry: number) =>
+    `Keyring spec entry ${entry} has an invalid key id (expected 1-64 characters of A-Z a-z 0-9 _ -).`;
+  const notBase64 = 'Keyring spec entry 1 ("a") is not valid base64 (standard or base64url, one alphabet, exact padding).';
   it.each([
-    ["an empty spec", ""],
-    ["a blank spec", "  \n "],
-    ["a trailing comma", `a:${base},`],
-    ["an empty middle entry", `a:${base},,b:${b64(keyB)}`],
-    ["an entry without a colon", base],
-    ["an empty key", "a:"],
-    ["an empty id", `:${base}`],
-    ["an invalid id character", `a.b:${base}`],
-    ["a 65-character id", `${"a".repeat(65)}:${base}`],
-    ["a key in the id position", `${base}:a`],
-    ["a colon inside the key", `a:${base.slice(0, 20)}:${base.slice(20)}`],
-    ["a character outside the alphabet", `a:${base.slice(0, -2)}*=`],
-    ["whitespace inside the key", `a:${base.slice(0, 20)} ${base.slice(20)}`],
-    ["mixed alphabets", `a:-+${base.slice(2)}`],
-    ["too much padding", `a:${base}=`],
-    ["hex instead of base64", `a:${keyA.toString("hex")}`],
-  ])("rejects %s without echoing key material", (_, spec) => {
+    ["an empty spec", "", empty],
+    ["a blank spec", "  \n ", empty],
+    ["a trailing comma", `a:${base},`, "Keyring spec entry 2 is empty."],
+    ["an empty middle entry", `a:${base},,b:${b64(keyB)}`, "Keyring spec entry 2 is empty."],
+    ["a blank middle entry", `a:${base}, \t ,b:${b64(keyB)}`, "Keyring spec entry 2 is empty."],
+    ["an entry without a colon", base, "Keyring spec entry 1 is not of the form <keyId>:<base64 key>."],
+    ["an empty key", "a:", 'Keyring spec entry 1 ("a") has no key after ":".'],
+    ["a blank key", "a:  ", 'Keyring spec entry 1 ("a") has no key after ":".'],
+    ["an empty id", `:${base}`, invalidId(1)],
+    ["an invalid id character", `a.b:${base}`, invalidId(1)],
+    ["a 65-character id", `${"a".repeat(65)}:${base}`, invalidId(1)],
+    ["a key in the id position", `a:${base},${base}:a`, invalidId(2)],
+    ["a colon inside the key", `a:${base.slice(0, 20)}:${base.slice(20)}`, notBase64],
+    ["a character outside the alphabet", `a:${base.slice(0, -2)}*=`, notBase64],
+    ["whitespace inside the key", `a:${base.slice(0, 20)} ${base.slice(20)}`, notBase64],
+    ["mixed alphabets", `a:-+${base.slice(2)}`, notBase64],
+    ["too much padding", `a:${base}=`, notBase64],
+    ["hex instead of base64", `a:${keyA.toString("hex")}`, 'Keyring spec entry 1 ("a") key is 48 bytes; expected exactly 32.'],
+  ])("rejects %s without echoing key material", (_, spec, expected) => {
     const message = configError(() => parseKeyringSpec(spec));
+    expect(message).toBe(expected);
     for (const form of forms(keyA)) expect(message).not.toContain(form);
     for (const form of forms(keyA)) expect(message).not.toContain(form.slice(0, 12));
+  });
+
+  it.each([undefined, null, 42, Buffer.from("a:AAAA")])("rejects a spec that is not a string (%j)", (spec) => {
+    expect(configError(() => parseKeyringSpec(spec as unknown as string))).toBe("Keyring spec must be a string.");
   });
 
   it("rejects non-canonical base64 (trailing bits set)", () => {
@@ -112,15 +123,15 @@ describe("parseKeyringSpec", () => {
   });
 
   it("rejects an unknown active id, listing the known ids", () => {
-    const message = configError(() => parseKeyringSpec(`a:${b64(keyA)}`, "z"));
-    expect(message).toContain('"z"');
-    expect(message).toContain("known: a");
+    const message = configError(() => parseKeyringSpec(`a:${b64(keyA)},b:${b64(keyB)}`, "z"));
+    expect(message).toBe('Active key id "z" is not in the keyring (known: a, b).');
   });
 
   it("does not echo an active id that is not a valid id (it could be a key)", () => {
     const message = configError(() => parseKeyringSpec(`a:${b64(keyA)}`, b64(keyB)));
     for (const form of forms(keyB)) expect(message).not.toContain(form);
-    configError(() => parseKeyringSpec(`a:${b64(keyA)}`, ""));
+    expect(message).toBe("Active key id is not a valid key id (expected 1-64 characters of A-Z a-z 0-9 _ -).");
+    expect(configError(() => parseKeyringSpec(`a:${b64(keyA)}`, ""))).toBe(message);
   });
 
   it("does not echo an invalid id", () => {
@@ -169,11 +180,23 @@ describe("createKeyring", () => {
     for (const form of forms(key)) expect(message).not.toContain(form);
   });
 
-  it.each<[string, unknown]>([
-    ["no keys", { keys: [], activeKeyId: "a" }],
-    ["keys not an array", { keys: "a:xyz", activeKeyId: "a" }],
-    ["a key that is a string", { keys: [{ id: "a", key: "x".repeat(32) }], activeKeyId: "a" }],
-    ["an invalid id", { keys: [{ id: "a:b", key: keyA }], activeKeyId: "a:b" }],
+  const notAnArray = "keys must be an array of { id, key }.";
+  it.each<[string, unknown, string]>([
+    ["no options", undefined, notAnArray],
+    ["no keys", { keys: [], activeKeyId: "a" }, "Keyring has no keys."],
+    ["keys not an array", { keys: "a:xyz", activeKeyId: "a" }, notAnArray],
+    ["a key entry that is null", { keys: [null], activeKeyId: "a" }, "keys[0] must be an object { id, key }."],
+    [
+      "a key entry that is a string",
+      { keys: [{ id: "a", key: keyA }, "b:xyz"], activeKeyId: "a" },
+      "keys[1] must be an object { id, key }.",
+    ],
+    ["a key that is a string", { keys: [{ id: "a", key: "x".repeat(32) }], activeKeyId: "a" }, 'keys[0] ("a") key must be bytes.'],
+    [
+      "an invalid id",
+      { keys: [{ id: "a", key: keyA }, { id: "a:b", key: keyB }], activeKeyId: "a" },
+      "keys[1] has an invalid key id (expected 1-64 characters of A-Z a-z 0-9 _ -).",
+    ],
     [
       "a duplicate id",
       {
@@ -183,11 +206,20 @@ describe("createKeyring", () => {
         ],
         activeKeyId: "a",
       },
+      'keys[1] ("a") repeats the key id of keys[0].',
     ],
-    ["an unknown active id", { keys: [{ id: "a", key: keyA }], activeKeyId: "b" }],
-    ["a missing active id", { keys: [{ id: "a", key: keyA }] }],
-  ])("rejects %s", (_, options) => {
-    configError(() => createKeyring(options as Parameters<typeof createKeyring>[0]));
+    [
+      "an unknown active id",
+      { keys: [{ id: "a", key: keyA }, { id: "c", key: keyB }], activeKeyId: "b" },
+      'Active key id "b" is not in the keyring (known: a, c).',
+    ],
+    [
+      "a missing active id",
+      { keys: [{ id: "a", key: keyA }] },
+      "Active key id is not a valid key id (expected 1-64 characters of A-Z a-z 0-9 _ -).",
+    ],
+  ])("rejects %s", (_, options, expected) => {
+    expect(configError(() => createKeyring(options as Parameters<typeof createKeyring>[0]))).toBe(expected);
   });
 });
 
@@ -211,7 +243,9 @@ describe("generateKey and formatKeyringSpec", () => {
   });
 
   it("validates what it formats", () => {
-    configError(() => formatKeyringSpec([]));
-    configError(() => formatKeyringSpec([{ id: "a", key: randomBytes(16) }]));
+    expect(configError(() => formatKeyringSpec([]))).toBe("Keyring has no keys.");
+    expect(configError(() => formatKeyringSpec([{ id: "a", key: randomBytes(16) }]))).toBe(
+      'keys[0] ("a") key is 16 bytes; expected exactly 32.',
+    );
   });
 });
