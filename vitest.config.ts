@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
 // (inject("postgresUrl"), see test/global-setup.ts).
 export default defineConfig({
   test: {
-    projects: ["packages/*", "bench"],
+    projects: ["packages/*", "bench", "scripts/mutation"],
     globalSetup: ["./test/global-setup.ts"],
   },
 });

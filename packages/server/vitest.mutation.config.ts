@@ -1,16 +1,75 @@
-import { defineConfig } from "vitest/config";
+import { existsSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defineConfig, type Plugin } from "vitest/config";
 
 // What StrykerJS runs against each server mutant (stryker.config.json): the unit tests next to
 // the code, with the run's throwaway PostgreSQL (the repository tests use both databases). The
 // contract, security and end-to-end suites are left out: each starts apps, databases or a
 // registry per file, which would cost minutes per mutant; their absence is why a mutant only
 // they would kill shows as survived here (see MUTATION.md).
+//
+// Stryker runs this config from a sandbox copy of the package (packages/server/.stryker-tmp/…),
+// which holds the mutated source. Two things would otherwise escape the sandbox:
+// - a path relative to this file would point inside it, so the workspace's global setup is found
+//   by walking up to pnpm-workspace.yaml;
+// - @modbox/testkit imports the server's source by a relative path from packages/testkit (through
+//   node_modules symlinks, so the real packages/server/src): a test would then meet two copies of
+//   a module (the sandbox's and the original, unmutated one). serveSandboxSource sends every
+//   import of the original source to the sandbox's copy;
+// - src/contract-file.ts finds openapi.yaml three folders up from itself, which from the sandbox
+//   is not the repository: pointContractFileAtRepository gives it the repository's file.
+const here = dirname(fileURLToPath(import.meta.url));
+const root = workspaceRoot(here);
+
 export default defineConfig({
+  plugins: [
+    serveSandboxSource(join(root, "packages/server/src"), join(here, "src")),
+    pointContractFileAtRepository(join(here, "src/contract-file.ts"), join(root, "openapi.yaml")),
+  ],
   test: {
     name: "server-mutation",
     include: ["src/**/*.test.ts"],
-    globalSetup: ["../../test/global-setup.ts"],
+    globalSetup: [join(root, "test/global-setup.ts")],
+    // PostgreSQL only: the same SQL on both databases, without a PGlite start per file per mutant.
+    env: { MODBOX_TEST_BACKENDS: "postgres" },
     testTimeout: 30000,
     hookTimeout: 120000,
   },
 });
+
+function workspaceRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "pnpm-workspace.yaml"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no pnpm-workspace.yaml above ${from}`);
+  }
+}
+
+function serveSandboxSource(originalSource: string, sandboxSource: string): Plugin {
+  const original = originalSource + sep;
+  const sandbox = sandboxSource + sep;
+  return {
+    name: "modbox:serve-sandbox-source",
+    enforce: "pre",
+    async resolveId(source, importer, options) {
+      if (original === sandbox) return null; // run outside a sandbox: nothing to redirect
+      const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
+      if (!resolved || !resolved.id.startsWith(original)) return null;
+      return { ...resolved, id: sandbox + resolved.id.slice(original.length) };
+    },
+  };
+}
+
+function pointContractFileAtRepository(contractFile: string, openapiYaml: string): Plugin {
+  const relative = `"../../../openapi.yaml"`;
+  return {
+    name: "modbox:contract-file-in-sandbox",
+    enforce: "pre",
+    transform(code, id) {
+      if (id !== contractFile) return null;
+      // Fail loudly if contract-file.ts changes how it finds the contract, rather than read a stale path.
+      if (!code.includes(relative)) throw new Error(`${contractFile} no longer names ${relative}: update vitest.mutation.config.ts`);
+      return code.replace(relative, JSON.stringify(openapiYaml));
+    },
+  };
+}

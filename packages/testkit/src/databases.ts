@@ -19,8 +19,20 @@ export type Backend = "pglite" | "postgres";
 export const postgresAdminUrl: string | undefined =
   inject("postgresUrl") ?? process.env.DATABASE_URL ?? undefined;
 
-/** The backends to run database and app tests on, for `describe.each`: PGlite, and PostgreSQL when there is one. */
-export const backends: Backend[] = postgresAdminUrl ? ["pglite", "postgres"] : ["pglite"];
+/**
+ * The backends to run database and app tests on, for `describe.each`: PGlite, and PostgreSQL when
+ * there is one. `MODBOX_TEST_BACKENDS=postgres` narrows it for the mutation run, where a PGlite
+ * start (~4 s per test file) is paid again for every mutant (packages/server/vitest.mutation.config.ts).
+ */
+export const backends: Backend[] = selectBackends(postgresAdminUrl ? ["pglite", "postgres"] : ["pglite"], process.env.MODBOX_TEST_BACKENDS);
+
+function selectBackends(available: Backend[], wanted: string | undefined): Backend[] {
+  if (wanted === undefined || wanted === "") return available;
+  const names = wanted.split(",").map((name) => name.trim());
+  const unknown = names.filter((name) => !available.includes(name as Backend));
+  if (unknown.length > 0) throw new Error(`MODBOX_TEST_BACKENDS names ${unknown.join(", ")}, not among the available backends (${available.join(", ")})`);
+  return available.filter((backend) => names.includes(backend));
+}
 
 export interface TestDatabase {
   handle: DatabaseHandle;

@@ -1,0 +1,144 @@
+/**
+ * `pnpm test:mutation`: StrykerJS over the security core, one package after the other, then the
+ * summary block of MUTATION.md (scores per folder, undetected and equivalent mutants) from their
+ * JSON reports. Not run in CI: a full run takes most of an hour on two cores.
+ *
+ *   pnpm test:mutation                   both packages, incremental (reuses unchanged mutants' results)
+ *   pnpm test:mutation --full            every mutant again (Stryker's --force)
+ *   pnpm test:mutation --only crypto     one package (crypto | server); the summary keeps the other's last figures
+ *   pnpm test:mutation --summary-only    rewrite MUTATION.md from the reports already on disk
+ *
+ * Each package's report: packages/<name>/reports/mutation/{index.html,mutation.json} (untracked);
+ * the run's timing and commit: packages/<name>/reports/mutation/run.json.
+ */
+import { spawnSync, execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  equivalents,
+  replaceSummaryBlock,
+  scoreScope,
+  silentTestFiles,
+  summaryMarkdown,
+  undetected,
+  type PackageRun,
+  type ReportFiles,
+  type ReportTestFiles,
+  type Scope,
+} from "./summary.js";
+import { scopesFromMutateGlobs } from "./scopes.js";
+import { startPostgresServer } from "@modbox/testkit/postgres";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const PACKAGES = ["crypto", "server"] as const;
+type PackageName = (typeof PACKAGES)[number];
+
+// The issue's bar: 90 % where a surviving mutant is most likely a security hole, 80 % elsewhere.
+const TARGETS: Record<string, number> = { crypto: 90, "server/auth": 90, "server/services": 90 };
+const DEFAULT_TARGET = 80;
+
+interface RunRecord {
+  commit: string;
+  finishedAt: string;
+  wallSeconds: number;
+  full: boolean;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const full = args.includes("--full");
+  const summaryOnly = args.includes("--summary-only");
+  const onlyAt = args.indexOf("--only");
+  const only = onlyAt === -1 ? undefined : args[onlyAt + 1];
+  if (only !== undefined && !PACKAGES.includes(only as PackageName)) {
+    throw new Error(`--only takes one of ${PACKAGES.join(", ")}`);
+  }
+  const selected = PACKAGES.filter((name) => only === undefined || name === only);
+
+  let failed = false;
+  if (!summaryOnly) {
+    // One PostgreSQL for the whole run: without it, the global setup would start one for every
+    // test runner Stryker (re)starts, and it restarts one after every mutant that times out.
+    const postgres = process.env.DATABASE_URL ? undefined : await startPostgresServer();
+    const env = { ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? postgres!.url };
+    try {
+      for (const name of selected) failed = !runStryker(name, full, env) || failed;
+    } finally {
+      await postgres?.stop();
+    }
+  }
+  for (const name of selected) {
+    const silent = silentTestFilesOf(name);
+    if (silent.length > 0) {
+      console.error(`packages/${name}: ${silent.length} test file(s) ran no test in the mutation run (failed to load in the sandbox?):\n  ${silent.join("\n  ")}`);
+      failed = true;
+    }
+  }
+  const runs = PACKAGES.map(packageRun).filter((run): run is PackageRun => run !== undefined);
+  const file = join(ROOT, "MUTATION.md");
+  writeFileSync(file, replaceSummaryBlock(readFileSync(file, "utf8"), summaryMarkdown(runs)));
+  for (const run of runs) {
+    for (const s of run.scores) console.log(`${s.scope.name.padEnd(28)} ${s.score.toFixed(1).padStart(5)} % (target ${s.scope.target} %)`);
+  }
+  console.log(`MUTATION.md: summary rewritten from ${runs.length} report(s)`);
+  if (failed) process.exitCode = 1;
+}
+
+function runStryker(name: PackageName, full: boolean, env: NodeJS.ProcessEnv): boolean {
+  const dir = join(ROOT, "packages", name);
+  const started = Date.now();
+  const result = spawnSync("pnpm", ["exec", "stryker", "run", ...(full ? ["--force"] : [])], { cwd: dir, env, stdio: "inherit" });
+  if (result.status !== 0) {
+    console.error(`stryker in packages/${name} exited ${result.status ?? result.signal}`);
+    return false;
+  }
+  const record: RunRecord = {
+    commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim() + (dirty() ? "+changes" : ""),
+    finishedAt: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+    wallSeconds: (Date.now() - started) / 1000,
+    full,
+  };
+  writeFileSync(join(dir, "reports/mutation/run.json"), `${JSON.stringify(record, null, 2)}\n`);
+  return true;
+}
+
+function dirty(): boolean {
+  return execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: ROOT, encoding: "utf8" }).trim() !== "";
+}
+
+// Every *.test.ts under the package's src/ (the include of both packages' mutation vitest configs).
+function silentTestFilesOf(name: PackageName): string[] {
+  const dir = join(ROOT, "packages", name);
+  const expected = readdirSync(join(dir, "src"), { recursive: true, encoding: "utf8" })
+    .filter((file) => file.endsWith(".test.ts"))
+    .map((file) => `src/${file}`);
+  const reportFile = join(dir, "reports/mutation/mutation.json");
+  if (!existsSync(reportFile)) return [];
+  const report = JSON.parse(readFileSync(reportFile, "utf8")) as { testFiles?: ReportTestFiles };
+  return silentTestFiles(expected, report.testFiles ?? {});
+}
+
+function packageRun(name: PackageName): PackageRun | undefined {
+  const dir = join(ROOT, "packages", name);
+  const reportFile = join(dir, "reports/mutation/mutation.json");
+  const recordFile = join(dir, "reports/mutation/run.json");
+  if (!existsSync(reportFile) || !existsSync(recordFile)) return undefined;
+  const files = (JSON.parse(readFileSync(reportFile, "utf8")) as { files: ReportFiles }).files;
+  const record = JSON.parse(readFileSync(recordFile, "utf8")) as RunRecord;
+  const config = JSON.parse(readFileSync(join(dir, "stryker.config.json"), "utf8")) as { mutate: string[] };
+  const scopes: Scope[] = scopesFromMutateGlobs(name, config.mutate).map((s) => ({
+    ...s,
+    target: TARGETS[s.name] ?? DEFAULT_TARGET,
+  }));
+  const packagePath = `packages/${name}`;
+  return {
+    packagePath,
+    ...record,
+    scores: scopes.map((scope) => scoreScope(files, scope)),
+    undetected: undetected(files, packagePath),
+    equivalents: equivalents(files, packagePath),
+  };
+}
+
+await main();
