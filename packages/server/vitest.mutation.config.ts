@@ -33,6 +33,10 @@ export default defineConfig({
     globalSetup: [join(root, "test/global-setup.ts")],
     // PostgreSQL only: the same SQL on both databases, without a PGlite start per file per mutant.
     env: { MODBOX_TEST_BACKENDS: "postgres" },
+    // One module graph for all the files a mutant runs, instead of importing Express, drizzle and
+    // the contract again per file per mutant. Stryker switches mutants at run time, so a cached
+    // module still runs the active one; no unit test here mocks a module (vi.mock) that could leak.
+    isolate: false,
     testTimeout: 30000,
     hookTimeout: 120000,
   },

@@ -97,6 +97,17 @@ describe("summaryMarkdown", () => {
   });
 });
 
+describe("summaryMarkdown's lists", () => {
+  it("folds a list longer than 20 mutants into a <details> block, and says None for an empty one", () => {
+    const many = Array.from({ length: 21 }, (_, i) => ({ where: `f.ts:${i + 1}:1`, mutator: "StringLiteral", status: "Survived", replacement: '""' }));
+    const text = summaryMarkdown([
+      { packagePath: "packages/x", commit: "c", finishedAt: "t", wallSeconds: 1, full: true, scores: [], undetected: many, equivalents: [] },
+    ]);
+    expect(text).toMatch(/### Undetected in `packages\/x` \(21\)\n\n<details><summary>the list<\/summary>\n\n- `f.ts:1:1`[^]*- `f.ts:21:1`[^]*<\/details>/);
+    expect(text).toContain("### Marked equivalent in `packages/x` (0)\n\nNone.");
+  });
+});
+
 describe("replaceSummaryBlock", () => {
   it("replaces only the generated block, keeping the hand-written text on both sides", () => {
     const before = `# Mutation testing\n\nintro\n\n${SUMMARY_START}\nold\n${SUMMARY_END}\n\nafter\n`;

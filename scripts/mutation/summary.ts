@@ -154,13 +154,23 @@ export function summaryMarkdown(runs: PackageRun[]): string {
   }
   for (const run of runs) {
     out.push("", `### Undetected in \`${run.packagePath}\` (${run.undetected.length})`, "");
-    if (run.undetected.length === 0) out.push("None.");
-    for (const m of run.undetected) out.push(`- \`${m.where}\` ${m.mutator} (${m.status}) → \`${oneLine(m.replacement)}\``);
+    listed(out, run.undetected, (m) => `- \`${m.where}\` ${m.mutator} (${m.status}) → \`${oneLine(m.replacement)}\``);
     out.push("", `### Marked equivalent in \`${run.packagePath}\` (${run.equivalents.length})`, "");
-    if (run.equivalents.length === 0) out.push("None.");
-    for (const m of run.equivalents) out.push(`- \`${m.where}\` ${m.mutator}: ${m.reason}`);
+    listed(out, run.equivalents, (m) => `- \`${m.where}\` ${m.mutator}: ${m.reason}`);
   }
   return out.join("\n");
+}
+
+// Long lists fold (a <details> block) so that the scores stay the first thing a reader sees.
+function listed(out: string[], mutants: MutantLine[], line: (m: MutantLine) => string): void {
+  if (mutants.length === 0) {
+    out.push("None.");
+    return;
+  }
+  const fold = mutants.length > 20;
+  if (fold) out.push("<details><summary>the list</summary>", "");
+  for (const m of mutants) out.push(line(m));
+  if (fold) out.push("", "</details>");
 }
 
 function formatScore(score: number): string {
