@@ -6,6 +6,8 @@
  *   pnpm test:mutation                   both packages, incremental (reuses unchanged mutants' results)
  *   pnpm test:mutation --full            every mutant again (Stryker's --force)
  *   pnpm test:mutation --only crypto     one package (crypto | server); the summary keeps the other's last figures
+ *   pnpm test:mutation --only server --mutate 'src/auth/**\/*.ts,!src/**\/*.test.ts'
+ *                                        part of a package's scope (Stryker's --mutate); its other folders show as not run
  *   pnpm test:mutation --summary-only    rewrite MUTATION.md from the reports already on disk
  *
  * Each package's report: packages/<name>/reports/mutation/{index.html,mutation.json} (untracked);
@@ -39,6 +41,8 @@ const TARGETS: Record<string, number> = { crypto: 90, "server/auth": 90, "server
 const DEFAULT_TARGET = 80;
 
 interface RunRecord {
+  /** The --mutate globs when the run covered part of the package's scope. */
+  mutate?: string;
   commit: string;
   finishedAt: string;
   wallSeconds: number;
@@ -54,6 +58,9 @@ async function main(): Promise<void> {
   if (only !== undefined && !PACKAGES.includes(only as PackageName)) {
     throw new Error(`--only takes one of ${PACKAGES.join(", ")}`);
   }
+  const mutateAt = args.indexOf("--mutate");
+  const mutate = mutateAt === -1 ? undefined : args[mutateAt + 1];
+  if (mutate !== undefined && only === undefined) throw new Error("--mutate needs --only: the globs are one package's");
   const selected = PACKAGES.filter((name) => only === undefined || name === only);
 
   let failed = false;
@@ -63,7 +70,7 @@ async function main(): Promise<void> {
     const postgres = process.env.DATABASE_URL ? undefined : await startPostgresServer();
     const env = { ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? postgres!.url };
     try {
-      for (const name of selected) failed = !runStryker(name, full, env) || failed;
+      for (const name of selected) failed = !runStryker(name, full, mutate, env) || failed;
     } finally {
       await postgres?.stop();
     }
@@ -85,10 +92,10 @@ async function main(): Promise<void> {
   if (failed) process.exitCode = 1;
 }
 
-function runStryker(name: PackageName, full: boolean, env: NodeJS.ProcessEnv): boolean {
+function runStryker(name: PackageName, full: boolean, mutate: string | undefined, env: NodeJS.ProcessEnv): boolean {
   const dir = join(ROOT, "packages", name);
   const started = Date.now();
-  const result = spawnSync("pnpm", ["exec", "stryker", "run", ...(full ? ["--force"] : [])], { cwd: dir, env, stdio: "inherit" });
+  const result = spawnSync("pnpm", ["exec", "stryker", "run", ...(full ? ["--force"] : []), ...(mutate ? ["--mutate", mutate] : [])], { cwd: dir, env, stdio: "inherit" });
   if (result.status !== 0) {
     console.error(`stryker in packages/${name} exited ${result.status ?? result.signal}`);
     return false;
@@ -98,6 +105,7 @@ function runStryker(name: PackageName, full: boolean, env: NodeJS.ProcessEnv): b
     finishedAt: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
     wallSeconds: (Date.now() - started) / 1000,
     full,
+    ...(mutate && { mutate }),
   };
   writeFileSync(join(dir, "reports/mutation/run.json"), `${JSON.stringify(record, null, 2)}\n`);
   return true;

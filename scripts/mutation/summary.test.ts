@@ -52,6 +52,15 @@ describe("scoreScope", () => {
     expect(auth.score).toBeCloseTo((4 / 6) * 100, 6);
     expect(scoreScope(files, { name: "server/http", prefix: "src/http/", target: 80 }).score).toBe(100);
   });
+
+  it("shows a folder the run did not mutate as not run, not as 0 %", () => {
+    const scores = [scoreScope(files, { name: "server/services", prefix: "src/services/", target: 90 })];
+    const text = summaryMarkdown([
+      { packagePath: "packages/server", commit: "c", finishedAt: "t", wallSeconds: 1, full: true, mutate: "src/auth/**/*.ts", scores, undetected: [], equivalents: [] },
+    ]);
+    expect(text).toContain("| server/services | not run | ≥ 90 % |");
+    expect(text).toContain("full run of `src/auth/**/*.ts` only at commit c");
+  });
 });
 
 describe("undetected and equivalents", () => {

@@ -128,6 +128,8 @@ export interface PackageRun {
   wallSeconds: number;
   /** true when every mutant ran (`--full`); false when the incremental file let Stryker reuse results. */
   full: boolean;
+  /** The --mutate globs when the run covered part of the package's scope. */
+  mutate?: string;
   scores: ScopeScore[];
   undetected: MutantLine[];
   equivalents: MutantLine[];
@@ -139,6 +141,10 @@ export function summaryMarkdown(runs: PackageRun[]): string {
   out.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const run of runs) {
     for (const s of run.scores) {
+      if (s.killed + s.timeout + s.survived + s.noCoverage + s.equivalent + s.staticNotRun + s.compileErrors + s.runtimeErrors === 0) {
+        out.push(`| ${s.scope.name} | not run | ≥ ${s.scope.target} % | | | | | | | |`);
+        continue;
+      }
       const meets = s.score >= s.scope.target ? "✓" : "✗";
       out.push(
         `| ${s.scope.name} | ${formatScore(s.score)} ${meets} | ≥ ${s.scope.target} % | ${s.killed} | ${s.timeout} | ${s.survived} | ${s.noCoverage} | ${s.equivalent} | ${s.staticNotRun} | ${s.compileErrors} |`,
@@ -147,7 +153,8 @@ export function summaryMarkdown(runs: PackageRun[]): string {
   }
   out.push("");
   for (const run of runs) {
-    const kind = run.full ? "full run" : "incremental run (unchanged mutants' results reused)";
+    const kind =
+      (run.full ? "full run" : "incremental run (unchanged mutants' results reused)") + (run.mutate ? ` of \`${run.mutate}\` only` : "");
     out.push(
       `- \`${run.packagePath}\`: ${kind} at commit ${run.commit}, finished ${run.finishedAt}, ${formatDuration(run.wallSeconds)} wall time.`,
     );
