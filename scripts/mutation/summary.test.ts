@@ -3,7 +3,6 @@ import {
   equivalents,
   replaceSummaryBlock,
   scoreScope,
-  silentTestFiles,
   summaryMarkdown,
   SUMMARY_END,
   SUMMARY_START,
@@ -125,13 +124,5 @@ describe("replaceSummaryBlock", () => {
 
   it("appends the block to a document that has none", () => {
     expect(replaceSummaryBlock("# Mutation testing\n", "new")).toBe(`# Mutation testing\n\n${SUMMARY_START}\nnew\n${SUMMARY_END}\n`);
-  });
-});
-
-describe("silentTestFiles", () => {
-  it("names the test files that ran no test, however the report left them out", () => {
-    const seen = { "src/a.test.ts": { tests: [{}] }, "src/b.test.ts": { tests: [] } };
-    expect(silentTestFiles(["src/c.test.ts", "src/a.test.ts", "src/b.test.ts"], seen)).toEqual(["src/b.test.ts", "src/c.test.ts"]);
-    expect(silentTestFiles(["src/a.test.ts"], seen)).toEqual([]);
   });
 });

@@ -9,18 +9,6 @@ import { calculateMetrics } from "mutation-testing-metrics";
 
 export type ReportFiles = Parameters<typeof calculateMetrics>[0];
 
-/** The report's `testFiles`: every test file Stryker saw run at least one test, by name. */
-export type ReportTestFiles = Record<string, { tests: unknown[] }>;
-
-/**
- * The package's test files that ran no test in the mutation run. Stryker counts test results
- * only: a file that fails to load in its sandbox (a path that escapes it, a missing fixture)
- * silently drops out, and every mutant only it covers shows as "no coverage".
- */
-export function silentTestFiles(expected: readonly string[], seen: ReportTestFiles): string[] {
-  return expected.filter((file) => (seen[file]?.tests.length ?? 0) === 0).sort();
-}
-
 /** One folder of a package's mutation scope, as `mutate` in its stryker.config.json names it. */
 export interface Scope {
   /** Display name, e.g. `crypto` or `server/auth`. */
