@@ -4,13 +4,13 @@ import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vitest/config";
 
 // What StrykerJS runs against each server mutant (stryker.config.json): the unit tests next to
-// the code, with the run's throwaway PostgreSQL (the repository tests use both databases). The
+// the code, with the run's throwaway PostgreSQL (on PostgreSQL only, see `env` below). The
 // contract, security and end-to-end suites are left out: each starts apps, databases or a
 // registry per file, which would cost minutes per mutant; their absence is why a mutant only
 // they would kill shows as survived here (see MUTATION.md).
 //
 // Stryker runs this config from a sandbox copy of the package (packages/server/.stryker-tmp/…),
-// which holds the mutated source. Two things would otherwise escape the sandbox:
+// which holds the mutated source. Three things would otherwise escape the sandbox:
 // - a path relative to this file would point inside it, so the workspace's global setup is found
 //   by walking up to pnpm-workspace.yaml;
 // - @modbox/testkit imports the server's source by a relative path from packages/testkit (through
