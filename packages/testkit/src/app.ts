@@ -22,13 +22,15 @@ import {
   createApiTokenService,
   createApp,
   createLogger,
-  generateApiToken,
   type LogLevel,
   type Metrics,
+  openKeys,
+} from "./server-app.js";
+import {
+  generateApiToken,
   MIGRATIONS_FOLDER,
   migrateDatabase,
   openDatabase,
-  openKeys,
   productionUuidv7,
   type DatabaseHandle,
   type OutboundOptions,
