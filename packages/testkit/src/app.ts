@@ -3,18 +3,14 @@
  * with response validation on so any drift from openapi.yaml fails loudly. Logs are captured
  * line by line so tests can scan them (the canary leak scan does).
  */
-import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { readdirSync, readFileSync } from "node:fs";
-import { rename, writeFile, readFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Writable } from "node:stream";
 import { formatKeyringSpec, generateKey, parseKeyringSpec, type Keyring } from "@modbox/crypto";
 import { createClient, type ModboxClient } from "@modbox/sdk";
 import { postgresAdminUrl as defaultPostgresAdminUrl, type Backend } from "./databases.js";
+import { migratedPgliteDump, migratedPostgresTemplate } from "./migrated-databases.js";
 import { createPostgresTestDatabase } from "./postgres.js";
 import {
   composeApp,
@@ -139,7 +135,7 @@ async function openTestDatabase(
   if (backend === "postgres") {
     const adminUrl = postgresAdminUrl ?? defaultPostgresAdminUrl;
     if (!adminUrl) throw new Error("PostgreSQL backend requested but there is none: set DATABASE_URL");
-    const created = await createPostgresTestDatabase(adminUrl);
+    const created = await createPostgresTestDatabase(adminUrl, { template: await migratedPostgresTemplate(adminUrl) });
     const database = await openDatabase({
       kind: "postgres",
       url: created.url,
@@ -156,38 +152,4 @@ async function openTestDatabase(
     ...(metrics && { usage: metrics.pool }),
   });
   return { database, dispose: async () => {} };
-}
-
-/**
- * A fresh PGlite takes ~4 s to create and migrate; loading a dump of a migrated one takes well
- * under a second. The dump is shared by every test file through a temp file named after the
- * migrations it contains, written atomically so parallel workers never read half of one.
- */
-async function migratedPgliteDump(): Promise<Blob> {
-  const file = join(tmpdir(), `modbox-pglite-${migrationsFingerprint()}.tar.gz`);
-  try {
-    return new Blob([new Uint8Array(await readFile(file))]);
-  } catch {
-    const fresh = await openDatabase({ kind: "pglite" });
-    await migrateDatabase(fresh);
-    const dump = await fresh.dumpDataDir!();
-    await fresh.close();
-    const partial = `${file}.${process.pid}.${Date.now()}`;
-    await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
-    await rename(partial, file);
-    return dump;
-  }
-}
-
-function migrationsFingerprint(): string {
-  const hash = createHash("sha256");
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else hash.update(entry.name).update(readFileSync(path));
-    }
-  };
-  walk(MIGRATIONS_FOLDER);
-  return hash.digest("hex").slice(0, 16);
 }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import { inject } from "vitest";
+import { migratedPgliteDump, migratedPostgresTemplate } from "./migrated-databases.js";
 import { createPostgresTestDatabase } from "./postgres.js";
 import { migrateDatabase, MIGRATIONS_FOLDER, openDatabase, openDedicatedSession, type DatabaseHandle } from "./server.js";
 import "./provided-context.js";
@@ -41,16 +42,19 @@ export interface TestDatabase {
 }
 
 /**
- * A fresh migrated database. PGlite takes ~4 s: create one per test file, in `beforeAll`.
+ * A fresh migrated database: a copy of one migrated once per run (migrated-databases.ts), then
+ * `migrateDatabase` as a start would run it, which finds nothing left to do. Create one per test
+ * file, in `beforeAll`.
  * `maxConnections` sizes the PostgreSQL pool (a test that reads per-connection state wants 1).
  */
 export async function createTestDatabase(backend: Backend, options: { maxConnections?: number } = {}): Promise<TestDatabase> {
   if (backend === "pglite") {
-    const handle = await openDatabase({ kind: "pglite" });
+    const handle = await openDatabase({ kind: "pglite", loadDataDir: await migratedPgliteDump() });
     await migrateDatabase(handle);
     return { handle, dispose: () => handle.close() };
   }
-  const fresh = await createPostgresTestDatabase(requirePostgresAdminUrl());
+  const adminUrl = requirePostgresAdminUrl();
+  const fresh = await createPostgresTestDatabase(adminUrl, { template: await migratedPostgresTemplate(adminUrl) });
   const handle = await openDatabase({ kind: "postgres", url: fresh.url, ...options });
   const dispose = async () => {
     await handle.close();

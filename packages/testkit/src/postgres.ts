@@ -181,14 +181,20 @@ export interface PostgresTestDatabase {
 
 /**
  * `encoding: "SQL_ASCII"` makes a database that stores bytes unchecked (what `initdb` makes under
- * the C locale), for code that must not assume UTF8.
+ * the C locale), for code that must not assume UTF8. `template` copies that database (which must
+ * have no open connection) instead of the empty `template1`.
  */
-export async function createPostgresTestDatabase(adminUrl: string, options: { encoding?: "SQL_ASCII" } = {}): Promise<PostgresTestDatabase> {
+export async function createPostgresTestDatabase(
+  adminUrl: string,
+  options: { encoding?: "SQL_ASCII"; template?: string } = {},
+): Promise<PostgresTestDatabase> {
   const name = `modbox_test_${randomBytes(8).toString("hex")}`;
   await withAdmin(adminUrl, (sql) =>
     options.encoding === "SQL_ASCII"
       ? sql`CREATE DATABASE ${sql(name)} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`
-      : sql`CREATE DATABASE ${sql(name)}`,
+      : options.template
+        ? sql`CREATE DATABASE ${sql(name)} TEMPLATE ${sql(options.template)}`
+        : sql`CREATE DATABASE ${sql(name)}`,
   );
 
   const url = new URL(adminUrl);
@@ -206,7 +212,7 @@ export async function createPostgresTestDatabase(adminUrl: string, options: { en
 }
 
 /** Runs one statement on a short-lived single connection to the admin database. */
-async function withAdmin(adminUrl: string, statement: (sql: postgres.Sql) => Promise<unknown>) {
+export async function withAdmin(adminUrl: string, statement: (sql: postgres.Sql) => Promise<unknown>) {
   const sql = postgres(adminUrl, { max: 1, connect_timeout: 10, onnotice: () => {} });
   try {
     await statement(sql);
