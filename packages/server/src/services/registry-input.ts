@@ -52,6 +52,10 @@ export function checkCaCertificate(pem: string | null | undefined): void {
     });
   };
   if (blocks.length === 0) fail("must contain at least one PEM certificate (-----BEGIN CERTIFICATE-----)");
+  // A bundle cut short by a bad paste would otherwise be stored without its last certificate.
+  if (pem.split("-----BEGIN CERTIFICATE-----").length - 1 !== blocks.length) {
+    fail("every -----BEGIN CERTIFICATE----- must end with -----END CERTIFICATE-----: the bundle looks cut short");
+  }
   for (const block of blocks) {
     try {
       new X509Certificate(block);
