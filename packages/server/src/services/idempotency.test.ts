@@ -7,13 +7,28 @@ const T0 = new Date("2026-11-29T12:00:00.000Z");
 const at = (ms: number) => new Date(T0.getTime() + ms);
 
 /** An in-memory key table with the repository's semantics, and a readable "fingerprint". */
-function setup() {
+function setup(
+  options: {
+    /** Claims lost to a row that is gone again (released, swept) by the time it is read. */
+    races?: number;
+    /** What the sweep fails with. */
+    sweepFault?: Error;
+    onSweepError?: IdempotencyServiceDeps["onSweepError"];
+  } = {},
+) {
   let row: IdempotencyRecord | null = null;
   let now = T0;
+  let racesLost = 0;
   const calls: string[] = [];
   const keys: IdempotencyServiceDeps["keys"] = {
     async claim(scope, claim) {
       calls.push("claim");
+      // A claim loop that never ends fails here rather than hanging the run.
+      if (calls.filter((c) => c === "claim").length > 4) throw new Error("claimed more than 4 times");
+      if (racesLost < (options.races ?? 0)) {
+        racesLost++;
+        return false;
+      }
       if (row) return false;
       row = { ...scope, ...claim, state: "running", responseStatus: null, responseHeaders: null, responseBody: null };
       return true;
@@ -38,6 +53,7 @@ function setup() {
     },
     async deleteExpired() {
       calls.push("sweep");
+      if (options.sweepFault) throw options.sweepFault;
       return 0;
     },
   };
@@ -45,8 +61,9 @@ function setup() {
     keys,
     cipher: { fingerprint: (data) => `k1:${data}`, matchesFingerprint: (stored, data) => stored === `k1:${data}` },
     now: () => now,
+    onSweepError: options.onSweepError,
   });
-  return { service, calls, setNow: (d: Date) => (now = d), row: () => row };
+  return { service, calls, setNow: (d: Date) => (now = d), row: () => row, setRow: (r: IdempotencyRecord) => (row = r) };
 }
 
 const ANSWER = { status: 201, headers: { etag: '"1.abcdefgh"' }, body: '{"id":"x"}' };
@@ -106,5 +123,74 @@ describe("idempotency service", () => {
     setNow(at(10 * 60 * 1000));
     await service.claim(SCOPE, "A");
     expect(calls.filter((c) => c === "sweep")).toHaveLength(2);
+  });
+});
+
+describe("idempotency service: races on the key", () => {
+  const claimsAndReads = (calls: string[]) => calls.filter((c) => c === "claim" || c === "find");
+
+  it("a key freed between the insert and the read (released, swept) is claimed on the second try", async () => {
+    const { service, calls } = setup({ races: 1 });
+
+    expect((await service.claim(SCOPE, "A")).kind).toBe("run");
+    expect(claimsAndReads(calls)).toEqual(["claim", "find", "claim"]);
+  });
+
+  it("two races lost in a row: in progress, retry after a second, having tried exactly twice", async () => {
+    const { service, calls } = setup({ races: 3 });
+
+    expect(await service.claim(SCOPE, "A")).toEqual({ kind: "in_progress", retryAfterSeconds: 1 });
+    expect(claimsAndReads(calls)).toEqual(["claim", "find", "claim", "find"]);
+  });
+});
+
+describe("idempotency service: replays", () => {
+  it("replays an answer stored without headers or body as empty ones", async () => {
+    const { service, setRow } = setup();
+    setRow({
+      ...SCOPE,
+      fingerprint: "k1:DELETE /registries/x",
+      leaseUntil: at(IDEMPOTENCY_LEASE_MS),
+      createdAt: T0,
+      expiresAt: at(IDEMPOTENCY_KEY_TTL_MS),
+      state: "answered",
+      responseStatus: 204,
+      responseHeaders: null,
+      responseBody: null,
+    });
+
+    expect(await service.claim(SCOPE, "DELETE /registries/x")).toEqual({ kind: "replay", answer: { status: 204, headers: {}, body: "" } });
+  });
+});
+
+describe("idempotency service: sweeping", () => {
+  /** Lets the sweep's rejection, and anything it leaves unhandled, run its course. */
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("a failed sweep is reported, and the request runs all the same", async () => {
+    const fault = new Error("database unavailable");
+    const reported: unknown[] = [];
+    const { service } = setup({ sweepFault: fault, onSweepError: (error) => reported.push(error) });
+
+    expect((await service.claim(SCOPE, "A")).kind).toBe("run");
+    await settle();
+
+    expect(reported).toEqual([fault]);
+  });
+
+  it("a failed sweep with nowhere to report it is dropped, leaving no unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", listener);
+    try {
+      const { service } = setup({ sweepFault: new Error("database unavailable") });
+
+      expect((await service.claim(SCOPE, "A")).kind).toBe("run");
+      await settle();
+    } finally {
+      process.off("unhandledRejection", listener);
+    }
+
+    expect(unhandled).toEqual([]);
   });
 });

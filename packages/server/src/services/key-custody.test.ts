@@ -134,3 +134,88 @@ describe("key custody", () => {
     expect(await unopenableKeys(keys, cipherOf(["k1", "k2"], { k2: randomBytes(32) }))).toEqual(["k2"]);
   });
 });
+
+describe("key custody: what holds", () => {
+  it("a recorded key with the same bytes holds: nothing recorded again, the self-test counted", async () => {
+    const cipher = cipherOf(["k1"]);
+    const keys = fakeKeys({ recorded: [recordOf(cipher, "k1")], sealed: { k1: 5 } });
+
+    await enforceKeyCustody(keys, cipher, FIXTURE_TIME, "X");
+
+    expect(keys.writes).toEqual(["add 1 to k1"]);
+  });
+
+  it("an active key that sealed rows before custody existed is recorded once", async () => {
+    const cipher = cipherOf(["k1"]);
+    const sample = cipher.encrypt("pw", credentialContext("ws", "reg"));
+    const keys = fakeKeys({ sealed: { k1: 2 }, sample: { k1: sample } });
+
+    expect(await assessKeyCustody(keys, cipher)).toMatchObject({ problems: [], unrecorded: ["k1"] });
+    await enforceKeyCustody(keys, cipher, FIXTURE_TIME, "X");
+    expect(keys.writes).toEqual(["record k1", "add 1 to k1"]);
+  });
+
+  it("a key whose sealed rows are gone by the time one is sampled holds, and is recorded", async () => {
+    const keys = fakeKeys({ sealed: { k2: 1 } });
+
+    const { problems, unrecorded } = await assessKeyCustody(keys, cipherOf(["k1", "k2"]));
+
+    expect(problems).toEqual([]);
+    expect(unrecorded).toEqual(["k2", "k1"]);
+  });
+});
+
+describe("key custody: what the operator reads", () => {
+  it("names the problem keys in key id order", async () => {
+    const keys = fakeKeys({ sealed: { k3: 1, k1: 2 } });
+
+    const { problems } = await assessKeyCustody(keys, cipherOf(["k2"]));
+
+    expect(problems).toEqual([
+      { kind: "missing", keyId: "k1", sealed: 2 },
+      { kind: "missing", keyId: "k3", sealed: 1 },
+    ]);
+  });
+
+  it("spells out each kind of problem, one line each, a single password in the singular", () => {
+    const message = describeCustodyProblems(
+      [
+        { kind: "missing", keyId: "k1", sealed: 1 },
+        { kind: "missing", keyId: "k2", sealed: 0 },
+        { kind: "mismatch", keyId: "k3", sealed: 1 },
+        { kind: "mismatch", keyId: "k4", sealed: 2 },
+        { kind: "active_retired", keyId: "k5" },
+      ],
+      "MODBOX_ENCRYPTION_KEYS",
+      "Headline.",
+    );
+
+    expect(message.split("\n")).toEqual([
+      "Headline.",
+      '  - key "k1" is not configured; it sealed 1 password stored in the database',
+      '  - key "k2" is not configured; it has a recorded check value but seals no stored password (if it is no longer needed: npm run keys -- retire k2)',
+      '  - key "k3" is configured with other bytes than the key that sealed its 1 password (its check value differs)',
+      '  - key "k4" is configured with other bytes than the key that sealed its 2 passwords (its check value differs)',
+      '  - key "k5" is configured as the active key but was retired; make a new key active',
+      "Restore the original key(s) in MODBOX_ENCRYPTION_KEYS and start again; `npm run keys -- status` lists every key.",
+    ]);
+  });
+
+  it("a key recorded first by another process with other bytes: a KeyCustodyError counting the passwords it seals", async () => {
+    const theirs = cipherOf(["k1"], { k1: randomBytes(32) });
+    const fresh = fakeKeys();
+    const legacy = fakeKeys({ sealed: { k1: 3 }, sample: { k1: cipherOf(["k1"]).encrypt("pw", credentialContext("ws", "reg")) } });
+    for (const keys of [fresh, legacy]) {
+      const record = keys.record;
+      keys.record = async (keyId, _checkValue, at) => record(keyId, theirs.keyCheckValue(keyId), at);
+    }
+
+    await expect(enforceKeyCustody(fresh, cipherOf(["k1"]), FIXTURE_TIME, "X")).rejects.toMatchObject({
+      name: "KeyCustodyError",
+      message: expect.stringContaining('  - key "k1" is configured with other bytes than the key that sealed its 0 passwords (its check value differs)\n'),
+    });
+    await expect(enforceKeyCustody(legacy, cipherOf(["k1"]), FIXTURE_TIME, "X")).rejects.toThrow(
+      '  - key "k1" is configured with other bytes than the key that sealed its 3 passwords (its check value differs)\n',
+    );
+  });
+});

@@ -124,8 +124,8 @@ async function opensASample(keys: CustodyRepository, cipher: CustodyCipher, keyI
   if (!sample) return true;
   try {
     cipher.decrypt(sample.passwordCiphertext, credentialContext(sample.workspaceId, sample.id));
-    return true;
   } catch {
     return false;
   }
+  return true;
 }

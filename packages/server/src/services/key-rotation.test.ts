@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createCipher, createKeyring } from "@modbox/crypto";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { SealedPassword } from "../db/repositories/credential-rotation.js";
 import { createCredentialRotationRepository, type RotationBatch } from "../db/repositories/credential-rotation.js";
 import { createEncryptionKeyRepository } from "../db/repositories/encryption-keys.js";
@@ -244,6 +244,27 @@ describe("rotateToActiveKey", () => {
       { rotated: 4, failed: 1, pass: 2, elapsedMs: 750 },
     ]);
     expect(summary).toStrictEqual({ rotated: 4, failed: 1, pass: 2, elapsedMs: 750, failedIds: [idOf(1)], remaining: 1 });
+  });
+});
+
+describe("rotateToActiveKey without a clock or sleep of its own", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("pauses 200 ms between passes, and measures the time taken on the process clock", async () => {
+    vi.useFakeTimers();
+    const rows = [sealedRow(0), sealedRow(1)];
+    // Row 1 is held in the first pass, so a second pass follows the pause.
+    const { rotation, budget } = setup(rows, { isBusy: (id, pass) => id === idOf(1) && pass === 1 });
+    let summary: Awaited<ReturnType<typeof rotateToActiveKey>> | undefined;
+    void rotateToActiveKey({ rotation, cipher, budget }, { batchSize: 10 }).then((s) => (summary = s));
+
+    await vi.advanceTimersByTimeAsync(199);
+    expect(summary).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+
+    expect(summary).toMatchObject({ rotated: 2, pass: 2, remaining: 0, elapsedMs: 200 });
   });
 });
 

@@ -99,7 +99,11 @@ describe("normaliseNameOrThrow", () => {
       }
     })();
     expect(err).toBeInstanceOf(DomainError);
-    expect(err).toMatchObject({ code: "validation_failed", fieldErrors: [{ path: "/body/name", message: NAME_RULES.invisible }] });
+    expect(err).toMatchObject({
+      code: "validation_failed",
+      detail: "The name breaks a naming rule.",
+      fieldErrors: [{ path: "/body/name", message: NAME_RULES.invisible }],
+    });
     expect(JSON.stringify({ ...(err as DomainError), detail: (err as DomainError).detail })).not.toContain("evil");
   });
 });

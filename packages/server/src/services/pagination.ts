@@ -16,7 +16,7 @@ export function decodeCursor(cursor: string | undefined, filters: Filters): stri
   try {
     parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
   } catch {
-    throw invalidCursor();
+    // Not JSON: `parsed` stays undefined, which the checks below refuse.
   }
   const { v, before, f } = (parsed ?? {}) as { v?: unknown; before?: unknown; f?: unknown };
   if (v !== 1 || typeof before !== "string" || !UUID.test(before)) throw invalidCursor();
@@ -40,9 +40,10 @@ export function toPage<T extends { id: string }>(
 }
 
 function fingerprint(filters: Filters): string {
-  const entries = Object.entries(filters)
-    .filter(([, value]) => value !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : 1));
+  const entries = Object.keys(filters)
+    .sort()
+    .filter((key) => filters[key] !== undefined)
+    .map((key) => [key, filters[key]]);
   return createHash("sha256").update(JSON.stringify(entries)).digest("base64url").slice(0, 12);
 }
 

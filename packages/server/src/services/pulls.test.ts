@@ -6,6 +6,7 @@ import { contractEnum } from "@modbox/testkit/contract";
 import { PULL_CREDENTIAL_OUTCOMES } from "../db/pull-credential-outcomes.js";
 import type { PullCredentialEvent, PullImage, PullRegistry, PullResolution } from "../db/repositories/pulls.js";
 import { DomainError } from "../errors.js";
+import type { RegistryAuth } from "./registry-auth.js";
 import type { ManifestOutcome, RegistryCredentials, RegistryEndpoint } from "./registry-prober.js";
 import { createPullService, type PullRepositoryPort } from "./pulls.js";
 
@@ -51,7 +52,17 @@ const publicImage: PullResolution = {
  * events; the cipher "seals" by prefixing with its context, so a ciphertext read for the wrong
  * registry fails like a real one; the prober answers one outcome and records what it was asked.
  */
-function setup(resolution: PullResolution | null = linked, manifest: ManifestOutcome = { ok: true, digest: DIGEST, mediaType: "application/vnd.oci.image.manifest.v1+json" }) {
+function setup(
+  resolution: PullResolution | null = linked,
+  manifest: ManifestOutcome = { ok: true, digest: DIGEST, mediaType: "application/vnd.oci.image.manifest.v1+json" },
+  options: {
+    /** Thrown by the repository's read instead of answering. */
+    resolveFault?: Error;
+    /** Thrown by the cipher instead of decrypting (a fault of the cipher, not of the ciphertext). */
+    cipherFault?: Error;
+    registryAuth?: RegistryAuth;
+  } = {},
+) {
   const resolved: string[] = [];
   const events: PullCredentialEvent[] = [];
   /** Which audit write each event went through: only `issued` may mark a registry used. */
@@ -64,6 +75,7 @@ function setup(resolution: PullResolution | null = linked, manifest: ManifestOut
   const pulls: PullRepositoryPort = {
     async resolve(workspaceId, imageId) {
       resolved.push(`${workspaceId}/${imageId}`);
+      if (options.resolveFault) throw options.resolveFault;
       return resolution && workspaceId === resolution.image.workspaceId && imageId === resolution.image.id ? resolution : null;
     },
     async recordRefusal(event) {
@@ -84,6 +96,7 @@ function setup(resolution: PullResolution | null = linked, manifest: ManifestOut
     },
     cipher: {
       decrypt: (envelope, context) => {
+        if (options.cipherFault) throw options.cipherFault;
         const prefix = `sealed:${context.workspace_id}/${context.registry_id}:`;
         if (!envelope.startsWith(prefix)) throw new DecryptionError("unknown_key");
         decrypted.push(envelope);
@@ -96,6 +109,7 @@ function setup(resolution: PullResolution | null = linked, manifest: ManifestOut
         return manifest;
       },
     },
+    registryAuth: options.registryAuth,
     newId: () => `event-${++ids}`,
     now: () => NOW,
   });
@@ -400,5 +414,113 @@ describe("pull check", () => {
     expect(codes.filter((c) => !own.has(c)).sort()).toEqual(
       ["address_not_allowed", "image_not_found", "insecure_realm", "registry_auth_failed", "registry_error", "registry_unreachable", "tls_error", "unsupported_auth"],
     );
+  });
+});
+
+/** A cloud credential exchange that the provider refuses, with its reason. */
+const refusingExchange: RegistryAuth = { derive: async () => ({ ok: false, reason: "the provider refused the key" }) };
+const EXCHANGE_FAILED = "The registry's stored credential could not be exchanged for a token: the provider refused the key";
+
+describe("pull refusals: what they say", () => {
+  const details: { name: string; resolution: PullResolution; code: string; detail: string }[] = [
+    { name: "a disabled image", resolution: refusedStates[0]!.resolution, code: "image_disabled", detail: "This sandbox image is disabled." },
+    {
+      name: "a disabled registry",
+      resolution: refusedStates[1]!.resolution,
+      code: "registry_disabled",
+      detail: "The registry linked to this image is disabled; enable it or link another registry.",
+    },
+    {
+      name: "a deleted registry",
+      resolution: refusedStates[2]!.resolution,
+      code: "registry_deleted",
+      detail: "The registry linked to this image was deleted; link another registry.",
+    },
+  ];
+  for (const { name, resolution, code, detail } of details) {
+    it(`${name}: the check and the credentials say what to do about it`, async () => {
+      const { service } = setup(resolution);
+
+      expect(await service.check(WS, IMAGE_ID)).toMatchObject({ errorCode: code, detail });
+      const err = await domainError(service.credentials(provisioner, WS, IMAGE_ID));
+      expect([err.code, err.detail]).toEqual([code, detail]);
+    });
+  }
+
+  it("a missing image: \"Sandbox image not found.\"", async () => {
+    const err = await domainError(setup(null).service.credentials(provisioner, WS, IMAGE_ID));
+
+    expect([err.code, err.detail]).toEqual(["not_found", "Sandbox image not found."]);
+  });
+
+  it("an undecryptable credential: the check says the configured keys cannot open it", async () => {
+    const { service } = setup({ ...linked, registry: { ...liveRegistry, passwordCiphertext: "sealed:other:x" } });
+
+    expect(await service.check(WS, IMAGE_ID)).toMatchObject({
+      errorCode: "credential_undecryptable",
+      detail: "The stored credential cannot be decrypted with the configured keys.",
+    });
+  });
+
+  it("a registry with no stored password fails as a malformed ciphertext", async () => {
+    const { service } = setup({ ...linked, registry: { ...liveRegistry, passwordCiphertext: null } });
+
+    const err = await rejectionOf(service.credentials(provisioner, WS, IMAGE_ID), DecryptionError);
+
+    expect(err.reason).toBe("malformed");
+  });
+});
+
+describe("cloud credential exchange refused", () => {
+  it("the check answers exchange_failed with the provider's reason, without contacting the registry", async () => {
+    const { service, probes } = setup(linked, undefined, { registryAuth: refusingExchange });
+
+    expect(await service.check(WS, IMAGE_ID)).toMatchObject({ pullable: false, errorCode: "exchange_failed", detail: EXCHANGE_FAILED });
+    expect(probes).toEqual([]);
+  });
+
+  it("pull credentials are refused with exchange_failed and the provider's reason, audited", async () => {
+    const { service, events } = setup(linked, undefined, { registryAuth: refusingExchange });
+
+    const err = await domainError(service.credentials(provisioner, WS, IMAGE_ID));
+
+    expect([err.code, err.detail]).toEqual(["exchange_failed", EXCHANGE_FAILED]);
+    expect(events.map((e) => [e.outcome, e.registryId])).toEqual([["exchange_failed", REGISTRY_ID]]);
+  });
+});
+
+describe("pull failures that are not refusals", () => {
+  it("a stored reference that no longer parses is an internal error, not audited as a missing image", async () => {
+    const { service, events } = setup({ ...linked, image: { ...privateImage, image: "Upper/Case" } });
+
+    await expect(service.check(WS, IMAGE_ID)).rejects.toThrow(new Error("stored sandbox image has an unparseable reference"));
+    await expect(service.credentials(provisioner, WS, IMAGE_ID)).rejects.toThrow(new Error("stored sandbox image has an unparseable reference"));
+    expect(events).toEqual([]);
+  });
+
+  it("only a missing image is audited as not_found: another refusal while reading is passed through unaudited", async () => {
+    const unavailable = new DomainError("service_unavailable", "The database is unavailable; retry shortly.");
+    const { service, events } = setup(linked, undefined, { resolveFault: unavailable });
+
+    await expect(service.credentials(provisioner, WS, IMAGE_ID)).rejects.toBe(unavailable);
+    expect(events).toEqual([]);
+  });
+
+  it("a fault of the cipher itself is passed through, neither answered nor audited as an undecryptable credential", async () => {
+    const fault = new TypeError("cipher is not initialised");
+    const { service, events, probes } = setup(linked, undefined, { cipherFault: fault });
+
+    await expect(service.check(WS, IMAGE_ID)).rejects.toBe(fault);
+    await expect(service.credentials(provisioner, WS, IMAGE_ID)).rejects.toBe(fault);
+    expect(events).toEqual([]);
+    expect(probes).toEqual([]);
+  });
+});
+
+describe("pull credentials: the Kubernetes secret", () => {
+  it("is named after the image", async () => {
+    const credentials = await setup().service.credentials(provisioner, WS, IMAGE_ID);
+
+    expect(credentials.auth?.kubernetes_secret.metadata).toEqual({ name: `modbox-pull-${IMAGE_ID}` });
   });
 });

@@ -76,3 +76,12 @@ describe("runtimeAuth", () => {
     expect(secretKeys("docker.io", "")).toEqual(["https://index.docker.io/v1/"]);
   });
 });
+
+describe("paddedBase64Url", () => {
+  it("swaps in the URL alphabet for both characters that differ, and keeps the padding", () => {
+    // "???>>>" is "Pz8/Pj4+" in standard base64.
+    expect(paddedBase64Url("???>>>")).toBe("Pz8_Pj4-");
+    expect(paddedBase64Url("??>")).toBe("Pz8-");
+    expect(paddedBase64Url("?")).toBe("Pw==");
+  });
+});

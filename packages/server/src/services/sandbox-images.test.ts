@@ -45,6 +45,10 @@ function setup(
     hot?: boolean;
     /** The server of the one registry (default `registry.example.com`). */
     registryServer?: string;
+    /** A failure of the database itself, thrown by every insert and update. */
+    writeFault?: Error;
+    /** What each delete answers in turn (default: whether the row is there at a named version). */
+    deleteResults?: boolean[];
   } = {},
 ) {
   const registry = { id: REGISTRY_ID, server: options.registryServer ?? "registry.example.com" };
@@ -54,9 +58,12 @@ function setup(
   const lists: SandboxImageListQuery[] = [];
   const lookups: string[] = [];
   const locked: boolean[] = [];
+  /** The versions each delete was conditioned on (undefined: any). */
+  const deletes: (readonly number[] | undefined)[] = [];
   const images: SandboxImageRepositoryPort = {
     async insert(row) {
       inserts.push(row);
+      if (options.writeFault) throw options.writeFault;
       if (options.linkRace) throw new RegistryNotLinkableError("registry deleted meanwhile");
       // The repository derives the pull reference; these tests do not read it.
       return { ...row, reference: `${row.image}:${row.tag}`, registryName: row.registryId ? "prod" : null, version: 1 };
@@ -70,6 +77,7 @@ function setup(
     },
     async update(workspaceId, id, expectedVersion, patch) {
       patches.push(patch);
+      if (options.writeFault) throw options.writeFault;
       if (options.linkRace) throw new RegistryNotLinkableError("registry deleted meanwhile");
       const here =
         stored && workspaceId === stored.workspaceId && id === stored.id && expectedVersion === stored.version && !options.hot;
@@ -85,8 +93,10 @@ function setup(
       patches.push(patch);
       return { ...stored, ...patch, version: stored.version + 1 };
     },
-    async delete(workspaceId, id) {
-      return Boolean(stored && workspaceId === stored.workspaceId && id === stored.id);
+    async delete(workspaceId, id, versions) {
+      deletes.push(versions);
+      if (options.deleteResults) return options.deleteResults[deletes.length - 1] ?? false;
+      return Boolean(stored && workspaceId === stored.workspaceId && id === stored.id && (versions === undefined || versions.includes(stored.version)));
     },
   };
   const service = createSandboxImageService({
@@ -100,7 +110,7 @@ function setup(
     newId: () => IMAGE_ID,
     now: () => NOW,
   });
-  return { service, inserts, patches, lists, lookups, locked };
+  return { service, inserts, patches, lists, lookups, locked, deletes };
 }
 
 /** The refusal a rejected promise carries, for its code, status and extensions. */
@@ -329,5 +339,144 @@ describe("sandbox image service: concurrent writes", () => {
     expect(err.code).toBe("precondition_failed");
     expect(patches).toEqual([]);
     await expect(service.update(WS, IMAGE_ID, { tag: "v2" }, { ifMatch: [1] })).resolves.toMatchObject({ version: 2 });
+  });
+});
+
+describe("sandbox image service: what each refusal says", () => {
+  const REGISTRY_NOT_FOUND = {
+    code: "registry_not_found",
+    detail: "registry_id does not name a registry of this workspace.",
+    fieldErrors: [{ path: "/body/registry_id", message: "must name an existing registry of this workspace" }],
+  };
+
+  it("a missing image: not_found, \"Sandbox image not found.\"", async () => {
+    const { service } = setup();
+
+    const err = await domainError(service.get("ws_other", IMAGE_ID));
+
+    expect([err.code, err.detail]).toEqual(["not_found", "Sandbox image not found."]);
+  });
+
+  it("a reference outside the grammar: validation_failed, naming the grammar", async () => {
+    const { service } = setup();
+
+    const err = await domainError(service.create(WS, { name: "bad", image: "Upper/Case" }));
+
+    expect([err.code, err.detail]).toEqual(["validation_failed", "The image reference does not follow the Docker reference grammar."]);
+  });
+
+  it("a registry of another workspace: registry_not_found on registry_id, saying it must be this workspace's", async () => {
+    const { service } = setup();
+
+    const err = await domainError(service.create(WS, { name: "app", image: "registry.example.com/team/app", registryId: "0190a000-0000-7000-8000-0000000000ff" }));
+
+    expect(err).toMatchObject(REGISTRY_NOT_FOUND);
+  });
+
+  it("a registry deleted between the check and the write: the same registry_not_found", async () => {
+    const { service } = setup({ linkRace: true });
+
+    const err = await domainError(service.create(WS, { name: "app", image: "registry.example.com/team/app", registryId: REGISTRY_ID }));
+
+    expect(err).toMatchObject(REGISTRY_NOT_FOUND);
+  });
+
+  it("a registry for another host: registry_host_mismatch on registry_id, saying what the server must serve", async () => {
+    const { service } = setup();
+
+    const err = await domainError(service.create(WS, { name: "app", image: "ghcr.io/team/app", registryId: REGISTRY_ID }));
+
+    expect(err.fieldErrors).toEqual([
+      {
+        path: "/body/registry_id",
+        message: "the registry's server must serve the image: its host, and the image's repository under the server's path if it has one",
+      },
+    ]);
+  });
+});
+
+describe("sandbox image service: failures that are not refusals", () => {
+  it("a database failure on create or update is passed through as it is, not taken for a lost registry", async () => {
+    const fault = new Error("connection terminated");
+    const { service } = setup({ writeFault: fault });
+
+    await expect(service.create(WS, { name: "app", image: "registry.example.com/team/app", registryId: REGISTRY_ID })).rejects.toBe(fault);
+    await expect(service.update(WS, IMAGE_ID, { name: "renamed" })).rejects.toBe(fault);
+  });
+});
+
+describe("sandbox image service: update rules", () => {
+  it("a new registry alone is checked: one of another workspace is registry_not_found, nothing written", async () => {
+    const { service, lookups, patches } = setup();
+
+    const err = await domainError(service.update(WS, IMAGE_ID, { registryId: "0190a000-0000-7000-8000-0000000000ff" }));
+
+    expect(err.code).toBe("registry_not_found");
+    expect(lookups).toEqual(["0190a000-0000-7000-8000-0000000000ff"]);
+    expect(patches).toEqual([]);
+  });
+
+  it("If-Match naming another version: 412 saying the sandbox image is now at its version", async () => {
+    const { service } = setup({ stored: storedImage({ version: 4 }) });
+
+    const err = await domainError(service.update(WS, IMAGE_ID, { name: "renamed" }, { ifMatch: [3] }));
+
+    expect([err.code, err.detail]).toEqual([
+      "precondition_failed",
+      "The sandbox image changed since the version in If-Match (it is now at version 4); read it again, then retry.",
+    ]);
+  });
+
+  it("a hot row written under its lock takes the default flag only when the update sets it", async () => {
+    const { service, locked } = setup({ hot: true });
+
+    await service.update(WS, IMAGE_ID, { tag: "v2" });
+    await service.update(WS, IMAGE_ID, { isDefault: false });
+
+    expect(locked).toEqual([false, false]);
+  });
+});
+
+describe("sandbox image service: delete", () => {
+  it("deletes in one statement, at any version without If-Match or with `*`, else at the versions named", async () => {
+    const { service, deletes } = setup();
+
+    await service.delete(WS, IMAGE_ID);
+    await service.delete(WS, IMAGE_ID, { ifMatch: "any" });
+    await service.delete(WS, IMAGE_ID, { ifMatch: [1, 2] });
+
+    expect(deletes).toEqual([undefined, undefined, [1, 2]]);
+  });
+
+  it("an image at a version If-Match did not name is 412, saying its version now, and is kept", async () => {
+    const { service, deletes } = setup();
+
+    const err = await domainError(service.delete(WS, IMAGE_ID, { ifMatch: [7] }));
+
+    expect([err.code, err.detail]).toEqual([
+      "precondition_failed",
+      "The sandbox image changed since the version in If-Match (it is now at version 1); read it again, then retry.",
+    ]);
+    expect(deletes).toEqual([[7]]);
+  });
+
+  it("an image that moved away and back between the delete and the re-read is deleted on a second try", async () => {
+    const { service, deletes } = setup({ deleteResults: [false, true] });
+
+    await service.delete(WS, IMAGE_ID, { ifMatch: [1] });
+
+    expect(deletes).toEqual([[1], [1]]);
+  });
+
+  it("an image that keeps moving is 409 concurrent_modification after the second try", async () => {
+    const { service, deletes } = setup({ deleteResults: [false, false] });
+
+    const err = await domainError(service.delete(WS, IMAGE_ID, { ifMatch: [1] }));
+
+    expect([err.code, err.detail]).toEqual([
+      "concurrent_modification",
+      "The sandbox image kept changing while this request was applied; read it again, then retry.",
+    ]);
+    expect(deletes).toHaveLength(2);
   });
 });
