@@ -69,6 +69,27 @@ describe("createAddressLimiter", () => {
     expect(blocked(2, 3, 4, 5)).toEqual([false, true, true, true]);
   });
 
+  it("answers 0, never a negative wait, once a blocked window ended long ago", () => {
+    let now = 0;
+    const limiter = createAddressLimiter({ maxFailures: 1, windowMs: 10_000, now: () => now });
+    limiter.recordFailure("192.0.2.1");
+    expect(limiter.blockedFor("192.0.2.1")).toBe(10);
+    now = 25_000;
+    expect(limiter.blockedFor("192.0.2.1")).toBe(0);
+  });
+
+  it("drops a window that has ended as soon as another address opens one, so a clock stepped back cannot revive it", () => {
+    let now = 0;
+    const limiter = createAddressLimiter({ maxFailures: 1, windowMs: 10_000, now: () => now, maxAddresses: 10 });
+    limiter.recordFailure("192.0.2.1");
+    // …1's window ends exactly now: …2's new window clears it out although there is room.
+    now = 10_000;
+    limiter.recordFailure("192.0.2.2");
+    now = 9_000;
+    expect(limiter.blockedFor("192.0.2.1")).toBe(0);
+    expect(limiter.blockedFor("192.0.2.2")).toBe(11);
+  });
+
   it("does nothing when the limit is 0", () => {
     const limiter = createAddressLimiter({ maxFailures: 0, windowMs: 60_000, now: () => 0 });
     for (let i = 0; i < 1_000; i++) limiter.recordFailure("192.0.2.1");
@@ -86,6 +107,16 @@ describe("addressKey", () => {
     ["fe80::1%eth0", "fe80:0:0:0::/64"],
     ["::1", "0:0:0:0::/64"],
     ["64:ff9b::192.0.2.1", "64:ff9b:0:0::/64"],
+    // Mapped only as the whole address: with a prefix it is an IPv6 address like any other.
+    ["1::ffff:192.0.2.1", "1:0:0:0::/64"],
+    ["::ffff:192.168.10.100", "192.168.10.100"],
+    // A trailing IPv4 part is two groups, which moves the groups before it.
+    ["1:2::5:6:7:192.168.10.100", "1:2:0:5::/64"],
+    ["2001:db8::1:2:3:4:5", "2001:db8:0:1::/64"],
+    ["1:2:3::", "1:2:3:0::/64"],
+    // Not an address: counted under itself.
+    ["not-an-address", "not-an-address"],
+    ["::ffff:192.0.2.1/96", "::ffff:192.0.2.1/96"],
     [undefined, "unknown"],
     ["", "unknown"],
   ])("%s → %s", (address, key) => {

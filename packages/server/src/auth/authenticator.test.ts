@@ -25,7 +25,7 @@ function store(valid: Map<string, ApiTokenRecord>) {
   const byHash = () => new Map([...valid].map(([token, r]) => [hashApiToken(token), r]));
   return {
     findActiveByHash: vi.fn(async (hash: string) => byHash().get(hash) ?? null),
-    touchLastUsed: vi.fn(async () => {}),
+    touchLastUsed: vi.fn(async (_id: string, _at: Date) => {}),
   };
 }
 
@@ -197,6 +197,166 @@ describe("createAuthenticator", () => {
     now = 60_000;
     await auth.authenticate(token, ADDRESS);
     expect(tokens.touchLastUsed).toHaveBeenCalledTimes(2);
+  });
+});
+
+/** A token store whose every lookup waits until the test answers or fails it, in call order. */
+function heldStore() {
+  const answers: Array<(r: ApiTokenRecord | null) => void> = [];
+  const failures: Array<(err: Error) => void> = [];
+  const tokens = {
+    findActiveByHash: vi.fn(
+      (_hash: string) =>
+        new Promise<ApiTokenRecord | null>((resolve, reject) => {
+          answers.push(resolve);
+          failures.push(reject);
+        }),
+    ),
+    touchLastUsed: vi.fn(async (_id: string, _at: Date) => {}),
+  };
+  return { tokens, answers, failures };
+}
+
+describe("createAuthenticator: caches and lookups in detail", () => {
+  it("refuses a request without a token when a bootstrap token is configured", async () => {
+    const { tokens, auth } = authenticatorFor(new Map(), { bootstrapToken: "mbx_bootstrap_for_automation_only" });
+    expect(await auth.authenticate(undefined, ADDRESS)).toEqual({ kind: "refused" });
+    expect(tokens.findActiveByHash).not.toHaveBeenCalled();
+  });
+
+  it("trusts a looked-up token for the TTL counted from when it was checked", async () => {
+    let now = 10_000;
+    const token = generateApiToken();
+    const { tokens, auth } = authenticatorFor(new Map([[token, record()]]), { now: () => now, cacheTtlMs: 1_000 });
+    await auth.authenticate(token, ADDRESS);
+    now = 10_999;
+    expect((await auth.authenticate(token, ADDRESS)).kind).toBe("authenticated");
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(1);
+    now = 11_000;
+    await auth.authenticate(token, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(2);
+  });
+
+  it("checks a token again after forgetAll even when its last lookup was overtaken by a notice", async () => {
+    const token = generateApiToken();
+    const { tokens, answers } = heldStore();
+    const auth = createAuthenticator({ tokens, now: () => 0, cacheTtlMs: 60_000 });
+    const overtaken = auth.authenticate(token, ADDRESS);
+    auth.forgetToken("t1");
+    answers[0]!(record({ id: "t1" }));
+    expect((await overtaken).kind).toBe("authenticated");
+
+    auth.forgetAll();
+    const next = auth.authenticate(token, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(2);
+    answers[1]!(null);
+    expect(await next).toEqual({ kind: "refused" });
+  });
+
+  it("keeps sharing the newer lookup of a token when an older one, cut off by forgetAll, is answered", async () => {
+    const token = generateApiToken();
+    const { tokens, answers } = heldStore();
+    const auth = createAuthenticator({ tokens, now: () => 0, cacheTtlMs: 60_000 });
+    const first = auth.authenticate(token, ADDRESS);
+    auth.forgetAll();
+    const second = auth.authenticate(token, ADDRESS);
+    answers[0]!(record());
+    expect((await first).kind).toBe("authenticated");
+
+    const third = auth.authenticate(token, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(2);
+    answers[1]!(record());
+    expect((await second).kind).toBe("authenticated");
+    expect((await third).kind).toBe("authenticated");
+  });
+
+  it("keeps sharing the newer lookup of a token when an older one, cut off by forgetAll, fails", async () => {
+    const token = generateApiToken();
+    const { tokens, answers, failures } = heldStore();
+    const auth = createAuthenticator({ tokens, now: () => 0, cacheTtlMs: 60_000 });
+    const first = auth.authenticate(token, ADDRESS);
+    auth.forgetAll();
+    const second = auth.authenticate(token, ADDRESS);
+    failures[0]!(new Error("connection reset"));
+    await expect(first).rejects.toThrow("connection reset");
+
+    const third = auth.authenticate(token, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(2);
+    answers[1]!(record());
+    expect((await second).kind).toBe("authenticated");
+    expect((await third).kind).toBe("authenticated");
+  });
+
+  it("passes a failed lookup's error to its request, and the next request asks again", async () => {
+    const token = generateApiToken();
+    const { tokens, answers, failures } = heldStore();
+    const auth = createAuthenticator({ tokens, now: () => 0, cacheTtlMs: 60_000 });
+    const failed = auth.authenticate(token, ADDRESS);
+    failures[0]!(new Error("connection reset"));
+    await expect(failed).rejects.toThrow("connection reset");
+
+    const retried = auth.authenticate(token, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(2);
+    answers[1]!(record());
+    expect((await retried).kind).toBe("authenticated");
+  });
+
+  it("remembers exactly maxUnknownTokens unknown tokens, letting the oldest go", async () => {
+    const { tokens, auth } = authenticatorFor(new Map(), { now: () => 0, cacheTtlMs: 60_000, maxUnknownTokens: 2 });
+    const [f1, f2, f3] = [generateApiToken(), generateApiToken(), generateApiToken()];
+    for (const f of [f1, f2, f3]) await auth.authenticate(f, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(3);
+    await auth.authenticate(f2, ADDRESS);
+    await auth.authenticate(f3, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(3);
+    await auth.authenticate(f1, ADDRESS);
+    expect(tokens.findActiveByHash).toHaveBeenCalledTimes(4);
+  });
+
+  it("writes last_used_at at most once a minute by default", async () => {
+    let now = 0;
+    const token = generateApiToken();
+    const { tokens, auth } = authenticatorFor(new Map([[token, record()]]), { now: () => now, cacheTtlMs: 0 });
+    await auth.authenticate(token, ADDRESS);
+    now = 59_999;
+    await auth.authenticate(token, ADDRESS);
+    expect(tokens.touchLastUsed).toHaveBeenCalledTimes(1);
+    now = 60_000;
+    await auth.authenticate(token, ADDRESS);
+    expect(tokens.touchLastUsed.mock.calls).toEqual([
+      ["t1", new Date(0)],
+      ["t1", new Date(60_000)],
+    ]);
+  });
+
+  it("writes last_used_at at the interval it is given", async () => {
+    let now = 0;
+    const token = generateApiToken();
+    const { tokens, auth } = authenticatorFor(new Map([[token, record()]]), { now: () => now, cacheTtlMs: 0, touchIntervalMs: 1_000 });
+    await auth.authenticate(token, ADDRESS);
+    now = 999;
+    await auth.authenticate(token, ADDRESS);
+    now = 1_000;
+    await auth.authenticate(token, ADDRESS);
+    expect(tokens.touchLastUsed).toHaveBeenCalledTimes(2);
+  });
+
+  it("remembers when each of several tokens was last written, up to maxKnownTokens of them", async () => {
+    let now = 0;
+    const valid = new Map(Array.from({ length: 3 }, (_, i) => [generateApiToken(), record({ id: `t${i}` })] as const));
+    const [t0, t1, t2] = [...valid.keys()] as [string, string, string];
+    const { tokens, auth } = authenticatorFor(valid, { now: () => now, cacheTtlMs: 0, maxKnownTokens: 2 });
+    // Two tokens in turn, within the interval: one write each.
+    for (const token of [t0, t1, t0, t1]) {
+      await auth.authenticate(token, ADDRESS);
+      now += 1_000;
+    }
+    expect(tokens.touchLastUsed.mock.calls.map(([id]) => id)).toEqual(["t0", "t1"]);
+    // A third token makes the one written longest ago (t0) be forgotten: it is written again.
+    await auth.authenticate(t2, ADDRESS);
+    await auth.authenticate(t1, ADDRESS);
+    await auth.authenticate(t0, ADDRESS);
+    expect(tokens.touchLastUsed.mock.calls.map(([id]) => id)).toEqual(["t0", "t1", "t2", "t0"]);
   });
 });
 

@@ -6,7 +6,7 @@ import { backends, createTestDatabase, postgresAdminUrl, type TestDatabase } fro
 import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
 import { uuidv7 } from "@modbox/testkit/ids";
 import { createPostgresTestDatabase, postgresBinariesAvailable, startPostgresServer } from "@modbox/testkit/postgres";
-import { openDatabase } from "../db/client.js";
+import { openDatabase, type DatabaseHandle } from "../db/client.js";
 import { migrateDatabase } from "../db/migrate.js";
 import { createApiTokenRepository, TOKEN_REVOCATIONS_CHANNEL } from "../db/repositories/api-tokens.js";
 import { listenForRevocations } from "./revocation-listener.js";
@@ -29,6 +29,107 @@ async function insertToken(repo: ReturnType<typeof createApiTokenRepository>): P
   });
   return id;
 }
+
+/**
+ * A database whose listen the test drives: `notify` delivers a payload, `reconnect` re-establishes
+ * the listen. The listen is established once before `listen` resolves, as the real ones do.
+ */
+function fakeDatabase(unlisten: () => Promise<void> = async () => {}) {
+  const channels: string[] = [];
+  let notify: (payload: string) => void = () => {};
+  let reconnect: () => void = () => {};
+  const stopListening = vi.fn(unlisten);
+  const handle = {
+    listen: async (channel: string, onNotify: (payload: string) => void, onListen: () => void) => {
+      channels.push(channel);
+      notify = onNotify;
+      reconnect = onListen;
+      onListen();
+      return stopListening;
+    },
+  } as Pick<DatabaseHandle, "listen"> as DatabaseHandle;
+  return { handle, channels, stopListening, notify: (payload: string) => notify(payload), reconnect: () => reconnect() };
+}
+
+/** A logger that keeps what it writes, as parsed JSON lines. */
+function recordingLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: "debug", base: undefined, timestamp: false }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+const LEVEL = { debug: 20, info: 30, warn: 40 };
+
+describe("listenForRevocations (a driven listen)", () => {
+  it("listens on the revocation channel and has every cached token checked when the listen starts, logging nothing", async () => {
+    const database = fakeDatabase();
+    const { logger, lines } = recordingLogger();
+    const cache = target();
+    await listenForRevocations(database.handle, cache, logger);
+    expect(database.channels).toEqual([TOKEN_REVOCATIONS_CHANNEL]);
+    expect(cache.forgetAll).toHaveBeenCalledTimes(1);
+    expect(lines).toEqual([]);
+  });
+
+  it("forgets the token a notice names (in lowercase) and logs its id", async () => {
+    const database = fakeDatabase();
+    const { logger, lines } = recordingLogger();
+    const cache = target();
+    await listenForRevocations(database.handle, cache, logger);
+    database.notify("0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B");
+    expect(cache.forgetToken.mock.calls).toEqual([["0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"]]);
+    expect(cache.forgetAll).toHaveBeenCalledTimes(1);
+    expect(lines).toEqual([
+      { level: LEVEL.info, tokenId: "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B", msg: "token revoked: dropped from the cache" },
+    ]);
+  });
+
+  it("has every cached token checked again on a notice that is not a token id, and warns", async () => {
+    const database = fakeDatabase();
+    const { logger, lines } = recordingLogger();
+    const cache = target();
+    await listenForRevocations(database.handle, cache, logger);
+    database.notify("not-a-token-id");
+    expect(cache.forgetToken).not.toHaveBeenCalled();
+    expect(cache.forgetAll).toHaveBeenCalledTimes(2);
+    expect(lines).toEqual([
+      { level: LEVEL.warn, msg: "unrecognised token revocation notice: every cached token will be checked again" },
+    ]);
+  });
+
+  it("warns each time the listen is re-established, not when it is first established", async () => {
+    const database = fakeDatabase();
+    const { logger, lines } = recordingLogger();
+    const cache = target();
+    await listenForRevocations(database.handle, cache, logger);
+    database.reconnect();
+    database.reconnect();
+    expect(cache.forgetAll).toHaveBeenCalledTimes(3);
+    const warning = { level: LEVEL.warn, msg: "token revocation listener reconnected: every cached token will be checked again" };
+    expect(lines).toEqual([warning, warning]);
+  });
+
+  it("stops listening once, however often stop is called", async () => {
+    const database = fakeDatabase();
+    const listener = await listenForRevocations(database.handle, target(), recordingLogger().logger);
+    await listener.stop();
+    await listener.stop();
+    expect(database.stopListening).toHaveBeenCalledTimes(1);
+  });
+
+  it.each([
+    ["an Error", new TypeError("socket closed"), "TypeError"],
+    ["anything else", "socket closed", "error"],
+  ])("does not throw when unlistening fails with %s, and logs only the error's kind", async (_kind, failure, logged) => {
+    const database = fakeDatabase(() => Promise.reject(failure));
+    const { logger, lines } = recordingLogger();
+    const listener = await listenForRevocations(database.handle, target(), logger);
+    await expect(listener.stop()).resolves.toBeUndefined();
+    await expect(listener.stop()).resolves.toBeUndefined();
+    expect(database.stopListening).toHaveBeenCalledTimes(1);
+    expect(lines).toEqual([{ level: LEVEL.debug, err: logged, msg: "token revocation listener: unlisten failed" }]);
+  });
+});
 
 describe.each(backends)("token revocation notices on %s", (backend) => {
   let testDb: TestDatabase;
