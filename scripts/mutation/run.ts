@@ -14,7 +14,8 @@
  * Each package's report: packages/<name>/reports/mutation/{index.html,mutation.json} (untracked);
  * the run's timing and commit: packages/<name>/reports/mutation/run.json.
  */
-import { spawnSync, execFileSync } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -68,10 +69,25 @@ async function main(): Promise<void> {
     // test runner Stryker (re)starts, and it restarts one after every mutant that times out.
     const postgres = process.env.DATABASE_URL ? undefined : await startPostgresServer();
     const env = { ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? postgres!.url };
+    // Ctrl-C or a kill would otherwise end this process at once and leave the PostgreSQL running:
+    // pass the signal on to Stryker, wait for it, stop the server, then exit as signalled.
+    let interrupted: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      interrupted = signal;
+      running?.kill(signal);
+    };
+    process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
     try {
-      for (const name of selected) failed = !runStryker(name, full, mutate, env) || failed;
+      for (const name of selected) {
+        if (interrupted) break;
+        failed = !(await runStryker(name, full, mutate, env)) || failed;
+      }
     } finally {
       await postgres?.stop();
+    }
+    if (interrupted) {
+      console.error(`${interrupted}: stopped; MUTATION.md left as it was`);
+      process.exit(interrupted === "SIGINT" ? 130 : 143);
     }
   }
   const runs = PACKAGES.map(packageRun).filter((run): run is PackageRun => run !== undefined);
@@ -87,12 +103,17 @@ async function main(): Promise<void> {
   if (failed) process.exitCode = 1;
 }
 
-function runStryker(name: PackageName, full: boolean, mutate: string | undefined, env: NodeJS.ProcessEnv): boolean {
+/** The Stryker process of the package being run, for the signal handler. */
+let running: ChildProcess | undefined;
+
+async function runStryker(name: PackageName, full: boolean, mutate: string | undefined, env: NodeJS.ProcessEnv): Promise<boolean> {
   const dir = join(ROOT, "packages", name);
   const started = Date.now();
-  const result = spawnSync("pnpm", ["exec", "stryker", "run", ...(full ? ["--force"] : []), ...(mutate ? ["--mutate", mutate] : [])], { cwd: dir, env, stdio: "inherit" });
-  if (result.status !== 0) {
-    console.error(`stryker in packages/${name} exited ${result.status ?? result.signal}`);
+  running = spawn("pnpm", ["exec", "stryker", "run", ...(full ? ["--force"] : []), ...(mutate ? ["--mutate", mutate] : [])], { cwd: dir, env, stdio: "inherit" });
+  const [code, signal] = (await once(running, "exit")) as [number | null, NodeJS.Signals | null];
+  running = undefined;
+  if (code !== 0) {
+    console.error(`stryker in packages/${name} exited ${code ?? signal}`);
     return false;
   }
   const record: RunRecord = {
