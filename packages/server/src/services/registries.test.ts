@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { RegistryForUse, RegistryPatch, RegistryRecord } from "../db/records.js";
 import { parseInsecureRegistries, type InsecureRegistries } from "../registry-protocol/insecure-registries.js";
 import { createRegistryService, type RegistryRepositoryPort } from "./registries.js";
@@ -40,7 +40,7 @@ const stored: RegistryForUse = {
 function setup(
   row: RegistryForUse | null = stored,
   budgetRefusal?: Error,
-  options: { insecureRegistries?: InsecureRegistries; outcome?: LoginOutcome } = {},
+  options: { insecureRegistries?: InsecureRegistries; outcome?: LoginOutcome; lostRaces?: number; lockedRowGone?: boolean } = {},
 ) {
   const calls: string[] = [];
   const decrypted: string[] = [];
@@ -53,7 +53,14 @@ function setup(
     insert: unused("insert"),
     list: unused("list"),
     recordVerification: unused("recordVerification"),
-    updateLocked: unused("updateLocked"),
+    async updateLocked(workspaceId, id, plan) {
+      calls.push("updateLocked");
+      if (options.lockedRowGone || !row || row.deletedAt || workspaceId !== row.workspaceId || id !== row.id) return null;
+      const patch = await plan(row);
+      updates.push(patch);
+      const { passwordCiphertext: _pc, passwordKeyId: _pk, ...fields } = patch;
+      return { ...record, ...fields, version: row.version + 1 };
+    },
     insertClaimingKey: unused("insertClaimingKey"),
     softDeleteUnlessLinked: unused("softDeleteUnlessLinked"),
     async findById(workspaceId, id) {
@@ -67,6 +74,9 @@ function setup(
     async update(workspaceId, id, expectedVersion, patch) {
       calls.push("update");
       updates.push(patch);
+      // Another write committed first, `lostRaces` times (bounded: a service that never stops retrying fails here).
+      if (updates.length > 40) throw new Error("update called too often");
+      if (updates.length <= (options.lostRaces ?? 0)) return null;
       if (!row || row.deletedAt || workspaceId !== row.workspaceId || id !== row.id || expectedVersion !== row.version) return null;
       const { passwordCiphertext: _pc, passwordKeyId: _pk, ...fields } = patch;
       return { ...record, ...fields, version: row.version + 1 } satisfies RegistryRecord;
@@ -118,7 +128,7 @@ describe("registry service update: which read it makes", () => {
 
     expect(calls).toEqual(["findById", "budget", "update"]);
     expect(decrypted).toEqual([]);
-    expect(updates).toEqual([
+    expect(updates).toStrictEqual([
       {
         updatedAt: NOW,
         warnings: [],
@@ -239,5 +249,265 @@ describe("registry service: servers as written", () => {
     const updated = await service.update(WS, ID, { password: "new-password" }, { verify: true });
     expect(updates[0]).toMatchObject({ verificationStatus: "failed", verificationErrorCode: "registry_unreachable", verificationDetail: detail });
     expect(updated).toMatchObject({ verificationStatus: "failed", verificationDetail: detail, verificationCheckedAt: NOW });
+  });
+});
+
+/** Public, self-signed test CAs (no key kept): what a private registry's `ca_certificate` holds. */
+const CA_A = `-----BEGIN CERTIFICATE-----
+MIIBijCCAS+gAwIBAgIULenElLI/tmA9v1YzJp0pSr9Rl8UwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwObW9kYm94LXRlc3QtY2EwIBcNMjYxMTMwMDIwMTEzWhgPMjEy
+NjExMDYwMjAxMTNaMBkxFzAVBgNVBAMMDm1vZGJveC10ZXN0LWNhMFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAEu482HRpuBwPip0JyXgnh7TXfOGFRaxiajtarbT5t
+oZIUTh5GK7Ez4zkFr9RLDH5xtknlU851b+dDTLrxnk+AUaNTMFEwHQYDVR0OBBYE
+FAmzzwwMojCZFBbld9+cQ5rIt8NSMB8GA1UdIwQYMBaAFAmzzwwMojCZFBbld9+c
+Q5rIt8NSMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAP9wd90t
+cYyZyhilcexCWp0mPgxiiXHamCh4yHOIjE4rAiEAl+gxxSqfZkXUOtWiGZNflqkl
+Ee6qGTgIIpU4N1JGET4=
+-----END CERTIFICATE-----
+`;
+const CA_B = `-----BEGIN CERTIFICATE-----
+MIIBiDCCAS+gAwIBAgIUfpvCPuiXneXHjDuSAbNawuBeE5QwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwObW9kYm94LXRlc3QtY2EwIBcNMjYxMTMwMDIwMTEzWhgPMjEy
+NjExMDYwMjAxMTNaMBkxFzAVBgNVBAMMDm1vZGJveC10ZXN0LWNhMFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAEnoe6HV+YA6Vo0GDsq0HEHosjkV5QuvgpKiBox3Bi
+sSrQh3XSlhvWshRqaWjw9/UFHgvm2YFU9byysUzeVcENTKNTMFEwHQYDVR0OBBYE
+FLDQDKZ2On5Sa5ZAYUr1pg8jTWBmMB8GA1UdIwQYMBaAFLDQDKZ2On5Sa5ZAYUr1
+pg8jTWBmMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIgEi6QeV0X
+Jo/0AWqwamgroEBvwen8ISy/YsnMgHmv8pYCIHfW2x7aZTbBSdiyrYcGU7aK2cin
+TgPa6OzB6onXZKZD
+-----END CERTIFICATE-----
+`;
+
+const NEVER_VERIFIED = { verificationStatus: "unverified", verificationCheckedAt: null, verificationErrorCode: null, verificationDetail: null };
+
+describe("registry service update: what counts as a new credential", () => {
+  it("a rename keeps the verification and writes only the name", async () => {
+    const { service, updates, decrypted } = setup();
+
+    await service.update(WS, ID, { name: "renamed" });
+
+    expect(updates).toStrictEqual([{ name: "renamed", updatedAt: NOW }]);
+    expect(decrypted).toEqual([]);
+  });
+
+  it.each([
+    ["the same username", { username: "robot" }],
+    ["the same CA", { ca_certificate: CA_A }],
+  ])("sending %s again changes nothing that was proven", async (_, input) => {
+    const { service, updates, decrypted } = setup({ ...stored, caCertificate: CA_A });
+
+    await service.update(WS, ID, input);
+
+    expect(updates[0]).not.toHaveProperty("verificationStatus");
+    expect(decrypted).toEqual([]);
+  });
+
+  it.each([
+    ["another server", { server: "registry2.example.com" }, { server: "registry2.example.com" }],
+    ["a new CA", { ca_certificate: CA_B }, { caCertificate: CA_B }],
+    ["removing the CA", { ca_certificate: null }, { caCertificate: null }],
+  ])("%s is a new credential: the old proof is dropped and the provider's rules are checked again", async (_, input, written) => {
+    const { service, updates, decrypted } = setup({ ...stored, caCertificate: CA_A });
+
+    await service.update(WS, ID, input);
+
+    expect(updates).toStrictEqual([{ ...written, updatedAt: NOW, warnings: [], ...NEVER_VERIFIED }]);
+    expect(decrypted).toEqual([stored.passwordCiphertext]);
+  });
+
+  it("refuses a CA that is not PEM before reading the registry", async () => {
+    const { service, calls } = setup();
+
+    await expect(service.update(WS, ID, { ca_certificate: "not a certificate" })).rejects.toMatchObject({
+      code: "validation_failed",
+      fieldErrors: [{ path: "/body/ca_certificate", message: expect.stringContaining("PEM certificate") }],
+    });
+    expect(calls).toEqual([]);
+  });
+
+  it("a live registry whose sealed credential is gone is not_found when the credential must be re-checked", async () => {
+    const { service, decrypted } = setup({ ...stored, passwordCiphertext: null });
+
+    await expect(service.update(WS, ID, { username: "robot2" })).rejects.toMatchObject({ code: "not_found", detail: "Registry not found." });
+    expect(decrypted).toEqual([]);
+  });
+});
+
+describe("registry service update with verify=true", () => {
+  it("logs in trusting the stored CA when the update leaves it alone", async () => {
+    const { service, endpoints } = setup({ ...stored, caCertificate: CA_A });
+
+    await service.update(WS, ID, { name: "renamed" }, { verify: true });
+
+    expect(endpoints).toEqual([{ host: "registry.example.com", scheme: "https", caCertPem: CA_A }]);
+  });
+
+  it("logs in trusting the new CA, and with none once it is removed", async () => {
+    const replaced = setup({ ...stored, caCertificate: CA_A });
+    const removed = setup({ ...stored, caCertificate: CA_A });
+
+    await replaced.service.update(WS, ID, { ca_certificate: CA_B }, { verify: true });
+    await removed.service.update(WS, ID, { ca_certificate: null }, { verify: true });
+
+    expect(replaced.endpoints).toEqual([{ host: "registry.example.com", scheme: "https", caCertPem: CA_B }]);
+    expect(removed.endpoints).toEqual([{ host: "registry.example.com", scheme: "https" }]);
+  });
+
+  it("refuses a disabled registry: nothing is sent or written", async () => {
+    const { service, logins, calls } = setup({ ...stored, enabled: false });
+
+    await expect(service.update(WS, ID, { name: "renamed" }, { verify: true })).rejects.toMatchObject({
+      code: "registry_disabled",
+      detail: "This registry is disabled; enable it before using it (verify=true contacts the registry).",
+    });
+    expect(logins).toEqual([]);
+    expect(calls).not.toContain("update");
+  });
+
+  it("verifies a disabled registry that the same update enables", async () => {
+    const { service, logins } = setup({ ...stored, enabled: false });
+
+    await service.update(WS, ID, { enabled: true }, { verify: true });
+
+    expect(logins).toEqual([{ username: "robot", password: "old-password" }]);
+  });
+
+  it("a disabled registry can still be edited without verify", async () => {
+    const { service, logins } = setup({ ...stored, enabled: false });
+
+    const updated = await service.update(WS, ID, { name: "renamed" });
+
+    expect(updated.name).toBe("renamed");
+    expect(logins).toEqual([]);
+  });
+
+  it("refuses credentials the registry refuses, and writes nothing", async () => {
+    const { service, calls } = setup(stored, undefined, {
+      outcome: { status: "failed", code: "invalid_credentials", detail: "401 from the registry" },
+    });
+
+    await expect(service.update(WS, ID, { password: "new-password" }, { verify: true })).rejects.toMatchObject({
+      code: "invalid_credentials",
+      detail: "The registry refused these credentials; nothing was saved.",
+    });
+    expect(calls).not.toContain("update");
+  });
+});
+
+describe("registry service update: cloud registries", () => {
+  const ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+  const ROLE = JSON.stringify({ role_arn: "arn:aws:iam::123456789012:role/test-pull" });
+  const TENANT = "11111111-2222-3333-4444-555555555555";
+  const CLIENT = "66666666-7777-8888-9999-000000000000";
+  const KEY = JSON.stringify({ type: "service_account", client_email: "puller@test.iam.gserviceaccount.com", private_key: "test PRIVATE KEY" });
+  const cloud = (authType: RegistryForUse["authType"], server: string, username: string, secret: string): RegistryForUse => ({
+    ...stored,
+    authType,
+    server,
+    username,
+    passwordCiphertext: `sealed:${WS}/${ID}:${secret}`,
+  });
+  const aws = cloud("aws_ecr", ECR, "AWS", ROLE);
+  const gcp = cloud("gcp_service_account", "europe-docker.pkg.dev", "oauth2accesstoken", KEY);
+  const azure = cloud("azure_service_principal", "contoso.azurecr.io", "00000000-0000-0000-0000-000000000000", "{}");
+
+  it.each([
+    ["aws_ecr", aws, "An aws_ecr registry's server must be an ECR registry host."],
+    ["gcp_service_account", gcp, "A gcp_service_account registry's server must be a Google registry host."],
+    ["azure_service_principal", azure, "An azure_service_principal registry's server must be an Azure Container Registry login server."],
+  ])("an %s registry cannot move to another provider's host", async (_, row, detail) => {
+    const { service, calls } = setup(row);
+
+    await expect(service.update(WS, ID, { server: "registry.example.com" })).rejects.toMatchObject({ code: "validation_failed", detail });
+    expect(calls).not.toContain("update");
+  });
+
+  it.each([
+    ["aws_ecr", aws, "123456789012.dkr.ecr.us-east-1.amazonaws.com"],
+    ["gcp_service_account", gcp, "us-docker.pkg.dev"],
+    ["azure_service_principal", azure, "fabrikam.azurecr.io"],
+  ])("an %s registry moves to another host of its provider without the basic provider warnings, or is renamed", async (_, row, server) => {
+    const moved = setup(row);
+    const renamed = setup(row);
+
+    await moved.service.update(WS, ID, { server });
+    const updated = await renamed.service.update(WS, ID, { name: "renamed" });
+
+    expect(moved.updates).toStrictEqual([{ server, updatedAt: NOW, warnings: [], ...NEVER_VERIFIED }]);
+    expect(updated).toMatchObject({ name: "renamed", server: row.server });
+  });
+
+  it("a new aws role replaces the sealed credential document", async () => {
+    const { service, updates } = setup(aws);
+    const arn = "arn:aws:iam::123456789012:role/test-other";
+
+    await service.update(WS, ID, { aws_role_arn: arn });
+
+    expect(updates[0]).toMatchObject({ passwordCiphertext: `sealed:${WS}/${ID}:${JSON.stringify({ role_arn: arn })}`, warnings: [] });
+  });
+
+  it("a new azure service principal replaces the sealed credential document", async () => {
+    const { service, updates } = setup(azure);
+
+    await service.update(WS, ID, { azure_tenant_id: TENANT, azure_client_id: CLIENT, azure_client_secret: "test-client-secret" });
+
+    const document = JSON.stringify({ tenant_id: TENANT, client_id: CLIENT, client_secret: "test-client-secret" });
+    expect(updates[0]).toMatchObject({ passwordCiphertext: `sealed:${WS}/${ID}:${document}`, warnings: [] });
+  });
+});
+
+describe("registry service update: If-Match and concurrent writes", () => {
+  it("refuses a registry at another version than If-Match names, naming its version", async () => {
+    const { service, calls } = setup();
+
+    await expect(service.update(WS, ID, { name: "renamed" }, { ifMatch: [2] })).rejects.toMatchObject({
+      code: "precondition_failed",
+      detail: "The registry changed since the version in If-Match (it is now at version 1); read it again, then retry.",
+    });
+    expect(calls).not.toContain("update");
+  });
+
+  it("after one lost race, reads and writes again and answers that write", async () => {
+    const { service, calls } = setup(stored, undefined, { lostRaces: 1 });
+
+    const updated = await service.update(WS, ID, { name: "renamed" });
+
+    expect(updated).toMatchObject({ name: "renamed", version: 2 });
+    expect(calls).toEqual(["findForUse", "update", "findForUse", "update"]);
+  });
+
+  it("after two lost races, checks and writes under the row's lock", async () => {
+    const { service, calls, updates } = setup(stored, undefined, { lostRaces: 2 });
+
+    const updated = await service.update(WS, ID, { name: "renamed" }, { ifMatch: [1] });
+
+    expect(updated).toMatchObject({ name: "renamed", version: 2 });
+    expect(calls).toEqual(["findForUse", "update", "findForUse", "update", "updateLocked"]);
+    expect(updates[2]).toStrictEqual({ name: "renamed", updatedAt: NOW });
+  });
+
+  it("a registry deleted before its lock is taken is not_found", async () => {
+    const { service } = setup(stored, undefined, { lostRaces: 2, lockedRowGone: true });
+
+    await expect(service.update(WS, ID, { name: "renamed" })).rejects.toMatchObject({ code: "not_found", detail: "Registry not found." });
+  });
+
+  it("with verify, never logs in under a lock: a registry that keeps moving gives up with concurrent_modification", async () => {
+    vi.useFakeTimers();
+    try {
+      const { service, calls } = setup(stored, undefined, { lostRaces: Infinity });
+
+      const outcome = service.update(WS, ID, { name: "renamed" }, { verify: true }).catch((err: unknown) => err);
+      await vi.runAllTimersAsync();
+
+      expect(await outcome).toMatchObject({
+        code: "concurrent_modification",
+        detail: "The registry kept changing while this request was applied; read it again, then retry.",
+      });
+      expect(calls.filter((c) => c === "update")).toHaveLength(16);
+      expect(calls).not.toContain("updateLocked");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
