@@ -16,7 +16,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -86,6 +86,8 @@ async function main(): Promise<void> {
       await postgres?.stop();
     }
     if (interrupted) {
+      // Stryker deletes its sandbox only when it finishes: an interrupted one would linger (a full copy of the package).
+      for (const name of selected) rmSync(join(ROOT, "packages", name, ".stryker-tmp"), { recursive: true, force: true });
       console.error(`${interrupted}: stopped; MUTATION.md left as it was`);
       process.exit(interrupted === "SIGINT" ? 130 : 143);
     }
