@@ -1,11 +1,11 @@
 /**
- * Rows written with drizzle directly, so a repository's tests depend on no other repository,
- * and the one instant every fixture is created at.
+ * Rows written with drizzle directly, so a repository's tests depend on no other repository;
+ * the one instant every fixture is created at; and the values the services' unit tests share.
  */
 import { getTableColumns, sql, type Column } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { uuidv7 } from "./ids.js";
-import { providerOf, referenceOf, registries, sandboxImages, type Db, type NewRegistry, type NewSandboxImage } from "./server.js";
+import { providerOf, referenceOf, registries, sandboxImages, type Db, type NewRegistry, type NewSandboxImage, type RegistryForUse } from "./server.js";
 
 /** The instant fixtures are created and last updated at, unless overridden. */
 export const FIXTURE_TIME = new Date("2025-01-02T03:04:05.678Z");
@@ -28,6 +28,66 @@ export function newRegistry(workspaceId: string, overrides: Partial<NewRegistry>
     ...overrides,
   };
 }
+
+/**
+ * A registry as a service reads it at the point of use (a self-hosted, basic, never verified one),
+ * for the services' unit tests, which hand it to their in-memory repository.
+ */
+export function registryForUse(overrides: Partial<RegistryForUse> = {}): RegistryForUse {
+  return {
+    id: "0190a000-0000-7000-8000-000000000001",
+    workspaceId: "ws_test",
+    name: "prod",
+    server: "registry.example.com",
+    provider: "self_hosted",
+    username: "robot",
+    email: null,
+    enabled: true,
+    authType: "basic",
+    caCertificate: null,
+    warnings: [],
+    verificationStatus: "unverified",
+    verificationCheckedAt: null,
+    verificationErrorCode: null,
+    verificationDetail: null,
+    lastUsedAt: null,
+    createdAt: FIXTURE_TIME,
+    updatedAt: FIXTURE_TIME,
+    version: 1,
+    deletedAt: null,
+    passwordCiphertext: "sealed:test-password",
+    ...overrides,
+  };
+}
+
+/**
+ * Two fixed, self-signed CA certificates (the public part only: no key was kept), for code that
+ * parses or compares a registry's `ca_certificate` without connecting to anything.
+ */
+export const TEST_CA_CERTIFICATE = `-----BEGIN CERTIFICATE-----
+MIIBijCCAS+gAwIBAgIULenElLI/tmA9v1YzJp0pSr9Rl8UwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwObW9kYm94LXRlc3QtY2EwIBcNMjYxMTMwMDIwMTEzWhgPMjEy
+NjExMDYwMjAxMTNaMBkxFzAVBgNVBAMMDm1vZGJveC10ZXN0LWNhMFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAEu482HRpuBwPip0JyXgnh7TXfOGFRaxiajtarbT5t
+oZIUTh5GK7Ez4zkFr9RLDH5xtknlU851b+dDTLrxnk+AUaNTMFEwHQYDVR0OBBYE
+FAmzzwwMojCZFBbld9+cQ5rIt8NSMB8GA1UdIwQYMBaAFAmzzwwMojCZFBbld9+c
+Q5rIt8NSMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAP9wd90t
+cYyZyhilcexCWp0mPgxiiXHamCh4yHOIjE4rAiEAl+gxxSqfZkXUOtWiGZNflqkl
+Ee6qGTgIIpU4N1JGET4=
+-----END CERTIFICATE-----
+`;
+export const OTHER_TEST_CA_CERTIFICATE = `-----BEGIN CERTIFICATE-----
+MIIBiDCCAS+gAwIBAgIUfpvCPuiXneXHjDuSAbNawuBeE5QwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwObW9kYm94LXRlc3QtY2EwIBcNMjYxMTMwMDIwMTEzWhgPMjEy
+NjExMDYwMjAxMTNaMBkxFzAVBgNVBAMMDm1vZGJveC10ZXN0LWNhMFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAEnoe6HV+YA6Vo0GDsq0HEHosjkV5QuvgpKiBox3Bi
+sSrQh3XSlhvWshRqaWjw9/UFHgvm2YFU9byysUzeVcENTKNTMFEwHQYDVR0OBBYE
+FLDQDKZ2On5Sa5ZAYUr1pg8jTWBmMB8GA1UdIwQYMBaAFLDQDKZ2On5Sa5ZAYUr1
+pg8jTWBmMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIgEi6QeV0X
+Jo/0AWqwamgroEBvwen8ISy/YsnMgHmv8pYCIHfW2x7aZTbBSdiyrYcGU7aK2cin
+TgPa6OzB6onXZKZD
+-----END CERTIFICATE-----
+`;
 
 /** What the contract gives a sandbox image for each optional field a create leaves out (but the tag). */
 export const IMAGE_DEFAULTS = {

@@ -4,24 +4,12 @@ import { REGISTRY_NAME_UNIQUE } from "../db/repositories/registries.js";
 import { createRegistryService, type CreateRegistryInput, type RegistryRepositoryPort, type RegistryService } from "./registries.js";
 import type { RegistryAuth } from "./registry-auth.js";
 import type { LoginOutcome, RegistryCredentials, RegistryEndpoint } from "./registry-prober.js";
+import { TEST_CA_CERTIFICATE as CA } from "@modbox/testkit/fixtures";
 
 const WS = "ws_test";
 const ID = "0190a000-0000-7000-8000-000000000001";
 const NOW = new Date("2025-02-01T00:00:00.000Z");
 
-/** A public, self-signed test CA (no key kept): what a private registry's `ca_certificate` holds. */
-const CA = `-----BEGIN CERTIFICATE-----
-MIIBijCCAS+gAwIBAgIULenElLI/tmA9v1YzJp0pSr9Rl8UwCgYIKoZIzj0EAwIw
-GTEXMBUGA1UEAwwObW9kYm94LXRlc3QtY2EwIBcNMjYxMTMwMDIwMTEzWhgPMjEy
-NjExMDYwMjAxMTNaMBkxFzAVBgNVBAMMDm1vZGJveC10ZXN0LWNhMFkwEwYHKoZI
-zj0CAQYIKoZIzj0DAQcDQgAEu482HRpuBwPip0JyXgnh7TXfOGFRaxiajtarbT5t
-oZIUTh5GK7Ez4zkFr9RLDH5xtknlU851b+dDTLrxnk+AUaNTMFEwHQYDVR0OBBYE
-FAmzzwwMojCZFBbld9+cQ5rIt8NSMB8GA1UdIwQYMBaAFAmzzwwMojCZFBbld9+c
-Q5rIt8NSMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAP9wd90t
-cYyZyhilcexCWp0mPgxiiXHamCh4yHOIjE4rAiEAl+gxxSqfZkXUOtWiGZNflqkl
-Ee6qGTgIIpU4N1JGET4=
------END CERTIFICATE-----
-`;
 
 type ClaimedKey = Parameters<RegistryService["createClaimingKey"]>[2];
 

@@ -3,35 +3,17 @@ import type { RegistryForUse, RegistryPatch, RegistryRecord } from "../db/record
 import { parseInsecureRegistries, type InsecureRegistries } from "../registry-protocol/insecure-registries.js";
 import { createRegistryService, type RegistryRepositoryPort } from "./registries.js";
 import type { LoginOutcome, RegistryEndpoint } from "./registry-prober.js";
-import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
+import { FIXTURE_TIME, OTHER_TEST_CA_CERTIFICATE as CA_B, registryForUse, TEST_CA_CERTIFICATE as CA_A } from "@modbox/testkit/fixtures";
 
 const WS = "ws_test";
 const ID = "0190a000-0000-7000-8000-000000000001";
 const NOW = new Date("2025-02-01T00:00:00.000Z");
 
-const stored: RegistryForUse = {
-  id: ID,
-  workspaceId: WS,
-  name: "prod",
-  server: "registry.example.com",
-  provider: "self_hosted",
-  username: "robot",
-  email: null,
-  enabled: true,
-  authType: "basic",
-  caCertificate: null,
-  warnings: [],
+const stored = registryForUse({
   verificationStatus: "verified",
   verificationCheckedAt: FIXTURE_TIME,
-  verificationErrorCode: null,
-  verificationDetail: null,
-  lastUsedAt: null,
-  createdAt: FIXTURE_TIME,
-  updatedAt: FIXTURE_TIME,
-  version: 1,
-  deletedAt: null,
   passwordCiphertext: `sealed:${WS}/${ID}:old-password`,
-};
+});
 
 /**
  * A repository holding one registry that records which reads the service makes; the cipher
@@ -252,31 +234,6 @@ describe("registry service: servers as written", () => {
   });
 });
 
-/** Public, self-signed test CAs (no key kept): what a private registry's `ca_certificate` holds. */
-const CA_A = `-----BEGIN CERTIFICATE-----
-MIIBijCCAS+gAwIBAgIULenElLI/tmA9v1YzJp0pSr9Rl8UwCgYIKoZIzj0EAwIw
-GTEXMBUGA1UEAwwObW9kYm94LXRlc3QtY2EwIBcNMjYxMTMwMDIwMTEzWhgPMjEy
-NjExMDYwMjAxMTNaMBkxFzAVBgNVBAMMDm1vZGJveC10ZXN0LWNhMFkwEwYHKoZI
-zj0CAQYIKoZIzj0DAQcDQgAEu482HRpuBwPip0JyXgnh7TXfOGFRaxiajtarbT5t
-oZIUTh5GK7Ez4zkFr9RLDH5xtknlU851b+dDTLrxnk+AUaNTMFEwHQYDVR0OBBYE
-FAmzzwwMojCZFBbld9+cQ5rIt8NSMB8GA1UdIwQYMBaAFAmzzwwMojCZFBbld9+c
-Q5rIt8NSMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAP9wd90t
-cYyZyhilcexCWp0mPgxiiXHamCh4yHOIjE4rAiEAl+gxxSqfZkXUOtWiGZNflqkl
-Ee6qGTgIIpU4N1JGET4=
------END CERTIFICATE-----
-`;
-const CA_B = `-----BEGIN CERTIFICATE-----
-MIIBiDCCAS+gAwIBAgIUfpvCPuiXneXHjDuSAbNawuBeE5QwCgYIKoZIzj0EAwIw
-GTEXMBUGA1UEAwwObW9kYm94LXRlc3QtY2EwIBcNMjYxMTMwMDIwMTEzWhgPMjEy
-NjExMDYwMjAxMTNaMBkxFzAVBgNVBAMMDm1vZGJveC10ZXN0LWNhMFkwEwYHKoZI
-zj0CAQYIKoZIzj0DAQcDQgAEnoe6HV+YA6Vo0GDsq0HEHosjkV5QuvgpKiBox3Bi
-sSrQh3XSlhvWshRqaWjw9/UFHgvm2YFU9byysUzeVcENTKNTMFEwHQYDVR0OBBYE
-FLDQDKZ2On5Sa5ZAYUr1pg8jTWBmMB8GA1UdIwQYMBaAFLDQDKZ2On5Sa5ZAYUr1
-pg8jTWBmMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIgEi6QeV0X
-Jo/0AWqwamgroEBvwen8ISy/YsnMgHmv8pYCIHfW2x7aZTbBSdiyrYcGU7aK2cin
-TgPa6OzB6onXZKZD
------END CERTIFICATE-----
-`;
 
 const NEVER_VERIFIED = { verificationStatus: "unverified", verificationCheckedAt: null, verificationErrorCode: null, verificationDetail: null };
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RegistryForUse, VerificationState } from "../db/records.js";
 import { createRegistryService, type RegistryRepositoryPort } from "./registries.js";
 import type { LoginOutcome, RegistryCredentials, RegistryEndpoint } from "./registry-prober.js";
-import { FIXTURE_TIME } from "@modbox/testkit/fixtures";
+import { FIXTURE_TIME, registryForUse } from "@modbox/testkit/fixtures";
 
 const WS = "ws_test";
 const ID = "0190a000-0000-7000-8000-000000000001";
@@ -12,29 +12,7 @@ const CA = "-----BEGIN CERTIFICATE-----\nnot parsed here\n-----END CERTIFICATE--
 /** The fake cipher's envelope: the key, the row it is bound to, and the plaintext in the clear. */
 const sealed = (password: string, keyId = "k1") => `${keyId}|${WS}/${ID}|${password}`;
 
-const registry: RegistryForUse = {
-  id: ID,
-  workspaceId: WS,
-  name: "prod",
-  server: "registry.example.com",
-  provider: "self_hosted",
-  username: "robot",
-  email: null,
-  enabled: true,
-  authType: "basic",
-  caCertificate: CA,
-  warnings: [],
-  verificationStatus: "unverified",
-  verificationCheckedAt: null,
-  verificationErrorCode: null,
-  verificationDetail: null,
-  lastUsedAt: null,
-  createdAt: FIXTURE_TIME,
-  updatedAt: FIXTURE_TIME,
-  version: 1,
-  deletedAt: null,
-  passwordCiphertext: sealed("test-password"),
-};
+const registry = registryForUse({ caCertificate: CA, passwordCiphertext: sealed("test-password") });
 
 const VERIFIED: VerificationState = { verificationStatus: "verified", verificationCheckedAt: NOW, verificationErrorCode: null, verificationDetail: null };
 

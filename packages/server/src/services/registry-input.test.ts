@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { InsecureRegistries } from "../registry-protocol/insecure-registries.js";
 import { checkCaCertificate, normaliseServerOrThrow, providerWarningsOrThrow } from "./registry-input.js";
+import { TEST_CA_CERTIFICATE as CERTIFICATE } from "@modbox/testkit/fixtures";
 
 /** The 422 a rule raises: its code, its detail and the fields it names. */
 const validationFailed = (detail: string, fieldErrors: { path: string; message: string }[]) =>
@@ -55,18 +56,6 @@ describe("normaliseServerOrThrow", () => {
   });
 });
 
-const CERTIFICATE = `-----BEGIN CERTIFICATE-----
-MIIBiTCCAS+gAwIBAgIUVKqD/TV+x5gBhrC56YO/xJKl01MwCgYIKoZIzj0EAwIw
-GTEXMBUGA1UEAwwObW9kYm94IHRlc3QgQ0EwIBcNMjYxMTMwMDIwMDQ3WhgPMjEy
-NjExMDYwMjAwNDdaMBkxFzAVBgNVBAMMDm1vZGJveCB0ZXN0IENBMFkwEwYHKoZI
-zj0CAQYIKoZIzj0DAQcDQgAEXcWXUUPpJk8yQUYT13aINn6OR9bPY7YzbGcqOdhN
-mI2dRVI/W6Zu48Zqeu5ZK42B7N4rbrZ/f0XodYwqZ4bupqNTMFEwHQYDVR0OBBYE
-FEPrB+EDg7FbLBjllYMcgV0z4jBfMB8GA1UdIwQYMBaAFEPrB+EDg7FbLBjllYMc
-gV0z4jBfMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIhAIrKkqyt
-J4GzeD30iB6qTi6B1vYABrv5qCZhAUFcSBnHAiAW4Q3635k4hlccWkn7HvwLNZJJ
-QbHzrac/mmdW5yONKA==
------END CERTIFICATE-----
-`;
 const BROKEN_CERTIFICATE = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
 
 describe("checkCaCertificate", () => {
