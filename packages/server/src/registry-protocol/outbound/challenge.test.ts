@@ -111,6 +111,12 @@ describe("parseWwwAuthenticate", () => {
     ["too long", `Bearer realm="${"a".repeat(20_000)}"`],
     ["too many params", `Bearer ${Array.from({ length: 40 }, (_, i) => `p${i}="v"`).join(",")}`],
     ["too many challenges", Array.from({ length: 20 }, () => "Basic").join(", ")],
+    ["scheme glued to a slash", "Basic/abc"],
+    ["token68 of padding only", "Basic =="],
+    ["escaped control character", 'Basic realm="a\\\u0001b"'],
+    ["escaped DEL", 'Basic realm="a\\\u007fb"'],
+    ["escaped non-latin1", 'Basic realm="a\\\u0100b"'],
+    ["nameless parameter after a comma", 'Basic realm="a", =x'],
   ];
 
   it.each(MALFORMED)("returns null, never throws: %s", (_name, header) => {
@@ -136,6 +142,53 @@ describe("parseWwwAuthenticate", () => {
 
   it("returns null for non-string array elements instead of throwing", () => {
     expect(parseWwwAuthenticate([42 as unknown as string])).toBeNull();
+    expect(parseWwwAuthenticate([["B", "a", "s", "i", "c"] as unknown as string])).toBeNull();
+  });
+
+  const challenges = (n: number) => Array.from({ length: n }, () => "Basic").join(", ");
+
+  it("accepts up to 16 challenges, in one header or across several", () => {
+    expect(parseWwwAuthenticate(challenges(16))).toHaveLength(16);
+    expect(parseWwwAuthenticate([challenges(8), challenges(8)])).toHaveLength(16);
+    expect(parseWwwAuthenticate(challenges(17))).toBeNull();
+    expect(parseWwwAuthenticate([challenges(9), challenges(8)])).toBeNull();
+  });
+
+  it("accepts up to 32 parameters (scopes count) and a header of 16 KiB", () => {
+    const params = (n: number) => `Bearer realm="r",${Array.from({ length: n - 1 }, (_, i) => (i % 2 ? `scope="s${i}"` : `p${i}="v"`)).join(",")}`;
+    expect(parseWwwAuthenticate(params(32))?.[0]?.params.realm).toBe("r");
+    expect(parseWwwAuthenticate(params(33))).toBeNull();
+    const sized = (n: number) => `Basic realm="${"a".repeat(n - 'Basic realm=""'.length)}"`;
+    expect(sized(16 * 1024)).toHaveLength(16 * 1024);
+    expect(parseWwwAuthenticate(sized(16 * 1024))?.[0]?.params.realm).toHaveLength(16 * 1024 - 14);
+    expect(parseWwwAuthenticate(sized(16 * 1024 + 1))).toBeNull();
+  });
+
+  it("accepts a scheme followed by spaces only, or by spaces and the next challenge", () => {
+    expect(plain(parseWwwAuthenticate("Basic "))).toEqual([{ scheme: "basic", params: {}, scopes: [] }]);
+    expect(parseWwwAuthenticate("Basic , Negotiate")?.map((c) => c.scheme)).toEqual(["basic", "negotiate"]);
+  });
+
+  it("reads a token68 followed by another challenge", () => {
+    expect(plain(parseWwwAuthenticate('Negotiate abc==, Basic realm="a"'))).toEqual([
+      { scheme: "negotiate", params: {}, scopes: [], token68: "abc==" },
+      { scheme: "basic", params: { realm: "a" }, scopes: [] },
+    ]);
+  });
+
+  it("tolerates tabs as whitespace", () => {
+    expect(plain(parseWwwAuthenticate('Bearer\trealm\t=\t"r",\tservice="s"'))).toEqual([
+      { scheme: "bearer", params: { realm: "r", service: "s" }, scopes: [] },
+    ]);
+  });
+
+  it("keeps every qdtext character in a quoted value: tab, space, !, #, [, ], ~ and latin-1", () => {
+    const value = "a\tb !#[]~\u0080\u00ff";
+    expect(parseWwwAuthenticate(`Basic realm="${value}"`)?.[0]?.params.realm).toBe(value);
+  });
+
+  it("unescapes every quoted-pair character: tab, space, ~ and latin-1", () => {
+    expect(parseWwwAuthenticate('Basic realm="\\\t\\ \\~\\\u0080\\\u00ff"')?.[0]?.params.realm).toBe("\t ~\u0080\u00ff");
   });
 });
 

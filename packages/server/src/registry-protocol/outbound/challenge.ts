@@ -72,6 +72,7 @@ function parseValue(input: string): AuthChallenge[] | null {
     const challenge = parseChallenge(p);
     if (challenge === null) return null;
     out.push(challenge);
+    // Stryker disable next-line ConditionalExpression: parseWwwAuthenticate repeats this check; this one stops early
     if (out.length > MAX_CHALLENGES) return null;
     p.skipListSeparators();
   }
@@ -109,7 +110,6 @@ function parseChallenge(p: Cursor): AuthChallenge | null {
     // After commas: another parameter of this challenge (`name =`), or the next challenge.
     const mark = p.pos;
     p.skipListSeparators();
-    if (p.done()) return challenge;
     if (!p.startsParam()) {
       p.pos = mark;
       return challenge;
@@ -168,16 +168,17 @@ class Cursor {
 
   token(): string | null {
     const start = this.pos;
-    while (!this.done() && TCHAR.test(this.s[this.pos] ?? "")) this.pos++;
+    while (!this.done() && TCHAR.test(this.s.charAt(this.pos))) this.pos++;
     return this.pos > start ? this.s.slice(start, this.pos) : null;
   }
 
   /** Lookahead: does a `token BWS "="` start here (and not a token68 ending in `=`)? */
   startsParam(): boolean {
     const mark = this.pos;
-    const name = this.token();
+    // A `=` with no name before it fails as a parameter just as it would as the next challenge.
+    this.token();
     this.ows();
-    const isParam = name !== null && this.eat("=");
+    const isParam = this.eat("=");
     this.pos = mark;
     return isParam;
   }
@@ -189,7 +190,7 @@ class Cursor {
    */
   tryToken68(): string | null {
     const mark = this.pos;
-    while (!this.done() && TOKEN68_CHAR.test(this.s[this.pos] ?? "")) this.pos++;
+    while (!this.done() && TOKEN68_CHAR.test(this.s.charAt(this.pos))) this.pos++;
     if (this.pos === mark) return null;
     while (this.peek() === "=") this.pos++;
     const end = this.pos;
@@ -204,11 +205,10 @@ class Cursor {
     if (!this.eat('"')) return null;
     let out = "";
     while (!this.done()) {
-      const ch = this.s[this.pos++] ?? "";
+      const ch = this.s.charAt(this.pos++);
       if (ch === '"') return out;
       if (ch === "\\") {
-        if (this.done()) return null;
-        const escaped = this.s[this.pos++] ?? "";
+        const escaped = this.s.charAt(this.pos++); // "" at the end, which is no quoted-pair
         if (!isQuotedPairChar(escaped)) return null;
         out += escaped;
         continue;

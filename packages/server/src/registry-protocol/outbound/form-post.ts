@@ -33,7 +33,7 @@ export async function postRegistryForm(
       url: registryUrl(session, path),
       method: "POST",
       headers: { accept: "application/json" },
-      body: { contentType: "application/x-www-form-urlencoded", data: Buffer.from(form.toString(), "utf8") },
+      body: { contentType: "application/x-www-form-urlencoded", data: Buffer.from(form.toString()) },
       caCertPem: session.caCertPem,
       timeoutMs: session.timeoutMs,
       maxResponseBytes: session.maxResponseBytes,

@@ -104,4 +104,104 @@ describe("resolveTarget", () => {
     await resolveTarget("bücher.example", { allowPrivate: false, lookup });
     expect(lookup.calls).toEqual(["registry.example", "xn--bcher-kva.example"]);
   });
+
+  async function failure(promise: Promise<unknown>): Promise<OutboundError> {
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OutboundError);
+    return err as OutboundError;
+  }
+
+  it("returns the literal as the one checked address, lower-cased, with or without brackets", async () => {
+    for (const host of ["[2606:4700:4700::ABCD]", "2606:4700:4700::ABCD"]) {
+      await expect(resolveTarget(host, { allowPrivate: false })).resolves.toEqual({
+        hostname: "2606:4700:4700::abcd",
+        literal: true,
+        addresses: [{ address: "2606:4700:4700::abcd", family: 6, addressClass: "public" }],
+        address: "2606:4700:4700::abcd",
+        family: 6,
+      });
+    }
+  });
+
+  it("asks DNS for every address, in resolver order", async () => {
+    const seen: unknown[] = [];
+    const lookup = async (hostname: string, options: unknown) => {
+      seen.push([hostname, options]);
+      return [{ address: "140.82.112.34", family: 4 }];
+    };
+    await resolveTarget("registry.example", { allowPrivate: false, lookup });
+    expect(seen).toEqual([["registry.example", { all: true, verbatim: true }]]);
+  });
+
+  it.each([
+    ["an empty answer", async () => [], "unreachable", "the host name has no addresses"],
+    ["an answer that is not a list", async () => undefined as never, "unreachable", "the host name has no addresses"],
+    ["a name that is not an IP address", async () => [{ address: "not-an-ip", family: 4 }], "address_not_allowed", "the host name resolves to something that is not an IP address"],
+  ])("refuses %s, saying so", async (_name, lookup, code, detail) => {
+    const err = await failure(resolveTarget("odd.example", { allowPrivate: true, lookup }));
+    expect([err.code, err.detail]).toEqual([code, detail]);
+  });
+
+  it("keeps the resolver's error as the cause of unreachable", async () => {
+    const cause = Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" });
+    const err = await failure(resolveTarget("missing.example", { allowPrivate: true, lookup: () => Promise.reject(cause) }));
+    expect([err.code, err.detail, err.cause]).toEqual(["unreachable", "the host name could not be resolved", cause]);
+  });
+
+  it("times out before asking DNS when the signal has already aborted, and when it aborts during the lookup", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const calls: string[] = [];
+    const never = (hostname: string) => {
+      calls.push(hostname);
+      return new Promise<never>(() => undefined);
+    };
+    const before = await failure(resolveTarget("slow.example", { allowPrivate: false, lookup: never, signal: controller.signal }));
+    expect([before.code, before.detail, calls]).toEqual(["timeout", "resolving the host name took too long", []]);
+
+    const later = new AbortController();
+    const abortingLookup = (hostname: string) => {
+      calls.push(hostname);
+      later.abort();
+      return new Promise<never>(() => undefined);
+    };
+    const during = await failure(resolveTarget("slow.example", { allowPrivate: false, lookup: abortingLookup, signal: later.signal }));
+    expect([during.code, during.detail, calls]).toEqual(["timeout", "resolving the host name took too long", ["slow.example"]]);
+  });
+
+  it("stops listening to the signal once DNS has answered", async () => {
+    const events: string[] = [];
+    const signal = {
+      aborted: false,
+      addEventListener: (type: string) => events.push(`add ${type}`),
+      removeEventListener: (type: string) => events.push(`remove ${type}`),
+    } as unknown as AbortSignal;
+    await resolveTarget("registry.example", { allowPrivate: false, lookup: fakeLookup({ "registry.example": ["140.82.112.34"] }), signal });
+    expect(events).toEqual(["add abort", "remove abort"]);
+  });
+
+  it("accepts a host name of 253 characters and refuses 254, and one URL cannot parse, keeping the cause", async () => {
+    const longest = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`;
+    expect(longest).toHaveLength(253);
+    const lookup = fakeLookup({ [longest]: ["140.82.112.34"] });
+    await expect(resolveTarget(longest, { allowPrivate: false, lookup })).resolves.toMatchObject({ hostname: longest });
+    const tooLong = await failure(resolveTarget(`${longest}e`, { allowPrivate: false, lookup }));
+    expect([tooLong.code, tooLong.detail]).toEqual(["invalid_target", "the host is not a valid host name"]);
+    const unparsable = await failure(resolveTarget("a\uFF1A80", { allowPrivate: false, lookup }));
+    expect([unparsable.code, unparsable.detail]).toEqual(["invalid_target", "the host is not a valid host name"]);
+    expect(unparsable.cause).toBeInstanceOf(TypeError);
+  });
+
+  it.each(["", "[::1", "x::1]", "g::1h"])("refuses %j as a host, saying it is not a host name", async (host) => {
+    const err = await failure(resolveTarget(host, { allowPrivate: true, lookup: fakeLookup({}) }));
+    expect([err.code, err.detail]).toEqual(["invalid_target", "the host is not a valid host name"]);
+  });
+
+  it("says an, not a, before a class that starts with a vowel", async () => {
+    const err = await failure(resolveTarget("::", { allowPrivate: true }));
+    expect(err.detail).toBe("the address is an unspecified address; outbound calls never reach it, not even with MODBOX_OUTBOUND_ALLOW_PRIVATE=true");
+  });
 });

@@ -226,8 +226,9 @@ function parseToken(body: Buffer, who: string): string {
   } catch {
     throw new StepFailure("registry_error", `${who} answered 200 without a JSON body`);
   }
-  const record = typeof json === "object" && json !== null ? (json as Record<string, unknown>) : {};
-  const token = [record.token, record.access_token].find((t): t is string => typeof t === "string" && t !== "");
+  // JSON null has no fields; any other JSON value answers `undefined` for a missing one.
+  const record = json as { token?: unknown; access_token?: unknown } | null;
+  const token = [record?.token, record?.access_token].find((t): t is string => typeof t === "string" && t !== "");
   if (token === undefined) throw new StepFailure("registry_error", `${who} answered without a token`);
   if (!/^[\x21-\x7e]+$/.test(token)) {
     throw new StepFailure("registry_error", `${who} answered with a token that cannot be sent in a header`);
@@ -236,7 +237,7 @@ function parseToken(body: Buffer, who: string): string {
 }
 
 export function basicAuthorization(credentials: RegistryCredentials): string {
-  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, "utf8").toString("base64")}`;
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
 }
 
 /** 5xx and 429: the registry is there but cannot answer now. */
@@ -254,17 +255,17 @@ export function describeStatus(response: Pick<OutboundResponse, "status" | "body
 }
 
 export function registryErrorCodes(body: Buffer): string[] {
-  if (body.length === 0 || body.length > 64 * 1024) return [];
+  if (body.length > 64 * 1024) return []; // an empty body fails JSON.parse below
   let json: unknown;
   try {
     json = JSON.parse(body.toString("utf8"));
   } catch {
     return [];
   }
-  const errors = typeof json === "object" && json !== null ? (json as { errors?: unknown }).errors : undefined;
+  const errors = (json as { errors?: unknown } | null)?.errors;
   if (!Array.isArray(errors)) return [];
   const codes = errors
-    .map((e: unknown) => (typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined))
+    .map((e: unknown) => (e as { code?: unknown } | null)?.code)
     .filter((c): c is string => typeof c === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(c));
   return [...new Set(codes)].slice(0, 3);
 }

@@ -24,6 +24,8 @@ import {
   type TokenStore,
 } from "@modbox/testkit/outbound";
 import { parseInsecureRegistries, type InsecureRegistries } from "../insecure-registries.js";
+import { OutboundError } from "./errors.js";
+import type { OutboundRequest, Send } from "./http.js";
 import type { OutboundOptions, RegistryEndpoint } from "./types.js";
 import { MANIFEST_ACCEPT, checkPull, verifyLogin } from "./v2-client.js";
 
@@ -514,5 +516,215 @@ describe("plain-HTTP registries (the operator's MODBOX_INSECURE_REGISTRIES)", ()
     await expect(verifyLogin(plainEndpoint("plainBearer"), GOOD, both)).resolves.toEqual({ status: "verified" });
     await expect(checkPull(plainEndpoint("plainBearer"), "org/app", "v1", GOOD, both)).resolves.toMatchObject({ ok: true, digest: APP.digest });
     expect(server("plainToken").requests.at(-1)).toMatchObject({ authorization: basic(USERNAME, PASSWORD) });
+  });
+});
+
+/**
+ * Answers the registry cannot be made to give on demand (a digest header that disagrees, a 403,
+ * a failing GET after a HEAD), from an injected `send` that plays the registry.
+ */
+describe("decisions on the registry's answers (injected send)", () => {
+  interface Reply {
+    status: number;
+    headers?: Record<string, string>;
+    body?: string;
+  }
+  const HOST = "registry.test";
+  const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="r"' };
+  const BEARER_CHALLENGE = { "www-authenticate": 'Bearer realm="https://auth.test/token",service="reg"' };
+
+  function registry(answer: (request: OutboundRequest, path: string) => Reply | Error): { options: OutboundOptions; requests: OutboundRequest[] } {
+    const requests: OutboundRequest[] = [];
+    const send: Send = async (request) => {
+      requests.push(request);
+      const url = new URL(String(request.url));
+      const reply = url.host === "auth.test" ? { status: 200, body: JSON.stringify({ token: "tok-1" }) } : answer(request, url.pathname);
+      if (reply instanceof Error) throw reply;
+      return {
+        url: url.toString(),
+        status: reply.status,
+        headers: Object.fromEntries(Object.entries(reply.headers ?? {}).map(([name, value]) => [name, [value]])),
+        body: Buffer.from(reply.body ?? ""),
+      };
+    };
+    return { options: { allowPrivate: false, send }, requests };
+  }
+  const seen = (requests: OutboundRequest[]) => requests.map((r) => [r.method, String(r.url), r.headers?.authorization]);
+  const sha = (algorithm: "sha256" | "sha512", text: string) => `${algorithm}:${createHash(algorithm).update(text).digest("hex")}`;
+  const BASIC_AUTH = basic(USERNAME, PASSWORD);
+
+  describe("verifyLogin", () => {
+    it("registry_error when the authenticated GET /v2/ answers 5xx", async () => {
+      const { options, requests } = registry((request) =>
+        request.headers?.authorization === undefined ? { status: 401, headers: BASIC_CHALLENGE } : { status: 503 },
+      );
+      await expect(verifyLogin({ host: HOST }, GOOD, options)).resolves.toEqual({
+        status: "failed",
+        code: "registry_error",
+        detail: "registry.test: GET /v2/ answered 503",
+      });
+      expect(seen(requests)).toEqual([
+        ["GET", "https://registry.test/v2/", undefined],
+        ["GET", "https://registry.test/v2/", BASIC_AUTH],
+      ]);
+    });
+
+    it("names the registry when the authenticated GET /v2/ fails in transit", async () => {
+      const { options } = registry((request) =>
+        request.headers?.authorization === undefined ? { status: 401, headers: BASIC_CHALLENGE } : new OutboundError("unreachable", "the connection was reset"),
+      );
+      await expect(verifyLogin({ host: HOST }, GOOD, options)).resolves.toEqual({
+        status: "failed",
+        code: "registry_unreachable",
+        detail: "registry.test: the connection was reset",
+      });
+    });
+
+    it("lets an unexpected error through", async () => {
+      const boom = new Error("a bug");
+      await expect(verifyLogin({ host: HOST }, GOOD, registry(() => boom).options)).rejects.toBe(boom);
+    });
+  });
+
+  describe("checkPull", () => {
+    const body = '{"schemaVersion":2}';
+    const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+
+    it("answers a 401 on the manifest once when /v2/ already asked for credentials: no second try", async () => {
+      const { options, requests } = registry(() => ({ status: 401, headers: BASIC_CHALLENGE }));
+      await expect(checkPull({ host: HOST }, "org/app", "v1", BAD, options)).resolves.toEqual({
+        ok: false,
+        code: "registry_auth_failed",
+        detail: "registry.test: pulling org/app:v1 was refused (401)",
+      });
+      expect(requests.map((r) => [r.method, String(r.url)])).toEqual([
+        ["GET", "https://registry.test/v2/"],
+        ["HEAD", "https://registry.test/v2/org/app/manifests/v1"],
+      ]);
+    });
+
+    it("answers the manifest's own challenge with a HEAD when /v2/ was open", async () => {
+      const { options, requests } = registry((request, path) => {
+        if (path === "/v2/") return { status: 200 };
+        if (request.headers?.authorization === undefined) return { status: 401, headers: BASIC_CHALLENGE };
+        return { status: 200, headers: { "content-type": OCI_MANIFEST, "docker-content-digest": sha("sha256", body) } };
+      });
+      await expect(checkPull({ host: HOST }, "org/app", "v1", GOOD, options)).resolves.toEqual({ ok: true, digest: sha("sha256", body), mediaType: OCI_MANIFEST });
+      expect(seen(requests)).toEqual([
+        ["GET", "https://registry.test/v2/", undefined],
+        ["HEAD", "https://registry.test/v2/org/app/manifests/v1", undefined],
+        ["HEAD", "https://registry.test/v2/org/app/manifests/v1", BASIC_AUTH],
+      ]);
+    });
+
+    it("hashes the manifest (GET) when the digest header is not a digest, and prefers the GET's media type", async () => {
+      const { options, requests } = registry((request, path): Reply => {
+        if (path === "/v2/") return { status: 200 };
+        if (request.method === "HEAD") return { status: 200, headers: { "content-type": "application/vnd.oci.image.index.v1+json", "docker-content-digest": "md5:abc" } };
+        return { status: 200, headers: { "content-type": OCI_MANIFEST }, body };
+      });
+      await expect(checkPull({ host: HOST }, "org/app", "v1", null, options)).resolves.toEqual({ ok: true, digest: sha("sha256", body), mediaType: OCI_MANIFEST });
+      expect(requests.map((r) => r.method)).toEqual(["GET", "HEAD", "GET"]);
+    });
+
+    it("keeps the HEAD's media type when the GET has none", async () => {
+      const { options } = registry((request, path) => {
+        if (path === "/v2/") return { status: 200 };
+        if (request.method === "HEAD") return { status: 200, headers: { "content-type": OCI_MANIFEST } };
+        return { status: 200, body };
+      });
+      await expect(checkPull({ host: HOST }, "org/app", "v1", null, options)).resolves.toEqual({ ok: true, digest: sha("sha256", body), mediaType: OCI_MANIFEST });
+    });
+
+    it("hashes with sha512 for a sha512 reference", async () => {
+      const digest = sha("sha512", body);
+      const { options } = registry((_request, path) => (path === "/v2/" ? { status: 200 } : { status: 200, body }));
+      await expect(checkPull({ host: HOST }, "org/app", digest, null, options)).resolves.toEqual({ ok: true, digest, mediaType: null });
+    });
+
+    it("registry_error when the GET after the HEAD fails", async () => {
+      const { options } = registry((request, path) => (path === "/v2/" || request.method === "HEAD" ? { status: 200 } : { status: 500 }));
+      await expect(checkPull({ host: HOST }, "org/app", "v1", null, options)).resolves.toEqual({
+        ok: false,
+        code: "registry_error",
+        detail: "registry.test: the manifest of org/app:v1 answered 500",
+      });
+    });
+
+    it("registry_error when the registry serves a digest reference under another digest", async () => {
+      const asked = sha("sha256", "asked");
+      for (const headers of [{ "docker-content-digest": sha("sha256", "other") }, {}] as Record<string, string>[]) {
+        const { options } = registry((_request, path) => (path === "/v2/" ? { status: 200 } : { status: 200, headers, body }));
+        await expect(checkPull({ host: HOST }, "org/app", asked, null, options)).resolves.toEqual({
+          ok: false,
+          code: "registry_error",
+          detail: `registry.test: the registry served org/app@${asked} under another digest`,
+        });
+      }
+    });
+
+    it("image_not_found names a digest reference with @", async () => {
+      const digest = sha("sha256", "x");
+      const { options } = registry((_request, path) => (path === "/v2/" ? { status: 200 } : { status: 404 }));
+      await expect(checkPull({ host: HOST }, "org/app", digest, null, options)).resolves.toEqual({
+        ok: false,
+        code: "image_not_found",
+        detail: `registry.test: org/app@${digest} was not found`,
+      });
+    });
+
+    it.each([
+      ["403 with Basic", BASIC_CHALLENGE, 403, "registry_auth_failed", "registry.test: pulling org/app:v1 was refused (403)"],
+      ["400 with Basic", BASIC_CHALLENGE, 400, "registry_error", "registry.test: the manifest of org/app:v1 answered 400"],
+      ["400 anonymously", null, 400, "registry_error", "registry.test: the manifest of org/app:v1 answered 400"],
+      ["400 with a Bearer token", BEARER_CHALLENGE, 400, "registry_auth_failed", "registry.test: pulling org/app:v1 was refused (400)"],
+      ["500 with a Bearer token", BEARER_CHALLENGE, 500, "registry_error", "registry.test: the manifest of org/app:v1 answered 500"],
+    ] as const)("manifest %s → %s", async (_name, challenge, status, code, detail) => {
+      const { options } = registry((request, path) => {
+        if (path === "/v2/") return challenge === null || request.headers?.authorization !== undefined ? { status: 200 } : { status: 401, headers: challenge };
+        return { status };
+      });
+      await expect(checkPull({ host: HOST }, "org/app", "v1", GOOD, options)).resolves.toEqual({ ok: false, code, detail });
+    });
+
+    it("names the registry when the manifest request fails in transit", async () => {
+      const { options } = registry((_request, path) => (path === "/v2/" ? { status: 200 } : new OutboundError("timeout", "no complete answer within 5000 ms")));
+      await expect(checkPull({ host: HOST }, "org/app", "v1", null, options)).resolves.toEqual({
+        ok: false,
+        code: "registry_unreachable",
+        detail: "registry.test: no complete answer within 5000 ms",
+      });
+    });
+
+    it("lets an unexpected error through", async () => {
+      const boom = new Error("a bug");
+      await expect(checkPull({ host: HOST }, "org/app", "v1", null, registry(() => boom).options)).rejects.toBe(boom);
+    });
+
+    it.each([
+      ["application/vnd.oci.image.manifest.v1+json", OCI_MANIFEST],
+      [" Application/Vnd.OCI.Image.Manifest.v1+json ; charset=utf-8", OCI_MANIFEST],
+      ["text", null],
+      ["!application/json", null],
+      ["application/json/extra", null],
+      [undefined, null],
+    ])("media type %j → %j", async (contentType, expected) => {
+      const headers: Record<string, string> = { "docker-content-digest": sha("sha256", body) };
+      if (contentType !== undefined) headers["content-type"] = contentType;
+      const { options } = registry((_request, path) => (path === "/v2/" ? { status: 200 } : { status: 200, headers }));
+      await expect(checkPull({ host: HOST }, "org/app", "v1", null, options)).resolves.toEqual({ ok: true, digest: sha("sha256", body), mediaType: expected });
+    });
+
+    it("accepts a repository of 255 characters and refuses 256, saying what it must be", async () => {
+      const { options } = registry((_request, path) => (path === "/v2/" ? { status: 200 } : { status: 404 }));
+      const longest = `org/${"a".repeat(251)}`;
+      await expect(checkPull({ host: HOST }, longest, "v1", null, options)).resolves.toMatchObject({ code: "image_not_found" });
+      await expect(checkPull({ host: HOST }, `${longest}a`, "v1", null, options)).rejects.toThrow(
+        new TypeError("repository must be a lowercase path like org/image"),
+      );
+      await expect(checkPull({ host: HOST }, "org/app", "v1:x", null, options)).rejects.toThrow(
+        new TypeError("reference must be a tag or a sha256/sha512 digest"),
+      );
+    });
   });
 });
