@@ -449,9 +449,7 @@ describe("the contract's RegistryServer pattern and normaliseServer", () => {
 
   it.each(written)("%s passes the contract, and so does what it is stored as", (input) => {
     expect(input).toMatch(pattern);
-    const normalised = normaliseServer(input);
-    expect(normalised.ok).toBe(true);
-    if (normalised.ok) expect(normalised.server).toMatch(pattern);
+    expect(normaliseServer(input)).toMatchObject({ ok: true, server: expect.stringMatching(pattern) });
   });
 
   it.each(["ghcr.io/Acme", "ghcr.io/acme//x", "ghcr.io/acme/app:v1", "ghcr .io", "ghcr.io/ac%6de"])(
@@ -461,4 +459,123 @@ describe("the contract's RegistryServer pattern and normaliseServer", () => {
       expect(normaliseServer(input).ok).toBe(false);
     },
   );
+});
+
+describe("normaliseServer: each refusal says its own rule, in these words", () => {
+  const host253 = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`;
+  it.each([
+    ["", "server is empty"],
+    ["x".repeat(513), "server must be at most 512 characters"],
+    // 512 characters is within the input limit: the host rules answer instead.
+    ["x".repeat(512), "host must be at most 253 characters"],
+    ["ghcr .io", "server must not contain whitespace or control characters"],
+    ["ghcr.io\\x", "server must not contain a backslash"],
+    ["ftp://ghcr.io", "only an https:// or http:// prefix is allowed"],
+    ["ghcr.io?x=1", "server must not contain a query (?)"],
+    ["ghcr.io#top", "server must not contain a fragment (#)"],
+    ["user@ghcr.io", "server must not contain a user name (user@host)"],
+    ["myregistry", "a registry host needs a dot, a port or to be localhost (Docker reads a bare name as a Docker Hub namespace)"],
+    ["http://docker.io", "Docker Hub is served over https only: write the server without http://"],
+    ["ghcr.io/acme/", "a repository path after the host must not end with /"],
+    ["ghcr.io/acme/app:v1", "a repository path after the host names a namespace or repository, never a :tag or @digest"],
+    ["https://", "host is empty"],
+    [":5000", "host is empty"],
+    ["[::1", "IPv6 address is missing its closing bracket"],
+    ["[::1]x", "only :port may follow an IPv6 address"],
+    ["[::g]", "IPv6 address is not valid"],
+    ["::1", "IPv6 addresses must be written in brackets, e.g. [::1]:5000"],
+    ["ghcr.io:0", "port must be a number from 1 to 65535 without leading zeros"],
+    ["ghcr.io:65536", "port must be a number from 1 to 65535 without leading zeros"],
+    ["ghcr.io:5000x", "port must be a number from 1 to 65535 without leading zeros"],
+    ["[::1]:x", "port must be a number from 1 to 65535 without leading zeros"],
+    ["bücher.de", "host must be ASCII (write international names in punycode, xn--)"],
+    ["ghcr.io.", "host must not end with a dot"],
+    ["127.1", "IPv4 addresses must be four decimal octets 0-255 without leading zeros"],
+    ["registry.0x", "IPv4 addresses must be four decimal octets 0-255 without leading zeros"],
+    [`${host253}a`, "host must be at most 253 characters"],
+    ["a..b", "host must not contain empty labels (..)"],
+    [`${"a".repeat(64)}.com`, "each host label must be at most 63 characters"],
+    ["gh_cr.io", "host labels may contain only letters, digits and inner hyphens"],
+  ])("%j: %s", (input, reason) => {
+    expect(normaliseServer(input)).toEqual({ ok: false, reason });
+  });
+
+  it("answers a value that is not a string, as arrives from untyped JSON, with a reason instead of throwing", () => {
+    expect(normaliseServer(42 as unknown as string)).toEqual({ ok: false, reason: "server must be a string" });
+    expect(normaliseServer(undefined as unknown as string)).toEqual({ ok: false, reason: "server must be a string" });
+  });
+
+  it("reads a scheme only at the start: a :// inside the path is a bad repository path, not a prefix", () => {
+    expect(normaliseServer("ghcr.io/acme/https://x")).toEqual({
+      ok: false,
+      reason: "a repository path after the host names a namespace or repository, never a :tag or @digest",
+    });
+  });
+
+  it("names the repository path rule that failed after the host", () => {
+    expect(normaliseServer("ghcr.io//acme")).toEqual({ ok: false, reason: "after the host: repository path must not contain empty components (//, or a leading or trailing /)" });
+  });
+
+  it("holds a prefixed server to the image name limit of 255 characters, and a bare host only to the host rules", () => {
+    const path247 = "a".repeat(255 - "ghcr.io/".length);
+    expect(normaliseServer(`ghcr.io/${path247}`)).toMatchObject({ ok: true, server: `ghcr.io/${path247}`, path: path247 });
+    expect(normaliseServer(`ghcr.io/${path247}b`)).toEqual({
+      ok: false,
+      reason: "server with its repository path must be at most 255 characters (the longest image name)",
+    });
+    // 253 + ":5000" = 259 characters: longer than an image name, still a valid host.
+    expect(normaliseServer(`${host253}:5000`)).toEqual({ ok: true, server: `${host253}:5000`, scheme: "https", host: `${host253}:5000`, path: "" });
+  });
+
+  it("takes a last label that only starts or ends with digits (or is 0x and more) for a name, not an address", () => {
+    for (const host of ["registry.a1", "registry.1a", "registry.0xg"]) {
+      expect(normaliseServer(host)).toEqual({ ok: true, server: host, scheme: "https", host, path: "" });
+    }
+  });
+});
+
+describe("parseHostAndPort: kinds and the empty host", () => {
+  it.each([
+    ["", { ok: false, reason: "host is empty" }],
+    ["[::1]", { ok: true, host: "[::1]", kind: "ipv6" }],
+    ["[::1]:5000", { ok: true, host: "[::1]", port: 5000, kind: "ipv6" }],
+    ["10.0.0.1", { ok: true, host: "10.0.0.1", kind: "ipv4" }],
+    ["Registry.LAN:5000", { ok: true, host: "registry.lan", port: 5000, kind: "dns" }],
+  ])("%j → %j", (input, expected) => {
+    expect(parseHostAndPort(input)).toEqual(expected);
+  });
+});
+
+describe("parseIPv6: the edges of the :: rule and of an embedded IPv4 address", () => {
+  it.each([
+    // Seven written groups and a :: that stands for one zero group (written as 0: RFC 5952 compresses runs of two or more).
+    ["1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"],
+    ["::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"],
+    ["1::3:4:5:6:7:8", "1:0:3:4:5:6:7:8"],
+    // The longest zero run is compressed, the first one on a tie, and a run may end the address.
+    ["1:0:0:0:2:0:0:3", "1::2:0:0:3"],
+    ["1:0:0:2:3:0:0:0", "1:0:0:2:3::"],
+    ["0:0:1:2:3:4:0:0", "::1:2:3:4:0:0"],
+    ["1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"],
+    ["::1.2.3.4", "::102:304"],
+  ])("%s → %s", (input, output) => {
+    expect(parseIPv6(input)).toBe(output);
+  });
+
+  it.each([
+    ["", "nothing"],
+    ["1:2:3:4:5:6:7:g", "a group that is not hex, without ::"],
+    ["1:2:3:4:5:6:7:12345", "a group of five digits, without ::"],
+    ["::1:2:3:4:5:6:7:8", "eight groups beside a ::"],
+    ["1:2:3:4::5:6:7:8", "eight groups around a ::"],
+    ["::1.2.3.4:1", "a dotted quad that does not end the address"],
+    ["1.2.3.4:1:2:3:4:5:6", "a dotted quad at the start"],
+    ["1:2:3:4:5:6:1.2.3", "a dotted quad of three octets"],
+    ["1:2:3:4:5:6:1.2.3.256", "an octet over 255"],
+    ["1::2::3", "two ::"],
+    ["1:::2", "a :::"],
+    ["::1%eth0", "a zone id"],
+  ])("%j is not an address (%s)", (input) => {
+    expect(parseIPv6(input)).toBeUndefined();
+  });
 });

@@ -84,3 +84,33 @@ describe("parseInsecureRegistries", () => {
     });
   });
 });
+
+describe("parseInsecureRegistries: entries", () => {
+  it("lists an entry written twice once, and still allows it", () => {
+    const registries = parsed("registry.lan, REGISTRY.lan:80, 10.0.0.0/8, 10.0.0.0/8");
+    expect(registries.entries).toEqual(["registry.lan", "10.0.0.0/8"]);
+    expect(registries.allows("registry.lan")).toBe(true);
+    expect(registries.allows("10.9.8.7:5000")).toBe(true);
+  });
+
+  it("keeps an IPv6 range in lowercase", () => {
+    const registries = parsed("FD00::/8");
+    expect(registries.entries).toEqual(["fd00::/8"]);
+    expect(registries.allows("[fd00::1]:5000")).toBe(true);
+  });
+
+  it.each(["010.0.0.0/8", "10.0.0.00/8"])("refuses %s: an octet with a leading zero is not an IPv4 address", (entry) => {
+    expect(parseInsecureRegistries(entry)).toEqual({
+      ok: false,
+      errors: [`entry 1 (${JSON.stringify(entry)}): a CIDR range is an IPv4 or IPv6 address, a slash and a prefix length (10.0.0.0/8, fd00::/8)`],
+    });
+  });
+
+  it("quotes a bad entry of 80 characters whole, and a longer one cut to 80 with an ellipsis", () => {
+    const eighty = `http://${"a".repeat(73)}`;
+    const reason = "write host[:port] without a scheme (the registry's server says http://, this list says which hosts may use it)";
+    expect(eighty).toHaveLength(80);
+    expect(parseInsecureRegistries(eighty)).toEqual({ ok: false, errors: [`entry 1 (${JSON.stringify(eighty)}): ${reason}`] });
+    expect(parseInsecureRegistries(`${eighty}bc`)).toEqual({ ok: false, errors: [`entry 1 (${JSON.stringify(`${eighty}…`)}): ${reason}`] });
+  });
+});

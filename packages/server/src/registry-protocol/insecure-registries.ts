@@ -71,8 +71,8 @@ export function parseInsecureRegistries(spec: string): ParseInsecureRegistriesRe
       errors.push(`entry ${index + 1} (${JSON.stringify(item.length > 80 ? `${item.slice(0, 80)}…` : item)}): ${parsed.reason}`);
       return;
     }
-    if (parsed.kind === "host") hosts.add(parsed.entry);
-    else ranges.addSubnet(parsed.network, parsed.prefix, parsed.family);
+    if (parsed.range === undefined) hosts.add(parsed.entry);
+    else ranges.addSubnet(parsed.range.network, parsed.range.prefix, parsed.range.family);
     if (!entries.includes(parsed.entry)) entries.push(parsed.entry);
   });
   if (errors.length > 0) return { ok: false, errors };
@@ -94,9 +94,9 @@ export function parseInsecureRegistries(spec: string): ParseInsecureRegistriesRe
   };
 }
 
+/** A host entry, or a CIDR range (`range`) of IP addresses. */
 type Entry =
-  | { ok: true; kind: "host"; entry: string }
-  | { ok: true; kind: "range"; entry: string; network: string; prefix: number; family: "ipv4" | "ipv6" }
+  | { ok: true; entry: string; range?: { network: string; prefix: number; family: "ipv4" | "ipv6" } }
   | { ok: false; reason: string };
 
 function parseEntry(item: string): Entry {
@@ -108,7 +108,7 @@ function parseEntry(item: string): Entry {
   if (slash !== -1) return parseRange(item, slash);
   const normalised = normaliseServer(`http://${item}`);
   if (!normalised.ok) return { ok: false, reason: `not a registry host[:port] or a CIDR range: ${normalised.reason}` };
-  return { ok: true, kind: "host", entry: normalised.host };
+  return { ok: true, entry: normalised.host };
 }
 
 function parseRange(item: string, slash: number): Entry {
@@ -121,10 +121,8 @@ function parseRange(item: string, slash: number): Entry {
     return { ok: false, reason: `the prefix length must be a number from 0 to ${max}` };
   }
   const prefix = Number(prefixText);
-  if (family === "ipv4" && !address.split(".").every((octet) => /^(?:0|[1-9][0-9]{0,2})$/.test(octet))) {
-    return { ok: false, reason: "IPv4 addresses must be four decimal octets 0-255 without leading zeros" };
-  }
-  return { ok: true, kind: "range", entry: `${address.toLowerCase()}/${prefix}`, network: address, prefix, family };
+  // isIPv4 already refuses leading zeros (`010.0.0.0`), which some parsers read as octal.
+  return { ok: true, entry: `${address.toLowerCase()}/${prefix}`, range: { network: address, prefix, family } };
 }
 
 /** The IP address of an IP-literal `host[:port]` (IPv6 in brackets), or undefined for a host name. */

@@ -240,3 +240,299 @@ describe("providerHints", () => {
     expect(providerHints("ghcr").passwordHint).toMatch(/read:packages/);
   });
 });
+
+/** A service-account key whose base64 uses every character that tells the two alphabets apart. */
+const keyWith = (privateKeyTail: string) =>
+  JSON.stringify({
+    type: "service_account",
+    client_email: "puller@demo.iam.gserviceaccount.com",
+    private_key: `-----BEGIN PRIVATE KEY-----\n???~~~>>>???~~~>>>${privateKeyTail}\n-----END PRIVATE KEY-----\n`,
+  });
+const KEY_UNPADDED = Buffer.from(keyWith("xy")).toString("base64");
+const KEY_PADDED = Buffer.from(keyWith("")).toString("base64");
+const KEY_URL_SAFE = Buffer.from(keyWith("xy")).toString("base64url");
+const KEY_URL_SAFE_PADDED = `${Buffer.from(keyWith("")).toString("base64url")}==`;
+
+describe("checkCredentialsForProvider: every issue, with its field and its words", () => {
+  const whitespace = {
+    username: { code: "username_whitespace", field: "username", message: "username starts or ends with whitespace" },
+    password: { code: "password_whitespace", field: "password", message: "password starts or ends with whitespace" },
+  };
+  const ecrExpiry = { code: "ecr_token_expiry", field: "password", message: "ECR passwords are tokens that expire after 12 hours; refresh them before then" };
+
+  it.each([
+    ["ecr username", ECR, "admin", ECR_PASSWORD, [{ code: "ecr_username", field: "username", message: "ECR expects the username AWS" }], [ecrExpiry]],
+    [
+      "ecr whole token",
+      ECR,
+      "AWS",
+      ECR_WHOLE_TOKEN,
+      [
+        {
+          code: "ecr_password_encoded",
+          field: "password",
+          message: "the password is the whole base64 ECR authorization token: use the part after AWS: once decoded (aws ecr get-login-password)",
+        },
+      ],
+      [ecrExpiry],
+    ],
+    ["whitespace around both", ECR, " AWS", `${ECR_PASSWORD} `, [{ code: "ecr_username", field: "username", message: "ECR expects the username AWS" }], [whitespace.username, whitespace.password, ecrExpiry]],
+    [
+      "google username",
+      GAR,
+      "bob",
+      SA_JSON,
+      [{ code: "google_username", field: "username", message: "Google registries expect the username _json_key, _json_key_base64 or oauth2accesstoken" }],
+      [],
+    ],
+    [
+      "_json_key with a base64 key",
+      GAR,
+      "_json_key",
+      SA_BASE64,
+      [{ code: "google_json_key", field: "password", message: "the password is base64-encoded: use the username _json_key_base64, or paste the JSON key itself" }],
+      [],
+    ],
+    [
+      "_json_key with what is no key at all",
+      GAR,
+      "_json_key",
+      "not json",
+      [
+        {
+          code: "google_json_key",
+          field: "password",
+          message: 'with _json_key the password must be a service-account JSON key ("type": "service_account", with client_email and private_key)',
+        },
+      ],
+      [],
+    ],
+    [
+      "_json_key_base64 with the JSON key itself",
+      GAR,
+      "_json_key_base64",
+      SA_JSON,
+      [{ code: "google_json_key_base64", field: "password", message: "the password is the JSON key itself: use the username _json_key, or base64-encode the key" }],
+      [],
+    ],
+    [
+      "_json_key_base64 with no key",
+      GAR,
+      "_json_key_base64",
+      "bm90IGpzb24=",
+      [
+        {
+          code: "google_json_key_base64",
+          field: "password",
+          message: 'with _json_key_base64 the password must be the base64 of a service-account JSON key ("type": "service_account")',
+        },
+      ],
+      [],
+    ],
+    [
+      "oauth2accesstoken with a key",
+      GAR,
+      "oauth2accesstoken",
+      SA_JSON,
+      [{ code: "google_access_token", field: "password", message: "the password is a service-account key: use the username _json_key or _json_key_base64" }],
+      [],
+    ],
+    [
+      "oauth2accesstoken with a token",
+      GAR,
+      "oauth2accesstoken",
+      "ya29.a0AfH6SMBexample",
+      [],
+      [{ code: "google_token_expiry", field: "password", message: "access tokens expire after about an hour; a service-account key (_json_key_base64) does not" }],
+    ],
+    [
+      "ghcr fine-grained token",
+      "ghcr.io",
+      "octocat",
+      "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+      [],
+      [
+        {
+          code: "ghcr_fine_grained_token",
+          field: "password",
+          message: "GitHub Packages documents classic personal access tokens (ghp_) with read:packages; a fine-grained token may be refused",
+        },
+      ],
+    ],
+    [
+      "ghcr account password",
+      "ghcr.io",
+      "octocat",
+      "hunter2",
+      [],
+      [
+        {
+          code: "ghcr_token_format",
+          field: "password",
+          message: "ghcr.io accepts GitHub tokens only (a personal access token ghp_… with read:packages), not an account password",
+        },
+      ],
+    ],
+    [
+      "docker hub password and email",
+      "docker.io",
+      "me@example.com",
+      "hunter2",
+      [],
+      [
+        { code: "dockerhub_password", field: "password", message: "use a Docker Hub personal access token (dckr_pat_…) rather than the account password" },
+        { code: "dockerhub_username_email", field: "username", message: "Docker Hub expects the Docker ID (username), not the account email" },
+      ],
+    ],
+    [
+      "acr email",
+      ACR,
+      "me@example.com",
+      "s3cret",
+      [],
+      [
+        {
+          code: "acr_username_email",
+          field: "username",
+          message:
+            "ACR expects the admin user, a service principal (application) id, or 00000000-0000-0000-0000-000000000000 for tokens, not a sign-in email",
+        },
+      ],
+    ],
+    [
+      "artifact registry host that is not docker",
+      "europe-west1-npm.pkg.dev",
+      "u",
+      "p",
+      [],
+      [{ code: "google_host", field: "server", message: "Artifact Registry hosts for container images look like <location>-docker.pkg.dev" }],
+    ],
+    [
+      "ecr-like host",
+      "123.dkr.ecr.us-east-1.amazonaws.com",
+      "AWS",
+      "p",
+      [],
+      [{ code: "ecr_host", field: "server", message: "ECR hosts look like <12-digit account>.dkr.ecr.<region>.amazonaws.com" }],
+    ],
+    [
+      "http server",
+      "http://registry.example.com:5000",
+      "u",
+      "p",
+      [],
+      [
+        {
+          code: "insecure_registry",
+          field: "server",
+          message:
+            "this registry is spoken to over plain HTTP: the credential and the images travel unencrypted, and every runtime that pulls from it must be configured to allow it",
+        },
+      ],
+    ],
+    ["invalid server", "https://ghcr.io/Org", "u", "p", [{ code: "server_invalid", field: "server", message: "after the host: repository name must be lowercase" }], []],
+  ] as const)("%s", (_case, server, username, password, errors, warnings) => {
+    expect(checkCredentialsForProvider(server, username, password)).toEqual({ errors, warnings });
+  });
+});
+
+describe("checkCredentialsForProvider: what counts as a service-account key", () => {
+  const codesOf = (server: string, username: string, password: string) => {
+    const { errors, warnings } = checkCredentialsForProvider(server, username, password);
+    return { errors: codes(errors), warnings: codes(warnings) };
+  };
+
+  it.each([
+    ["the key", SA_JSON],
+    ["the key after a byte order mark (trimmed like other whitespace)", `\uFEFF${SA_JSON}`],
+  ])("_json_key accepts %s", (_case, password) => {
+    expect(codesOf(GAR, "_json_key", password).errors).toEqual([]);
+  });
+
+  it.each([
+    ["null", "null"],
+    ["a number", "42"],
+    ["a string", JSON.stringify("service_account")],
+    ["a key whose client_email is not a string", JSON.stringify({ ...serviceAccount, client_email: 42 })],
+    ["a key with an empty client_email", JSON.stringify({ ...serviceAccount, client_email: "" })],
+    ["a key whose private_key is not a string", JSON.stringify({ ...serviceAccount, private_key: ["x"] })],
+    ["a key with an empty private_key", JSON.stringify({ ...serviceAccount, private_key: "" })],
+  ])("_json_key refuses %s", (_case, password) => {
+    expect(codesOf(GAR, "_json_key", password)).toEqual({ errors: ["google_json_key"], warnings: [] });
+  });
+
+  it("the keys used below exercise both base64 alphabets and both paddings", () => {
+    expect(KEY_UNPADDED).toMatch(/\+/);
+    expect(KEY_UNPADDED).toMatch(/\//);
+    expect(KEY_UNPADDED).not.toMatch(/=/);
+    expect(KEY_PADDED).toMatch(/==$/);
+    expect(KEY_URL_SAFE).toMatch(/-/);
+    expect(KEY_URL_SAFE).toMatch(/_/);
+    expect(KEY_URL_SAFE).not.toMatch(/=/);
+  });
+
+  it.each([
+    ["standard base64 without padding", KEY_UNPADDED],
+    ["standard base64 with == padding", KEY_PADDED],
+    ["URL-safe base64 without padding", KEY_URL_SAFE],
+    ["URL-safe base64 with padding", KEY_URL_SAFE_PADDED],
+    ["base64 between spaces", ` ${KEY_UNPADDED} `],
+    ["base64 broken into lines (CRLF)", KEY_UNPADDED.replace(/(.{64})/g, "$1\r\n")],
+  ])("_json_key_base64 accepts %s", (_case, password) => {
+    expect(codesOf(GAR, "_json_key_base64", password).errors).toEqual([]);
+  });
+
+  it.each([
+    // Node's decoder would skip the dots and read the key: the strict check must not.
+    ["base64 with characters outside both alphabets", `${KEY_UNPADDED.slice(0, 8)}....${KEY_UNPADDED.slice(8)}`],
+    ["base64 mixing the two alphabets", `${KEY_UNPADDED}-_AA`],
+    // One character past a multiple of four cannot be base64 (it would carry 6 bits of a byte).
+    ["base64 one character too long", `${KEY_UNPADDED}A`],
+    ["nothing", ""],
+  ])("_json_key_base64 refuses %s", (_case, password) => {
+    expect(codesOf(GAR, "_json_key_base64", password).errors).toEqual(["google_json_key_base64"]);
+  });
+
+  it.each([
+    ["a URL-safe base64 key", KEY_URL_SAFE],
+    ["a standard base64 key", KEY_UNPADDED],
+  ])("oauth2accesstoken recognises %s as a key, not a token", (_case, password) => {
+    expect(codesOf(GAR, "oauth2accesstoken", password)).toEqual({ errors: ["google_access_token"], warnings: [] });
+  });
+});
+
+describe("checkCredentialsForProvider: ECR passwords", () => {
+  it.each([
+    // base64 of "AWS:x": 7 characters without padding is too short to be a whole token, 8 with it is not.
+    ["QVdTOng", []],
+    ["QVdTOng=", ["ecr_password_encoded"]],
+    // Not base64 at all: a password, not an authorization token.
+    ["not base64: a password!", []],
+    [ECR_PASSWORD, []],
+  ])("%s → errors %j", (password, errors) => {
+    const result = checkCredentialsForProvider(ECR, "AWS", password);
+    expect(codes(result.errors)).toEqual(errors);
+    expect(codes(result.warnings)).toEqual(["ecr_token_expiry"]);
+  });
+});
+
+describe("checkCredentialsForProvider: near misses and email-like usernames", () => {
+  it.each([
+    ["mirror.pkg.dev.example.com", []],
+    ["api.ecr.us-east-1.amazonaws.com:8443", ["ecr_host"]],
+    ["api.ecr.us-east-1.amazonaws.com.example.com", []],
+    ["api.ecr.cn-north-1.amazonaws.com.cn", ["ecr_host"]],
+  ])("self-hosted %s warns %j", (server, warnings) => {
+    expect(codes(checkCredentialsForProvider(server, "u", "p").warnings)).toEqual(warnings);
+  });
+
+  it.each([
+    [" me@example.com ", ["dockerhub_username_email", "username_whitespace"]],
+    ["my name@example.com", []],
+    ["me@example.com extra", []],
+    ["me@example", []],
+    ["me", []],
+  ])("Docker Hub username %j warns %j", (username, warnings) => {
+    expect(codes(checkCredentialsForProvider("docker.io", username, "dckr_pat_abcdefghijklmnop").warnings)).toEqual(warnings);
+  });
+});

@@ -275,7 +275,8 @@ function checkGoogle(username: string, password: string, error: Report, warn: Re
     return;
   }
   // oauth2accesstoken
-  if (isServiceAccountKey(password) || isServiceAccountKey(decodeBase64(password) ?? "")) {
+  const decoded = decodeBase64(password);
+  if (isServiceAccountKey(password) || (decoded !== undefined && isServiceAccountKey(decoded))) {
     error("google_access_token", "password", "the password is a service-account key: use the username _json_key or _json_key_base64");
     return;
   }
@@ -298,18 +299,17 @@ function checkNearMisses(host: string, warn: Report): void {
 /** A parsed JSON object with `"type": "service_account"` and the fields a key needs. */
 function isServiceAccountKey(text: string): boolean {
   const trimmed = text.trim();
-  if (!trimmed.startsWith("{")) return false;
   let value: unknown;
   try {
     value = JSON.parse(trimmed);
   } catch {
-    // Never surface the SyntaxError: V8 quotes the input in its message.
-    return false;
+    // Not JSON, so no key. Never surface the SyntaxError: V8 quotes the input in its message.
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const key = value as Record<string, unknown>;
+  // JSON that is not an object (a number, a string, an array) has no `type` of its own; null and
+  // an unparsed text stop at `?.`.
+  const key = value as Record<string, unknown> | null | undefined;
   return (
-    key.type === "service_account" &&
+    key?.type === "service_account" &&
     typeof key.client_email === "string" &&
     key.client_email !== "" &&
     typeof key.private_key === "string" &&
@@ -323,9 +323,11 @@ function isServiceAccountKey(text: string): boolean {
  */
 function decodeBase64(text: string): string | undefined {
   const compact = text.trim().replace(/[\r\n]/g, "");
-  if (compact === "" || compact.length % 4 === 1) return undefined;
+  if (compact.length % 4 === 1) return undefined;
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) && !/^[A-Za-z0-9_-]*={0,2}$/.test(compact)) return undefined;
-  return Buffer.from(compact, compact.includes("-") || compact.includes("_") ? "base64url" : "base64").toString("utf8");
+  // Node's base64 decoder reads the URL-safe alphabet too; the checks above keep the two apart.
+  // An empty text decodes to "", which is neither a key nor `AWS:…`.
+  return Buffer.from(compact, "base64").toString("utf8");
 }
 
 function isEcrAuthorizationToken(password: string): boolean {

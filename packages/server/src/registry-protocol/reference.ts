@@ -122,12 +122,11 @@ export function parseImageReference(input: string): ParseReferenceResult {
     if (digestReason !== undefined) return fail(digestReason);
   }
 
-  const ref: ImageReference = { domain: parsedName.domain, repository: parsedName.repository, familiar: "" };
-  if (parsedName.port !== undefined) ref.port = parsedName.port;
-  if (tag !== undefined) ref.tag = tag;
-  if (digest !== undefined) ref.digest = digest;
-  ref.familiar = familiarString(ref);
-  return { ok: true, ref };
+  const parts: Omit<ImageReference, "familiar"> = { domain: parsedName.domain, repository: parsedName.repository };
+  if (parsedName.port !== undefined) parts.port = parsedName.port;
+  if (tag !== undefined) parts.tag = tag;
+  if (digest !== undefined) parts.digest = digest;
+  return { ok: true, ref: { ...parts, familiar: familiarString(parts) } };
 }
 
 /**
@@ -213,7 +212,7 @@ function fail(reason: string): { ok: false; reason: string } {
   return { ok: false, reason };
 }
 
-type ParsedName = { ok: true; domain: string; port?: number; repository: string } | { ok: false; reason: string };
+type ParsedName = { ok: true; domain: string; port: number | undefined; repository: string } | { ok: false; reason: string };
 
 function parseName(name: string): ParsedName {
   if (name === "") return fail(REASONS.nameEmpty);
@@ -239,7 +238,7 @@ function parseName(name: string): ParsedName {
   if (pathReason !== undefined) return fail(pathReason);
   if (domain === DOCKER_HUB && port === undefined && !path.includes("/")) path = `library/${path}`;
 
-  const result = { ok: true as const, domain, repository: path, ...(port !== undefined ? { port } : {}) };
+  const result = { ok: true as const, domain, repository: path, port };
   if (canonicalName(result).length > NAME_TOTAL_LENGTH_MAX) return fail(REASONS.nameTooLong);
   return result;
 }
