@@ -32,9 +32,9 @@ export function createCredentialRotationRepository(db: Db) {
   return {
     /** Stored passwords sealed by any key but this one, leaving out `exceptIds` (known failures). */
     async countNotOn(keyId: string, exceptIds: readonly string[] = []): Promise<number> {
-      const except = exceptIds.length > 0 ? notInArray(registries.id, [...exceptIds]) : undefined;
-      const [row] = await db.select({ n: count() }).from(registries).where(and(notOn(keyId), except));
-      return row?.n ?? 0;
+      // drizzle answers `true` for an empty list; an aggregate without GROUP BY answers exactly one row.
+      const [row] = await db.select({ n: count() }).from(registries).where(and(notOn(keyId), notInArray(registries.id, [...exceptIds])));
+      return row!.n;
     },
 
     /**

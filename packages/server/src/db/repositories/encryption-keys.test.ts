@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
 import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
@@ -19,6 +19,44 @@ function freshKeyId(): string {
 async function storedKey(db: Db, keyId: string) {
   const [row] = await db.select().from(encryptionKeys).where(eq(encryptionKeys.keyId, keyId));
   return row ?? null;
+}
+
+/**
+ * `db` on which another process reserves one more encryption of `keyId` right after every read
+ * of the key (the re-read `reserve` makes after a refused reservation), so that each retry asks
+ * for one more than is left; counts the reservations attempted (UPDATEs).
+ */
+function racedAfterEveryRead(db: Db, keyId: string): { db: Db; updates: () => number } {
+  let updates = 0;
+  const competitor = () =>
+    db.update(encryptionKeys).set({ encryptionsReserved: sql`${encryptionKeys.encryptionsReserved} + 1` }).where(eq(encryptionKeys.keyId, keyId));
+  const raced = new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === "update") {
+        return (...args: Parameters<Db["update"]>) => {
+          updates++;
+          return target.update(...args);
+        };
+      }
+      if (prop === "select") {
+        return (...args: Parameters<Db["select"]>) => ({
+          from: (table: typeof encryptionKeys) => ({
+            where: (condition: Parameters<ReturnType<ReturnType<Db["select"]>["from"]>["where"]>[0]) =>
+              target
+                .select(...args)
+                .from(table)
+                .where(condition)
+                .then(async (rows) => {
+                  await competitor();
+                  return rows;
+                }),
+          }),
+        });
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  }) as Db;
+  return { db: raced, updates: () => updates };
 }
 
 describe.each(backends)("encryption key repository on %s", (backend) => {
@@ -88,6 +126,19 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
       expect(await keys.reserve(keyId, 2 ** 31 + 5, max)).toStrictEqual({ outcome: "granted", granted: 2 ** 31 + 5, reservedTotal: 2 ** 31 + 5 });
       expect(await keys.reserve(keyId, 2 ** 31, max)).toStrictEqual({ outcome: "granted", granted: 2 ** 31 - 5, reservedTotal: max });
       expect(await keys.reserve(keyId, 1, max)).toStrictEqual({ outcome: "exhausted" });
+    });
+
+    it("gives up as exhausted after five reservations lost to other processes, though some budget is left", async () => {
+      const keyId = freshKeyId();
+      await keys.record(keyId, "cv", FIXTURE_TIME);
+      await keys.reserve(keyId, 90, 100);
+      const raced = racedAfterEveryRead(db, keyId);
+
+      // Each attempt asks for what the last read left (10, 9, 8, 7, 6) and finds one fewer.
+      expect(await createEncryptionKeyRepository(raced.db).reserve(keyId, 20, 100)).toStrictEqual({ outcome: "exhausted" });
+
+      expect(raced.updates()).toBe(5);
+      expect((await storedKey(db, keyId))?.encryptionsReserved).toBe(95);
     });
 
     it("refuses a retired key and reserves nothing", async () => {

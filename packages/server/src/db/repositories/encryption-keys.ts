@@ -112,7 +112,9 @@ export function createEncryptionKeyRepository(db: Db) {
         const [key] = await tx.select().from(encryptionKeys).where(eq(encryptionKeys.keyId, keyId)).for("update");
         if (!key) return { outcome: "unrecorded" };
         if (key.retiredAt) return { outcome: "already_retired" };
-        const [{ sealed } = { sealed: 0 }] = await tx.select({ sealed: count() }).from(registries).where(sealedByKey(keyId));
+        // An aggregate without GROUP BY answers exactly one row.
+        const [counted] = await tx.select({ sealed: count() }).from(registries).where(sealedByKey(keyId));
+        const sealed = counted!.sealed;
         if (sealed > 0) return { outcome: "in_use", sealed };
         await tx.update(encryptionKeys).set({ retiredAt: at }).where(eq(encryptionKeys.keyId, keyId));
         return { outcome: "retired" };

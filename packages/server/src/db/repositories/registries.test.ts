@@ -1,10 +1,10 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../client.js";
 import { classifyDatabaseError } from "../errors.js";
 import type { NewRegistry, RegistryPatch, RegistryRecord } from "../records.js";
 import { providerOf } from "../derived-columns.js";
-import { registries } from "../schema.js";
+import { idempotencyKeys, registries } from "../schema.js";
 import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
 import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js";
@@ -12,6 +12,7 @@ import { FIXTURE_TIME as T0, newRegistry } from "@modbox/testkit/fixtures";
 import { walkPages } from "@modbox/testkit/paging";
 
 const T1 = new Date("2025-01-03T03:04:05.999Z");
+const T2 = new Date("2025-01-04T03:04:05.001Z");
 /** Deletes whatever links the registry (the tests' way to make a tombstone). */
 const FORCE = { force: true, listLimit: 0 };
 
@@ -54,6 +55,15 @@ async function storedShape(db: Db, id: string) {
     .from(registries)
     .where(eq(registries.id, id));
   return row;
+}
+
+/** The stored `Idempotency-Key` row of a scope, read around the repositories. */
+async function keyRow(db: Db, scope: { tokenId: string; workspaceId: string; key: string }) {
+  const [row] = await db
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.tokenId, scope.tokenId), eq(idempotencyKeys.workspaceId, scope.workspaceId), eq(idempotencyKeys.key, scope.key)));
+  return row ?? null;
 }
 
 describe.each(backends)("registry repository on %s", (backend) => {
@@ -610,6 +620,231 @@ describe.each(backends)("registry repository on %s", (backend) => {
       expect(await repo.update(ws, row.id, 2, { enabled: false, updatedAt: T1 })).toBeNull();
       expect(await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE)).toEqual({ outcome: "not_found" });
       await expect(repo.insert(newRegistry(ws, { name: "prod" }))).resolves.toMatchObject({ name: "prod" });
+    });
+  });
+
+  describe("list by server", () => {
+    it("answers the server and the repository prefixes under it, never a host that only starts alike", async () => {
+      const ws = freshWorkspaceId();
+      const bare = await repo.insert(newRegistry(ws, { server: "ghcr.io" }));
+      const team = await repo.insert(newRegistry(ws, { server: "ghcr.io/acme" }));
+      await repo.insert(newRegistry(ws, { server: "ghcr.io.example.com" }));
+      await repo.insert(newRegistry(ws, { server: "ghcr.iox" }));
+      const nested = await repo.insert(newRegistry(ws, { server: "ghcr.io/acme/tools" }));
+      await repo.insert(newRegistry(ws, { server: "docker.io" }));
+      await repo.insert(newRegistry(freshWorkspaceId(), { server: "ghcr.io/acme" }));
+      const deleted = await repo.insert(newRegistry(ws, { server: "ghcr.io/acme" }));
+      await repo.softDeleteUnlessLinked(ws, deleted.id, T1, FORCE);
+
+      expect((await repo.list(ws, { server: "ghcr.io", limit: 10 })).map((r) => r.id)).toStrictEqual([nested.id, team.id, bare.id]);
+      expect((await repo.list(ws, { server: "ghcr.io/acme", limit: 10 })).map((r) => r.id)).toStrictEqual([nested.id, team.id]);
+      expect((await repo.list(ws, { server: "ghcr.io", limit: 10, beforeId: team.id })).map((r) => r.id)).toStrictEqual([bare.id]);
+    });
+  });
+
+  describe("insertClaimingKey", () => {
+    const claim = { fingerprint: "fp-create", leaseUntil: T1, createdAt: T0, expiresAt: T2 };
+    const answerOf = (record: RegistryRecord) => ({
+      status: 201,
+      headers: { "content-type": "application/json", etag: `"${record.version}"`, location: `/v1/registries/${record.id}` },
+      body: JSON.stringify({ id: record.id, name: record.name, provider: record.provider }),
+    });
+    const scopeIn = (workspaceId: string) => ({ tokenId: "tok-create", workspaceId, key: `key-${uuidv7()}` });
+
+    it("inserts the registry and its answered key together, and answers the record with its answer", async () => {
+      const ws = freshWorkspaceId();
+      const row = newRegistry(ws, { email: null });
+      const scope = scopeIn(ws);
+      const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
+      const expected: RegistryRecord = {
+        ...fields,
+        provider: "ghcr",
+        authType: "basic",
+        caCertificate: null,
+        warnings: [],
+        verificationStatus: "unverified",
+        verificationCheckedAt: null,
+        verificationErrorCode: null,
+        verificationDetail: null,
+        lastUsedAt: null,
+        version: 1,
+      };
+
+      const created = await repo.insertClaimingKey(row, { scope, claim, answerOf });
+
+      expect(created).toStrictEqual({ record: expected, answer: answerOf(expected) });
+      expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
+      expect(await rawRow(db, row.id)).toStrictEqual({
+        name: row.name,
+        passwordCiphertext: row.passwordCiphertext,
+        passwordKeyId: "k1",
+        version: 1,
+        deletedAt: null,
+        updatedAt: T0,
+      });
+      expect(await keyRow(db, scope)).toStrictEqual({
+        ...scope,
+        ...claim,
+        state: "answered",
+        responseStatus: 201,
+        responseHeaders: answerOf(expected).headers,
+        responseBody: answerOf(expected).body,
+      });
+    });
+
+    it("stores every column it is given, as insert does", async () => {
+      const ws = freshWorkspaceId();
+      const row = newRegistry(ws, {
+        server: "registry.example.com",
+        caCertificate: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+        warnings: [{ code: "ghcr_token_format", field: "password", message: "a rule" }],
+        verificationStatus: "failed",
+        verificationCheckedAt: T1,
+        verificationErrorCode: "invalid_credentials",
+        verificationDetail: "the registry refused the credentials",
+        lastUsedAt: T2,
+        authType: "aws_ecr",
+      });
+      const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
+      const expected = { ...fields, provider: providerOf("registry.example.com"), version: 1 };
+
+      expect((await repo.insertClaimingKey(row, { scope: scopeIn(ws), claim, answerOf }))?.record).toStrictEqual(expected);
+
+      expect(await repo.findForUse(ws, row.id)).toStrictEqual({ ...expected, deletedAt: null, passwordCiphertext: row.passwordCiphertext });
+      expect(await storedShape(db, row.id)).toMatchObject({ warningsType: "array", warningsLength: 1, checkedAtMs: String(T1.getTime()) });
+    });
+
+    it("writes nothing and answers null when the key exists already", async () => {
+      const ws = freshWorkspaceId();
+      const scope = scopeIn(ws);
+      const first = await repo.insertClaimingKey(newRegistry(ws), { scope, claim, answerOf });
+      const stored = await keyRow(db, scope);
+      const second = newRegistry(ws);
+
+      expect(await repo.insertClaimingKey(second, { scope, claim: { ...claim, fingerprint: "fp-other" }, answerOf })).toBeNull();
+
+      expect(await repo.findById(ws, second.id)).toBeNull();
+      expect(await rawRow(db, second.id)).toBeUndefined();
+      expect(await keyRow(db, scope)).toStrictEqual(stored);
+      expect((await repo.list(ws, { limit: 10 })).map((r) => r.id)).toStrictEqual([first!.record.id]);
+    });
+
+    it("claims a key of the same name held by another token", async () => {
+      const ws = freshWorkspaceId();
+      const scope = scopeIn(ws);
+      await repo.insertClaimingKey(newRegistry(ws), { scope, claim, answerOf });
+      const row = newRegistry(ws);
+
+      expect(await repo.insertClaimingKey(row, { scope: { ...scope, tokenId: "tok-other" }, claim, answerOf })).toMatchObject({ record: { id: row.id } });
+      expect(await repo.findById(ws, row.id)).toMatchObject({ id: row.id });
+    });
+
+    it("throws the unique violation on a taken name, and claims no key", async () => {
+      const ws = freshWorkspaceId();
+      await repo.insert(newRegistry(ws, { name: "prod" }));
+      const scope = scopeIn(ws);
+
+      const err = await repo.insertClaimingKey(newRegistry(ws, { name: "prod" }), { scope, claim, answerOf }).catch((e: unknown) => e);
+
+      expect(classifyDatabaseError(err)).toEqual({ kind: "unique_violation", constraint: REGISTRY_NAME_UNIQUE });
+      expect(await keyRow(db, scope)).toBeNull();
+      // The key is free: the retry under another name claims it.
+      expect(await repo.insertClaimingKey(newRegistry(ws, { name: "prod-2" }), { scope, claim, answerOf })).toMatchObject({ record: { name: "prod-2" } });
+    });
+  });
+
+  describe("updateLocked", () => {
+    it("hands plan the live row with its sealed password, and writes its patch at that row's version", async () => {
+      const ws = freshWorkspaceId();
+      const row = newRegistry(ws);
+      await repo.insert(row);
+      const moved = (await repo.update(ws, row.id, 1, { name: "moved", updatedAt: T1 }))!;
+      const seen: unknown[] = [];
+
+      const updated = await repo.updateLocked(ws, row.id, (current) => {
+        seen.push(current);
+        return { server: "registry.example.com", username: "other", updatedAt: T2 };
+      });
+
+      expect(seen).toStrictEqual([{ ...moved, deletedAt: null, passwordCiphertext: row.passwordCiphertext }]);
+      const expected = { ...moved, server: "registry.example.com", provider: providerOf("registry.example.com"), username: "other", updatedAt: T2, version: 3 };
+      expect(updated).toStrictEqual(expected);
+      expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
+      expect(await rawRow(db, row.id)).toMatchObject({ passwordCiphertext: row.passwordCiphertext, passwordKeyId: "k1", version: 3 });
+    });
+
+    it("keeps the provider when the patch leaves the server alone", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws, { server: "registry.example.com" }));
+
+      expect(await repo.updateLocked(ws, row.id, () => ({ enabled: false, updatedAt: T1 }))).toStrictEqual({ ...row, enabled: false, updatedAt: T1, version: 2 });
+    });
+
+    it("answers null without calling plan for a missing, deleted or foreign registry", async () => {
+      const ws = freshWorkspaceId();
+      const deleted = await repo.insert(newRegistry(ws));
+      await repo.softDeleteUnlessLinked(ws, deleted.id, T1, FORCE);
+      const foreign = await repo.insert(newRegistry(freshWorkspaceId()));
+      const planned: string[] = [];
+      const plan = (current: { id: string }) => {
+        planned.push(current.id);
+        return { name: "stolen", updatedAt: T2 };
+      };
+
+      expect(await repo.updateLocked(ws, uuidv7(), plan)).toBeNull();
+      expect(await repo.updateLocked(ws, deleted.id, plan)).toBeNull();
+      expect(await repo.updateLocked(ws, foreign.id, plan)).toBeNull();
+
+      expect(planned).toStrictEqual([]);
+      expect(await repo.findById(foreign.workspaceId, foreign.id)).toStrictEqual(foreign);
+    });
+
+    it("changes nothing when plan throws, and rejects with its error", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      const refusal = new Error("the plan refused");
+
+      await expect(
+        repo.updateLocked(ws, row.id, () => {
+          throw refusal;
+        }),
+      ).rejects.toBe(refusal);
+
+      expect(await repo.findById(ws, row.id)).toStrictEqual(row);
+    });
+  });
+
+  describe("recordVerification and touchLastUsed on what they must not change", () => {
+    const state = { verificationStatus: "verified", verificationCheckedAt: T1, verificationErrorCode: null, verificationDetail: null } as const;
+
+    it("recordVerification of a check made without a sealed password records nothing", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      const checked = (await repo.findForUse(ws, row.id))!;
+
+      expect(await repo.recordVerification(ws, row.id, { ...checked, passwordCiphertext: null }, state)).toBeNull();
+
+      expect(await repo.findById(ws, row.id)).toStrictEqual(row);
+    });
+
+    it("recordVerification ignores a registry of another id in the workspace", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      const checked = (await repo.findForUse(ws, row.id))!;
+
+      expect(await repo.recordVerification(ws, uuidv7(), checked, state)).toBeNull();
+
+      expect(await repo.findById(ws, row.id)).toStrictEqual(row);
+    });
+
+    it("touchLastUsed leaves a deleted registry alone", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws));
+      await repo.softDeleteUnlessLinked(ws, row.id, T1, FORCE);
+
+      await repo.touchLastUsed(ws, row.id, T2);
+
+      expect((await repo.findForUse(ws, row.id))?.lastUsedAt).toBeNull();
     });
   });
 });

@@ -421,6 +421,140 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     });
   });
 
+  describe("updateLocked", () => {
+    it("hands plan the locked row and a reader of the workspace's live registries, and writes its patch", async () => {
+      const ws = freshWorkspaceId();
+      const live = await newRegistry(ws, "prod");
+      const deleted = await newRegistry(ws);
+      await regs.softDeleteUnlessLinked(ws, deleted.id, T1, { force: true, listLimit: 0 });
+      const foreign = await newRegistry(freshWorkspaceId());
+      const image = await images.insert(newImage(ws));
+      const moved = (await images.update(ws, image.id, 1, { name: "moved", updatedAt: T1 }))!;
+      const seen: unknown[] = [];
+
+      const updated = await images.updateLocked(ws, image.id, false, async (current, findRegistry) => {
+        seen.push(current);
+        seen.push(await findRegistry(ws, live.id), await findRegistry(ws, deleted.id), await findRegistry(ws, foreign.id));
+        seen.push(await findRegistry(foreign.workspaceId, foreign.id), await findRegistry(ws, uuidv7()));
+        return { registryId: live.id, description: "linked", updatedAt: T1 };
+      });
+
+      expect(seen).toStrictEqual([moved, { id: live.id, server: "ghcr.io" }, null, null, { id: foreign.id, server: "ghcr.io" }, null]);
+      const expected = { ...moved, registryId: live.id, registryName: "prod", description: "linked", version: 3 };
+      expect(updated).toStrictEqual(expected);
+      expect(await images.findById(ws, image.id)).toStrictEqual(expected);
+    });
+
+    it("answers null without calling plan for a missing or foreign image", async () => {
+      const image = await images.insert(newImage(freshWorkspaceId()));
+      const planned: string[] = [];
+      const plan = async (current: SandboxImageRecord) => {
+        planned.push(current.id);
+        return { name: "stolen", updatedAt: T1 };
+      };
+
+      expect(await images.updateLocked(freshWorkspaceId(), image.id, false, plan)).toBeNull();
+      expect(await images.updateLocked(image.workspaceId, uuidv7(), true, plan)).toBeNull();
+
+      expect(planned).toStrictEqual([]);
+      expect(await images.findById(image.workspaceId, image.id)).toStrictEqual(image);
+    });
+
+    it("changes nothing when plan throws, and rejects with its error", async () => {
+      const ws = freshWorkspaceId();
+      const current = await images.insert(newImage(ws, { isDefault: true }));
+      const image = await images.insert(newImage(ws));
+      const refusal = new Error("the plan refused");
+
+      await expect(images.updateLocked(ws, image.id, true, () => Promise.reject(refusal))).rejects.toBe(refusal);
+
+      expect(await images.findById(ws, image.id)).toStrictEqual(image);
+      expect(await defaultIds(ws)).toStrictEqual([current.id]);
+    });
+
+    it.each([true, false])("makes the image the default and clears the old one (takesDefault %s)", async (takesDefault) => {
+      const ws = freshWorkspaceId();
+      const old = await images.insert(newImage(ws, { isDefault: true }));
+      const image = await images.insert(newImage(ws));
+
+      const updated = await images.updateLocked(ws, image.id, takesDefault, async () => ({ isDefault: true, updatedAt: T1 }));
+
+      expect(updated).toStrictEqual({ ...image, isDefault: true, updatedAt: T1, version: 2 });
+      expect(await defaultIds(ws)).toStrictEqual([image.id]);
+      expect(await images.findById(ws, old.id)).toStrictEqual({ ...old, isDefault: false, updatedAt: T1, version: 2 });
+    });
+
+    it("refuses to link a registry that is not live in the workspace, and changes nothing", async () => {
+      const ws = freshWorkspaceId();
+      const foreign = await newRegistry(freshWorkspaceId());
+      const image = await images.insert(newImage(ws));
+
+      await expect(images.updateLocked(ws, image.id, false, async () => ({ registryId: foreign.id, updatedAt: T1 }))).rejects.toBeInstanceOf(
+        RegistryNotLinkableError,
+      );
+
+      expect(await images.findById(ws, image.id)).toStrictEqual(image);
+    });
+  });
+
+  describe("writes that must leave the rest alone", () => {
+    it("an update links a live registry of the workspace and answers its name", async () => {
+      const ws = freshWorkspaceId();
+      const registry = await newRegistry(ws, "prod");
+      const image = await images.insert(newImage(ws));
+
+      const expected = { ...image, registryId: registry.id, registryName: "prod", updatedAt: T1, version: 2 };
+      expect(await images.update(ws, image.id, 1, { registryId: registry.id, updatedAt: T1 })).toStrictEqual(expected);
+      expect(await images.findById(ws, image.id)).toStrictEqual(expected);
+    });
+
+    it("an update to default bumps the old default's version and leaves other images and workspaces alone", async () => {
+      const ws = freshWorkspaceId();
+      const old = await images.insert(newImage(ws, { isDefault: true }));
+      const bystander = await images.insert(newImage(ws));
+      const image = await images.insert(newImage(ws));
+      const otherWs = freshWorkspaceId();
+      const theirs = await images.insert(newImage(otherWs, { isDefault: true }));
+
+      await images.update(ws, image.id, 1, { isDefault: true, updatedAt: T1 });
+
+      expect(await images.findById(ws, old.id)).toStrictEqual({ ...old, isDefault: false, updatedAt: T1, version: 2 });
+      expect(await images.findById(ws, bystander.id)).toStrictEqual(bystander);
+      expect(await images.findById(otherWs, theirs.id)).toStrictEqual(theirs);
+    });
+
+    it("an update that does not make the image the default keeps the workspace's default", async () => {
+      const ws = freshWorkspaceId();
+      const current = await images.insert(newImage(ws, { isDefault: true }));
+      const image = await images.insert(newImage(ws));
+
+      expect(await images.update(ws, image.id, 1, { isDefault: false, name: "renamed", updatedAt: T1 })).toMatchObject({ name: "renamed", version: 2 });
+
+      expect(await images.findById(ws, current.id)).toStrictEqual(current);
+    });
+
+    it("a delete at one of the given versions answers false in another workspace and deletes nothing", async () => {
+      const image = await images.insert(newImage(freshWorkspaceId()));
+
+      expect(await images.delete(freshWorkspaceId(), image.id, [1])).toBe(false);
+
+      expect(await images.findById(image.workspaceId, image.id)).toStrictEqual(image);
+    });
+
+    it("lists by enabled alone, newest first, and after a cursor", async () => {
+      const ws = freshWorkspaceId();
+      const rows = [];
+      for (const enabled of [false, true, false, false, true]) rows.push(await images.insert(newImage(ws, { enabled })));
+      await images.insert(newImage(freshWorkspaceId(), { enabled: false }));
+      const disabled = rows.filter((r) => !r.enabled).map((r) => r.id).reverse();
+
+      expect((await images.list(ws, { enabled: false, limit: 10 })).map((r) => r.id)).toStrictEqual(disabled);
+      expect((await images.list(ws, { enabled: false, limit: 2 })).map((r) => r.id)).toStrictEqual(disabled.slice(0, 2));
+      expect((await images.list(ws, { enabled: false, limit: 10, beforeId: disabled[0] })).map((r) => r.id)).toStrictEqual(disabled.slice(1));
+      expect((await images.list(ws, { enabled: true, limit: 10 })).map((r) => r.id)).toStrictEqual([rows[4]!.id, rows[1]!.id]);
+    });
+  });
+
   it("deletes an image", async () => {
     const ws = freshWorkspaceId();
     const image = await images.insert(newImage(ws));
@@ -475,5 +609,77 @@ describe.skipIf(!postgresAdminUrl)("sandbox image inserts on PostgreSQL", () => 
     await expect(images.insert(newImage(ws, { registryId: uuidv7() }))).rejects.toBeInstanceOf(RegistryNotLinkableError);
     expect(await prepared()).toEqual(["linked", "unlinked"]);
     expect(await images.list(ws, { limit: 10 })).toHaveLength(4);
+  });
+});
+
+/**
+ * Changes of a workspace's default image wait for its default lock. A change that took none
+ * would clear the old default beside another change doing the same, and one of them would fail
+ * on the unique index: that race is rare, so these tests make the wait itself visible instead.
+ * PostgreSQL only: the held lock and the waiting change need two connections.
+ */
+describe.skipIf(!postgresAdminUrl)("default image changes wait for the workspace's default lock on PostgreSQL", () => {
+  let testDb: TestDatabase;
+  let db: Db;
+  let images: ReturnType<typeof createSandboxImageRepository>;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase("postgres", { maxConnections: 4 });
+    db = testDb.handle.db;
+    images = createSandboxImageRepository(db);
+  });
+  afterAll(() => testDb?.dispose());
+
+  /** Whether another session comes to wait for an advisory lock, within a bounded wait. */
+  async function waitUntilWaitingForAdvisoryLock(): Promise<boolean> {
+    for (let i = 0; i < 200; i++) {
+      const rows = (await db.execute(sql`
+        select 1 from pg_stat_activity
+        where pid <> pg_backend_pid() and datname = current_database()
+          and wait_event_type = 'Lock' and wait_event = 'advisory'`)) as unknown as unknown[];
+      if (rows.length > 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return false;
+  }
+
+  it.each([
+    ["an update to default", (ws: string, id: string) => images.update(ws, id, 1, { isDefault: true, updatedAt: T1 })],
+    ["a locked update that takes the default", (ws: string, id: string) => images.updateLocked(ws, id, true, async () => ({ name: "renamed", updatedAt: T1 }))],
+    [
+      "a locked update whose plan makes it the default",
+      (ws: string, id: string) => images.updateLocked(ws, id, false, async () => ({ isDefault: true, updatedAt: T1 })),
+    ],
+    ["an insert of a default", (ws: string) => images.insert(newImage(ws, { isDefault: true }))],
+  ] as const)("%s waits while another change holds the lock", async (_, change) => {
+    const ws = freshWorkspaceId();
+    const holderImage = await images.insert(newImage(ws));
+    const image = await images.insert(newImage(ws));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    // Holds the workspace's default lock (and its own row) while its plan waits.
+    const holder = images.updateLocked(ws, holderImage.id, true, async () => {
+      locked();
+      await released;
+      return { name: "held", updatedAt: T1 };
+    });
+    await Promise.race([isLocked, holder]);
+
+    let waiting = false;
+    let changed;
+    try {
+      const pending = change(ws, image.id);
+      waiting = await waitUntilWaitingForAdvisoryLock();
+      release();
+      changed = await pending;
+    } finally {
+      release();
+      await holder;
+    }
+
+    expect(waiting).toBe(true);
+    expect(changed).toBeTruthy();
   });
 });

@@ -89,8 +89,9 @@ export async function linkedImages(
 ): Promise<{ ids: string[]; count: number }> {
   const linked = and(eq(sandboxImages.workspaceId, workspaceId), eq(sandboxImages.registryId, registryId));
   const rows = await db.select({ id: sandboxImages.id }).from(sandboxImages).where(linked).orderBy(desc(sandboxImages.id)).limit(limit);
+  // An aggregate without GROUP BY answers exactly one row.
   const [total] = await db.select({ count: sql<number>`count(*)::int` }).from(sandboxImages).where(linked);
-  return { ids: rows.map((r) => r.id), count: Number(total?.count ?? 0) };
+  return { ids: rows.map((r) => r.id), count: Number(total!.count) };
 }
 
 /** Images joined to their live registry, so the name comes in the same query. */
@@ -120,9 +121,10 @@ function asRecord<T extends { reference: string | null }>(row: T): T & { referen
   return row as T & { reference: string };
 }
 
-async function findRecord(db: Queryable, workspaceId: string, id: string) {
-  const [found] = await selectRecords(db).where(byId(workspaceId, id));
-  return found ? asRecord(found) : null;
+/** The record of a row this transaction has just written: it is there. */
+async function findWrittenRecord(tx: Tx, workspaceId: string, id: string) {
+  const [found] = await selectRecords(tx).where(byId(workspaceId, id));
+  return asRecord(found!);
 }
 
 /** Serialises default changes in one workspace until the transaction ends. */
@@ -287,7 +289,7 @@ async function writeUpdate(
     })
     .where(and(byId(workspaceId, id), eq(sandboxImages.version, version)))
     .returning({ id: sandboxImages.id });
-  return updated.length > 0 ? findRecord(tx, workspaceId, id) : null;
+  return updated.length > 0 ? findWrittenRecord(tx, workspaceId, id) : null;
 }
 
 export type SandboxImageRepository = ReturnType<typeof createSandboxImageRepository>;
