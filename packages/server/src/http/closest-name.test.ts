@@ -52,6 +52,18 @@ describe("closestName", () => {
   it("prefers the nearest name, then the first one listed", () => {
     expect(closestName("nane", ["image", "name"])).toBe("name");
     expect(closestName("tagg", ["tags", "tag"])).toBe("tags");
+    expect(closestName("nane", ["nano", "name"])).toBe("nano");
+  });
+
+  it("never suggests a name it would have to rewrite whole", () => {
+    // One edit, within the limit, but as many as the known name has characters.
+    expect(closestName("xy", ["x"])).toBeUndefined();
+    expect(closestName("x", ["xy"])).toBeUndefined();
+  });
+
+  it("folds case letter by letter, never expanding one (ß is not SS)", () => {
+    expect(closestName("ß", ["ss"])).toBeUndefined();
+    expect(closestName("USER_NAME", ["username"])).toBe("username");
   });
 
   it("answers at once for a huge typed name", () => {

@@ -102,3 +102,183 @@ describe("the contract's words", () => {
     expect(words.knownNames("post", "/things", "/query")).toEqual(["page"]);
   });
 });
+
+/** A contract of one route `/things` with `operation` on `method`, and these schemas. */
+const contractWith = (operations: Record<string, unknown>, schemas: Record<string, unknown> = {}, shared?: unknown[]) =>
+  contractWordsOf({ paths: { "/things": { ...(shared && { parameters: shared }), ...operations } }, components: { schemas } });
+const jsonBody = (schema: unknown) => ({ requestBody: { content: { "application/json": { schema } } } });
+
+describe("the contract's words: refusing a pattern it cannot explain", () => {
+  it("names where the pattern without words is, inside arrays too", () => {
+    expect(() => contractWordsOf({ components: { schemas: { A: { allOf: [{ pattern: "^a$", "x-pattern-message": "   " }] } } } })).toThrow(
+      new Error("openapi.yaml: the pattern at #/components/schemas/A/allOf/0 has no x-pattern-message (the words a refused value is told)"),
+    );
+  });
+
+  it("quotes both wordings of a pattern worded twice, and accepts the same words twice", () => {
+    const twice = (a: string, b: string) => ({ components: { schemas: { A: { pattern: "^a$", "x-pattern-message": a }, B: { pattern: "^a$", "x-pattern-message": b } } } });
+    expect(() => contractWordsOf(twice("must be a", "must be b"))).toThrow(new Error('openapi.yaml: the pattern "^a$" has two wordings: "must be a" and "must be b"'));
+    expect(contractWordsOf(twice("must be a", "must be a")).patternWords("^a$")).toBe("must be a");
+  });
+
+  it("skips examples, and says nothing of a pattern it does not have", () => {
+    const words = contractWordsOf({ components: { schemas: { A: { examples: [{ pattern: "data" }], properties: { p: { pattern: "^p$", "x-pattern-message": "must be p" } } } } } });
+    expect(words.patternWords("^p$")).toBe("must be p");
+    expect(words.patternWords("data")).toBeUndefined();
+  });
+});
+
+describe("the contract's words: the names an operation knows", () => {
+  it("merges the route's and the operation's query parameters once each, leaving out the other places", () => {
+    const words = contractWith(
+      {
+        get: {
+          parameters: [
+            { name: "limit", in: "query" },
+            { name: "cursor", in: "query" },
+            { name: "x-trace", in: "header" },
+            { name: 7, in: "query" },
+            "not a parameter",
+          ],
+        },
+      },
+      {},
+      [{ name: "limit", in: "query" }, { name: "id", in: "path" }],
+    );
+    expect(words.knownNames("GET", "/things", "/query")).toEqual(["limit", "cursor"]);
+    expect(words.knownNames("get", "/things", "/query")).toEqual(["limit", "cursor"]);
+    expect(words.knownNames("HEAD", "/things", "/query")).toEqual(["limit", "cursor"]);
+    expect(words.knownNames("OPTIONS", "/things", "/query")).toEqual([]);
+    expect(words.knownNames("GET", "/things", "/query/limit")).toEqual([]);
+    expect(words.knownNames("GET", "/things", "/body")).toEqual([]);
+  });
+
+  it("a HEAD the contract writes itself is not the GET's", () => {
+    const words = contractWith({ get: { parameters: [{ name: "a", in: "query" }] }, head: { parameters: [{ name: "b", in: "query" }] } });
+    expect(words.knownNames("HEAD", "/things", "/query")).toEqual(["b"]);
+  });
+
+  it("reads a body given by $ref, and only a JSON one", () => {
+    const words = contractWordsOf({
+      paths: {
+        "/things": {
+          post: { requestBody: { $ref: "#/components/requestBodies/Thing" } },
+          put: { requestBody: { content: { "text/plain": { schema: { properties: { text: {} } } } } } },
+          patch: { requestBody: { content: { "application/json": "no schema" } } },
+        },
+        "/broken": "not a path item",
+      },
+      components: { requestBodies: { Thing: { content: { "application/json": { schema: { properties: { a: {}, b: {} } } } } } } },
+    });
+    expect(words.knownNames("POST", "/things", "/body")).toEqual(["a", "b"]);
+    expect(words.knownNames("PUT", "/things", "/body")).toEqual([]);
+    expect(words.knownNames("PATCH", "/things", "/body")).toEqual([]);
+    expect(words.knownNames("POST", "/broken", "/body")).toEqual([]);
+  });
+
+  it("has no operations in a contract without paths", () => {
+    expect(contractWordsOf({ paths: ["not", "a", "map"] }).knownNames("GET", "/0", "/query")).toEqual([]);
+    expect(contractWordsOf({}).knownNames("GET", "/things", "/query")).toEqual([]);
+  });
+
+  it("follows JSON-pointer escapes in a $ref and in a path", () => {
+    const words = contractWith(
+      { post: jsonBody({ properties: { "a/b": { $ref: "#/components/schemas/x~1y~0z" }, "c~d": { properties: { deep: {} } } } }) },
+      { "x/y~z": { properties: { inner: {} } } },
+    );
+    expect(words.knownNames("post", "/things", "/body")).toEqual(["a/b", "c~d"]);
+    expect(words.knownNames("post", "/things", "/body/a~1b")).toEqual(["inner"]);
+    expect(words.knownNames("post", "/things", "/body/c~0d")).toEqual(["deep"]);
+  });
+
+  it("an array's items only at a numeric segment, and nothing past a value with no schema", () => {
+    const words = contractWith({ post: jsonBody({ properties: { list: { items: { properties: { x: {} } } } } }) });
+    expect(words.knownNames("post", "/things", "/body/list/0")).toEqual(["x"]);
+    expect(words.knownNames("post", "/things", "/body/list/first")).toEqual([]);
+    expect(words.knownNames("post", "/things", "/body/nothing/0")).toEqual([]);
+    expect(words.knownNames("post", "/things", "/body/list/0/x")).toEqual([]);
+  });
+
+  it("the names of every form of a oneOf, each once", () => {
+    const words = contractWith(
+      { post: jsonBody({ oneOf: [{ $ref: "#/components/schemas/A" }, { $ref: "#/components/schemas/B" }, "not a schema"] }) },
+      { A: { properties: { kind: {}, a: {} } }, B: { properties: { kind: {}, b: {} } } },
+    );
+    expect(words.knownNames("post", "/things", "/body")).toEqual(["kind", "a", "b"]);
+  });
+
+  it("stops on a $ref or allOf that loops", () => {
+    const words = contractWith(
+      { post: jsonBody({ properties: { loop: { $ref: "#/components/schemas/Loop" }, self: { $ref: "#/components/schemas/Self" } } }) },
+      { Loop: { $ref: "#/components/schemas/Loop" }, Self: { allOf: [{ $ref: "#/components/schemas/Self" }], properties: { s: {} } } },
+    );
+    expect(words.knownNames("post", "/things", "/body/loop")).toEqual([]);
+    expect(words.knownNames("post", "/things", "/body/self")).toEqual(["s"]);
+  });
+
+  it("a $ref to nothing is no schema", () => {
+    const words = contractWith({ post: jsonBody({ properties: { gone: { $ref: "#/components/schemas/Gone" }, odd: { $ref: "#/components/schemas/A/properties/n/x" } } }) }, { A: { properties: { n: 5 } } });
+    expect(words.knownNames("post", "/things", "/body/gone")).toEqual([]);
+    expect(words.knownNames("post", "/things", "/body/odd")).toEqual([]);
+  });
+});
+
+describe("the contract's words: a body of several forms told apart by a tag", () => {
+  const forms = {
+    Basic: { required: ["name", 3], properties: { kind: { $ref: "#/components/schemas/BasicKind" }, name: {}, password: {} } },
+    BasicKind: { const: "basic" },
+    Cloud: { allOf: [{ properties: { region: {} } }], required: ["kind", "name"], properties: { kind: { const: "cloud" }, name: {} } },
+  };
+
+  it("names the tag, and for each form its value, whether it must be sent, its names and its required ones", () => {
+    const words = contractWith({ post: jsonBody({ oneOf: [{ $ref: "#/components/schemas/Basic" }, { $ref: "#/components/schemas/Cloud" }] }) }, forms);
+    expect(words.taggedBody("POST", "/things")).toEqual({
+      property: "kind",
+      branches: [
+        { tag: "basic", tagRequired: false, properties: ["kind", "name", "password"], required: ["name"] },
+        { tag: "cloud", tagRequired: true, properties: ["kind", "name", "region"], required: ["kind", "name"] },
+      ],
+    });
+  });
+
+  it("the tag is the first property every form gives a string const", () => {
+    const words = contractWith({
+      post: jsonBody({
+        oneOf: [
+          { properties: { n: { const: 1 }, a: { const: "x" }, b: { const: "p" } } },
+          { properties: { n: { const: 2 }, a: {}, b: { const: "q" } } },
+        ],
+      }),
+    });
+    expect(words.taggedBody("post", "/things")).toMatchObject({ property: "b", branches: [{ tag: "p", tagRequired: false, required: [] }, { tag: "q" }] });
+  });
+
+  it.each<[string, unknown]>([
+    ["a body of one schema", { properties: { kind: { const: "a" } } }],
+    ["an empty oneOf", { oneOf: [] }],
+    ["a oneOf that is no list", { oneOf: { kind: { const: "a" } } }],
+    ["a form that is no object", { oneOf: [{ properties: { kind: { const: "a" } } }, "b"] }],
+    ["a form without properties", { oneOf: [{ properties: { kind: { const: "a" } } }, { type: "string" }] }],
+    ["no property every form tags", { oneOf: [{ properties: { kind: { const: "a" } } }, { properties: { kind: { type: "string" }, other: { const: "b" } } }] }],
+  ])("none for %s", (_label, schema) => {
+    expect(contractWith({ post: jsonBody(schema) }).taggedBody("post", "/things")).toBeUndefined();
+  });
+
+  it("none for an operation the contract does not have, or one without a body", () => {
+    const words = contractWith({ get: {} });
+    expect(words.taggedBody("post", "/things")).toBeUndefined();
+    expect(words.taggedBody("get", "/things")).toBeUndefined();
+  });
+
+  it("the contract's registry create body is told apart by auth_type, basic when none is sent", () => {
+    const tagged = contractWords.taggedBody("POST", "/registries");
+    expect(tagged?.property).toBe("auth_type");
+    expect(tagged?.branches.map((b) => [b.tag, b.tagRequired])).toEqual([
+      ["basic", false],
+      ["aws_ecr", true],
+      ["gcp_service_account", true],
+      ["azure_service_principal", true],
+    ]);
+  });
+});
+

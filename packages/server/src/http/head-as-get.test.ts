@@ -98,6 +98,8 @@ describe("allowWithHead", () => {
     ["POST", "POST"],
     ["GET, HEAD", "GET, HEAD"],
     ["", ""],
+    ["GET,PUT", "GET, PUT, HEAD"],
+    ["GET, , PUT,", "GET, PUT, HEAD"],
   ])("%j → %j", (allow, expected) => {
     expect(allowWithHead(allow)).toBe(expected);
   });

@@ -24,6 +24,12 @@ async function serve(level: string) {
   app.use(requestLogging(createLogger(level, sink)));
   app.get("/ok", (_req, res) => void res.json({ ok: true }));
   app.get("/fail", (_req, res) => void res.status(500).json({ ok: false }));
+  app.get("/status/:code", (req, res) => void res.status(Number(req.params.code)).json({}));
+  // What the error handler leaves for the log: a safe view of what went wrong.
+  app.get("/refused", (_req, res) => {
+    (res as { err?: unknown }).err = Object.assign(new Error("safe summary"), { name: "SafeError" });
+    res.status(400).json({});
+  });
   const server = app.listen(0, "127.0.0.1");
   await once(server, "listening");
   close = () => new Promise((resolve) => server.close(() => resolve()));
@@ -68,3 +74,39 @@ describe("requestLogging", () => {
     expect(lines).toEqual([]);
   });
 });
+
+type Line = { level: number; msg: string; req?: { id?: string; path?: string }; res?: { statusCode?: number }; err?: { message?: string }; responseTime?: number };
+const parsed = (lines: string[]) => lines.map((l) => JSON.parse(l) as Line);
+
+describe("requestLogging: levels and messages", () => {
+  it("at info: an answer below 500 is info, one from 500 on is error", async () => {
+    const { get, lines } = await serve("info");
+    for (const path of ["/status/200", "/status/499", "/status/500", "/status/503"]) await get(path);
+    expect(parsed(lines).map((l) => [l.res?.statusCode, l.level, l.msg])).toEqual([
+      [200, 30, "request completed"],
+      [499, 30, "request completed"],
+      [500, 50, "request errored"],
+      [503, 50, "request errored"],
+    ]);
+  });
+
+  it("above info: a failure below 500 is logged when it carries an error, saying it errored", async () => {
+    const { get, lines } = await serve("error");
+    for (const path of ["/status/200", "/status/499", "/status/500", "/refused"]) await get(path, { "x-request-id": "trace-9" });
+    const [failed, refused, ...rest] = parsed(lines);
+    expect(rest).toEqual([]);
+    expect(failed).toMatchObject({ level: 50, msg: "request completed", req: { id: "trace-9", path: "/status/500" }, res: { statusCode: 500 } });
+    expect(failed).not.toHaveProperty("err");
+    expect(refused).toMatchObject({ level: 50, msg: "request errored", res: { statusCode: 400 }, err: { message: "safe summary" } });
+    expect(typeof failed?.responseTime).toBe("number");
+    expect(failed?.responseTime).toBeGreaterThanOrEqual(0);
+  });
+
+  it("at fatal logs no request, and still gives each one an id", async () => {
+    const { get, lines } = await serve("fatal");
+    expect((await get("/refused", { "x-request-id": "trace-1" })).headers.get("x-request-id")).toBe("trace-1");
+    await get("/status/500");
+    expect(lines).toEqual([]);
+  });
+});
+

@@ -4,7 +4,8 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorHandler } from "./error-handler.js";
-import { sendRepresentation, staticRepresentation } from "./static-representation.js";
+import { gunzipSync } from "node:zlib";
+import { contentDigest, sendRepresentation, staticRepresentation } from "./static-representation.js";
 
 const small = staticRepresentation('{"a":1}', { contentType: "application/json; charset=utf-8", cacheControl: "no-cache" });
 const large = staticRepresentation("x".repeat(200_000), { contentType: "text/plain", cacheControl: "no-cache", headers: { "X-Extra": "yes" } });
@@ -72,3 +73,59 @@ describe("sendRepresentation", () => {
     expect(res.headers["cache-control"]).toBeUndefined();
   });
 });
+
+describe("sendRepresentation: the headers every answer carries", () => {
+  it("a 200 says its type, caching, tag and nosniff", async () => {
+    const res = await get("/small");
+    expect(res.status).toBe(200);
+    expect(res.headers).toMatchObject({
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-cache",
+      etag: small.etag,
+      "x-content-type-options": "nosniff",
+    });
+  });
+
+  it("a 304 carries the tag, caching and the extra headers, but no type and no body", async () => {
+    const res = await get("/large", { "if-none-match": large.etag });
+    expect(res.status).toBe(304);
+    expect(res.headers).toMatchObject({ etag: large.etag, "cache-control": "no-cache", vary: "Accept-Encoding", "x-extra": "yes", "x-content-type-options": "nosniff" });
+    expect(res.headers["content-type"]).toBeUndefined();
+    expect(res.headers["content-encoding"]).toBeUndefined();
+    expect(res.length).toBe(0);
+  });
+
+  it.each([["identity"], ["gzip;q=0, identity"], ["deflate"]])("sends a large body as it is to a client that takes %j", async (accept) => {
+    const res = await get("/large", { "accept-encoding": accept });
+    expect(res.headers["content-encoding"]).toBeUndefined();
+    expect(res.headers.etag).toBe(large.etag);
+    expect(res.length).toBe(200_000);
+  });
+});
+
+describe("staticRepresentation", () => {
+  it("names its bytes by a 16-character digest, the same for a string and its UTF-8 bytes", () => {
+    const text = staticRepresentation("é", { contentType: "text/plain", cacheControl: "max-age=60" });
+    const bytes = staticRepresentation(Buffer.from("é", "utf8"), { contentType: "text/plain", cacheControl: "max-age=60" });
+    expect(text.body).toEqual(Buffer.from([0xc3, 0xa9]));
+    expect(text.etag).toBe(`"${contentDigest("é")}"`);
+    expect(text.etag).toMatch(/^"[A-Za-z0-9_-]{16}"$/);
+    expect(bytes.etag).toBe(text.etag);
+    expect(contentDigest("a")).not.toBe(contentDigest("b"));
+    expect(text).toEqual({ body: Buffer.from("é", "utf8"), contentType: "text/plain", cacheControl: "max-age=60", etag: text.etag });
+  });
+
+  it("keeps a gzip copy from 16 KiB on, under the tag of the bytes and -gzip", () => {
+    const below = staticRepresentation("y".repeat(16 * 1024 - 1), { contentType: "text/plain", cacheControl: "no-cache" });
+    const at = staticRepresentation("y".repeat(16 * 1024), { contentType: "text/plain", cacheControl: "no-cache" });
+    expect(below).not.toHaveProperty("gzip");
+    expect(at.gzip?.etag).toBe(`"${contentDigest("y".repeat(16 * 1024))}-gzip"`);
+    expect(gunzipSync(at.gzip!.body).toString()).toBe("y".repeat(16 * 1024));
+  });
+
+  it("carries extra headers only when given", () => {
+    expect(large.headers).toEqual({ "X-Extra": "yes" });
+    expect(small).not.toHaveProperty("headers");
+  });
+});
+

@@ -117,3 +117,104 @@ describe("validationDetail", () => {
     expect(validationDetail([])).toBe(CONTRACT_MISMATCH_DETAIL);
   });
 });
+
+describe("explainProblems: the rest of the rules", () => {
+  it.each([
+    ["minLength 2", ajv("/body/x", "minLength", "must NOT have fewer than 2 characters"), "must be at least 2 characters long"],
+    ["maxLength 1", ajv("/body/x", "maxLength", "must NOT have more than 1 characters"), "must be at most 1 character long"],
+    ["multipleOf", ajv("/body/x", "multipleOf", "must be multiple of 0.25"), "must be a multiple of 0.25"],
+    ["minProperties 2", ajv("/body", "minProperties", "must NOT have fewer than 2 properties"), "must have at least 2 properties"],
+    ["maxProperties 1", ajv("/body", "maxProperties", "must NOT have more than 1 properties"), "must have at most 1 property"],
+    ["maxProperties 3", ajv("/body", "maxProperties", "must NOT have more than 3 properties"), "must have at most 3 properties"],
+    ["minItems 1", ajv("/body/list", "minItems", "must NOT have fewer than 1 items"), "must have at least 1 item"],
+    ["minItems 2", ajv("/body/list", "minItems", "must NOT have fewer than 2 items"), "must have at least 2 items"],
+    ["maxItems", ajv("/body/list", "maxItems", "must NOT have more than 50 items"), "must have at most 50 items"],
+    ["uniqueItems", ajv("/body/list", "uniqueItems", "must NOT have duplicate items (items ## 1 and 0 are identical)"), "must not contain the same item twice"],
+    ["const", ajv("/body/kind", "const", "must be equal to constant"), "must be the value the contract gives"],
+    ["oneOf", ajv("/body", "oneOf", "must match exactly one schema in oneOf"), "does not match any of the forms the contract allows"],
+    ["anyOf", ajv("/body", "anyOf", "must match a schema in anyOf"), "does not match any of the forms the contract allows"],
+    ["not", ajv("/body", "not", "must NOT be valid"), "is in a form the contract does not allow"],
+    ["an unevaluated property", ajv("/body/usrname", "unevaluatedProperties", "must NOT have unevaluated properties"), 'is not a known property; did you mean "username"?'],
+    ["an enum without its values", ajv("/body/x", "enum", "must be equal to one of the allowed values"), "must be one of the values the contract lists"],
+    ["a date-time", ajv("/body/x", "format", 'must match format "date-time"'), "must be a date and time such as 2026-11-28T12:00:00Z"],
+    ["a date", ajv("/body/x", "format", 'must match format "date"'), "must be a date such as 2026-11-28"],
+    ["a uri", ajv("/body/x", "format", 'must match format "uri"'), "must be an absolute URI"],
+    ["a hostname", ajv("/body/x", "format", 'must match format "hostname"'), "must be a host name"],
+    ["a format message of another shape", ajv("/body/x", "format", "must be formatted"), "is not in the format the contract requires"],
+    ["a format message with words before", ajv("/body/x", "format", 'value must match format "uuid"'), "is not in the format the contract requires"],
+    ["a format message with words after", ajv("/body/x", "format", 'must match format "uuid" here'), "is not in the format the contract requires"],
+    ["a pattern message with words before", ajv("/body/x", "pattern", 'it must match pattern "^\\S+$"'), "is not in the form the contract requires"],
+    ["a pattern message with words after", ajv("/body/x", "pattern", 'must match pattern "^\\S+$" here'), "is not in the form the contract requires"],
+    ["a required field named by the one sent", ajv("/body/b", "dependentRequired", "must have property b when property account_id is present"), "is required when account_id is sent"],
+    ["a dependency in other words", ajv("/body/b", "dependentRequired", "must have property b"), "is required with another field that was sent"],
+    ["a dependency with words after", ajv("/body/b", "dependentRequired", "must have property b when property a is present today"), "is required with another field that was sent"],
+    ["three types", ajv("/body/x", "type", "must be string,integer,null"), "must be a string, an integer or null"],
+    ["an array", ajv("/body/x", "type", "must be array"), "must be an array"],
+    ["a number", ajv("/body/x", "type", "must be number"), "must be a number"],
+    ["a type it has no words for", ajv("/body/x", "type", "must be thing"), "must be thing"],
+    ["a union with a type it has no words for", ajv("/body/x", "type", "must be string,thing"), "must be string,thing"],
+    ["a type message with words before", ajv("/body/x", "type", "it must be string"), "it must be string"],
+    ["a type message on two lines", ajv("/body/x", "type", "must be string\nor else"), "must be string\nor else"],
+    ["a limit without a number", ajv("/body/x", "maximum", "must be small"), "must be small"],
+    ["a limit with decimals", ajv("/body/x", "maximum", "must be <= 2.55"), "must be at most 2.55"],
+    ["a limit with an exponent", ajv("/body/x", "maximum", "must be <= 1e+21"), "must be at most 1e+21"],
+    ["a limit with a bare exponent", ajv("/body/x", "maximum", "must be <= 1e21"), "must be at most 1e+21"],
+    ["a limit with a negative exponent", ajv("/body/x", "minimum", "must be >= -1.5e-7"), "must be at least -1.5e-7"],
+    ["the last of several numbers", ajv("/body/x", "maximum", "rule 1 of 2: must be <= 30"), "must be at most 30"],
+    ["a keyword with more than the suffix after it", { path: "/body/x", message: "ajv's own words", errorCode: "require.openapi.validationd" }, "ajv's own words"],
+    ["a keyword it does not know, without a message", { path: "/body/x", errorCode: "contains.openapi.validation" }, "is not valid"],
+    ["a validator message of its own", { path: "/query/x", message: "something else" }, "something else"],
+    ["a validator entry with no message", { path: "/query/x" }, "is not valid"],
+    ["a malformed URL", { path: "/params/id", message: "malformed uri component" }, "is not a valid URL path (bad percent-encoding)"],
+  ])("%s", (_label, entry, expected) => {
+    expect(wordsFor(entry)).toBe(expected);
+  });
+
+  it("asks the contract for the words of a pattern only when the message has one", () => {
+    const eager: MessageContext = { patternWords: () => "must be eager", knownNames: () => [] };
+    expect(explainProblems([ajv("/body/x", "pattern", "must be patterned")], eager).errors[0]?.message).toBe("is not in the form the contract requires");
+  });
+
+  it("suggests from the names of the field's own parent", () => {
+    const ids: MessageContext = { patternWords: () => undefined, knownNames: (parent) => (parent === "/body" ? ["id"] : []) };
+    expect(explainProblems([ajv("/body/ib", "additionalProperties", "must NOT have additional properties")], ids).errors[0]?.message).toBe('is not a known property; did you mean "id"?');
+  });
+
+  it("puts unknown query parameters first, and only those of the validator's own wording", () => {
+    const { errors } = explainProblems(
+      [
+        ajv("/body/username", "required", "x"),
+        { path: "/query/server", message: "Empty value found for query parameter 'server'" },
+        { path: "/query/limt", message: "Unknown query parameter 'limt'" },
+        { path: "/query/other", message: "Unknown query parameter 'other'", errorCode: "x.openapi.validation" },
+      ],
+      context,
+    );
+    expect(errors.map((e) => e.path)).toEqual(["/query/limt", "/body/username", "/query/server", "/query/other"]);
+  });
+
+  it("a problem without a path is at the root; dotted paths become pointers", () => {
+    const { errors } = explainProblems([{ message: "must be object", errorCode: "type.openapi.validation" }, ajv("body.name", "required", "x"), ajv(".a.b.c", "required", "x")], context);
+    expect(errors.map((e) => e.path)).toEqual(["/", "/body/name", "/a/b/c"]);
+  });
+
+  it("looks at one more of each kind than it lists: a repeat beyond them is counted, not dropped", () => {
+    const first = ajv("/body/k0", "additionalProperties", "must NOT have additional properties");
+    const distinct = Array.from({ length: MAX_REPORTED_PROBLEMS + 1 }, (_, i) => ajv(`/body/k${i}`, "additionalProperties", "must NOT have additional properties"));
+    expect(explainProblems([...distinct, first], context).total).toBe(MAX_REPORTED_PROBLEMS + 2);
+    expect(explainProblems([...distinct.slice(0, MAX_REPORTED_PROBLEMS), first], context).total).toBe(MAX_REPORTED_PROBLEMS);
+  });
+});
+
+describe("validationDetail: how a path is named", () => {
+  it.each([
+    [{ path: "/body/registry/name", message: "is required" }, "registry/name is required."],
+    [{ path: "/query", message: "must be an object" }, "/query must be an object."],
+    [{ path: "/cookies/session", message: "is required" }, "/cookies/session is required."],
+    [{ path: `/body/${"k".repeat(64)}`, message: "is not a known property" }, `${"k".repeat(64)} is not a known property.`],
+    [{ path: `/body/${"k".repeat(65)}`, message: "is not a known property" }, `${"k".repeat(63)}… is not a known property.`],
+  ])("%j → %j", (error, detail) => {
+    expect(validationDetail([error])).toBe(detail);
+  });
+});
+
