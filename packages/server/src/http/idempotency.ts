@@ -64,7 +64,8 @@ export function idempotent(idempotency: IdempotencyService, logger: Logger, fuse
     res.send = function sendOnce(body?: unknown) {
       res.send = send;
       const status = res.statusCode;
-      const text = typeof body === "string" ? body : Buffer.isBuffer(body) ? body.toString("utf8") : JSON.stringify(body ?? "");
+      // No body (send() or send(null)) is stored as no body, so that a replay sends none either.
+      const text = body == null ? "" : typeof body === "string" ? body : Buffer.isBuffer(body) ? body.toString("utf8") : JSON.stringify(body);
       const settle =
         status >= 200 && status < 300
           ? claim.answer({ status, headers: replayedHeaders(res.getHeaders()), body: text })
