@@ -1,13 +1,15 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vitest/config";
 
-// What StrykerJS runs against each server mutant (stryker.config.json): the unit tests next to
-// the code, with the run's throwaway PostgreSQL (on PostgreSQL only, see `env` below). The
-// contract, security and end-to-end suites are left out: each starts apps, databases or a
-// registry per file, which would cost minutes per mutant; their absence is why a mutant only
-// they would kill shows as survived here (see MUTATION.md).
+// What StrykerJS runs against each server mutant (stryker.config.json): the unit tests of the
+// mutated folders, with the run's throwaway PostgreSQL (on PostgreSQL only, see `env` below).
+// Left out: the contract, security and end-to-end suites (each starts apps, databases or a
+// registry per file, minutes per mutant), and the package's other unit tests (start-up, the
+// CLIs, migrations, metrics), which reach the mutated code only in passing and spawn processes
+// or build databases: a surviving mutant would run them all, seconds each. A mutant only they
+// would kill shows as survived here (see MUTATION.md).
 //
 // Stryker runs this config from a sandbox copy of the package (packages/server/.stryker-tmp/…),
 // which holds the mutated source. Three things would otherwise escape the sandbox:
@@ -29,7 +31,7 @@ export default defineConfig({
   ],
   test: {
     name: "server-mutation",
-    include: ["src/**/*.test.ts"],
+    include: testsOfMutatedFolders(join(here, "stryker.config.json")),
     globalSetup: [join(root, "test/global-setup.ts")],
     // PostgreSQL only: the same SQL on both databases, without a PGlite start per file per mutant.
     env: { MODBOX_TEST_BACKENDS: "postgres" },
@@ -41,6 +43,12 @@ export default defineConfig({
     hookTimeout: 120000,
   },
 });
+
+/** `src/auth/**\/*.ts` in stryker.config.json's `mutate` → `src/auth/**\/*.test.ts` (exclusions dropped). */
+function testsOfMutatedFolders(strykerConfig: string): string[] {
+  const { mutate } = JSON.parse(readFileSync(strykerConfig, "utf8")) as { mutate: string[] };
+  return mutate.filter((glob) => !glob.startsWith("!")).map((glob) => glob.replace(/\.ts$/, ".test.ts"));
+}
 
 function workspaceRoot(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {

@@ -74,7 +74,8 @@ async function main(): Promise<void> {
     let interrupted: NodeJS.Signals | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
       interrupted = signal;
-      running?.kill(signal);
+      // The whole group: Stryker's test-runner workers outlive a signal sent to Stryker alone.
+      if (running?.pid) process.kill(-running.pid, signal);
     };
     process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
     try {
@@ -111,7 +112,13 @@ let running: ChildProcess | undefined;
 async function runStryker(name: PackageName, full: boolean, mutate: string | undefined, env: NodeJS.ProcessEnv): Promise<boolean> {
   const dir = join(ROOT, "packages", name);
   const started = Date.now();
-  running = spawn("pnpm", ["exec", "stryker", "run", ...(full ? ["--force"] : []), ...(mutate ? ["--mutate", mutate] : [])], { cwd: dir, env, stdio: "inherit" });
+  // A process group of its own (detached), so that an interrupt can stop Stryker and every worker it started.
+  running = spawn("pnpm", ["exec", "stryker", "run", ...(full ? ["--force"] : []), ...(mutate ? ["--mutate", mutate] : [])], {
+    cwd: dir,
+    env,
+    stdio: "inherit",
+    detached: true,
+  });
   const [code, signal] = (await once(running, "exit")) as [number | null, NodeJS.Signals | null];
   running = undefined;
   if (code !== 0) {
