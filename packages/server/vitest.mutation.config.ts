@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vitest/config";
+import { keptThreadPool } from "./vitest.mutation.pool.js";
 
 // What StrykerJS runs against each server mutant (stryker.config.json): the unit tests of the
 // mutated folders, with the run's throwaway PostgreSQL (on PostgreSQL only, see `env` below).
@@ -26,6 +27,7 @@ const root = workspaceRoot(here);
 
 export default defineConfig({
   plugins: [
+    keepOneWorkerThread(() => workspaceSourceFiles(root, here)),
     serveSandboxSource(join(root, "packages/server/src"), join(here, "src")),
     pointContractFileAtRepository(join(here, "src/contract-file.ts"), join(root, "openapi.yaml")),
   ],
@@ -51,6 +53,35 @@ export default defineConfig({
 function testsOfMutatedFolders(strykerConfig: string): string[] {
   const { mutate } = JSON.parse(readFileSync(strykerConfig, "utf8")) as { mutate: string[] };
   return mutate.filter((glob) => !glob.startsWith("!")).map((glob) => glob.replace(/\.ts$/, ".test.ts"));
+}
+
+/**
+ * Runs every mutant in one worker thread (vitest.mutation.pool.ts). Set when vitest sets up the
+ * project, because Stryker's runner passes `pool: "threads"` over this file's own `pool`.
+ */
+function keepOneWorkerThread(workspaceFiles: () => string[]): Plugin {
+  const pool = keptThreadPool(workspaceFiles);
+  return {
+    name: "modbox:keep-one-worker-thread",
+    configureVitest({ vitest, project }) {
+      project.config.pool = pool.name;
+      project.config.poolRunner = pool;
+      vitest.onClose(() => pool.close());
+    },
+  };
+}
+
+/** Every source file of the workspace's packages, the server's from the sandbox (it holds the mutants). */
+function workspaceSourceFiles(root: string, server: string): string[] {
+  const packages = join(root, "packages");
+  const sources = readdirSync(packages).map((name) => (name === "server" ? join(server, "src") : join(packages, name, "src")));
+  return sources.flatMap((dir) => (existsSync(dir) ? filesUnder(dir) : []));
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && /\.[cm]?[jt]s$/.test(entry.name))
+    .map((entry) => join(entry.parentPath, entry.name));
 }
 
 function workspaceRoot(from: string): string {

@@ -1,0 +1,112 @@
+import { ThreadsPoolWorker, type PoolOptions, type PoolRunnerInitializer, type PoolWorker, type WorkerRequest } from "vitest/node";
+
+// A vitest pool for the mutation run that keeps one worker thread for the whole run.
+//
+// Stryker's vitest runner starts vitest once per mutant, and vitest 4.1 stops a worker when no
+// more files are queued, so every mutant paid for a new thread that imported vitest's runtime and
+// every dependency (Express, drizzle, postgres.js, the validator) again: about half a second per
+// mutant, most of a run. This pool keeps the thread, so Node's module cache keeps those
+// dependencies, and makes each mutant's run behave as if the thread were new for our own code:
+// every module of the workspace (`packages/*/src`) is re-evaluated from scratch, so no state a
+// mutant left in a module (a cache, a counter) reaches the next mutant.
+//
+// Built on vitest's custom pool API (a PoolWorker sees the worker protocol: start, run, stop):
+// - the first "start" goes to the thread; later ones are answered here, and their config (which
+//   carries the test name filter Stryker sets per mutant) travels with the next "run" instead;
+// - "run" also names the workspace's files to invalidate in the thread's module cache;
+// - "stop" is answered here; the thread is terminated when vitest closes.
+//
+// Checked by scripts/mutation/kept-thread-pool.test.ts (one thread, our modules evaluated again,
+// dependencies kept, each start's test filter honoured). Only the server's run uses it; that run
+// skips static mutants (`ignoreStatic`), so every mutant it runs is switched on at run time.
+export function keptThreadPool(workspaceFiles: () => string[]): PoolRunnerInitializer & { close(): Promise<void> } {
+  let thread: ThreadsPoolWorker | undefined;
+  let invalidated: string[] | undefined;
+  let threadStarted = false;
+  let config: Extract<WorkerRequest, { type: "start" }>["context"]["config"] | undefined;
+  const name = "kept-threads";
+
+  class KeptThreadWorker implements PoolWorker {
+    readonly name = name;
+    private readonly listeners: Array<[string, (arg: unknown) => void]> = [];
+
+    constructor(private readonly options: PoolOptions) {}
+
+    async start(): Promise<void> {
+      if (thread) return;
+      thread = new ThreadsPoolWorker(this.options);
+      await thread.start();
+    }
+
+    /** Leaves the thread running for the next mutant: only this run's listeners are removed. */
+    async stop(): Promise<void> {
+      for (const [event, callback] of this.listeners.splice(0)) thread?.off(event, callback);
+    }
+
+    on(event: string, callback: (arg: unknown) => void): void {
+      this.listeners.push([event, callback]);
+      running().on(event, callback);
+    }
+
+    off(event: string, callback: (arg: unknown) => void): void {
+      const index = this.listeners.findIndex(([e, c]) => e === event && c === callback);
+      if (index !== -1) this.listeners.splice(index, 1);
+      running().off(event, callback);
+    }
+
+    send(message: WorkerRequest): void {
+      switch (message.type) {
+        case "start":
+          config = message.context.config;
+          if (!threadStarted) {
+            threadStarted = true;
+            return running().send(message);
+          }
+          return this.answer("started");
+        case "stop":
+          return this.answer("stopped");
+        case "run":
+        case "collect": {
+          // The thread runs tests with `{ ...the first start's context, ...this context }`, so the
+          // `config` here replaces the one it started with.
+          const context = {
+            ...message.context,
+            config,
+            invalidates: [...(message.context.invalidates ?? []), ...(invalidated ??= workspaceFiles())],
+          };
+          return running().send({ ...message, context });
+        }
+        default:
+          return running().send(message);
+      }
+    }
+
+    deserialize(data: unknown): unknown {
+      return data;
+    }
+
+    /** Answers the pool as the thread would have, after the caller starts waiting for it. */
+    private answer(type: "started" | "stopped"): void {
+      const response = { __vitest_worker_response__: true, type };
+      setImmediate(() => {
+        for (const [event, callback] of this.listeners) if (event === "message") callback(response);
+      });
+    }
+  }
+
+  function running(): ThreadsPoolWorker {
+    if (!thread) throw new Error("the kept worker thread was used before it started");
+    return thread;
+  }
+
+  return {
+    name,
+    createPoolWorker: (options) => new KeptThreadWorker(options),
+    async close() {
+      const last = thread;
+      thread = undefined;
+      threadStarted = false;
+      await last?.stop();
+    },
+  };
+}
