@@ -90,25 +90,18 @@ export function addressKey(address: string | undefined): string {
   if (isIPv4(address)) return address;
   const withoutZone = address.split("%")[0]!;
   if (!isIPv6(withoutZone)) return address;
-  return `${expandIPv6(withoutZone).slice(0, 4).join(":")}::/64`;
+  return `${prefixGroups(withoutZone).join(":")}::/64`;
 }
 
-/** The eight 16-bit groups of a valid IPv6 address, lowercase, without leading zeros. */
-function expandIPv6(address: string): string[] {
-  // Stryker disable next-line MethodExpression: parseInt(…, 16) reads either case and the groups are written back lowercase
-  let text = address.toLowerCase();
-  // A trailing dotted IPv4 part (`::ffff:1.2.3.4`, `64:ff9b::1.2.3.4`) is two groups.
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.split("::") as [string, string | undefined];
+/** The first four 16-bit groups (the /64) of a valid IPv6 address, lowercase, without leading zeros. */
+function prefixGroups(address: string): string[] {
+  const [head, tail] = address.split("::") as [string, string | undefined];
   const headGroups = head === "" ? [] : head.split(":");
-  // Stryker disable next-line StringLiteral,ArrayDeclaration: an empty tail only changes the last group, and the key keeps the first four
-  const tailGroups = tail === undefined || tail === "" ? [] : tail.split(":");
-  const missing = 8 - headGroups.length - tailGroups.length;
-  // Stryker disable next-line ConditionalExpression: without "::" a valid address has eight groups already, and none are filled in
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(missing).fill("0"), ...tailGroups];
-  return groups.map((g) => parseInt(g, 16).toString(16));
+  // "::" stands for the zero groups the others leave out of eight. Only the first four are kept,
+  // so the last two are only counted: a trailing dotted IPv4 part (`64:ff9b::1.2.3.4`) is two
+  // groups, and the empty tail of `1:2::` one group.
+  const tailGroups = tail === undefined ? [] : tail.split(":");
+  const dotted = address.includes(".") ? 1 : 0;
+  const zeros = Array<string>(8 - headGroups.length - tailGroups.length - dotted).fill("0");
+  return [...headGroups, ...zeros, ...tailGroups].slice(0, 4).map((g) => parseInt(g, 16).toString(16));
 }

@@ -26,7 +26,12 @@ const FIELDS_OF: Record<RegistryAuthType, readonly string[]> = {
   azure_service_principal: AZURE_FIELDS,
 };
 
-function invalid(detail: string, fieldErrors: { path: string; message: string }[]): never {
+interface FieldError {
+  path: string;
+  message: string;
+}
+
+function invalid(detail: string, fieldErrors: FieldError[]): never {
   throw new DomainError("validation_failed", detail, { fieldErrors });
 }
 
@@ -70,14 +75,20 @@ export function azureSecretOf(fields: AzureFields, mode: "create" | "update"): s
   const { azure_tenant_id: tenantId, azure_client_id: clientId, azure_client_secret: clientSecret } = fields;
   if (tenantId === undefined && clientId === undefined && clientSecret === undefined && mode === "update") return undefined;
   const errors = [
-    ...(tenantId === undefined || !isAzureTenantId(tenantId)
-      ? [{ path: "/body/azure_tenant_id", message: "must be a tenant id (a GUID) or a verified domain such as contoso.onmicrosoft.com" }]
-      : []),
-    ...(clientId === undefined || !isAzureClientId(clientId) ? [{ path: "/body/azure_client_id", message: "must be an application (client) id: a GUID" }] : []),
-    ...(clientSecret === undefined || clientSecret === "" ? [{ path: "/body/azure_client_secret", message: "is required with azure_tenant_id and azure_client_id" }] : []),
+    ...unlessValid(tenantId, isAzureTenantId, {
+      path: "/body/azure_tenant_id",
+      message: "must be a tenant id (a GUID) or a verified domain such as contoso.onmicrosoft.com",
+    }),
+    ...unlessValid(clientId, isAzureClientId, { path: "/body/azure_client_id", message: "must be an application (client) id: a GUID" }),
+    ...unlessValid(clientSecret, (secret) => secret !== "", { path: "/body/azure_client_secret", message: "is required with azure_tenant_id and azure_client_id" }),
   ];
   if (errors.length > 0) invalid("An azure_service_principal credential is a tenant, a client id and a client secret.", errors);
   return serialiseAzureSecret({ tenantId: tenantId!, clientId: clientId!, clientSecret: clientSecret! });
+}
+
+/** No error when `value` is sent and `valid`; else the field's error. */
+function unlessValid(value: string | undefined, valid: (value: string) => boolean, error: FieldError): FieldError[] {
+  return value !== undefined && valid(value) ? [] : [error];
 }
 
 /** A service-account key Google would take, whose token_uri is Google's (else 422: the key is never used). */

@@ -149,8 +149,14 @@ export function createRegistryService(deps: RegistryServiceDeps) {
             warnings: [],
           }
         : input.auth_type === "aws_ecr"
-        // Stryker disable next-line StringLiteral: awsEcrSecretOf tells only "update" apart; any other mode is a create
-        ? { authType: "aws_ecr" as const, server: ecrServerOrThrow(server), username: "AWS", secret: awsEcrSecretOf(input, "create")!, warnings: [] }
+        ? {
+            authType: "aws_ecr" as const,
+            server: ecrServerOrThrow(server),
+            username: "AWS",
+            // Stryker disable next-line StringLiteral: awsEcrSecretOf tells only "update" apart; any other mode is a create
+            secret: awsEcrSecretOf(input, "create")!,
+            warnings: [],
+          }
         : input.auth_type === "gcp_service_account"
         ? {
             authType: "gcp_service_account" as const,

@@ -66,6 +66,7 @@ const TABLE: ReadonlyArray<readonly [string, AddressClass]> = [
   ["fec0::1", "private"],
   ["fe80::1", "link_local"],
   ["fe80::1%eth0", "link_local"],
+  ["::1%eth0.100", "loopback"], // the zone is dropped before the address is read: its dot is not an IPv4 part
   ["febf:ffff::1", "link_local"],
   ["fd00:ec2::254", "metadata"],
   ["FD00:EC2::254", "metadata"],
@@ -129,7 +130,7 @@ describe("classifyAddress", () => {
 
   it("throws a TypeError for anything that is not a literal address", () => {
     for (const bad of ["", "localhost", "127.1", "2130706433", "0x7f.0.0.1", "1.2.3.4.5", "::ffff:1.2.3", "[::1]", "gggg::1"]) {
-      expect(() => classifyAddress(bad), bad).toThrow(TypeError);
+      expect(() => classifyAddress(bad), bad).toThrow(new TypeError("classifyAddress expects a literal IPv4 or IPv6 address"));
     }
   });
 });
@@ -143,6 +144,11 @@ describe("isAllowed", () => {
 
   it("adds loopback, private and CGNAT with allowPrivate, never the rest", () => {
     expect(all.filter((cls) => isAllowed(cls, { allowPrivate: true }))).toEqual(["public", "loopback", "private", "cgnat"]);
+  });
+
+  it.each(["link_local", "metadata", "multicast", "unspecified", "broadcast", "reserved"] as const)("answers false for %s, with or without allowPrivate", (cls) => {
+    expect(isAllowed(cls, { allowPrivate: false })).toBe(false);
+    expect(isAllowed(cls, { allowPrivate: true })).toBe(false);
   });
 });
 
