@@ -36,8 +36,7 @@ export function authenticate(authenticator: Authenticator, options: Authenticate
       sendProblem(req, res, { code: "malformed_request", detail: "Send one Authorization header, not several." });
       return;
     }
-    const match = BEARER.exec(req.headers.authorization ?? "");
-    const result = await authenticator.authenticate(match?.[1], req.ip);
+    const result = await authenticator.authenticate(req.headers.authorization?.match(BEARER)?.[1], req.ip);
     if (result.kind === "throttled") {
       const refuse = () =>
         sendProblem(req, res, {
@@ -79,7 +78,7 @@ export function authenticate(authenticator: Authenticator, options: Authenticate
 function authorizationHeaderCount(rawHeaders: string[]): number {
   let count = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.length === 13 && rawHeaders[i]!.toLowerCase() === "authorization") count++;
+    if (rawHeaders[i]!.toLowerCase() === "authorization") count++;
   }
   return count;
 }

@@ -194,7 +194,10 @@ describe("the contract's words: the names an operation knows", () => {
   it("an array's items only at a numeric segment, and nothing past a value with no schema", () => {
     const words = contractWith({ post: jsonBody({ properties: { list: { items: { properties: { x: {} } } } } }) });
     expect(words.knownNames("post", "/things", "/body/list/0")).toEqual(["x"]);
+    expect(words.knownNames("post", "/things", "/body/list/12")).toEqual(["x"]);
     expect(words.knownNames("post", "/things", "/body/list/first")).toEqual([]);
+    expect(words.knownNames("post", "/things", "/body/list/x1")).toEqual([]);
+    expect(words.knownNames("post", "/things", "/body/list/1x")).toEqual([]);
     expect(words.knownNames("post", "/things", "/body/nothing/0")).toEqual([]);
     expect(words.knownNames("post", "/things", "/body/list/0/x")).toEqual([]);
   });
@@ -205,6 +208,67 @@ describe("the contract's words: the names an operation knows", () => {
       { A: { properties: { kind: {}, a: {} } }, B: { properties: { kind: {}, b: {} } } },
     );
     expect(words.knownNames("post", "/things", "/body")).toEqual(["kind", "a", "b"]);
+  });
+
+  it("knows nothing for no route", () => {
+    const words = contractWith({ post: jsonBody({ properties: { a: {} } }) });
+    expect(words.knownNames("post", undefined, "/body")).toEqual([]);
+    expect(contractWords.knownNames("POST", undefined, "/query")).toEqual([]);
+    expect(contractWords.taggedBody("POST", undefined)).toBeUndefined();
+  });
+
+  it("takes a property of the schema itself before an allOf part without it", () => {
+    const words = contractWith({
+      post: jsonBody({ allOf: [{ properties: { other: {} } }], properties: { inner: { properties: { deep: {} } } } }),
+    });
+    expect(words.knownNames("post", "/things", "/body")).toEqual(["inner", "other"]);
+    expect(words.knownNames("post", "/things", "/body/inner")).toEqual(["deep"]);
+  });
+
+  it("reads no names from a list where a map or a list of schemas belongs", () => {
+    const words = contractWith(
+      {
+        post: jsonBody({ properties: ["a", "b"], allOf: { properties: { c: {} } }, oneOf: { properties: { d: {} } } }),
+        get: { parameters: { name: "solo", in: "query" } },
+      },
+      {},
+      { name: "shared", in: "query" } as unknown as unknown[],
+    );
+    expect(words.knownNames("post", "/things", "/body")).toEqual([]);
+    expect(words.knownNames("get", "/things", "/query")).toEqual([]);
+  });
+
+  it("skips a route that is null", () => {
+    const words = contractWordsOf({ paths: { "/gone": null, "/things": { get: { parameters: [{ name: "a", in: "query" }] } } } });
+    expect(words.knownNames("get", "/things", "/query")).toEqual(["a"]);
+    expect(words.knownNames("get", "/gone", "/query")).toEqual([]);
+  });
+
+  it("follows only a $ref into this document", () => {
+    const words = contractWith(
+      { post: jsonBody({ properties: { here: { $ref: "#/components/schemas/A" }, there: { $ref: "other.yaml#/components/schemas/A" } } }) },
+      { A: { properties: { a: {} } } },
+    );
+    expect(words.knownNames("post", "/things", "/body/here")).toEqual(["a"]);
+    expect(words.knownNames("post", "/things", "/body/there")).toEqual([]);
+  });
+
+  it("follows a chain of 33 $refs, and no longer one", () => {
+    // R0 → R1 → … → R<n-1> → the schema: n + 1 refs from the body's own.
+    const chain = (n: number) => {
+      const schemas: Record<string, unknown> = { End: { properties: { deep: {} } } };
+      for (let i = 0; i < n; i++) schemas[`R${i}`] = { $ref: i === n - 1 ? "#/components/schemas/End" : `#/components/schemas/R${i + 1}` };
+      return contractWith({ post: jsonBody({ $ref: "#/components/schemas/R0" }) }, schemas);
+    };
+    expect(chain(32).knownNames("post", "/things", "/body")).toEqual(["deep"]);
+    expect(chain(33).knownNames("post", "/things", "/body")).toEqual([]);
+  });
+
+  it("reads allOf parts 33 levels deep, and no deeper", () => {
+    const schemas: Record<string, unknown> = {};
+    for (let i = 0; i <= 34; i++) schemas[`L${i}`] = { properties: { [`p${i}`]: {} }, ...(i < 34 && { allOf: [{ $ref: `#/components/schemas/L${i + 1}` }] }) };
+    const names = contractWith({ post: jsonBody({ $ref: "#/components/schemas/L0" }) }, schemas).knownNames("post", "/things", "/body");
+    expect(names).toEqual(Array.from({ length: 34 }, (_, i) => `p${i}`));
   });
 
   it("stops on a $ref or allOf that loops", () => {
@@ -262,6 +326,13 @@ describe("the contract's words: a body of several forms told apart by a tag", ()
     ["no property every form tags", { oneOf: [{ properties: { kind: { const: "a" } } }, { properties: { kind: { type: "string" }, other: { const: "b" } } }] }],
   ])("none for %s", (_label, schema) => {
     expect(contractWith({ post: jsonBody(schema) }).taggedBody("post", "/things")).toBeUndefined();
+  });
+
+  it("a form without a property another form tags does not stop the search for the tag", () => {
+    const words = contractWith({
+      post: jsonBody({ oneOf: [{ properties: { extra: { const: "x" }, kind: { const: "a" } } }, { properties: { kind: { const: "b" } } }] }),
+    });
+    expect(words.taggedBody("post", "/things")).toMatchObject({ property: "kind", branches: [{ tag: "a" }, { tag: "b" }] });
   });
 
   it("none for an operation the contract does not have, or one without a body", () => {

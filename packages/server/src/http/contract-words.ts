@@ -15,14 +15,15 @@ export interface ContractWords {
   /**
    * The property or parameter names known at `parent` (`/body`, `/body/<property>`, `/query`)
    * for the operation `method` `route` (`route` as the contract spells it, e.g.
-   * `/registries/{registry_id}`). Empty when the contract has nothing there.
+   * `/registries/{registry_id}`; undefined when no route matched). Empty when the contract has
+   * nothing there.
    */
-  knownNames(method: string, route: string, parent: string): readonly string[];
+  knownNames(method: string, route: string | undefined, parent: string): readonly string[];
   /**
    * The operation's body when it is `oneOf` object schemas told apart by a `const` property
-   * (see body-branches.ts); undefined for any other body.
+   * (see body-branches.ts); undefined for any other body, and for no route.
    */
-  taggedBody(method: string, route: string): TaggedBody | undefined;
+  taggedBody(method: string, route: string | undefined): TaggedBody | undefined;
 }
 
 type Node = Record<string, unknown>;
@@ -30,6 +31,9 @@ type Node = Record<string, unknown>;
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
 
 const isNode = (value: unknown): value is Node => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** The items of those of `values` that are lists, in one list (a value that is no list adds nothing). */
+const itemsOfLists = (...values: unknown[]): unknown[] => values.filter(Array.isArray).flat();
 
 /**
  * Reads the words from a parsed contract. Throws when a `pattern` has no `x-pattern-message`, or
@@ -113,11 +117,11 @@ function collectOperations(spec: Node): Map<string, Operation> {
   const paths = isNode(spec.paths) ? spec.paths : {};
   for (const [route, item] of Object.entries(paths)) {
     if (!isNode(item)) continue;
-    const shared = Array.isArray(item.parameters) ? item.parameters : [];
     for (const method of METHODS) {
       const operation = item[method];
       if (!isNode(operation)) continue;
-      const parameters = [...shared, ...(Array.isArray(operation.parameters) ? operation.parameters : [])].map((p) => resolve(spec, p));
+      // The route's parameters, then the operation's own.
+      const parameters = itemsOfLists(item.parameters, operation.parameters).map((p) => resolve(spec, p));
       const query = parameters.filter((p) => p?.in === "query" && typeof p.name === "string").map((p) => p!.name as string);
       const requestBody = resolve(spec, operation.requestBody);
       const content = isNode(requestBody?.content) ? requestBody.content : {};
@@ -128,12 +132,16 @@ function collectOperations(spec: Node): Map<string, Operation> {
   return operations;
 }
 
-/** Follows a local `$ref` (`#/components/...`); undefined for anything that is not an object. */
+/**
+ * Follows a local `$ref` (`#/components/...`); undefined for anything that is not an object, and
+ * for a `$ref` into another document.
+ */
 function resolve(spec: Node, node: unknown, depth = 0): Node | undefined {
   if (!isNode(node)) return undefined;
   if (typeof node.$ref !== "string" || depth > 32) return node;
-  let target: unknown = spec;
-  for (const part of node.$ref.replace(/^#\//, "").split("/")) {
+  const [document, ...pointer] = node.$ref.split("/");
+  let target: unknown = document === "#" ? spec : undefined;
+  for (const part of pointer) {
     target = isNode(target) ? target[part.replace(/~1/g, "/").replace(/~0/g, "~")] : undefined;
   }
   return resolve(spec, target, depth + 1);
@@ -144,12 +152,9 @@ function resolve(spec: Node, node: unknown, depth = 0): Node | undefined {
  * (the names any of its forms knows: body-branches.ts narrows to the form a body picks).
  */
 function parts(spec: Node, schema: Node, depth = 0): Node[] {
-  const all = [...(Array.isArray(schema.allOf) ? schema.allOf : []), ...(Array.isArray(schema.oneOf) ? schema.oneOf : [])];
-  const nested = depth > 32 ? [] : all.flatMap((s) => {
-    const resolved = resolve(spec, s);
-    return resolved ? parts(spec, resolved, depth + 1) : [];
-  });
-  return [schema, ...nested];
+  if (depth > 32) return [schema];
+  const nested = itemsOfLists(schema.allOf, schema.oneOf).map((s) => resolve(spec, s)).filter(isNode);
+  return [schema, ...nested.flatMap((s) => parts(spec, s, depth + 1))];
 }
 
 function propertyNames(spec: Node, schema: Node): string[] {

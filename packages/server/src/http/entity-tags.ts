@@ -57,18 +57,16 @@ function parseTagList(req: Request, header: "if-match" | "if-none-match"): "*" |
   const value = req.headers[header];
   if (value === undefined) return undefined;
   if (value.trim() === "*") return "*";
-  const tags: ParsedTag[] = [];
   // Commas cannot occur inside a tag: the opaque part excludes them only by convention, so
   // split on commas that follow a closing quote.
-  for (const member of value.split(/(?<=")\s*,/)) {
+  return value.split(/(?<=")\s*,/).map((member): ParsedTag => {
     const match = LIST_MEMBER.exec(member);
     if (!match) {
       const name = header === "if-match" ? "If-Match" : "If-None-Match";
       throw new DomainError("malformed_request", `${name} must be * or a list of quoted entity tags, e.g. "3.k2x1c9a0" as answered in ETag.`);
     }
-    tags.push({ weak: match[1] !== undefined, opaque: match[2]! });
-  }
-  return tags;
+    return { weak: match[1] !== undefined, opaque: match[2]! };
+  });
 }
 
 /**

@@ -296,6 +296,26 @@ describe("errorHandler: the contract's words for the matched operation", () => {
     const { body } = await answerFor(validatorError(400, [unknownProperty("usrname")]), onRoute("POST", undefined as unknown as string, { usrname: "u" }));
     expect(body).toMatchObject({ detail: "usrname is not a known property." });
   });
+
+  it("looks up no route that is no string, even one that prints as a known route", async () => {
+    const entries = [unknownProperty("usrname"), { path: "/body", message: "must match exactly one schema in oneOf", errorCode: "oneOf.openapi.validation" }];
+    const { body } = await answerFor(validatorError(400, entries), onRoute("POST", ["/registries"] as unknown as string, { usrname: "u" }));
+    expect(body).toMatchObject({
+      detail: "usrname is not a known property (and 1 more problem).",
+      errors: [
+        { path: "/body/usrname", message: "is not a known property" },
+        { path: "/body", message: "does not match any of the forms the contract allows" },
+      ],
+    });
+  });
+
+  it("suggests a query parameter from the operation's parameters, never from the picked body form's names", async () => {
+    const entry = { path: "/query/usrname", message: "Unknown query parameter 'usrname'" };
+    const { body } = await answerFor(validatorError(400, [entry]), onRoute("POST", "/registries", { username: "u" }));
+    expect(body).toMatchObject({ errors: [{ path: "/query/usrname", message: "is not a known parameter" }] });
+    const { body: verify } = await answerFor(validatorError(400, [{ path: "/query/verfy", message: "Unknown query parameter 'verfy'" }]), onRoute("POST", "/registries", { username: "u" }));
+    expect(verify).toMatchObject({ errors: [{ path: "/query/verfy", message: 'is not a known parameter; did you mean "verify"?' }] });
+  });
 });
 
 describe("errorHandler: other errors", () => {
@@ -387,6 +407,21 @@ describe("errorHandler: other errors", () => {
     expect(response.status).toBe(500);
     expect(logged(logs).err?.message).toBe("non-error thrown");
     expect(logs).not.toContain("a bare string");
+  });
+
+  it("an error-shaped object that is no Error (a status and an errors list) is not the validator's: a 500", async () => {
+    const { response, body, logs } = await answerFor({ status: 404, errors: [], headers: { Allow: "GET" } });
+    expect(response.status).toBe(500);
+    expect(body).toMatchObject({ code: "internal_error", detail: INTERNAL_DETAIL });
+    expect(response.headers.get("allow")).toBeNull();
+    expect(logged(logs).err?.message).toBe("non-error thrown");
+  });
+
+  it.each([null, undefined])("handed %s as the error: a 500 logged as a non-error, never a crash of its own", async (nothing) => {
+    const { response, body, logs } = await answerFor(new Error("not thrown"), (req, res, next) => errorHandler(nothing, req, res, next));
+    expect(response.status).toBe(500);
+    expect(body).toMatchObject({ code: "internal_error", detail: INTERNAL_DETAIL });
+    expect(logged(logs).err).toMatchObject({ message: "non-error thrown", stack: expect.stringMatching(/^Error: non-error thrown\n/) });
   });
 
   it("an error after the answer has started is passed on untouched", () => {

@@ -43,11 +43,8 @@ class SafeLoggedError extends Error {
 
 function toProblem(err: unknown, req: Request): Translation {
   if (err instanceof DomainError) {
-    const problem: ProblemInput = { code: err.code, detail: err.detail };
-    if (err.fieldErrors) problem.errors = err.fieldErrors;
-    if (err.extensions) problem.extensions = err.extensions;
-    if (err.status !== undefined) problem.status = err.status;
-    return { problem };
+    // An option left out is undefined here, which sendProblem reads as absent.
+    return { problem: { code: err.code, detail: err.detail, errors: err.fieldErrors, extensions: err.extensions, status: err.status } };
   }
   const bodyParserProblem = fromBodyParser(err);
   if (bodyParserProblem) return { problem: bodyParserProblem };
@@ -133,17 +130,17 @@ function isDecompressionError(err: unknown): boolean {
 }
 
 interface ValidatorError {
-  status: number;
-  errors?: Array<{ path?: string; message?: string; errorCode?: string }>;
+  status: unknown;
+  errors: Array<{ path?: string; message?: string; errorCode?: string }>;
 }
 
-/** express-openapi-validator errors: they carry `status` and `errors[]` with paths and rules. */
+/**
+ * express-openapi-validator errors: they carry `status` and `errors[]` with paths and rules. An
+ * error with any other `status` (or none) is not one of them.
+ */
 function fromOpenApiValidator(err: unknown, req: Request): Translation | undefined {
-  const candidate = err as Partial<ValidatorError> | null;
-  if (!(err instanceof Error) || typeof candidate?.status !== "number" || !Array.isArray(candidate.errors)) {
-    return undefined;
-  }
-  const { status, errors = [] } = err as unknown as ValidatorError;
+  if (!(err instanceof Error) || !Array.isArray((err as Partial<ValidatorError>).errors)) return undefined;
+  const { status, errors } = err as unknown as ValidatorError;
   switch (status) {
     case 400: {
       const explained = explainProblems(entriesFor(req, errors), messageContext(req));
@@ -165,27 +162,30 @@ function fromOpenApiValidator(err: unknown, req: Request): Translation | undefin
         problem: internalError(),
         log: new SafeLoggedError("ResponseValidationError", errors.map((e) => `${normalisePath(e.path)} ${e.message ?? "is invalid"}`).join("; ")),
       };
-    default:
-      return undefined;
   }
+  return undefined;
+}
+
+/** The route the validator matched, as the contract spells it; undefined when it matched none. */
+function matchedRoute(req: Request): string | undefined {
+  const route = (req as { openapi?: { openApiRoute?: unknown } }).openapi?.openApiRoute;
+  return typeof route === "string" ? route : undefined;
 }
 
 /** The contract's words for this request's operation (the validator has matched its route). */
 function messageContext(req: Request): MessageContext {
-  const route = (req as { openapi?: { openApiRoute?: unknown } }).openapi?.openApiRoute;
-  const tagged = typeof route === "string" ? contractWords.taggedBody(req.method, route) : undefined;
+  const route = matchedRoute(req);
+  const tagged = contractWords.taggedBody(req.method, route);
   // A body of several schemas: the names the one it picked allows.
   const branch = tagged ? branchOf(tagged, req.body) : undefined;
   return {
     patternWords: (pattern) => contractWords.patternWords(pattern),
-    knownNames: (parent) =>
-      parent === "/body" && branch ? branch.properties : typeof route === "string" ? contractWords.knownNames(req.method, route, parent) : [],
+    knownNames: (parent) => (parent === "/body" && branch ? branch.properties : contractWords.knownNames(req.method, route, parent)),
   };
 }
 
 /** The validator's entries, only those of the schema the body picked when the body has several (body-branches.ts). */
-function entriesFor(req: Request, errors: NonNullable<ValidatorError["errors"]>): NonNullable<ValidatorError["errors"]> {
-  const route = (req as { openapi?: { openApiRoute?: unknown } }).openapi?.openApiRoute;
-  const tagged = typeof route === "string" ? contractWords.taggedBody(req.method, route) : undefined;
+function entriesFor(req: Request, errors: ValidatorError["errors"]): ValidatorError["errors"] {
+  const tagged = contractWords.taggedBody(req.method, matchedRoute(req));
   return tagged ? entriesOfBranch(errors, tagged, req.body) : errors;
 }

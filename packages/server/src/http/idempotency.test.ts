@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
-import express, { type RequestHandler } from "express";
+import express, { type Request, type RequestHandler, type Response } from "express";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Claim, IdempotencyScope, IdempotencyService, NewClaim, StoredAnswer } from "../services/idempotency.js";
@@ -155,6 +155,21 @@ describe("idempotent: the first request with a key", () => {
     expect(await response.text()).toBe("no");
     expect(recorded.answers).toEqual([]);
     expect(recorded.releases).toBe(1);
+  });
+
+  it("releases the key of an informational (1xx) answer: only a 2xx is a success to keep", async () => {
+    const recorded = recorder();
+    const req = { header: (name: string) => (name === "idempotency-key" ? "key-1" : undefined), principal: { tokenId: "token-1" }, workspaceId: "workspace-1", method: "POST", originalUrl: "/things", body: {} };
+    const sent: unknown[] = [];
+    const res = { statusCode: 199, send: (body: unknown) => void sent.push(body), getHeaders: () => ({}), getHeader: () => undefined };
+    let nexts = 0;
+    await idempotent(fakeService("run", recorded), pino({ level: "silent" }))(req as unknown as Request, res as unknown as Response, () => void nexts++);
+    expect(nexts).toBe(1);
+    (res as unknown as Response).send("early");
+    await new Promise((r) => setImmediate(r));
+    expect(recorded.answers).toEqual([]);
+    expect(recorded.releases).toBe(1);
+    expect(sent).toEqual(["early"]);
   });
 
   it("still answers when the answer cannot be stored, and warns without the driver error's words", async () => {

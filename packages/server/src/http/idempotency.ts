@@ -53,9 +53,8 @@ export function idempotent(idempotency: IdempotencyService, logger: Logger, fuse
       case "replay":
         res.setHeader("Idempotent-Replayed", "true");
         return sendStored(res, claim.answer);
-      case "run":
-        break;
     }
+    // Only "run" is left: this request runs.
 
     // The answer is stored before it is sent: a client that got it and retries anyway finds
     // it stored. If storing fails the answer still goes out (the work is done); the key then

@@ -21,7 +21,7 @@ function findUnstorable(value: unknown, path: string): Array<{ path: string; mes
       ? [{ path, message: "must not contain NUL characters or unpaired UTF-16 surrogates" }]
       : [];
   }
-  if (Array.isArray(value)) return value.flatMap((item, i) => findUnstorable(item, `${path}/${i}`));
+  // An array too: its entries are its indexes and items.
   if (value !== null && typeof value === "object") {
     return Object.entries(value).flatMap(([key, item]) => findUnstorable(item, `${path}/${key}`));
   }

@@ -1,8 +1,8 @@
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
-import express from "express";
-import { afterEach, describe, expect, it } from "vitest";
+import express, { type Request, type Response } from "express";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../logging.js";
 import { requestLogging } from "./request-logging.js";
 
@@ -110,3 +110,38 @@ describe("requestLogging: levels and messages", () => {
   });
 });
 
+
+/** The middleware alone, on an answer that is only an event emitter: what it leaves on `res` and logs. */
+function middlewareAlone(level: string, headers: Record<string, string> = {}) {
+  const lines: string[] = [];
+  const res = Object.assign(new EventEmitter(), { statusCode: 200, setHeader: () => undefined });
+  let nexts = 0;
+  const req = { headers, method: "GET", originalUrl: "/things?q=1" };
+  requestLogging(createLogger(level, { write: (line: string) => void lines.push(line) }))(req as unknown as Request, res as unknown as Response, () => void nexts++);
+  return { res, lines, nexts: () => nexts };
+}
+
+describe("requestLogging: above info, without pino-http", () => {
+  it("at fatal or silent leaves no listener on the answer (a request costs nothing to log); at error, one", () => {
+    expect(middlewareAlone("fatal").res.listenerCount("finish")).toBe(0);
+    expect(middlewareAlone("silent").res.listenerCount("finish")).toBe(0);
+    expect(middlewareAlone("error").res.listenerCount("finish")).toBe(1);
+    expect(middlewareAlone("fatal").nexts()).toBe(1);
+  });
+
+  it("logs the time from the request to the answer, in whole milliseconds", () => {
+    vi.useFakeTimers({ toFake: ["performance"] });
+    try {
+      vi.advanceTimersByTime(5_000);
+      const { res, lines } = middlewareAlone("error", { "x-request-id": "trace-7" });
+      vi.advanceTimersByTime(42);
+      res.statusCode = 503;
+      res.emit("finish");
+      expect(parsed(lines)).toEqual([
+        expect.objectContaining({ level: 50, msg: "request completed", req: { id: "trace-7", method: "GET", path: "/things" }, res: { statusCode: 503 }, responseTime: 42 }),
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

@@ -95,7 +95,21 @@ describe("sendRepresentation: the headers every answer carries", () => {
     expect(res.length).toBe(0);
   });
 
-  it.each([["identity"], ["gzip;q=0, identity"], ["deflate"]])("sends a large body as it is to a client that takes %j", async (accept) => {
+  it("a 304 of the gzip copy carries its tag and Vary, but no Content-Encoding", async () => {
+    const res = await get("/large", { "accept-encoding": "gzip", "if-none-match": large.gzip!.etag });
+    expect(res.status).toBe(304);
+    expect(res.headers).toMatchObject({ etag: large.gzip!.etag, vary: "Accept-Encoding" });
+    expect(res.headers["content-encoding"]).toBeUndefined();
+    expect(res.length).toBe(0);
+  });
+
+  it("a 304 also to a request that says Cache-Control: no-cache (it asked for this revalidation)", async () => {
+    const res = await get("/small", { "if-none-match": small.etag, "cache-control": "no-cache" });
+    expect(res.status).toBe(304);
+    expect(res.length).toBe(0);
+  });
+
+  it.each([["identity"], ["gzip;q=0, identity"], ["deflate"], ["gzip;q=0.5, identity"]])("sends a large body as it is to a client that takes %j", async (accept) => {
     const res = await get("/large", { "accept-encoding": accept });
     expect(res.headers["content-encoding"]).toBeUndefined();
     expect(res.headers.etag).toBe(large.etag);
@@ -124,8 +138,14 @@ describe("staticRepresentation", () => {
   });
 
   it("carries extra headers only when given", () => {
-    expect(large.headers).toEqual({ "X-Extra": "yes" });
-    expect(small).not.toHaveProperty("headers");
+    const options = { contentType: "text/plain", cacheControl: "no-cache" };
+    expect(staticRepresentation("a", { ...options, headers: { "X-Extra": "yes" } }).headers).toEqual({ "X-Extra": "yes" });
+    expect(Object.keys(staticRepresentation("a", options))).toEqual(["body", "contentType", "cacheControl", "etag"]);
+  });
+
+  it("keeps the bytes it is given, not a copy", () => {
+    const bytes = Buffer.from("x".repeat(100));
+    expect(staticRepresentation(bytes, { contentType: "text/plain", cacheControl: "no-cache" }).body).toBe(bytes);
   });
 });
 

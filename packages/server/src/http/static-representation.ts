@@ -34,7 +34,7 @@ export function staticRepresentation(
   body: Buffer | string,
   options: { contentType: string; cacheControl: string; headers?: Record<string, string> },
 ): StaticRepresentation {
-  const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+  const bytes = typeof body === "string" ? Buffer.from(body) : body;
   const digest = contentDigest(bytes);
   return {
     body: bytes,
