@@ -46,6 +46,20 @@ describe.each(backends)("API token repository on %s", (backend) => {
     expect(await tokens.findById(t.id)).toStrictEqual(expected);
   });
 
+  it("a new repository finds an active token by its hash, and no other", async () => {
+    // A repository of its own: its lookup is built by createApiTokenRepository, and the mutation
+    // run credits what runs in a hook (the shared `tokens`) to no test.
+    const fresh = createApiTokenRepository(testDb.handle.db);
+    const t = newToken();
+    const { tokenHash, ...rest } = t;
+    const expected = { createdBy: null, ...rest, lastUsedAt: null, revokedAt: null };
+    await fresh.insert(t);
+    await fresh.insert(newToken());
+
+    expect(await fresh.findActiveByHash(tokenHash)).toStrictEqual(expected);
+    expect(await fresh.findActiveByHash(newToken().tokenHash)).toBeNull();
+  });
+
   it("refuses an admin token granted some workspaces: admin tokens hold every workspace", async () => {
     const err = await tokens.insert(newToken({ scope: "admin", workspaceIds: ["ws-a"] })).catch((e: unknown) => e);
     expect(classifyDatabaseError(err)).toEqual({ kind: "other", sqlstate: "23514" });

@@ -276,6 +276,21 @@ describe.each(backends)("encryption key repository on %s", (backend) => {
     });
   });
 
+  it("a new repository samples and counts only the stored passwords the key seals", async () => {
+    // A repository of its own: its condition on the key is built by createEncryptionKeyRepository,
+    // and the mutation run credits what runs in a hook (the shared `keys`) to no test.
+    const fresh = createEncryptionKeyRepository(db);
+    const keyId = freshKeyId();
+    await fresh.record(keyId, "cv", FIXTURE_TIME);
+    await sealedBy(freshKeyId());
+    await tombstoneOf(keyId);
+
+    expect(await fresh.sampleSealedBy(keyId)).toBeNull();
+    const row = await sealedBy(keyId);
+    expect(await fresh.sampleSealedBy(keyId)).toStrictEqual({ id: row.id, workspaceId: row.workspaceId, passwordCiphertext: row.passwordCiphertext });
+    expect(await fresh.retire(keyId, T1)).toStrictEqual({ outcome: "in_use", sealed: 1 });
+  });
+
   it("lists recorded keys oldest first", async () => {
     const [older, newer] = [freshKeyId(), freshKeyId()];
     await keys.record(newer, "cv-newer", new Date("2030-01-02T00:00:00.000Z"));

@@ -5,7 +5,7 @@ import { classifyDatabaseError } from "../errors.js";
 import type { NewRegistry, RegistryPatch, RegistryRecord } from "../records.js";
 import { providerOf } from "../derived-columns.js";
 import { idempotencyKeys, registries } from "../schema.js";
-import { backends, createTestDatabase, type TestDatabase } from "@modbox/testkit/databases";
+import { backends, createTestDatabase, postgresAdminUrl, rowsOf, type TestDatabase } from "@modbox/testkit/databases";
 import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js";
 import { FIXTURE_TIME as T0, newRegistry } from "@modbox/testkit/fixtures";
@@ -599,6 +599,18 @@ describe.each(backends)("registry repository on %s", (backend) => {
     });
   });
 
+  describe("softDeleteUnlessLinked without force", () => {
+    it("deletes a registry no image uses", async () => {
+      const ws = freshWorkspaceId();
+      const row = await repo.insert(newRegistry(ws, { name: "prod" }));
+
+      expect(await repo.softDeleteUnlessLinked(ws, row.id, T1, { force: false, listLimit: 10 })).toEqual({ outcome: "deleted" });
+
+      expect(await repo.findById(ws, row.id)).toBeNull();
+      expect(await rawRow(db, row.id)).toMatchObject({ passwordCiphertext: null, version: 2, deletedAt: T1 });
+    });
+  });
+
   describe("softDeleteUnlessLinked with force", () => {
     it("hides the registry, wipes the credential and frees the name", async () => {
       const ws = freshWorkspaceId();
@@ -753,6 +765,78 @@ describe.each(backends)("registry repository on %s", (backend) => {
     });
   });
 
+  describe("a repository's own statements, built when it is created", () => {
+    // A test of its own repository: the statements are built by createRegistryRepository, and
+    // the mutation run credits what runs in a hook (the shared `repo`) to no test.
+    it("a new repository inserts, claims a key with its insert, finds, lists every filter combination, updates and deletes", async () => {
+      const fresh = createRegistryRepository(db);
+      const ws = freshWorkspaceId();
+      const plain = newRegistry(ws, { server: "ghcr.io", enabled: false });
+      const keyed = newRegistry(ws, { server: "ghcr.io/acme", email: null });
+      const scope = { tokenId: "tok-fresh", workspaceId: ws, key: `key-${uuidv7()}` };
+      const claim = { fingerprint: "fp-fresh", leaseUntil: T1, createdAt: T0, expiresAt: T2 };
+      const answerOf = (record: RegistryRecord) => ({ status: 201, headers: { etag: `"${record.version}"` }, body: record.id });
+      const { passwordCiphertext: _c, passwordKeyId: _k, ...keyedFields } = keyed;
+      const second: RegistryRecord = {
+        ...keyedFields,
+        provider: "ghcr",
+        authType: "basic",
+        caCertificate: null,
+        warnings: [],
+        verificationStatus: "unverified",
+        verificationCheckedAt: null,
+        verificationErrorCode: null,
+        verificationDetail: null,
+        lastUsedAt: null,
+        version: 1,
+      };
+
+      const first = await fresh.insert(plain);
+      expect(await fresh.insertClaimingKey(keyed, { scope, claim, answerOf })).toStrictEqual({ record: second, answer: answerOf(second) });
+
+      expect(await keyRow(db, scope)).toStrictEqual({
+        ...scope,
+        ...claim,
+        state: "answered",
+        responseStatus: 201,
+        responseHeaders: { etag: '"1"' },
+        responseBody: keyed.id,
+      });
+      expect(await rawRow(db, keyed.id)).toStrictEqual({
+        name: keyed.name,
+        passwordCiphertext: keyed.passwordCiphertext,
+        passwordKeyId: "k1",
+        version: 1,
+        deletedAt: null,
+        updatedAt: T0,
+      });
+      expect(await fresh.findById(ws, first.id)).toStrictEqual(first);
+      expect(await fresh.findById(ws, keyed.id)).toStrictEqual(second);
+      expect(await fresh.findById(freshWorkspaceId(), keyed.id)).toBeNull();
+      expect(await fresh.findForUse(ws, keyed.id)).toStrictEqual({ ...second, deletedAt: null, passwordCiphertext: keyed.passwordCiphertext });
+      expect(await fresh.findForUse(freshWorkspaceId(), keyed.id)).toBeNull();
+
+      // Newest first: [keyed, first]. Each combination of (server, enabled, cursor) is its own statement.
+      const lists: [Omit<Parameters<typeof fresh.list>[1], "limit">, string[]][] = [
+        [{}, [keyed.id, first.id]],
+        [{ server: "ghcr.io/acme" }, [keyed.id]],
+        [{ enabled: false }, [first.id]],
+        [{ beforeId: keyed.id }, [first.id]],
+        [{ server: "ghcr.io", enabled: true }, [keyed.id]],
+        [{ server: "ghcr.io", beforeId: keyed.id }, [first.id]],
+        [{ enabled: true, beforeId: keyed.id }, []],
+        [{ server: "ghcr.io", enabled: false, beforeId: keyed.id }, [first.id]],
+      ];
+      for (const [q, ids] of lists) expect((await fresh.list(ws, { ...q, limit: 10 })).map((r) => r.id)).toStrictEqual(ids);
+
+      expect(await fresh.update(ws, first.id, 1, { enabled: true, updatedAt: T1 })).toStrictEqual({ ...first, enabled: true, updatedAt: T1, version: 2 });
+      expect(await fresh.softDeleteUnlessLinked(ws, first.id, T2, FORCE)).toEqual({ outcome: "deleted" });
+      expect(await fresh.findById(ws, first.id)).toBeNull();
+      expect(await fresh.findForUse(ws, first.id)).toMatchObject({ deletedAt: T2, passwordCiphertext: null, version: 3 });
+      expect((await fresh.list(ws, { limit: 10 })).map((r) => r.id)).toStrictEqual([keyed.id]);
+    });
+  });
+
   describe("updateLocked", () => {
     it("hands plan the live row with its sealed password, and writes its patch at that row's version", async () => {
       const ws = freshWorkspaceId();
@@ -846,5 +930,56 @@ describe.each(backends)("registry repository on %s", (backend) => {
 
       expect((await repo.findForUse(ws, row.id))?.lastUsedAt).toBeNull();
     });
+  });
+});
+
+/**
+ * Which update shapes run as named prepared statements. PostgreSQL only: pg_prepared_statements
+ * lists a connection's statements, and this database has one connection, so it lists them all.
+ */
+describe.skipIf(!postgresAdminUrl)("registry updates on PostgreSQL", () => {
+  let testDb: TestDatabase;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase("postgres", { maxConnections: 1 });
+  });
+  afterAll(() => testDb?.dispose());
+
+  it("prepare the first 32 shapes of patch, and run every later shape unprepared, each writing its fields", async () => {
+    const { db } = testDb.handle;
+    const repo = createRegistryRepository(db);
+    const ws = freshWorkspaceId();
+    const row = await repo.insert(newRegistry(ws));
+    const preparedUpdates = async () =>
+      rowsOf(await db.execute(sql`select count(*)::int as n from pg_prepared_statements where statement like 'update "registries"%'`))[0]!.n;
+    // Shapes 1 to 34: non-empty subsets of six fields.
+    const values = (n: number): Omit<RegistryPatch, "updatedAt"> => ({
+      name: `name-${n}`,
+      username: `user-${n}`,
+      email: `e${n}@example.com`,
+      enabled: n % 2 === 0,
+      caCertificate: `ca-${n}`,
+      verificationDetail: `detail-${n}`,
+    });
+    const keys = Object.keys(values(0)) as (keyof ReturnType<typeof values>)[];
+    let expected: RegistryRecord = row;
+    for (let shape = 1; shape <= 34; shape++) {
+      const all = values(shape);
+      const patch: RegistryPatch = { updatedAt: new Date(T1.getTime() + shape) };
+      keys.forEach((key, bit) => {
+        if (shape & (1 << bit)) Object.assign(patch, { [key]: all[key] });
+      });
+      expected = { ...expected, ...patch, version: shape + 1 };
+      expect(await repo.update(ws, row.id, shape, patch)).toStrictEqual(expected);
+      expect(await preparedUpdates()).toBe(Math.min(shape, 32));
+    }
+    // Shapes met again: the prepared one and an unprepared one both still write.
+    expect(await repo.update(ws, row.id, 35, { name: "again-1", updatedAt: T2 })).toMatchObject({ name: "again-1", version: 36 });
+    expect(await repo.update(ws, row.id, 36, { username: "again-34", verificationDetail: null, updatedAt: T2 })).toMatchObject({
+      username: "again-34",
+      verificationDetail: null,
+      version: 37,
+    });
+    expect(await preparedUpdates()).toBe(32);
   });
 });

@@ -199,11 +199,13 @@ export function createRegistryRepository(db: Db) {
     .select(registryColumns)
     .from(registries)
     .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
+    // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
     .prepare("registries_find_by_id");
   const findForUseQuery = db
     .select(registryForUseColumns)
     .from(registries)
     .where(and(eq(registries.workspaceId, sql.placeholder("workspaceId")), eq(registries.id, sql.placeholder("id"))))
+    // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
     .prepare("registries_find_for_use");
   /** One statement per combination of list filters (server, enabled, cursor), built on first use. */
   const listQuery = preparedPerFilters(([server, enabled, cursor]) =>
@@ -217,7 +219,7 @@ export function createRegistryRepository(db: Db) {
           // The server and the repository prefixes under it. starts_with is not an index
           // condition: with a server filter the list index is walked and rows filtered.
           server
-            ? sql`(${registries.server} = ${sql.placeholder("server")} OR starts_with(${registries.server}, ${sql.placeholder("under")}))`
+            ? sql`(${registries.server} = ${sql.placeholder("server")} OR starts_with(${registries.server}, ${sql.placeholder("server")} || '/'))`
             : undefined,
           enabled ? eq(registries.enabled, sql.placeholder("enabled")) : undefined,
           cursor ? lt(registries.id, sql.placeholder("beforeId")) : undefined,
@@ -225,13 +227,16 @@ export function createRegistryRepository(db: Db) {
       )
       .orderBy(desc(registries.id))
       .limit(sql.placeholder("limit"))
+      // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
       .prepare(`registries_list_${Number(server)}${Number(enabled)}${Number(cursor)}`),
   );
 
   // The writes of create and rotate are prepared too: building a drizzle INSERT or UPDATE costs
   // more CPU than the rest of the request's own code (measured: create 1.8 → 2.9 and rotate
   // 2.4 → 4.0 ms of server CPU per request when they were built on every call).
+  // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
   const insertQuery = db.insert(registries).values(placeholdersFor(insertedColumns)).returning(registryColumns).prepare("registries_insert");
+  // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
   const insertClaimingKeyQuery = buildInsertClaimingKey(db).prepare("registries_insert_claiming_key");
 
   /** The values `insert` binds: the row, its derived provider, and "none yet" for what it left out. */
@@ -258,6 +263,18 @@ export function createRegistryRepository(db: Db) {
       .returning(registryColumns);
   }
   const updateQueries = new Map<number, ReturnType<ReturnType<typeof buildUpdate>["prepare"]>>();
+
+  /**
+   * Prepares the UPDATE of a shape not seen before and keeps it; undefined once
+   * `MAX_PREPARED_UPDATE_SHAPES` are kept (that shape then runs unprepared).
+   */
+  function prepareUpdate(shape: number) {
+    if (updateQueries.size >= MAX_PREPARED_UPDATE_SHAPES) return undefined;
+    // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
+    const query = buildUpdate(shape).prepare(`registries_update_${shape}`);
+    updateQueries.set(shape, query);
+    return query;
+  }
 
   /**
    * Deletes the registry unless images still use it (or `force`), in one transaction: the row
@@ -354,8 +371,7 @@ export function createRegistryRepository(db: Db) {
     /** Newest first; `beforeId` continues after the last id of the previous page. */
     async list(workspaceId: string, q: RegistryListQuery): Promise<RegistryRecord[]> {
       const query = listQuery([q.server !== undefined, q.enabled !== undefined, q.beforeId !== undefined]);
-      const under = q.server === undefined ? undefined : `${q.server}/`;
-      const rows = await query.execute({ workspaceId, server: q.server, under, enabled: q.enabled, beforeId: q.beforeId, limit: q.limit });
+      const rows = await query.execute({ workspaceId, server: q.server, enabled: q.enabled, beforeId: q.beforeId, limit: q.limit });
       return rows.map(asRecord);
     },
 
@@ -367,13 +383,9 @@ export function createRegistryRepository(db: Db) {
      */
     async update(workspaceId: string, id: string, expectedVersion: number, patch: RegistryPatch): Promise<RegistryRecord | null> {
       const shape = shapeOf(patch);
-      let query = updateQueries.get(shape);
-      if (query === undefined && updateQueries.size < MAX_PREPARED_UPDATE_SHAPES) {
-        query = buildUpdate(shape).prepare(`registries_update_${shape}`);
-        updateQueries.set(shape, query);
-      }
+      const query = updateQueries.get(shape) ?? prepareUpdate(shape) ?? buildUpdate(shape);
       const provider = patch.server === undefined ? undefined : providerOf(patch.server);
-      const [updated] = await (query ?? buildUpdate(shape)).execute({ ...patch, provider, workspaceId, id, expectedVersion });
+      const [updated] = await query.execute({ ...patch, provider, workspaceId, id, expectedVersion });
       return updated ? asRecord(updated) : null;
     },
 

@@ -140,6 +140,18 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
     });
   });
 
+  it("a new repository finds an image by id in its own workspace only", async () => {
+    // A repository of its own: its statements are built by createSandboxImageRepository, and the
+    // mutation run credits what runs in a hook (the shared `images`) to no test.
+    const fresh = createSandboxImageRepository(db);
+    const ws = freshWorkspaceId();
+    const image = await fresh.insert(newImage(ws));
+
+    expect(await fresh.findById(ws, image.id)).toStrictEqual(image);
+    expect(await fresh.findById(freshWorkspaceId(), image.id)).toBeNull();
+    expect(await fresh.findById(ws, uuidv7())).toBeNull();
+  });
+
   describe("a link to another workspace's registry is refused", () => {
     it.each([
       ["insert", async (ws: string, registryId: string) => images.insert(newImage(ws, { registryId }))],
@@ -157,6 +169,7 @@ describe.each(backends)("sandbox image repository on %s", (backend) => {
       const err = await link(ws, foreign.id).catch((e: unknown) => e);
 
       expect(err).toBeInstanceOf(RegistryNotLinkableError);
+      expect(err).toMatchObject({ name: "RegistryNotLinkableError", message: "registry is not live in this workspace" });
       const linked = (await images.list(ws, { limit: 10 })).filter((i) => i.registryId === foreign.id);
       expect(linked).toEqual([]);
     });
@@ -630,14 +643,19 @@ describe.skipIf(!postgresAdminUrl)("default image changes wait for the workspace
   });
   afterAll(() => testDb?.dispose());
 
+  /** Whether another session waits for an advisory lock now. */
+  async function someoneWaitsForAdvisoryLock(): Promise<boolean> {
+    const rows = (await db.execute(sql`
+      select 1 from pg_stat_activity
+      where pid <> pg_backend_pid() and datname = current_database()
+        and wait_event_type = 'Lock' and wait_event = 'advisory'`)) as unknown as unknown[];
+    return rows.length > 0;
+  }
+
   /** Whether another session comes to wait for an advisory lock, within a bounded wait. */
   async function waitUntilWaitingForAdvisoryLock(): Promise<boolean> {
     for (let i = 0; i < 200; i++) {
-      const rows = (await db.execute(sql`
-        select 1 from pg_stat_activity
-        where pid <> pg_backend_pid() and datname = current_database()
-          and wait_event_type = 'Lock' and wait_event = 'advisory'`)) as unknown as unknown[];
-      if (rows.length > 0) return true;
+      if (await someoneWaitsForAdvisoryLock()) return true;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     return false;
@@ -681,5 +699,56 @@ describe.skipIf(!postgresAdminUrl)("default image changes wait for the workspace
 
     expect(waiting).toBe(true);
     expect(changed).toBeTruthy();
+  });
+
+  it.each([
+    ["an update that leaves the default alone", (ws: string, id: string) => images.update(ws, id, 1, { name: "renamed", isDefault: false, updatedAt: T1 })],
+    [
+      "a locked update that neither takes nor makes the default",
+      (ws: string, id: string) => images.updateLocked(ws, id, false, async () => ({ name: "renamed", isDefault: false, updatedAt: T1 })),
+    ],
+  ] as const)("%s goes ahead while another change holds the lock", async (_, change) => {
+    const ws = freshWorkspaceId();
+    const holderImage = await images.insert(newImage(ws));
+    const image = await images.insert(newImage(ws));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = images.updateLocked(ws, holderImage.id, true, async () => {
+      locked();
+      await released;
+      return { name: "held", updatedAt: T1 };
+    });
+    await Promise.race([isLocked, holder]);
+
+    let outcome: "finished" | "waited for the lock" | "neither";
+    let changed;
+    try {
+      const pending = change(ws, image.id);
+      let finished = false;
+      const settled = pending.then(
+        () => (finished = true),
+        () => (finished = true),
+      );
+      outcome = "neither";
+      // Bounded: 200 checks, 25 ms apart at most; ends as soon as the change settles.
+      for (let i = 0; i < 200 && !finished; i++) {
+        if (await someoneWaitsForAdvisoryLock()) {
+          outcome = "waited for the lock";
+          break;
+        }
+        await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 25))]);
+      }
+      if (finished) outcome = "finished";
+      release();
+      changed = await pending;
+    } finally {
+      release();
+      await holder;
+    }
+
+    expect(outcome).toBe("finished");
+    expect(changed).toStrictEqual({ ...image, name: "renamed", updatedAt: T1, version: 2 });
   });
 });
