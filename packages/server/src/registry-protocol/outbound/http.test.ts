@@ -1,8 +1,9 @@
 import type { ServerResponse } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import net, { type AddressInfo, type LookupFunction, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseInsecureRegistries, type InsecureRegistries } from "../insecure-registries.js";
 import { OutboundError } from "./errors.js";
-import { outboundRequest, type OutboundRequest } from "./http.js";
+import { outboundRequest, parseTargetUrl, pinnedLookup, type OutboundRequest } from "./http.js";
 import { followRedirects } from "./redirects.js";
 import {
   countSocketConnects,
@@ -14,6 +15,7 @@ import {
   type TestCertificate,
   type TestServer,
 } from "@modbox/testkit/outbound";
+import type { CheckedAddress } from "./resolve.js";
 import { classifyTransportError } from "./transport-errors.js";
 
 let tls: TestCertificate;
@@ -74,6 +76,13 @@ beforeAll(async () => {
         return stream(res, 10 * 1024 * 1024, false);
       case "/big-declared":
         return stream(res, 10 * 1024 * 1024, true);
+      case "/declared-large-then-silent":
+        // Announces a body it never sends: only the announcement can end the wait in time.
+        res.writeHead(200, { "content-length": String(50 * 1024 * 1024) });
+        return void res.flushHeaders();
+      case "/chunked-hello":
+        res.write("hel");
+        return void res.end("lo");
       case "/head-large":
         res.writeHead(200, { "content-length": String(50 * 1024 * 1024), "docker-content-digest": "sha256:x" });
         return void res.end();
@@ -161,6 +170,44 @@ async function failure(promise: Promise<unknown>): Promise<OutboundError> {
   return err as OutboundError;
 }
 
+function thrown(fn: () => unknown): OutboundError {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(OutboundError);
+  return err as OutboundError;
+}
+
+/**
+ * Records every client socket `connect` in this process (the socket and the port asked for);
+ * with `refuse`, fails each as refused before it starts, so nothing leaves the process.
+ */
+function captureConnects(options: { refuse: boolean }): { sockets: Socket[]; ports: unknown[]; restore: () => void } {
+  const original = net.Socket.prototype.connect;
+  const sockets: Socket[] = [];
+  const ports: unknown[] = [];
+  net.Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
+    const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
+    sockets.push(this);
+    ports.push((first as { port?: unknown }).port);
+    if (options.refuse) {
+      process.nextTick(() => this.destroy(Object.assign(new Error("connect refused by the test"), { code: "ECONNREFUSED" })));
+      return this;
+    }
+    return (original as (...a: unknown[]) => Socket).apply(this, args);
+  } as typeof original;
+  return {
+    sockets,
+    ports,
+    restore: () => {
+      net.Socket.prototype.connect = original;
+    },
+  };
+}
+
 describe("outboundRequest", () => {
   it("connects to the checked address; SNI and Host stay the host name; DNS asked once", async () => {
     const calls = lookup.calls.length;
@@ -184,6 +231,24 @@ describe("outboundRequest", () => {
     const res = await outboundRequest(base("/ok", { lookup: dual }));
     expect(res.status).toBe(200);
     expect(dual.calls).toEqual(["registry.test"]);
+  });
+
+  it("sends SNI for the URL's host even when the caller sets another Host header", async () => {
+    const res = await outboundRequest(base("/ok", { headers: { host: "other.test" } }));
+    expect(res.status).toBe(200);
+    expect(server.requests.at(-1)).toMatchObject({ host: "other.test", servername: "registry.test" });
+  });
+
+  it("goes to port 443 for https and 80 for http when the URL names no port", async () => {
+    const connects = captureConnects({ refuse: true });
+    try {
+      expect((await failure(outboundRequest(base("/ok", { url: "https://registry.test/ok" })))).code).toBe("unreachable");
+      const http = base("/ok", { url: "http://plain.test/ok", insecureRegistries: insecure("plain.test") });
+      expect((await failure(outboundRequest(http))).code).toBe("unreachable");
+    } finally {
+      connects.restore();
+    }
+    expect(connects.ports).toEqual([443, 80]);
   });
 
   it("refuses http: before any connection", async () => {
@@ -217,6 +282,24 @@ describe("outboundRequest", () => {
     expect(err).toMatchObject({ code: "tls_error", detail: "the server's certificate does not name this host" });
   });
 
+  it("times out DNS that never answers, keeping what was cut short as the cause", async () => {
+    const never = () => new Promise<never>(() => undefined);
+    const err = await failure(outboundRequest(base("/ok", { lookup: never, timeoutMs: 20 })));
+    expect([err.code, err.detail]).toEqual(["timeout", "no complete answer within 20 ms"]);
+    expect(err.cause).toMatchObject({ code: "timeout", detail: "resolving the host name took too long" });
+  });
+
+  it("leaves no timer behind once it has failed", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const err = await failure(outboundRequest(base("/", { url: "https://nowhere.test/" })));
+      expect(err.code).toBe("unreachable");
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("times out a handshake that never completes", async () => {
     const started = Date.now();
     const err = await failure(outboundRequest(base("/", { url: `https://127.0.0.1:${blackhole.port}/`, timeoutMs: 300 })));
@@ -248,6 +331,49 @@ describe("outboundRequest", () => {
     expect(err.code).toBe("response_too_large");
   });
 
+  it("refuses a declared Content-Length past maxResponseBytes at once, without waiting for the body", async () => {
+    const err = await failure(outboundRequest(base("/declared-large-then-silent", { maxResponseBytes: 1000 })));
+    expect([err.code, err.detail]).toEqual(["response_too_large", "the response body exceeds 1000 bytes"]);
+  });
+
+  it("accepts a body of exactly maxResponseBytes, declared or streamed", async () => {
+    const declared = await outboundRequest(base("/ok", { maxResponseBytes: 5 }));
+    expect([declared.body.toString(), declared.headers["content-length"]]).toEqual(["hello", ["5"]]);
+    const streamed = await outboundRequest(base("/chunked-hello", { maxResponseBytes: 5 }));
+    expect([streamed.body.toString(), streamed.headers["transfer-encoding"]]).toEqual(["hello", ["chunked"]]);
+  });
+
+  it("closes the connection once the answer is read, even while the server has not taken the whole POST body", async () => {
+    const accepted: Socket[] = [];
+    const stalled = net.createServer((socket) => {
+      accepted.push(socket);
+      socket.on("error", () => undefined);
+      socket.once("data", () => {
+        socket.pause(); // reads no more of the body
+        socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+      });
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, "127.0.0.1", resolve));
+    const port = (stalled.address() as AddressInfo).port;
+    const connects = captureConnects({ refuse: false });
+    try {
+      const res = await outboundRequest(
+        base("/", {
+          url: `http://127.0.0.1:${port}/upload`,
+          method: "POST",
+          body: { contentType: "application/octet-stream", data: Buffer.alloc(32 * 1024 * 1024) },
+          insecureRegistries: insecure("127.0.0.0/8"),
+        }),
+      );
+      expect([res.status, res.body.toString()]).toEqual([200, "ok"]);
+      expect(connects.sockets.map((socket) => socket.destroyed)).toEqual([true]);
+    } finally {
+      connects.restore();
+      for (const socket of accepted) socket.destroy();
+      await new Promise((resolve) => stalled.close(resolve));
+    }
+  });
+
   it("accepts a HEAD answer announcing a large body", async () => {
     const res = await outboundRequest(base("/head-large", { method: "HEAD", maxResponseBytes: 1000 }));
     expect(res.status).toBe(200);
@@ -259,6 +385,82 @@ describe("outboundRequest", () => {
     const res = await outboundRequest(base("/to-same"));
     expect(res.status).toBe(302);
     expect(res.headers.location).toEqual(["/ok"]);
+  });
+});
+
+describe("parseTargetUrl", () => {
+  it("refuses what is not an absolute URL, keeping the parser's error as the cause", () => {
+    const err = thrown(() => parseTargetUrl("not a url"));
+    expect([err.code, err.detail]).toEqual(["invalid_target", "the URL is not a valid absolute URL"]);
+    expect(err.cause).toBeInstanceOf(TypeError);
+  });
+
+  it.each([
+    ["ftp://registry.test/x", "only https URLs are allowed, not ftp"],
+    ["git+ssh://registry.test/x", "only https URLs are allowed, not git+ssh"],
+    [`${"s".repeat(16)}://registry.test/x`, `only https URLs are allowed, not ${"s".repeat(16)}`],
+    [`${"s".repeat(17)}://registry.test/x`, "only https URLs are allowed, not that scheme"],
+  ])("refuses %s, naming the scheme only when it is short", (url, detail) => {
+    const err = thrown(() => parseTargetUrl(url));
+    expect([err.code, err.detail]).toEqual(["insecure_scheme", detail]);
+  });
+
+  it.each(["https://robot@registry.test/", "https://:s3cret@registry.test/", "https://robot:s3cret@registry.test/"])(
+    "refuses userinfo in %s",
+    (url) => {
+      const err = thrown(() => parseTargetUrl(url));
+      expect([err.code, err.detail]).toEqual(["invalid_target", "URLs with userinfo are not allowed"]);
+    },
+  );
+
+  it("returns the URL without its fragment", () => {
+    expect(parseTargetUrl("https://registry.test:5000/v2/?a=1#frag").href).toBe("https://registry.test:5000/v2/?a=1");
+  });
+});
+
+describe("pinnedLookup", () => {
+  const checked: CheckedAddress[] = [
+    { address: "2606:4700::1111", family: 6, addressClass: "public" },
+    { address: "140.82.112.34", family: 4, addressClass: "public" },
+    { address: "2606:4700::2222", family: 6, addressClass: "public" },
+    { address: "140.82.112.35", family: 4, addressClass: "public" },
+  ];
+  const v4 = [
+    { address: "140.82.112.34", family: 4 },
+    { address: "140.82.112.35", family: 4 },
+  ];
+  const v6 = [
+    { address: "2606:4700::1111", family: 6 },
+    { address: "2606:4700::2222", family: 6 },
+  ];
+
+  /** What the lookup answers (it answers at once): the callback's arguments. */
+  function ask(addresses: readonly CheckedAddress[], options: Parameters<LookupFunction>[1]): unknown[] {
+    const answers: unknown[][] = [];
+    pinnedLookup(addresses)("registry.test", options, (...args: unknown[]) => answers.push(args));
+    expect(answers).toHaveLength(1);
+    return answers[0]!;
+  }
+
+  it.each([
+    [4, v4],
+    ["IPv4", v4],
+    [6, v6],
+    ["IPv6", v6],
+    [0, [v6[0], v4[0], v6[1], v4[1]]],
+    [undefined, [v6[0], v4[0], v6[1], v4[1]]],
+  ] as const)("answers family %j with the checked addresses of that family, in resolver order", (family, expected) => {
+    expect(ask(checked, { family, all: true })).toEqual([null, expected]);
+    expect(ask(checked, { family })).toEqual([null, expected[0]!.address, expected[0]!.family]);
+  });
+
+  it("fails a query for a family no checked address has, as a name not found", () => {
+    const v4Only = checked.filter((a) => a.family === 4);
+    for (const options of [{ family: 6 }, { family: "IPv6" as const, all: true }]) {
+      const [err, address, family] = ask(v4Only, options);
+      expect(err).toMatchObject({ code: "ENOTFOUND", message: "no checked address of the requested family" });
+      expect([address, family]).toEqual(["", 0]);
+    }
   });
 });
 

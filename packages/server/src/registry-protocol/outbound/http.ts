@@ -121,8 +121,9 @@ export function parseTargetUrl(input: string | URL, insecureRegistries?: Insecur
   return url;
 }
 
+/** The scheme, if short: the URL parser only yields `[a-z][a-z0-9+.-]*:`, so only its length needs a bound. */
 function safeScheme(protocol: string): string {
-  return /^[a-z][a-z0-9+.-]{0,15}:$/.test(protocol) ? protocol.slice(0, -1) : "that scheme";
+  return protocol.length <= 17 ? protocol.slice(0, -1) : "that scheme";
 }
 
 async function send(
@@ -135,6 +136,8 @@ async function send(
 ): Promise<OutboundResponse> {
   const common = {
     host: hostname,
+    // No port in the URL (the scheme's default) gives 0, for which Node uses the agent's default: 80 or 443.
+    port: Number(url.port),
     path: `${url.pathname}${url.search}`,
     method: request.method,
     headers: {
@@ -149,10 +152,9 @@ async function send(
   // parseTargetUrl let an http URL through only for a host the operator listed.
   const req =
     url.protocol === "http:"
-      ? httpRequest({ ...common, port: url.port === "" ? 80 : Number(url.port) })
+      ? httpRequest(common)
       : httpsRequest({
           ...common,
-          port: url.port === "" ? 443 : Number(url.port),
           ...(literal ? {} : { servername: hostname }),
           ca: request.caCertPem === undefined ? undefined : [...rootCertificates, request.caCertPem],
           rejectUnauthorized: true,

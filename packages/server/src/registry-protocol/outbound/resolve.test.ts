@@ -172,6 +172,14 @@ describe("resolveTarget", () => {
     expect([during.code, during.detail, calls]).toEqual(["timeout", "resolving the host name took too long", ["slow.example"]]);
   });
 
+  it("waits for a lookup that answers later when no signal is given", async () => {
+    const later = async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return [{ address: "140.82.112.34", family: 4 }];
+    };
+    await expect(resolveTarget("registry.example", { allowPrivate: false, lookup: later })).resolves.toMatchObject({ address: "140.82.112.34" });
+  });
+
   it("stops listening to the signal once DNS has answered", async () => {
     const events: string[] = [];
     const signal = {

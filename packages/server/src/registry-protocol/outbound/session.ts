@@ -260,7 +260,7 @@ export function registryErrorCodes(body: Buffer): string[] {
   try {
     json = JSON.parse(body.toString("utf8"));
   } catch {
-    return [];
+    // Not JSON: `json` stays undefined, which has no errors.
   }
   const errors = (json as { errors?: unknown } | null)?.errors;
   if (!Array.isArray(errors)) return [];

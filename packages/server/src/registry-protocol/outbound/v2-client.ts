@@ -143,8 +143,8 @@ async function manifestResult(
   if (response.status !== 200) return manifestFailure(session, target, response);
 
   const mediaType = parseMediaType(headerValue(response, "content-type"));
-  const digest = headerValue(response, "docker-content-digest");
-  if (digest !== undefined && DIGEST.test(digest)) {
+  const digest = headerValue(response, "docker-content-digest")?.match(DIGEST)?.[0];
+  if (digest !== undefined) {
     assertSameDigest(session, target, digest);
     return { ok: true, digest, mediaType };
   }
@@ -197,8 +197,9 @@ function failed(code: Extract<VerifyResult, { status: "failed" }>["code"], detai
 }
 
 function parseMediaType(contentType: string | undefined): string | null {
-  const type = contentType?.split(";")[0]?.trim().toLowerCase();
-  return type !== undefined && /^[a-z0-9][\w.+-]*\/[a-z0-9][\w.+-]*$/.test(type) ? type : null;
+  if (contentType === undefined) return null;
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  return /^[a-z0-9][\w.+-]*\/[a-z0-9][\w.+-]*$/.test(type) ? type : null;
 }
 
 // distribution/reference grammar (wire-formats.md)
