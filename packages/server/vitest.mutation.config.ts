@@ -35,6 +35,7 @@ export default defineConfig({
     name: "server-mutation",
     include: testsOfMutatedFolders(join(here, "stryker.config.json")),
     globalSetup: [join(root, "test/global-setup.ts")],
+    setupFiles: [join(here, "vitest.mutation.setup.ts")],
     // PostgreSQL only: the same SQL on both databases, without a PGlite start per file per mutant.
     env: { MODBOX_TEST_BACKENDS: "postgres" },
     // One module graph for all the files a mutant runs, instead of importing Express, drizzle and

@@ -23,6 +23,10 @@ export function keptThreadPool(workspaceFiles: () => string[]): PoolRunnerInitia
   let thread: ThreadsPoolWorker | undefined;
   let invalidated: string[] | undefined;
   let threadStarted = false;
+  /** A run was sent to the thread and its "testfileFinished" has not come back yet. */
+  let busy = false;
+  /** The thread serves one run only (a static mutant's), and is terminated when it stops. */
+  let singleUse = false;
   let config: Extract<WorkerRequest, { type: "start" }>["context"]["config"] | undefined;
   const name = "kept-threads";
 
@@ -33,14 +37,30 @@ export function keptThreadPool(workspaceFiles: () => string[]): PoolRunnerInitia
     constructor(private readonly options: PoolOptions) {}
 
     async start(): Promise<void> {
+      // A static mutant (module-level code, switched on by Stryker's setup file) gets a thread
+      // of its own, as without this pool: with the thread kept, an experiment reported about
+      // half of one file's static mutants as survived with no test run (cause not found). The
+      // server's run skips static mutants; this keeps the pool right if that changes.
+      const isStatic = this.options.project.getProvidedContext()["mutantActivation" as never] === "static";
+      if (isStatic) await closeThread();
       if (thread) return;
+      singleUse = isStatic;
       thread = new ThreadsPoolWorker(this.options);
       await thread.start();
+      thread.on("message", (message: { __vitest_worker_response__?: boolean; type?: string }) => {
+        if (message?.__vitest_worker_response__ && message.type === "testfileFinished") busy = false;
+      });
     }
 
-    /** Leaves the thread running for the next mutant: only this run's listeners are removed. */
+    /**
+     * Leaves the thread running for the next mutant: only this run's listeners are removed. Not a
+     * thread that is still running tests (vitest stops a run without waiting for it when a second
+     * cancel comes while one is in progress): its late answer could be taken for the next run's.
+     * That thread is terminated, and the next mutant starts a new one.
+     */
     async stop(): Promise<void> {
       for (const [event, callback] of this.listeners.splice(0)) thread?.off(event, callback);
+      if (busy || singleUse) await closeThread();
     }
 
     on(event: string, callback: (arg: unknown) => void): void {
@@ -67,6 +87,7 @@ export function keptThreadPool(workspaceFiles: () => string[]): PoolRunnerInitia
           return this.answer("stopped");
         case "run":
         case "collect": {
+          busy = true;
           // The thread runs tests with `{ ...the first start's context, ...this context }`, so the
           // `config` here replaces the one it started with.
           const context = {
@@ -99,14 +120,14 @@ export function keptThreadPool(workspaceFiles: () => string[]): PoolRunnerInitia
     return thread;
   }
 
-  return {
-    name,
-    createPoolWorker: (options) => new KeptThreadWorker(options),
-    async close() {
-      const last = thread;
-      thread = undefined;
-      threadStarted = false;
-      await last?.stop();
-    },
-  };
+  async function closeThread(): Promise<void> {
+    const last = thread;
+    thread = undefined;
+    threadStarted = false;
+    busy = false;
+    singleUse = false;
+    await last?.stop();
+  }
+
+  return { name, createPoolWorker: (options) => new KeptThreadWorker(options), close: closeThread };
 }

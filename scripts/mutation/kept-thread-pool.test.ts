@@ -3,10 +3,12 @@ import { describe, expect, it } from "vitest";
 import { createVitest, type Vitest } from "vitest/node";
 import { keptThreadPool } from "../../packages/server/vitest.mutation.pool.js";
 
+const mutationSetup = fileURLToPath(new URL("../../packages/server/vitest.mutation.setup.ts", import.meta.url));
+
 // The server's mutation run keeps one worker thread for every mutant (vitest.mutation.pool.ts).
 // What makes that safe: each run sees the workspace's modules evaluated afresh (no state a
-// mutant left behind), keeps the dependencies, and honours the test name filter Stryker sets per
-// mutant. Checked here the way Stryker's vitest runner drives vitest: one vitest, started again
+// mutant left behind) with no mutant switched on while they are (vitest.mutation.setup.ts),
+// keeps the dependencies, and honours the test name filter Stryker sets per mutant. Checked here the way Stryker's vitest runner drives vitest: one vitest, started again
 // for every mutant.
 const fixture = fileURLToPath(new URL("./fixtures/kept-thread-pool/", import.meta.url));
 
@@ -26,11 +28,14 @@ async function runOnce(vitest: Vitest, pattern: RegExp): Promise<Probe[]> {
 }
 
 describe("the kept worker thread of the server's mutation run", () => {
-  it("runs every start in one thread, with the workspace's modules evaluated again, the dependencies kept, and each start's test filter", async () => {
+  it("runs every start in one thread: the workspace's modules evaluated again with no mutant on, the dependencies kept, each start's test filter", async () => {
     const vitest = await createVitest("test", {
       root: fixture,
       config: false,
       include: ["probe.fixture.ts"],
+      setupFiles: [mutationSetup],
+      // What Stryker's runner provides for a mutant switched on at run time.
+      provide: { globalNamespace: "__stryker__", mode: "mutant", mutantActivation: "runtime" },
       pool: keptThreadPool(() => [`${fixture}workspace-module.ts`]),
       isolate: false,
       maxWorkers: 1,
@@ -53,6 +58,7 @@ describe("the kept worker thread of the server's mutation run", () => {
         [false, true],
         [false, true],
       ]);
+      expect(ran.map((meta) => meta.activeWhileEvaluated)).toEqual([undefined, undefined, undefined]);
     } finally {
       await vitest.close();
     }
