@@ -57,6 +57,27 @@ async function storedShape(db: Db, id: string) {
   return row;
 }
 
+/**
+ * The record of a ghcr.io registry only just written from `row`: basic, no CA, no warnings, never
+ * verified or used, version 1 (the password stays in the row).
+ */
+function justWritten(row: NewRegistry): RegistryRecord {
+  const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
+  return {
+    ...fields,
+    provider: "ghcr",
+    authType: "basic",
+    caCertificate: null,
+    warnings: [],
+    verificationStatus: "unverified",
+    verificationCheckedAt: null,
+    verificationErrorCode: null,
+    verificationDetail: null,
+    lastUsedAt: null,
+    version: 1,
+  };
+}
+
 /** The stored `Idempotency-Key` row of a scope, read around the repositories. */
 async function keyRow(db: Db, scope: { tokenId: string; workspaceId: string; key: string }) {
   const [row] = await db
@@ -81,21 +102,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
   it("inserts and finds a record without the ciphertext", async () => {
     const ws = freshWorkspaceId();
     const row = newRegistry(ws, { email: null });
-    const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
-    // What a registry that was only just written is: basic, no CA, no warnings, never verified or used.
-    const expected = {
-      ...fields,
-      provider: "ghcr",
-      authType: "basic",
-      caCertificate: null,
-      warnings: [],
-      verificationStatus: "unverified",
-      verificationCheckedAt: null,
-      verificationErrorCode: null,
-      verificationDetail: null,
-      lastUsedAt: null,
-      version: 1,
-    };
+    const expected = justWritten(row);
 
     expect(await repo.insert(row)).toStrictEqual(expected);
     expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
@@ -667,20 +674,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const ws = freshWorkspaceId();
       const row = newRegistry(ws, { email: null });
       const scope = scopeIn(ws);
-      const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
-      const expected: RegistryRecord = {
-        ...fields,
-        provider: "ghcr",
-        authType: "basic",
-        caCertificate: null,
-        warnings: [],
-        verificationStatus: "unverified",
-        verificationCheckedAt: null,
-        verificationErrorCode: null,
-        verificationDetail: null,
-        lastUsedAt: null,
-        version: 1,
-      };
+      const expected = justWritten(row);
 
       const created = await repo.insertClaimingKey(row, { scope, claim, answerOf });
 
@@ -776,20 +770,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const scope = { tokenId: "tok-fresh", workspaceId: ws, key: `key-${uuidv7()}` };
       const claim = { fingerprint: "fp-fresh", leaseUntil: T1, createdAt: T0, expiresAt: T2 };
       const answerOf = (record: RegistryRecord) => ({ status: 201, headers: { etag: `"${record.version}"` }, body: record.id });
-      const { passwordCiphertext: _c, passwordKeyId: _k, ...keyedFields } = keyed;
-      const second: RegistryRecord = {
-        ...keyedFields,
-        provider: "ghcr",
-        authType: "basic",
-        caCertificate: null,
-        warnings: [],
-        verificationStatus: "unverified",
-        verificationCheckedAt: null,
-        verificationErrorCode: null,
-        verificationDetail: null,
-        lastUsedAt: null,
-        version: 1,
-      };
+      const second = justWritten(keyed);
 
       const first = await fresh.insert(plain);
       expect(await fresh.insertClaimingKey(keyed, { scope, claim, answerOf })).toStrictEqual({ record: second, answer: answerOf(second) });

@@ -661,6 +661,25 @@ describe.skipIf(!postgresAdminUrl)("default image changes wait for the workspace
     return false;
   }
 
+  /**
+   * Another image of `ws` takes the workspace's default lock (and its own row) and holds it, its
+   * plan waiting, until `release`; `holder` settles once it has let go.
+   */
+  async function holdDefaultLock(ws: string): Promise<{ release: () => void; holder: Promise<unknown> }> {
+    const holderImage = await images.insert(newImage(ws));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = images.updateLocked(ws, holderImage.id, true, async () => {
+      locked();
+      await released;
+      return { name: "held", updatedAt: T1 };
+    });
+    await Promise.race([isLocked, holder]);
+    return { release, holder };
+  }
+
   it.each([
     ["an update to default", (ws: string, id: string) => images.update(ws, id, 1, { isDefault: true, updatedAt: T1 })],
     ["a locked update that takes the default", (ws: string, id: string) => images.updateLocked(ws, id, true, async () => ({ name: "renamed", updatedAt: T1 }))],
@@ -671,19 +690,8 @@ describe.skipIf(!postgresAdminUrl)("default image changes wait for the workspace
     ["an insert of a default", (ws: string) => images.insert(newImage(ws, { isDefault: true }))],
   ] as const)("%s waits while another change holds the lock", async (_, change) => {
     const ws = freshWorkspaceId();
-    const holderImage = await images.insert(newImage(ws));
+    const { release, holder } = await holdDefaultLock(ws);
     const image = await images.insert(newImage(ws));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    // Holds the workspace's default lock (and its own row) while its plan waits.
-    const holder = images.updateLocked(ws, holderImage.id, true, async () => {
-      locked();
-      await released;
-      return { name: "held", updatedAt: T1 };
-    });
-    await Promise.race([isLocked, holder]);
 
     let waiting = false;
     let changed;
@@ -709,18 +717,8 @@ describe.skipIf(!postgresAdminUrl)("default image changes wait for the workspace
     ],
   ] as const)("%s goes ahead while another change holds the lock", async (_, change) => {
     const ws = freshWorkspaceId();
-    const holderImage = await images.insert(newImage(ws));
+    const { release, holder } = await holdDefaultLock(ws);
     const image = await images.insert(newImage(ws));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const holder = images.updateLocked(ws, holderImage.id, true, async () => {
-      locked();
-      await released;
-      return { name: "held", updatedAt: T1 };
-    });
-    await Promise.race([isLocked, holder]);
 
     let outcome: "finished" | "waited for the lock" | "neither";
     let changed;
