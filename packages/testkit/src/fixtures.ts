@@ -5,7 +5,7 @@
 import { getTableColumns, sql, type Column } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { uuidv7 } from "./ids.js";
-import { providerOf, referenceOf, registries, sandboxImages, type Db, type NewRegistry, type NewSandboxImage, type RegistryForUse } from "./server.js";
+import { providerOf, referenceOf, registries, sandboxImages, type Db, type NewRegistry, type NewSandboxImage, type RegistryForUse, type RegistryRecord } from "./server.js";
 
 /** The instant fixtures are created and last updated at, unless overridden. */
 export const FIXTURE_TIME = new Date("2025-01-02T03:04:05.678Z");
@@ -26,6 +26,28 @@ export function newRegistry(workspaceId: string, overrides: Partial<NewRegistry>
     createdAt: FIXTURE_TIME,
     updatedAt: FIXTURE_TIME,
     ...overrides,
+  };
+}
+
+/**
+ * The record a repository answers for `row` only just written: what the row leaves out is basic,
+ * no CA, no warnings, never verified or used; the provider follows the server; version 1. The
+ * sealed password is not part of it.
+ */
+export function justWrittenRecord(row: NewRegistry): RegistryRecord {
+  const { passwordCiphertext: _ciphertext, passwordKeyId: _keyId, ...fields } = row;
+  return {
+    authType: "basic",
+    caCertificate: null,
+    warnings: [],
+    verificationStatus: "unverified",
+    verificationCheckedAt: null,
+    verificationErrorCode: null,
+    verificationDetail: null,
+    lastUsedAt: null,
+    ...fields,
+    provider: providerOf(row.server),
+    version: 1,
   };
 }
 

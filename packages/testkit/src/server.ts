@@ -15,7 +15,7 @@ export { generateApiToken, hashApiToken } from "../../server/src/auth/api-token.
 export { openDatabase, openDedicatedSession, type Db, type DatabaseHandle } from "../../server/src/db/client.js";
 export { providerOf, referenceOf } from "../../server/src/db/derived-columns.js";
 export { MIGRATIONS_FOLDER, migrateDatabase } from "../../server/src/db/migrate.js";
-export type { NewRegistry, NewSandboxImage, RegistryForUse, TokenScope } from "../../server/src/db/records.js";
+export type { NewRegistry, NewSandboxImage, RegistryForUse, RegistryRecord, TokenScope } from "../../server/src/db/records.js";
 export { registries, sandboxImages } from "../../server/src/db/schema.js";
 export type { LookupAddress, LookupFn } from "../../server/src/registry-protocol/outbound/resolve.js";
 export type { OutboundOptions } from "../../server/src/registry-protocol/outbound/types.js";

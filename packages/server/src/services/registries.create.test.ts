@@ -4,7 +4,7 @@ import { REGISTRY_NAME_UNIQUE } from "../db/repositories/registries.js";
 import { createRegistryService, type CreateRegistryInput, type RegistryRepositoryPort, type RegistryService } from "./registries.js";
 import type { RegistryAuth } from "./registry-auth.js";
 import type { LoginOutcome, RegistryCredentials, RegistryEndpoint } from "./registry-prober.js";
-import { TEST_CA_CERTIFICATE as CA } from "@modbox/testkit/fixtures";
+import { justWrittenRecord, TEST_CA_CERTIFICATE as CA } from "@modbox/testkit/fixtures";
 
 const WS = "ws_test";
 const ID = "0190a000-0000-7000-8000-000000000001";
@@ -31,31 +31,18 @@ function setup(options: { outcome?: LoginOutcome; registryAuth?: RegistryAuth; w
   const queries: RegistryListQuery[] = [];
   const logins: { endpoint: RegistryEndpoint; credentials: RegistryCredentials }[] = [];
   let sealed = 0;
-  const recordOf = (row: NewRegistry): RegistryRecord => ({
-    authType: "basic",
-    caCertificate: null,
-    warnings: [],
-    verificationStatus: "unverified",
-    verificationCheckedAt: null,
-    verificationErrorCode: null,
-    verificationDetail: null,
-    lastUsedAt: null,
-    ...row,
-    provider: "self_hosted",
-    version: 1,
-  });
   const unused = (name: string) => () => Promise.reject(new Error(`${name} is not used here`));
   const registries: RegistryRepositoryPort = {
     async insert(row) {
       if (options.writeError) throw options.writeError;
       inserted.push(row);
-      return recordOf(row);
+      return justWrittenRecord(row);
     },
     async insertClaimingKey(row, key) {
       if (options.writeError) throw options.writeError;
       inserted.push(row);
       claims.push(key);
-      return { record: recordOf(row), answer: { status: 201, headers: {}, body: JSON.stringify({ id: row.id }) } };
+      return { record: justWrittenRecord(row), answer: { status: 201, headers: {}, body: JSON.stringify({ id: row.id }) } };
     },
     async findById(workspaceId, id) {
       const found = options.listed?.find((r) => r.workspaceId === workspaceId && r.id === id);

@@ -8,7 +8,7 @@ import { idempotencyKeys, registries } from "../schema.js";
 import { backends, createTestDatabase, postgresAdminUrl, rowsOf, type TestDatabase } from "@modbox/testkit/databases";
 import { freshWorkspaceId, uuidv7 } from "@modbox/testkit/ids";
 import { createRegistryRepository, REGISTRY_NAME_UNIQUE } from "./registries.js";
-import { FIXTURE_TIME as T0, newRegistry } from "@modbox/testkit/fixtures";
+import { FIXTURE_TIME as T0, justWrittenRecord, newRegistry } from "@modbox/testkit/fixtures";
 import { walkPages } from "@modbox/testkit/paging";
 
 const T1 = new Date("2025-01-03T03:04:05.999Z");
@@ -57,27 +57,6 @@ async function storedShape(db: Db, id: string) {
   return row;
 }
 
-/**
- * The record of a ghcr.io registry only just written from `row`: basic, no CA, no warnings, never
- * verified or used, version 1 (the password stays in the row).
- */
-function justWritten(row: NewRegistry): RegistryRecord {
-  const { passwordCiphertext: _c, passwordKeyId: _k, ...fields } = row;
-  return {
-    ...fields,
-    provider: "ghcr",
-    authType: "basic",
-    caCertificate: null,
-    warnings: [],
-    verificationStatus: "unverified",
-    verificationCheckedAt: null,
-    verificationErrorCode: null,
-    verificationDetail: null,
-    lastUsedAt: null,
-    version: 1,
-  };
-}
-
 /** The stored `Idempotency-Key` row of a scope, read around the repositories. */
 async function keyRow(db: Db, scope: { tokenId: string; workspaceId: string; key: string }) {
   const [row] = await db
@@ -102,7 +81,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
   it("inserts and finds a record without the ciphertext", async () => {
     const ws = freshWorkspaceId();
     const row = newRegistry(ws, { email: null });
-    const expected = justWritten(row);
+    const expected = justWrittenRecord(row);
 
     expect(await repo.insert(row)).toStrictEqual(expected);
     expect(await repo.findById(ws, row.id)).toStrictEqual(expected);
@@ -674,7 +653,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const ws = freshWorkspaceId();
       const row = newRegistry(ws, { email: null });
       const scope = scopeIn(ws);
-      const expected = justWritten(row);
+      const expected = justWrittenRecord(row);
 
       const created = await repo.insertClaimingKey(row, { scope, claim, answerOf });
 
@@ -770,7 +749,7 @@ describe.each(backends)("registry repository on %s", (backend) => {
       const scope = { tokenId: "tok-fresh", workspaceId: ws, key: `key-${uuidv7()}` };
       const claim = { fingerprint: "fp-fresh", leaseUntil: T1, createdAt: T0, expiresAt: T2 };
       const answerOf = (record: RegistryRecord) => ({ status: 201, headers: { etag: `"${record.version}"` }, body: record.id });
-      const second = justWritten(keyed);
+      const second = justWrittenRecord(keyed);
 
       const first = await fresh.insert(plain);
       expect(await fresh.insertClaimingKey(keyed, { scope, claim, answerOf })).toStrictEqual({ record: second, answer: answerOf(second) });
