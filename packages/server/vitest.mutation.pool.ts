@@ -19,7 +19,15 @@ import { ThreadsPoolWorker, type PoolOptions, type PoolRunnerInitializer, type P
 // Checked by scripts/mutation/kept-thread-pool.test.ts (one thread, our modules evaluated again,
 // dependencies kept, each start's test filter honoured). Only the server's run uses it; that run
 // skips static mutants (`ignoreStatic`), so every mutant it runs is switched on at run time.
-export function keptThreadPool(workspaceFiles: () => string[]): PoolRunnerInitializer & { close(): Promise<void> } {
+//
+// `runsPerThread`: runs one thread serves before a new one takes over. vitest's worker keeps
+// something of every run (for one, each run's cancel callback, which holds that run's test
+// runner, is never removed): with one thread for a whole run, a test runner process grew to
+// 2.4 GB in 13 minutes. A new thread costs about what every mutant used to.
+export function keptThreadPool(
+  workspaceFiles: () => string[],
+  { runsPerThread = 200 }: { runsPerThread?: number } = {},
+): PoolRunnerInitializer & { close(): Promise<void> } {
   let thread: ThreadsPoolWorker | undefined;
   let invalidated: string[] | undefined;
   let threadStarted = false;
@@ -27,6 +35,8 @@ export function keptThreadPool(workspaceFiles: () => string[]): PoolRunnerInitia
   let busy = false;
   /** The thread serves one run only (a static mutant's), and is terminated when it stops. */
   let singleUse = false;
+  /** Runs sent to the current thread. */
+  let runs = 0;
   let config: Extract<WorkerRequest, { type: "start" }>["context"]["config"] | undefined;
   const name = "kept-threads";
 
@@ -60,7 +70,7 @@ export function keptThreadPool(workspaceFiles: () => string[]): PoolRunnerInitia
      */
     async stop(): Promise<void> {
       for (const [event, callback] of this.listeners.splice(0)) thread?.off(event, callback);
-      if (busy || singleUse) await closeThread();
+      if (busy || singleUse || runs >= runsPerThread) await closeThread();
     }
 
     on(event: string, callback: (arg: unknown) => void): void {
@@ -88,6 +98,7 @@ export function keptThreadPool(workspaceFiles: () => string[]): PoolRunnerInitia
         case "run":
         case "collect": {
           busy = true;
+          runs += 1;
           // The thread runs tests with `{ ...the first start's context, ...this context }`, so the
           // `config` here replaces the one it started with.
           const context = {
@@ -126,6 +137,7 @@ export function keptThreadPool(workspaceFiles: () => string[]): PoolRunnerInitia
     threadStarted = false;
     busy = false;
     singleUse = false;
+    runs = 0;
     await last?.stop();
   }
 

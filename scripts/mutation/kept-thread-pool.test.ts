@@ -28,7 +28,7 @@ async function runOnce(vitest: Vitest, pattern: RegExp): Promise<Probe[]> {
 }
 
 describe("the kept worker thread of the server's mutation run", () => {
-  it("runs every start in one thread: the workspace's modules evaluated again with no mutant on, the dependencies kept, each start's test filter", async () => {
+  it("runs starts in one thread (a new one after runsPerThread): the workspace's modules evaluated again with no mutant on, the dependencies kept, each start's test filter", async () => {
     const vitest = await createVitest("test", {
       root: fixture,
       config: false,
@@ -36,7 +36,7 @@ describe("the kept worker thread of the server's mutation run", () => {
       setupFiles: [mutationSetup],
       // What Stryker's runner provides for a mutant switched on at run time.
       provide: { globalNamespace: "__stryker__", mode: "mutant", mutantActivation: "runtime" },
-      pool: keptThreadPool(() => [`${fixture}workspace-module.ts`]),
+      pool: keptThreadPool(() => [`${fixture}workspace-module.ts`], { runsPerThread: 3 }),
       isolate: false,
       maxWorkers: 1,
       watch: false,
@@ -46,6 +46,7 @@ describe("the kept worker thread of the server's mutation run", () => {
       const first = await runOnce(vitest, /alpha/);
       const second = await runOnce(vitest, /beta/);
       const third = await runOnce(vitest, /alpha/);
+      const fourth = await runOnce(vitest, /alpha/);
 
       expect(first.map((t) => [t.name, t.state])).toEqual([["alpha", "pass"], ["beta", "skip"]]);
       expect(second.map((t) => [t.name, t.state])).toEqual([["alpha", "skip"], ["beta", "pass"]]);
@@ -53,6 +54,8 @@ describe("the kept worker thread of the server's mutation run", () => {
 
       const ran = [first[0], second[1], third[0]].map((t) => t!.meta);
       expect(new Set(ran.map((meta) => meta.threadId)).size).toBe(1);
+      // After runsPerThread runs, a new thread takes over.
+      expect(fourth[0]!.meta.threadId).not.toBe(ran[0]!.threadId);
       expect(ran.map((meta) => [meta.sameWorkspaceModule, meta.sameDependency])).toEqual([
         [null, null],
         [false, true],
