@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vitest/config";
+import type { TestCase } from "vitest/node";
 import { keptThreadPool } from "./vitest.mutation.pool.js";
 
 // What StrykerJS runs against each server mutant (stryker.config.json): the unit tests of the
@@ -24,10 +25,11 @@ import { keptThreadPool } from "./vitest.mutation.pool.js";
 //   is not the repository: pointContractFileAtRepository gives it the repository's file.
 const here = dirname(fileURLToPath(import.meta.url));
 const root = workspaceRoot(here);
+const pool = keptThreadPool(() => workspaceSourceFiles(root, here));
 
 export default defineConfig({
   plugins: [
-    keepOneWorkerThread(() => workspaceSourceFiles(root, here)),
+    keepOneWorkerThread(pool),
     serveSandboxSource(join(root, "packages/server/src"), join(here, "src")),
     pointContractFileAtRepository(join(here, "src/contract-file.ts"), join(root, "openapi.yaml")),
   ],
@@ -47,6 +49,8 @@ export default defineConfig({
     // run. The slowest test here takes about 1 s.
     testTimeout: 5000,
     hookTimeout: 30000,
+    // A test that timed out is still pending in the kept thread, which is then not kept.
+    reporters: ["default", { onTestCaseResult: (test) => discardThreadIfTimedOut(test, pool) }],
   },
 });
 
@@ -60,8 +64,7 @@ function testsOfMutatedFolders(strykerConfig: string): string[] {
  * Runs every mutant in one worker thread (vitest.mutation.pool.ts). Set when vitest sets up the
  * project, because Stryker's runner passes `pool: "threads"` over this file's own `pool`.
  */
-function keepOneWorkerThread(workspaceFiles: () => string[]): Plugin {
-  const pool = keptThreadPool(workspaceFiles);
+function keepOneWorkerThread(pool: ReturnType<typeof keptThreadPool>): Plugin {
   return {
     name: "modbox:keep-one-worker-thread",
     configureVitest({ vitest, project }) {
@@ -70,6 +73,10 @@ function keepOneWorkerThread(workspaceFiles: () => string[]): Plugin {
       vitest.onClose(() => pool.close());
     },
   };
+}
+
+function discardThreadIfTimedOut(test: TestCase, pool: ReturnType<typeof keptThreadPool>): void {
+  if (test.result().errors?.some((error) => /timed out in \d+ ?ms/.test(error.message))) pool.discardAfterThisRun();
 }
 
 /** Every source file of the workspace's packages, the server's from the sandbox (it holds the mutants). */

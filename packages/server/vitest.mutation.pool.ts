@@ -27,7 +27,7 @@ import { ThreadsPoolWorker, type PoolOptions, type PoolRunnerInitializer, type P
 export function keptThreadPool(
   workspaceFiles: () => string[],
   { runsPerThread = 200 }: { runsPerThread?: number } = {},
-): PoolRunnerInitializer & { close(): Promise<void> } {
+): PoolRunnerInitializer & { close(): Promise<void>; discardAfterThisRun(): void } {
   let thread: ThreadsPoolWorker | undefined;
   let invalidated: string[] | undefined;
   let threadStarted = false;
@@ -37,6 +37,8 @@ export function keptThreadPool(
   let singleUse = false;
   /** Runs sent to the current thread. */
   let runs = 0;
+  /** The current run left something behind (a test that timed out): no later run gets its thread. */
+  let discard = false;
   let config: Extract<WorkerRequest, { type: "start" }>["context"]["config"] | undefined;
   const name = "kept-threads";
 
@@ -70,7 +72,7 @@ export function keptThreadPool(
      */
     async stop(): Promise<void> {
       for (const [event, callback] of this.listeners.splice(0)) thread?.off(event, callback);
-      if (busy || singleUse || runs >= runsPerThread) await closeThread();
+      if (busy || singleUse || discard || runs >= runsPerThread) await closeThread();
     }
 
     on(event: string, callback: (arg: unknown) => void): void {
@@ -137,9 +139,22 @@ export function keptThreadPool(
     threadStarted = false;
     busy = false;
     singleUse = false;
+    discard = false;
     runs = 0;
     await last?.stop();
   }
 
-  return { name, createPoolWorker: (options) => new KeptThreadWorker(options), close: closeThread };
+  return {
+    name,
+    createPoolWorker: (options) => new KeptThreadWorker(options),
+    close: closeThread,
+    /**
+     * Terminates the thread once the current run ends. For a test that timed out: its body is
+     * still pending in the thread and may never undo what it changed (a patched built-in, an open
+     * handle), which would then fail the tests of every later mutant.
+     */
+    discardAfterThisRun() {
+      discard = true;
+    },
+  };
 }

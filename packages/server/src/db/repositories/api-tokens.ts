@@ -33,8 +33,10 @@ export function createApiTokenRepository(db: Db) {
     .select(recordColumns)
     .from(apiTokens)
     .where(and(eq(apiTokens.tokenHash, sql.placeholder("tokenHash")), isNull(apiTokens.revokedAt)))
-    // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
-    .prepare("api_tokens_find_active_by_hash");
+    .prepare(
+      // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
+      "api_tokens_find_active_by_hash",
+    );
 
   return {
     async insert(t: NewApiToken): Promise<ApiTokenRecord> {

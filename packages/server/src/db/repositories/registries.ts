@@ -199,14 +199,18 @@ export function createRegistryRepository(db: Db) {
     .select(registryColumns)
     .from(registries)
     .where(live(sql.placeholder("workspaceId"), sql.placeholder("id")))
-    // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
-    .prepare("registries_find_by_id");
+    .prepare(
+      // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
+      "registries_find_by_id",
+    );
   const findForUseQuery = db
     .select(registryForUseColumns)
     .from(registries)
     .where(and(eq(registries.workspaceId, sql.placeholder("workspaceId")), eq(registries.id, sql.placeholder("id"))))
-    // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
-    .prepare("registries_find_for_use");
+    .prepare(
+      // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
+      "registries_find_for_use",
+    );
   /** One statement per combination of list filters (server, enabled, cursor), built on first use. */
   const listQuery = preparedPerFilters(([server, enabled, cursor]) =>
     db
@@ -227,8 +231,10 @@ export function createRegistryRepository(db: Db) {
       )
       .orderBy(desc(registries.id))
       .limit(sql.placeholder("limit"))
-      // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
-      .prepare(`registries_list_${Number(server)}${Number(enabled)}${Number(cursor)}`),
+      .prepare(
+        // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
+        `registries_list_${Number(server)}${Number(enabled)}${Number(cursor)}`,
+      ),
   );
 
   // The writes of create and rotate are prepared too: building a drizzle INSERT or UPDATE costs

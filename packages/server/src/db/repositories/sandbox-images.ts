@@ -64,8 +64,10 @@ export class RegistryNotLinkableError extends Error {
  */
 async function lockLiveRegistry(tx: Tx, workspaceId: string, registryId: string): Promise<void> {
   const [live] = await tx
-    // Stryker disable next-line ObjectLiteral: only whether a row is found (and locked) is read; PostgreSQL allows an empty select list
-    .select({ id: registries.id })
+    .select(
+      // Stryker disable next-line ObjectLiteral: only whether a row is found (and locked) is read; PostgreSQL allows an empty select list
+      { id: registries.id },
+    )
     .from(registries)
     .where(and(eq(registries.workspaceId, workspaceId), eq(registries.id, registryId), isNull(registries.deletedAt)))
     .for("share");
@@ -300,8 +302,10 @@ export function createSandboxImageRepository(db: Db) {
   // Reads inside a transaction stay unprepared: a statement built on `db` would run outside it.
   const findByIdQuery = selectRecords(db)
     .where(byId(sql.placeholder("workspaceId"), sql.placeholder("id")))
-    // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
-    .prepare("sandbox_images_find_by_id");
+    .prepare(
+      // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
+      "sandbox_images_find_by_id",
+    );
   /** One statement per combination of list filters (registry, enabled, cursor), built on first use. */
   const listQuery = preparedPerFilters(([registry, enabled, cursor]) =>
     selectRecords(db)
@@ -315,8 +319,10 @@ export function createSandboxImageRepository(db: Db) {
       )
       .orderBy(desc(sandboxImages.id))
       .limit(sql.placeholder("limit"))
-      // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
-      .prepare(`sandbox_images_list_${Number(registry)}${Number(enabled)}${Number(cursor)}`),
+      .prepare(
+        // Stryker disable next-line StringLiteral: a statement's name is never sent: drizzle's postgres-js session only asks postgres.js to prepare (it names statements by their SQL), PGlite ignores it
+        `sandbox_images_list_${Number(registry)}${Number(enabled)}${Number(cursor)}`,
+      ),
   );
   // The inserts of the common, non-default image, built once and prepared. The default case
   // builds the same statements on its transaction (a statement prepared on `db` would run
@@ -381,8 +387,10 @@ export function createSandboxImageRepository(db: Db) {
           // or has moved on.
           await lockDefault(tx, workspaceId);
           const [target] = await tx
-            // Stryker disable next-line ObjectLiteral: only whether a row is found (and locked) is read; PostgreSQL allows an empty select list
-            .select({ id: sandboxImages.id })
+            .select(
+              // Stryker disable next-line ObjectLiteral: only whether a row is found (and locked) is read; PostgreSQL allows an empty select list
+              { id: sandboxImages.id },
+            )
             .from(sandboxImages)
             .where(and(byId(workspaceId, id), eq(sandboxImages.version, expectedVersion)))
             .for("update");

@@ -189,7 +189,9 @@ function captureConnects(options: { refuse: boolean }): { sockets: Socket[]; por
   const original = net.Socket.prototype.connect;
   const sockets: Socket[] = [];
   const ports: unknown[] = [];
-  net.Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
+  // A spy, not an assignment: vitest restores it when the file ends even if a test never gets to
+  // `restore` (one that times out), so no later test meets refused connections.
+  const spy = vi.spyOn(net.Socket.prototype, "connect").mockImplementation(function (this: Socket, ...args: unknown[]) {
     const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
     sockets.push(this);
     ports.push((first as { port?: unknown }).port);
@@ -198,14 +200,8 @@ function captureConnects(options: { refuse: boolean }): { sockets: Socket[]; por
       return this;
     }
     return (original as (...a: unknown[]) => Socket).apply(this, args);
-  } as typeof original;
-  return {
-    sockets,
-    ports,
-    restore: () => {
-      net.Socket.prototype.connect = original;
-    },
-  };
+  } as typeof original);
+  return { sockets, ports, restore: () => spy.mockRestore() };
 }
 
 describe("outboundRequest", () => {
