@@ -1,8 +1,8 @@
 /**
  * `pnpm test:mutation`: StrykerJS over the security core, one package after the other, then the
  * summary block of MUTATION.md (scores per folder, undetected and equivalent mutants) from their
- * JSON reports. Not run in CI: on two cores crypto takes ~13 min and the server's whole scope
- * about 65 min (MUTATION.md).
+ * JSON reports. Not run in CI: on two cores crypto takes ~15 min and the server's whole scope
+ * ~24 min (MUTATION.md).
  *
  *   pnpm test:mutation                   both packages, incremental (reuses unchanged mutants' results)
  *   pnpm test:mutation --full            every mutant again (Stryker's --force)
