@@ -29,6 +29,18 @@ export function newRegistry(workspaceId: string, overrides: Partial<NewRegistry>
   };
 }
 
+/** A registry's fields before anything was set on it: basic, no CA, no warnings, never verified or used. */
+export const NEVER_VERIFIED_OR_USED = {
+  authType: "basic",
+  caCertificate: null,
+  warnings: [],
+  verificationStatus: "unverified",
+  verificationCheckedAt: null,
+  verificationErrorCode: null,
+  verificationDetail: null,
+  lastUsedAt: null,
+} as const satisfies Partial<RegistryRecord>;
+
 /**
  * The record a repository answers for `row` only just written: what the row leaves out is basic,
  * no CA, no warnings, never verified or used; the provider follows the server; version 1. The
@@ -37,14 +49,7 @@ export function newRegistry(workspaceId: string, overrides: Partial<NewRegistry>
 export function justWrittenRecord(row: NewRegistry): RegistryRecord {
   const { passwordCiphertext: _ciphertext, passwordKeyId: _keyId, ...fields } = row;
   return {
-    authType: "basic",
-    caCertificate: null,
-    warnings: [],
-    verificationStatus: "unverified",
-    verificationCheckedAt: null,
-    verificationErrorCode: null,
-    verificationDetail: null,
-    lastUsedAt: null,
+    ...NEVER_VERIFIED_OR_USED,
     ...fields,
     provider: providerOf(row.server),
     version: 1,
@@ -65,14 +70,7 @@ export function registryForUse(overrides: Partial<RegistryForUse> = {}): Registr
     username: "robot",
     email: null,
     enabled: true,
-    authType: "basic",
-    caCertificate: null,
-    warnings: [],
-    verificationStatus: "unverified",
-    verificationCheckedAt: null,
-    verificationErrorCode: null,
-    verificationDetail: null,
-    lastUsedAt: null,
+    ...NEVER_VERIFIED_OR_USED,
     createdAt: FIXTURE_TIME,
     updatedAt: FIXTURE_TIME,
     version: 1,

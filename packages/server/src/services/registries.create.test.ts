@@ -4,7 +4,7 @@ import { REGISTRY_NAME_UNIQUE } from "../db/repositories/registries.js";
 import { createRegistryService, type CreateRegistryInput, type RegistryRepositoryPort, type RegistryService } from "./registries.js";
 import type { RegistryAuth } from "./registry-auth.js";
 import type { LoginOutcome, RegistryCredentials, RegistryEndpoint } from "./registry-prober.js";
-import { justWrittenRecord, TEST_CA_CERTIFICATE as CA } from "@modbox/testkit/fixtures";
+import { justWrittenRecord, NEVER_VERIFIED_OR_USED, TEST_CA_CERTIFICATE as CA } from "@modbox/testkit/fixtures";
 
 const WS = "ws_test";
 const ID = "0190a000-0000-7000-8000-000000000001";
@@ -391,14 +391,7 @@ describe("registry service get and list", () => {
     username: "robot",
     email: null,
     enabled: true,
-    authType: "basic",
-    caCertificate: null,
-    warnings: [],
-    verificationStatus: "unverified",
-    verificationCheckedAt: null,
-    verificationErrorCode: null,
-    verificationDetail: null,
-    lastUsedAt: null,
+    ...NEVER_VERIFIED_OR_USED,
     createdAt: NOW,
     updatedAt: NOW,
     version: 1,
